@@ -1,0 +1,187 @@
+// Package model defines the network that nmsim runs: a feed-forward binary
+// spiking neural network (BSNN) with exact integer semantics, shared by the
+// trainer (which produces it), the reference software SNN (the golden model),
+// the mapper and the chip (which consume it). model.bin is its file form.
+//
+// Integer semantics, so that the chip and the golden model can be compared
+// bit for bit: inputs are small unsigned integers (spikes are 0/1, pixels
+// 0..255, pooled spike counts 0..k²), weights are signed integers
+// (WeightBits = 1 means ±1), membrane potentials are int64 and thresholds
+// are positive integers in the same units as the weighted input sum. Any
+// real-valued scale (α per channel, quantisation steps, the 1/k² of average
+// pooling) is folded into the threshold by the trainer.
+package model
+
+import (
+	"fmt"
+)
+
+// Op is the operation of a layer.
+type Op string
+
+// Layer operations.
+const (
+	// OpConv is a 2-D convolution (no bias) followed by integrate-and-fire
+	// neurons, one per output (channel, y, x).
+	OpConv Op = "conv"
+	// OpDense is a fully connected layer (no bias) followed by
+	// integrate-and-fire neurons, one per output.
+	OpDense Op = "dense"
+	// OpSumPool sums its input over non-overlapping Kernel×Kernel windows
+	// (stride = Kernel). It has no weights and no neurons: its output is a
+	// per-timestep count in 0..Kernel², which the next layer reads as a
+	// multi-bit input. Average pooling is a sum pool whose 1/Kernel² is
+	// folded into the next layer's threshold.
+	OpSumPool Op = "sumpool"
+)
+
+// Reset is what a neuron's membrane does after it fires.
+type Reset string
+
+// Reset modes.
+const (
+	ResetSubtract Reset = "subtract" // V -= threshold (the conversion paper's choice)
+	ResetZero     Reset = "zero"     // V = 0
+)
+
+// Coding is how the input sample reaches the first layer.
+type Coding string
+
+// Input codings.
+const (
+	// CodingConstant feeds the raw integer input (e.g. the 8-bit pixel)
+	// as a constant current at every timestep (the conversion paper's
+	// choice); the first layer reads it bit-serially, Input.Bits planes.
+	CodingConstant Coding = "constant"
+)
+
+// Shape is a channels × height × width tensor shape. A vector of n values is
+// {C: n, H: 1, W: 1}.
+type Shape struct {
+	C, H, W int
+}
+
+// Size is the number of elements.
+func (s Shape) Size() int { return s.C * s.H * s.W }
+
+// Index is the flat position of (c, y, x) in C-major (CHW) order, the order
+// used for every activation vector in nmsim.
+func (s Shape) Index(c, y, x int) int { return (c*s.H+y)*s.W + x }
+
+func (s Shape) String() string { return fmt.Sprintf("%dx%dx%d", s.C, s.H, s.W) }
+
+// Input describes the network input.
+type Input struct {
+	Shape  Shape
+	Coding Coding
+	// Bits is the width of each input value (8 for pixels): values lie in
+	// [0, 2^Bits).
+	Bits int
+}
+
+// Layer is one layer of the network. Activations flow in CHW order.
+type Layer struct {
+	Name string
+	Op   Op
+	In   Shape
+	Out  Shape
+
+	// Kernel, Stride and Pad apply to OpConv (square kernels); OpSumPool
+	// uses Kernel only (stride = Kernel, no padding).
+	Kernel, Stride, Pad int
+
+	// WeightBits is 1 for a binary layer (weights ±1, stored bit-packed in
+	// model.bin) or k ≥ 2 for a multi-bit layer whose weights lie in
+	// [-(2^(k-1)-1), 2^(k-1)-1] (sign-magnitude, k-1 magnitude bit-slices
+	// on the crossbar).
+	WeightBits int
+	// Weights is row-major [out][fanIn]; for OpConv fanIn is ordered
+	// (in channel, ky, kx), the im2col order. Nil for OpSumPool.
+	Weights []int8
+
+	// Spiking is false only for the output layer, whose neurons integrate
+	// without firing; the class is the argmax of their membrane.
+	Spiking bool
+	Reset   Reset
+	// Threshold holds one positive threshold per output channel (per
+	// neuron for dense layers), in units of the integer weighted sum.
+	// Nil when Spiking is false.
+	Threshold []int64
+
+	// Scale is the real value of one unit of this layer's integer weighted
+	// sum, per output channel (α times the quantisation steps); kept for
+	// inspection and export, never used by the integer semantics.
+	Scale []float64
+}
+
+// FanIn is the number of inputs that feed one output neuron.
+func (l *Layer) FanIn() int {
+	switch l.Op {
+	case OpConv:
+		return l.In.C * l.Kernel * l.Kernel
+	case OpDense:
+		return l.In.Size()
+	case OpSumPool:
+		return l.Kernel * l.Kernel
+	}
+	return 0
+}
+
+// Outputs is the number of weight columns (output channels for a conv,
+// output neurons for a dense layer).
+func (l *Layer) Outputs() int {
+	if l.Op == OpDense {
+		return l.Out.Size()
+	}
+	return l.Out.C
+}
+
+// HasWeights reports whether the layer is computed on crossbars.
+func (l *Layer) HasWeights() bool { return l.Op == OpConv || l.Op == OpDense }
+
+// Weight returns the weight from fan-in position i to output column o.
+func (l *Layer) Weight(o, i int) int8 { return l.Weights[o*l.FanIn()+i] }
+
+// Model is a whole network with its provenance.
+type Model struct {
+	Name   string
+	Input  Input
+	Layers []Layer
+	// Classes is the number of output classes (the last layer's outputs).
+	Classes int
+	// Timesteps is the default number of timesteps to run.
+	Timesteps int
+	// Provenance records how the model was made (method, dataset, command,
+	// measured accuracies, nmsim version …), free-form key → value.
+	Provenance map[string]string
+}
+
+// InputBits returns the bit width of the values that layer i reads: the
+// model input's bits for layer 0, the pooled count width after a sum pool,
+// and 1 (spikes) otherwise.
+func (m *Model) InputBits(i int) int {
+	if i == 0 {
+		return m.Input.Bits
+	}
+	prev := &m.Layers[i-1]
+	if prev.Op == OpSumPool {
+		return bitsFor(prev.Kernel * prev.Kernel * maxInput(m, i-1))
+	}
+	return 1
+}
+
+// maxInput is the largest value that layer i can read.
+func maxInput(m *Model, i int) int { return 1<<m.InputBits(i) - 1 }
+
+// bitsFor is the number of bits needed to hold values 0..v.
+func bitsFor(v int) int {
+	b := 0
+	for v > 0 {
+		b++
+		v >>= 1
+	}
+	if b == 0 {
+		b = 1
+	}
+	return b
+}
