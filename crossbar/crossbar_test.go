@@ -1,0 +1,182 @@
+package crossbar
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nmsim/nmsim/internal/bitvec"
+)
+
+func params(rows, cols, perRead, adcBits int) Params {
+	return Params{Rows: rows, Cols: cols, RowsPerRead: perRead, ADCBits: adcBits, ColsPerADC: 8, ReadLatencyCycles: 1, ADCLatencyCycles: 1}
+}
+
+func randomBlock(rng *rand.Rand, rows, outputs, bits int) []int8 {
+	w := make([]int8, rows*outputs)
+	limit := 1<<(bits-1) - 1
+	for i := range w {
+		if bits == 1 {
+			w[i] = int8(1 - 2*rng.IntN(2))
+		} else {
+			w[i] = int8(rng.IntN(2*limit+1) - limit)
+		}
+	}
+	return w
+}
+
+// TestReadEqualsDotProduct holds the ideal array to the integer dot product
+// for binary and multi-bit weights and multi-bit inputs.
+func TestReadEqualsDotProduct(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ rows, outputs, wbits, ibits int }{
+		{128, 64, 1, 1}, {100, 9, 8, 8}, {25, 4, 4, 3}, {70, 32, 1, 3},
+	} {
+		w := randomBlock(rng, tc.rows, tc.outputs, tc.wbits)
+		a, err := Program(params(128, 128, 32, 6), tc.rows, tc.outputs, tc.wbits, func(o, r int) int8 { return w[o*tc.rows+r] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		for trial := 0; trial < 20; trial++ {
+			x := make([]int, tc.rows)
+			planes := make([]bitvec.Vec, tc.ibits)
+			for p := range planes {
+				planes[p] = bitvec.New(tc.rows)
+			}
+			for r := range x {
+				if rng.IntN(3) == 0 {
+					x[r] = rng.IntN(1 << tc.ibits)
+				}
+				for p := range planes {
+					if x[r]>>p&1 != 0 {
+						planes[p].Set(r)
+					}
+				}
+			}
+			acc := make([]int64, tc.outputs)
+			var c Counters
+			a.Read(planes, acc, &Scratch{}, &c)
+			for o := range acc {
+				var want int64
+				for r := range x {
+					want += int64(x[r]) * int64(w[o*tc.rows+r])
+				}
+				if acc[o] != want {
+					t.Fatalf("%+v output %d: got %d want %d", tc, o, acc[o], want)
+				}
+			}
+		}
+	}
+}
+
+// TestADCSaturates checks the clipping path against a direct model: each
+// group of RowsPerRead driven rows gives per-column counts saturated at
+// 2^bits−1.
+func TestADCSaturates(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	const rows, outputs, perRead, bits = 128, 16, 32, 3
+	w := randomBlock(rng, rows, outputs, 1)
+	a, err := Program(params(rows, 128, perRead, bits), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := bitvec.New(rows)
+	var active []int
+	for r := 0; r < rows; r++ {
+		if rng.IntN(2) == 0 {
+			plane.Set(r)
+			active = append(active, r)
+		}
+	}
+	acc := make([]int64, outputs)
+	var c Counters
+	a.Read([]bitvec.Vec{plane}, acc, &Scratch{}, &c)
+	differs := false
+	for o := 0; o < outputs; o++ {
+		var want, ideal int64
+		for lo := 0; lo < len(active); lo += perRead {
+			pos, neg := 0, 0
+			for _, r := range active[lo:min(lo+perRead, len(active))] {
+				if w[o*rows+r] > 0 {
+					pos++
+				} else {
+					neg++
+				}
+			}
+			ideal += int64(pos - neg)
+			want += int64(min(pos, 7) - min(neg, 7))
+		}
+		if acc[o] != want {
+			t.Fatalf("output %d: got %d want %d", o, acc[o], want)
+		}
+		differs = differs || want != ideal
+	}
+	if !differs {
+		t.Fatal("a 3-bit ADC on 32-row reads changed no output; the test does not exercise clipping")
+	}
+	if wantReads := int64((len(active) + perRead - 1) / perRead); c.Reads != wantReads {
+		t.Fatalf("reads %d, want %d", c.Reads, wantReads)
+	}
+}
+
+func TestProgramRejectsWhatDoesNotFit(t *testing.T) {
+	p := params(64, 64, 32, 6)
+	one := func(o, r int) int8 { return 1 }
+	if _, err := Program(p, 65, 1, 1, one); err == nil {
+		t.Error("65 rows accepted by a 64-row array")
+	}
+	if _, err := Program(p, 10, 5, 8, one); err == nil {
+		t.Error("5 outputs × 7 slices × 2 = 70 columns accepted by a 64-column array")
+	}
+	if _, err := Program(p, 10, 2, 1, func(o, r int) int8 { return 0 }); err == nil {
+		t.Error("a zero weight accepted in a binary array")
+	}
+}
+
+func TestReadCountsOperations(t *testing.T) {
+	a, err := Program(params(128, 128, 32, 6), 100, 10, 1, func(o, r int) int8 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	plane := bitvec.New(100)
+	for r := 0; r < 70; r++ {
+		plane.Set(r)
+	}
+	var c Counters
+	cycles := a.Read([]bitvec.Vec{plane, bitvec.New(100)}, make([]int64, 10), &Scratch{}, &c)
+	// 70 driven rows, 32 per read: 3 reads of 20 used columns; the empty
+	// second plane drives nothing.
+	want := Counters{Reads: 3, RowsDriven: 70, CellReads: 70 * 20, Conversions: 60, ShiftAdds: 60}
+	if c != want {
+		t.Fatalf("counters %+v, want %+v", c, want)
+	}
+	if cycles != 3*(1+8) {
+		t.Fatalf("cycles %d, want %d", cycles, 3*(1+8))
+	}
+}
+
+// BenchmarkRead measures the bit-packed core; synops/s counts one
+// synaptic operation per driven row per output per plane.
+func BenchmarkRead(b *testing.B) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	const rows, outputs = 128, 64
+	w := randomBlock(rng, rows, outputs, 1)
+	a, err := Program(params(rows, 128, 32, 6), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+	if err != nil {
+		b.Fatal(err)
+	}
+	plane := bitvec.New(rows)
+	for r := 0; r < rows; r++ {
+		if rng.IntN(4) == 0 {
+			plane.Set(r)
+		}
+	}
+	planes := []bitvec.Vec{plane}
+	acc := make([]int64, outputs)
+	var s Scratch
+	var c Counters
+	b.ReportAllocs()
+	for b.Loop() {
+		a.Read(planes, acc, &s, &c)
+	}
+	b.ReportMetric(float64(plane.Count()*outputs)*float64(b.N)/b.Elapsed().Seconds(), "synops/s")
+}

@@ -1,0 +1,88 @@
+// Package sim is nmsim's discrete-event kernel: time is counted in clock
+// cycles, events are kept in a queue ordered by (cycle, sequence number) so
+// that events of the same cycle run in the order they were scheduled, and a
+// component does nothing (costs nothing) until an event wakes it.
+package sim
+
+import "container/heap"
+
+// Cycle is simulated time in clock cycles.
+type Cycle uint64
+
+// Handler is woken by an event.
+type Handler interface {
+	Handle(e Event)
+}
+
+// Event is something that happens to a handler at a cycle. Payload is
+// owned by the handler that receives it.
+type Event struct {
+	At      Cycle
+	Handler Handler
+	Payload any
+	seq     uint64
+}
+
+type queue []Event
+
+func (q queue) Len() int { return len(q) }
+func (q queue) Less(i, j int) bool {
+	if q[i].At != q[j].At {
+		return q[i].At < q[j].At
+	}
+	return q[i].seq < q[j].seq
+}
+func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *queue) Push(x any)   { *q = append(*q, x.(Event)) }
+func (q *queue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+// Engine runs events in time order. It is not safe for concurrent use; a
+// parallel run gives each worker its own engine.
+type Engine struct {
+	q   queue
+	now Cycle
+	seq uint64
+	// Hooks observe every event after it is handled (tracing); they must
+	// not schedule events.
+	Hooks []func(e Event)
+}
+
+// Now is the cycle of the event being handled (or of the last one).
+func (e *Engine) Now() Cycle { return e.now }
+
+// Schedule queues an event; scheduling into the past is a programming error.
+func (e *Engine) Schedule(at Cycle, h Handler, payload any) {
+	if at < e.now {
+		panic("sim: event scheduled in the past")
+	}
+	e.seq++
+	heap.Push(&e.q, Event{At: at, Handler: h, Payload: payload, seq: e.seq})
+}
+
+// Run handles events until the queue is empty and returns the cycle of the
+// last one: the global barrier at which everything has drained.
+func (e *Engine) Run() Cycle {
+	for e.q.Len() > 0 {
+		ev := heap.Pop(&e.q).(Event)
+		e.now = ev.At
+		ev.Handler.Handle(ev)
+		for _, h := range e.Hooks {
+			h(ev)
+		}
+	}
+	return e.now
+}
+
+// Reset empties the queue and sets the clock to start, keeping capacity.
+func (e *Engine) Reset(start Cycle) {
+	e.q = e.q[:0]
+	e.now = start
+}
+
+// Pending is the number of queued events.
+func (e *Engine) Pending() int { return e.q.Len() }

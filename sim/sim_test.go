@@ -1,0 +1,64 @@
+package sim
+
+import "testing"
+
+type recorder struct{ got []string }
+
+func (r *recorder) Handle(e Event) { r.got = append(r.got, e.Payload.(string)) }
+
+func TestEngineOrdersByCycleThenSequence(t *testing.T) {
+	var e Engine
+	r := &recorder{}
+	e.Schedule(5, r, "c")
+	e.Schedule(1, r, "a")
+	e.Schedule(5, r, "d")
+	e.Schedule(3, r, "b")
+	if end := e.Run(); end != 5 {
+		t.Fatalf("Run ended at %d, want 5", end)
+	}
+	want := "abcd"
+	got := ""
+	for _, s := range r.got {
+		got += s
+	}
+	if got != want {
+		t.Fatalf("order %q, want %q", got, want)
+	}
+}
+
+type chain struct {
+	e    *Engine
+	left int
+}
+
+func (c *chain) Handle(ev Event) {
+	if c.left > 0 {
+		c.left--
+		c.e.Schedule(ev.At+2, c, nil)
+	}
+}
+
+func TestEngineHandlersScheduleFollowUps(t *testing.T) {
+	var e Engine
+	c := &chain{e: &e, left: 10}
+	e.Schedule(0, c, nil)
+	var seen int
+	e.Hooks = append(e.Hooks, func(Event) { seen++ })
+	if end := e.Run(); end != 20 {
+		t.Fatalf("end %d, want 20", end)
+	}
+	if seen != 11 {
+		t.Fatalf("hook saw %d events, want 11", seen)
+	}
+}
+
+func TestSchedulingIntoThePastPanics(t *testing.T) {
+	var e Engine
+	e.Reset(10)
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic")
+		}
+	}()
+	e.Schedule(9, &recorder{}, "x")
+}

@@ -1,0 +1,236 @@
+// Package snn is the reference software SNN: the golden model whose spikes
+// the simulated chip must reproduce exactly. It follows the integer
+// semantics of package model with plain integer arithmetic (an event-driven
+// scatter of each non-zero input through a transposed weight matrix), so it
+// shares no arithmetic code with the chip's bit-packed crossbars.
+//
+// Timing semantics: within a timestep every layer runs in order, so layer l
+// at timestep t reads what layer l-1 produced at the same timestep. (The
+// chip may pipeline layers across timesteps; that changes cycles, not
+// spikes.)
+package snn
+
+import (
+	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// Hooks observe a run without changing it. Slices passed to hooks are only
+// valid during the call.
+type Hooks struct {
+	// Spikes is called for every spiking layer at every timestep with the
+	// layer's output spikes (CHW order).
+	Spikes func(layer, t int, spikes bitvec.Vec)
+	// Step is called after every timestep with the output layer's
+	// accumulated membrane potentials; t counts from 1.
+	Step func(t int, potentials []int64)
+}
+
+// Result is the outcome of one sample.
+type Result struct {
+	Class      int     // argmax of Potentials, lowest index on ties
+	Potentials []int64 // the output layer's membranes after the last step
+	Spikes     []int   // spikes fired per layer over the whole run (0 for non-spiking layers)
+}
+
+// layerState is the per-layer working memory, reused across samples.
+type layerState struct {
+	wT  []int32 // transposed weights [fanIn][outputs]
+	hwc []int64 // conv input current this timestep, HWC order
+	acc []int64 // input current this timestep, CHW order
+	v   []int64 // membrane potentials, CHW order
+	out []int32 // output values this timestep (spikes 0/1 or pooled counts), CHW
+	bit bitvec.Vec
+}
+
+// Runner runs samples through one model. It is not safe for concurrent use;
+// give each worker its own.
+type Runner struct {
+	m      *model.Model
+	layers []layerState
+	input  []int32
+}
+
+// NewRunner prepares a runner; m must be valid (model.Validate).
+func NewRunner(m *model.Model) *Runner {
+	r := &Runner{m: m, layers: make([]layerState, len(m.Layers)), input: make([]int32, m.Input.Shape.Size())}
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		st := &r.layers[i]
+		n := l.Out.Size()
+		st.out = make([]int32, n)
+		if l.HasWeights() {
+			fan, outs := l.FanIn(), l.Outputs()
+			st.wT = make([]int32, fan*outs)
+			for o := 0; o < outs; o++ {
+				for j := 0; j < fan; j++ {
+					st.wT[j*outs+o] = int32(l.Weight(o, j))
+				}
+			}
+			st.acc = make([]int64, n)
+			if l.Op == model.OpConv {
+				st.hwc = make([]int64, n)
+			}
+			st.v = make([]int64, n)
+			st.bit = bitvec.New(n)
+		}
+	}
+	return r
+}
+
+// Run feeds one sample (Input.Shape values, CHW) for T timesteps.
+func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
+	for i, p := range sample {
+		r.input[i] = int32(p)
+	}
+	spikes := make([]int, len(r.m.Layers))
+	for i := range r.layers {
+		clear(r.layers[i].v)
+	}
+	for t := 0; t < T; t++ {
+		in := r.input
+		for i := range r.m.Layers {
+			l := &r.m.Layers[i]
+			st := &r.layers[i]
+			switch l.Op {
+			case model.OpSumPool:
+				sumPool(l, in, st.out)
+			case model.OpConv:
+				convScatter(l, in, st)
+			case model.OpDense:
+				denseScatter(l, in, st)
+			}
+			if l.HasWeights() {
+				if l.Spiking {
+					spikes[i] += fire(l, st)
+					if h.Spikes != nil {
+						h.Spikes(i, t, st.bit)
+					}
+				} else {
+					for j, a := range st.acc {
+						st.v[j] += a
+					}
+				}
+			}
+			in = st.out
+		}
+		if h.Step != nil {
+			h.Step(t+1, r.layers[len(r.layers)-1].v)
+		}
+	}
+	last := r.layers[len(r.layers)-1].v
+	return Result{Class: Argmax(last), Potentials: append([]int64(nil), last...), Spikes: spikes}
+}
+
+// Argmax returns the index of the largest value, the lowest on ties.
+func Argmax(v []int64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+func sumPool(l *model.Layer, in, out []int32) {
+	k := l.Kernel
+	for c := 0; c < l.Out.C; c++ {
+		for y := 0; y < l.Out.H; y++ {
+			for x := 0; x < l.Out.W; x++ {
+				var s int32
+				for dy := 0; dy < k; dy++ {
+					for dx := 0; dx < k; dx++ {
+						s += in[l.In.Index(c, y*k+dy, x*k+dx)]
+					}
+				}
+				out[l.Out.Index(c, y, x)] = s
+			}
+		}
+	}
+}
+
+// convScatter adds every non-zero input times its weights to the outputs it
+// reaches; acc is HWC so the inner loop over output channels is contiguous.
+func convScatter(l *model.Layer, in []int32, st *layerState) {
+	clear(st.hwc)
+	k, s, p := l.Kernel, l.Stride, l.Pad
+	outs := l.Out.C
+	for c := 0; c < l.In.C; c++ {
+		for y := 0; y < l.In.H; y++ {
+			for x := 0; x < l.In.W; x++ {
+				v := int64(in[l.In.Index(c, y, x)])
+				if v == 0 {
+					continue
+				}
+				for ky := 0; ky < k; ky++ {
+					oy := y + p - ky
+					if oy < 0 || oy%s != 0 || oy/s >= l.Out.H {
+						continue
+					}
+					oy /= s
+					for kx := 0; kx < k; kx++ {
+						ox := x + p - kx
+						if ox < 0 || ox%s != 0 || ox/s >= l.Out.W {
+							continue
+						}
+						ox /= s
+						j := (c*k+ky)*k + kx
+						row := st.wT[j*outs : (j+1)*outs]
+						acc := st.hwc[(oy*l.Out.W+ox)*outs : (oy*l.Out.W+ox+1)*outs]
+						for o, w := range row {
+							acc[o] += v * int64(w)
+						}
+					}
+				}
+			}
+		}
+	}
+	hw := l.Out.H * l.Out.W
+	for pos := 0; pos < hw; pos++ {
+		for o := 0; o < outs; o++ {
+			st.acc[o*hw+pos] = st.hwc[pos*outs+o]
+		}
+	}
+}
+
+func denseScatter(l *model.Layer, in []int32, st *layerState) {
+	clear(st.acc)
+	outs := l.Outputs()
+	for j, x := range in {
+		if x == 0 {
+			continue
+		}
+		v := int64(x)
+		row := st.wT[j*outs : (j+1)*outs]
+		for o, w := range row {
+			st.acc[o] += v * int64(w)
+		}
+	}
+}
+
+// fire integrates acc into the membranes, fires every neuron at or above its
+// channel's threshold and resets it; it returns the number of spikes.
+func fire(l *model.Layer, st *layerState) int {
+	st.bit.Clear()
+	per := l.Out.Size() / len(l.Threshold) // neurons sharing one threshold
+	n := 0
+	for j, a := range st.acc {
+		v := st.v[j] + a
+		th := l.Threshold[j/per]
+		var s int32
+		if v >= th {
+			s = 1
+			n++
+			st.bit.Set(j)
+			if l.Reset == model.ResetZero {
+				v = 0
+			} else {
+				v -= th
+			}
+		}
+		st.v[j] = v
+		st.out[j] = s
+	}
+	return n
+}
