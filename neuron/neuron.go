@@ -1,0 +1,55 @@
+// Package neuron models the digital neuron units of a tile: integrate-and-
+// fire neurons with an int64 membrane register each, a positive integer
+// threshold per output channel, reset by subtraction or to zero, and no
+// leak. A layer without thresholds only integrates (the output layer,
+// whose membranes are read out at the end).
+package neuron
+
+import "github.com/nmsim/nmsim/internal/bitvec"
+
+// IF is a layer of integrate-and-fire neurons: Channels × Positions
+// neurons, membranes in channel-major order.
+type IF struct {
+	Channels, Positions int
+	// Threshold per channel; nil for an integrating, non-firing layer.
+	Threshold   []int64
+	ResetToZero bool
+}
+
+// Neurons is the number of neurons.
+func (n *IF) Neurons() int { return n.Channels * n.Positions }
+
+// Step integrates one timestep's input current, given position-major
+// (current[pos·Channels + ch], the order crossbar columns produce it),
+// into the membranes v (channel-major), fires and resets. Spikes are
+// written channel-major into spikes, which is cleared first. It returns the
+// number of spikes.
+func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
+	fired := 0
+	spikes.Clear()
+	for ch := 0; ch < n.Channels; ch++ {
+		mem := v[ch*n.Positions : (ch+1)*n.Positions]
+		if n.Threshold == nil {
+			for pos := range mem {
+				mem[pos] += current[pos*n.Channels+ch]
+			}
+			continue
+		}
+		th := n.Threshold[ch]
+		base := ch * n.Positions
+		for pos := range mem {
+			m := mem[pos] + current[pos*n.Channels+ch]
+			if m >= th {
+				fired++
+				spikes.Set(base + pos)
+				if n.ResetToZero {
+					m = 0
+				} else {
+					m -= th
+				}
+			}
+			mem[pos] = m
+		}
+	}
+	return fired
+}

@@ -1,0 +1,55 @@
+package neuron
+
+import (
+	"testing"
+
+	"github.com/nmsim/nmsim/internal/bitvec"
+)
+
+func TestIFResetBySubtractionKeepsTheResidue(t *testing.T) {
+	n := IF{Channels: 1, Positions: 1, Threshold: []int64{10}}
+	v := []int64{0}
+	s := bitvec.New(1)
+	var got []int
+	for _, in := range []int64{7, 7, 0, 25, 0, 0} {
+		got = append(got, n.Step(v, []int64{in}, s))
+	}
+	// 7 → 14 fires (4) → 4 → 29 fires (19) → fires (9) → 9.
+	want := []int{0, 1, 0, 1, 1, 0}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("spikes %v, want %v", got, want)
+		}
+	}
+	if v[0] != 9 {
+		t.Fatalf("membrane %d, want 9", v[0])
+	}
+}
+
+func TestIFResetToZeroAndChannelOrder(t *testing.T) {
+	n := IF{Channels: 2, Positions: 2, Threshold: []int64{5, 100}, ResetToZero: true}
+	v := make([]int64, 4)
+	s := bitvec.New(4)
+	// position-major current: pos0 (ch0, ch1), pos1 (ch0, ch1)
+	fired := n.Step(v, []int64{6, 200, 1, 3}, s)
+	if fired != 2 || !s.Get(0) || s.Get(1) || !s.Get(2) || s.Get(3) {
+		t.Fatalf("fired %d, spikes %b", fired, s[0])
+	}
+	if v[0] != 0 || v[1] != 1 || v[2] != 0 || v[3] != 3 {
+		t.Fatalf("membranes %v", v)
+	}
+}
+
+func TestIntegratingLayerNeverFires(t *testing.T) {
+	n := IF{Channels: 3, Positions: 1}
+	v := make([]int64, 3)
+	s := bitvec.New(3)
+	for i := 0; i < 3; i++ {
+		if n.Step(v, []int64{1, -2, 1 << 40}, s) != 0 {
+			t.Fatal("an integrating layer fired")
+		}
+	}
+	if v[0] != 3 || v[1] != -6 || v[2] != 3<<40 {
+		t.Fatalf("membranes %v", v)
+	}
+}
