@@ -1,0 +1,308 @@
+package model
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+)
+
+// Limits that keep a hostile or mistaken model from overflowing the integer
+// arithmetic of sizes (C·H·W, outputs·fanIn) or from describing a network
+// that no chip could hold. They are far above any real BSNN.
+const (
+	// MaxDim bounds each of C, H, W and the kernel size.
+	MaxDim = 1 << 20
+	// MaxTensor bounds the number of weights (or neurons) of one layer.
+	MaxTensor = 1 << 32
+	// MaxNameLen bounds a layer name in bytes.
+	MaxNameLen = 128
+)
+
+// Validate checks every structural invariant of the model: shapes chain from
+// the input through each layer, weights and thresholds have the sizes and
+// ranges their layer implies, and only the output layer is non-spiking.
+// It returns the first violation found.
+func (m *Model) Validate() error {
+	if err := m.validate(); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	return nil
+}
+
+func (m *Model) validate() error {
+	if !utf8.ValidString(m.Name) {
+		return errors.New("model name is not valid UTF-8")
+	}
+	for k, v := range m.Provenance {
+		// Invalid UTF-8 would be silently replaced by U+FFFD in model.bin's
+		// JSON, so the model would not survive a save/load round trip.
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return fmt.Errorf("provenance entry %q is not valid UTF-8", k)
+		}
+	}
+	if err := checkShape(m.Input.Shape); err != nil {
+		return fmt.Errorf("input shape %v: %w", m.Input.Shape, err)
+	}
+	if m.Input.Bits < 1 || m.Input.Bits > 16 {
+		return fmt.Errorf("input bits %d, want 1..16", m.Input.Bits)
+	}
+	if !knownCoding(m.Input.Coding) {
+		return fmt.Errorf("input coding %q unknown (known: %q)", m.Input.Coding, CodingConstant)
+	}
+	if m.Timesteps < 1 {
+		return fmt.Errorf("timesteps %d, want >= 1", m.Timesteps)
+	}
+	if len(m.Layers) == 0 {
+		return errors.New("no layers")
+	}
+	seen := make(map[string]int, len(m.Layers))
+	prev := m.Input.Shape
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		if err := checkName(l.Name); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+		if j, dup := seen[l.Name]; dup {
+			return fmt.Errorf("layer %d: name %q already used by layer %d", i, l.Name, j)
+		}
+		seen[l.Name] = i
+		if l.In != prev {
+			from := "input shape"
+			if i > 0 {
+				from = fmt.Sprintf("layer %q output", m.Layers[i-1].Name)
+			}
+			return fmt.Errorf("layer %q: in %v does not match %s %v", l.Name, l.In, from, prev)
+		}
+		if err := l.validate(i == len(m.Layers)-1); err != nil {
+			return fmt.Errorf("layer %q: %w", l.Name, err)
+		}
+		prev = l.Out
+	}
+	last := &m.Layers[len(m.Layers)-1]
+	if m.Classes != last.Out.Size() {
+		return fmt.Errorf("classes %d but last layer %q has %d outputs (%v)", m.Classes, last.Name, last.Out.Size(), last.Out)
+	}
+	return nil
+}
+
+// knownCoding reports whether c is an input coding nmsim implements.
+func knownCoding(c Coding) bool { return c == CodingConstant }
+
+// checkName keeps layer names to characters that are safe in tensor names
+// ("<layer>.weight"), file names and reports, and that need no JSON escaping.
+func checkName(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("name %.20q… is %d bytes, at most %d", name, len(name), MaxNameLen)
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			r == '_' || r == '-' || r == '.' || r == '/'
+		if !ok {
+			return fmt.Errorf("name %q: character %q not allowed (letters, digits, _ - . / only)", name, r)
+		}
+	}
+	return nil
+}
+
+// checkShape requires positive dimensions small enough that Size cannot
+// overflow.
+func checkShape(s Shape) error {
+	for _, d := range [...]int{s.C, s.H, s.W} {
+		if d < 1 {
+			return errors.New("dimensions must be positive")
+		}
+		if d > MaxDim {
+			return fmt.Errorf("dimension %d exceeds %d", d, MaxDim)
+		}
+	}
+	if _, ok := mulCap(s.C, s.H, s.W); !ok {
+		return fmt.Errorf("size exceeds %d", MaxTensor)
+	}
+	return nil
+}
+
+// mulCap multiplies positive factors, reporting false when the product
+// would exceed MaxTensor (and so before it could overflow an int).
+func mulCap(factors ...int) (int, bool) {
+	p := 1
+	for _, f := range factors {
+		if f < 0 || f > 0 && p > MaxTensor/f {
+			return 0, false
+		}
+		p *= f
+	}
+	return p, true
+}
+
+// tensorSizes returns the layer's outputs and fan-in, checked so that
+// outputs·fanIn fits within MaxTensor. Only meaningful for weighted layers
+// whose shapes passed checkShape.
+func (l *Layer) tensorSizes() (outputs, fanIn int, err error) {
+	if l.Kernel > MaxDim {
+		return 0, 0, fmt.Errorf("kernel %d exceeds %d", l.Kernel, MaxDim)
+	}
+	outputs, fanIn = l.Outputs(), l.FanIn()
+	if _, ok := mulCap(outputs, fanIn); !ok {
+		return 0, 0, fmt.Errorf("%d outputs x %d fan-in exceeds %d weights", outputs, fanIn, MaxTensor)
+	}
+	return outputs, fanIn, nil
+}
+
+// validate checks one layer on its own; last tells whether it is the output
+// layer, the only one allowed (and required) to be non-spiking.
+func (l *Layer) validate(last bool) error {
+	if err := checkShape(l.In); err != nil {
+		return fmt.Errorf("in %v: %w", l.In, err)
+	}
+	if err := checkShape(l.Out); err != nil {
+		return fmt.Errorf("out %v: %w", l.Out, err)
+	}
+	switch l.Op {
+	case OpConv:
+		if err := l.validateConv(); err != nil {
+			return err
+		}
+	case OpDense:
+		// Any output shape is accepted: its Size is the neuron count.
+	case OpSumPool:
+		return l.validateSumPool(last)
+	default:
+		return fmt.Errorf("op %q unknown (known: %q, %q, %q)", l.Op, OpConv, OpDense, OpSumPool)
+	}
+	if err := l.validateWeights(); err != nil {
+		return err
+	}
+	return l.validateNeurons(last)
+}
+
+func (l *Layer) validateConv() error {
+	if l.Kernel < 1 || l.Kernel > MaxDim {
+		return fmt.Errorf("conv kernel %d, want 1..%d", l.Kernel, MaxDim)
+	}
+	if l.Stride < 1 || l.Stride > MaxDim {
+		return fmt.Errorf("conv stride %d, want 1..%d", l.Stride, MaxDim)
+	}
+	if l.Pad < 0 || l.Pad >= l.Kernel {
+		return fmt.Errorf("conv pad %d, want 0..kernel-1 (%d)", l.Pad, l.Kernel-1)
+	}
+	if l.In.H+2*l.Pad < l.Kernel || l.In.W+2*l.Pad < l.Kernel {
+		return fmt.Errorf("conv kernel %d larger than padded input %dx%d", l.Kernel, l.In.H+2*l.Pad, l.In.W+2*l.Pad)
+	}
+	h := (l.In.H+2*l.Pad-l.Kernel)/l.Stride + 1
+	w := (l.In.W+2*l.Pad-l.Kernel)/l.Stride + 1
+	if l.Out.H != h || l.Out.W != w {
+		return fmt.Errorf("conv out %dx%d, but in %dx%d with kernel %d stride %d pad %d gives %dx%d",
+			l.Out.H, l.Out.W, l.In.H, l.In.W, l.Kernel, l.Stride, l.Pad, h, w)
+	}
+	return nil
+}
+
+// validateSumPool checks a sum pool: shape arithmetic only, since it has no
+// weights and no neurons. Its Spiking flag carries no meaning and is ignored.
+func (l *Layer) validateSumPool(last bool) error {
+	if last {
+		return errors.New("the last layer must be conv or dense, not sumpool (its membrane gives the class)")
+	}
+	if l.Kernel < 1 || l.Kernel > MaxDim {
+		return fmt.Errorf("sumpool kernel %d, want 1..%d", l.Kernel, MaxDim)
+	}
+	if l.Stride != 0 && l.Stride != l.Kernel {
+		return fmt.Errorf("sumpool stride %d, want 0 or the kernel %d (windows never overlap)", l.Stride, l.Kernel)
+	}
+	if l.Pad != 0 {
+		return fmt.Errorf("sumpool pad %d, want 0", l.Pad)
+	}
+	if l.In.H%l.Kernel != 0 || l.In.W%l.Kernel != 0 {
+		return fmt.Errorf("sumpool kernel %d does not divide in %dx%d", l.Kernel, l.In.H, l.In.W)
+	}
+	want := Shape{C: l.In.C, H: l.In.H / l.Kernel, W: l.In.W / l.Kernel}
+	if l.Out != want {
+		return fmt.Errorf("sumpool out %v, want %v", l.Out, want)
+	}
+	switch {
+	case l.WeightBits != 0:
+		return fmt.Errorf("sumpool has weight bits %d, want 0", l.WeightBits)
+	case len(l.Weights) != 0:
+		return errors.New("sumpool has weights")
+	case len(l.Threshold) != 0:
+		return errors.New("sumpool has thresholds")
+	case len(l.Scale) != 0:
+		return errors.New("sumpool has scales")
+	case l.Reset != "" && l.Reset != ResetSubtract && l.Reset != ResetZero:
+		return fmt.Errorf("reset %q unknown", l.Reset)
+	}
+	return nil
+}
+
+func (l *Layer) validateWeights() error {
+	if l.WeightBits < 1 || l.WeightBits > 8 {
+		return fmt.Errorf("weight bits %d, want 1..8", l.WeightBits)
+	}
+	outputs, fanIn, err := l.tensorSizes()
+	if err != nil {
+		return err
+	}
+	if len(l.Weights) != outputs*fanIn {
+		return fmt.Errorf("%d weights, want %d outputs x %d fan-in = %d", len(l.Weights), outputs, fanIn, outputs*fanIn)
+	}
+	if l.WeightBits == 1 {
+		for i, w := range l.Weights {
+			if w != 1 && w != -1 {
+				return fmt.Errorf("binary weight [%d][%d] is %d, want ±1", i/fanIn, i%fanIn, w)
+			}
+		}
+		return nil
+	}
+	limit := int8(1<<(l.WeightBits-1) - 1)
+	for i, w := range l.Weights {
+		if w > limit || w < -limit {
+			return fmt.Errorf("%d-bit weight [%d][%d] is %d, want -%d..%d", l.WeightBits, i/fanIn, i%fanIn, w, limit, limit)
+		}
+	}
+	return nil
+}
+
+func (l *Layer) validateNeurons(last bool) error {
+	outputs := l.Outputs()
+	if len(l.Scale) != 0 {
+		if len(l.Scale) != outputs {
+			return fmt.Errorf("%d scales, want 0 or %d (one per output)", len(l.Scale), outputs)
+		}
+		for i, s := range l.Scale {
+			if !(s > 0) || math.IsInf(s, 0) {
+				return fmt.Errorf("scale[%d] is %v, want finite and > 0", i, s)
+			}
+		}
+	}
+	if last {
+		if l.Spiking {
+			return errors.New("the last layer must be non-spiking (its membrane gives the class)")
+		}
+		if len(l.Threshold) != 0 {
+			return fmt.Errorf("non-spiking layer has %d thresholds, want none", len(l.Threshold))
+		}
+		if l.Reset != "" && l.Reset != ResetSubtract && l.Reset != ResetZero {
+			return fmt.Errorf("reset %q unknown", l.Reset)
+		}
+		return nil
+	}
+	if !l.Spiking {
+		return errors.New("only the last layer may be non-spiking")
+	}
+	if l.Reset != ResetSubtract && l.Reset != ResetZero {
+		return fmt.Errorf("reset %q, want %q or %q", l.Reset, ResetSubtract, ResetZero)
+	}
+	if len(l.Threshold) != outputs {
+		return fmt.Errorf("%d thresholds, want %d (one per output)", len(l.Threshold), outputs)
+	}
+	for i, t := range l.Threshold {
+		if t <= 0 {
+			return fmt.Errorf("threshold[%d] is %d, want > 0", i, t)
+		}
+	}
+	return nil
+}
