@@ -1,0 +1,128 @@
+// Package arch is the schema of arch.toml: the typed description of one
+// simulated chip (mesh, tiles, crossbars, neuron units, network-on-chip and
+// per-event energies), its defaults, strict decoding and validation.
+//
+// A file only needs the keys it changes: Parse starts from Default(), the
+// values of configs/rram-xnor.toml, and overlays the file on top. Every key
+// the file names must exist in the schema and have the right TOML type;
+// every problem is reported at once, with file and line, by an Errors value.
+package arch
+
+// Config is one design point. Its zero value is not useful: start from
+// Default(), Parse or Load.
+type Config struct {
+	Chip     Chip     `toml:"chip"`
+	Tile     Tile     `toml:"tile"`
+	Crossbar Crossbar `toml:"crossbar"`
+	Neuron   Neuron   `toml:"neuron"`
+	NoC      NoC      `toml:"noc"`
+	Energy   Energy   `toml:"energy"`
+}
+
+// Chip is the top level: a mesh or torus of identical tiles on one clock.
+type Chip struct {
+	MeshWidth  int     `toml:"mesh_width"`  // tiles in x, 1..64
+	MeshHeight int     `toml:"mesh_height"` // tiles in y, 1..64
+	Topology   string  `toml:"topology"`    // "mesh" | "torus"
+	ClockMHz   float64 `toml:"clock_mhz"`   // (0, 10000] MHz
+}
+
+// Tile is one mesh node: crossbars, neuron units and a network interface.
+type Tile struct {
+	Crossbars int `toml:"crossbars"` // crossbar arrays per tile, 1..1024
+}
+
+// Crossbar is one R×C array with its row drivers, column mux and ADCs.
+type Crossbar struct {
+	Rows              int    `toml:"rows"`                // word lines, 8..4096
+	Cols              int    `toml:"cols"`                // bit lines, 8..4096, even
+	Cell              string `toml:"cell"`                // "pair": a ±1 weight is a complementary pair of 1T1R cells on two columns
+	RowsPerRead       int    `toml:"rows_per_read"`       // rows driven at once, 1..rows
+	ADCBits           int    `toml:"adc_bits"`            // 1..16
+	ColsPerADC        int    `toml:"cols_per_adc"`        // columns multiplexed onto one ADC, 1..cols, divides cols
+	ReadLatencyCycles int    `toml:"read_latency_cycles"` // cycles to drive rows and settle, ≥1
+	ADCLatencyCycles  int    `toml:"adc_latency_cycles"`  // cycles per conversion, ≥1
+}
+
+// Neuron is the digital neuron datapath of a tile.
+type Neuron struct {
+	UnitsPerTile int `toml:"units_per_tile"` // neuron updates a tile performs per cycle, ≥1
+	UpdateCycles int `toml:"update_cycles"`  // latency of one batch of updates, ≥1
+}
+
+// NoC is the network-on-chip: routers, links and the AER packet format.
+type NoC struct {
+	Routing            string `toml:"routing"`               // "xy" | "yx"
+	PipelineStages     int    `toml:"pipeline_stages"`       // router pipeline depth, 1..8
+	LinkLatencyCycles  int    `toml:"link_latency_cycles"`   // ≥1
+	FlitBits           int    `toml:"flit_bits"`             // 16..1024
+	HeaderBits         int    `toml:"header_bits"`           // routing header bits in the first flit, < flit_bits
+	SpikeBits          int    `toml:"spike_bits"`            // bits of one spike address, 1..flit_bits
+	MaxSpikesPerPacket int    `toml:"max_spikes_per_packet"` // AER packet capacity, ≥1
+	Multicast          string `toml:"multicast"`             // "source" (replicate at the source NI) | "tree"
+}
+
+// Energy holds the per-event energies and the leakage power; the sources of
+// the defaults are in configs/rram-xnor.toml and docs/arch.md.
+type Energy struct {
+	CellReadFJ     float64 `toml:"cell_read_fj"`     // per cell on a driven row, per column read (fJ)
+	RowDriverPJ    float64 `toml:"row_driver_pj"`    // per row driven per read (pJ)
+	ADCPJ          float64 `toml:"adc_pj"`           // per conversion at adc_ref_bits (pJ)
+	ADCRefBits     int     `toml:"adc_ref_bits"`     // resolution adc_pj was measured at; energy scales as 2^(adc_bits-adc_ref_bits)
+	ShiftAddPJ     float64 `toml:"shift_add_pj"`     // per partial sum accumulated digitally (pJ)
+	NeuronUpdatePJ float64 `toml:"neuron_update_pj"` // per neuron integrate/fire/reset (pJ)
+	PacketPJ       float64 `toml:"packet_pj"`        // NI packetization per packet (pJ)
+	RouterFlitPJ   float64 `toml:"router_flit_pj"`   // per flit per router traversal (pJ)
+	LinkFlitPJ     float64 `toml:"link_flit_pj"`     // per flit per link hop (pJ)
+	TileLeakageMW  float64 `toml:"tile_leakage_mw"`  // static power per tile (mW)
+}
+
+// Default returns a fresh copy of the ReRAM-XNOR preset, the values of
+// configs/rram-xnor.toml (a test keeps the two identical).
+func Default() *Config {
+	return &Config{
+		Chip: Chip{
+			MeshWidth:  4,
+			MeshHeight: 4,
+			Topology:   "mesh",
+			ClockMHz:   200,
+		},
+		Tile: Tile{Crossbars: 8},
+		Crossbar: Crossbar{
+			Rows:              128,
+			Cols:              128,
+			Cell:              "pair",
+			RowsPerRead:       32,
+			ADCBits:           6,
+			ColsPerADC:        8,
+			ReadLatencyCycles: 3,
+			ADCLatencyCycles:  1,
+		},
+		Neuron: Neuron{
+			UnitsPerTile: 64,
+			UpdateCycles: 1,
+		},
+		NoC: NoC{
+			Routing:            "xy",
+			PipelineStages:     3,
+			LinkLatencyCycles:  1,
+			FlitBits:           64,
+			HeaderBits:         16,
+			SpikeBits:          16,
+			MaxSpikesPerPacket: 8,
+			Multicast:          "source",
+		},
+		Energy: Energy{
+			CellReadFJ:     15,
+			RowDriverPJ:    0.33,
+			ADCPJ:          2.58,
+			ADCRefBits:     8,
+			ShiftAddPJ:     0.1,
+			NeuronUpdatePJ: 52,
+			PacketPJ:       1.7,
+			RouterFlitPJ:   5.2,
+			LinkFlitPJ:     2.6,
+			TileLeakageMW:  1,
+		},
+	}
+}

@@ -1,0 +1,326 @@
+package arch
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Load reads and parses an arch.toml file; see Parse.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("arch: load config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes data on top of Default(), so a file only needs the keys it
+// changes, then validates the result. filename only labels the errors. On
+// failure the error is an Errors holding every problem (unknown keys with a
+// suggestion, wrong types, out-of-range values) sorted by line.
+func Parse(data []byte, filename string) (*Config, error) {
+	// Decoding into a generic map first, rather than straight into Config,
+	// lets us report every unknown key and every type error in one pass;
+	// the toml package stops at the first type mismatch.
+	var doc map[string]any
+	if _, err := toml.Decode(string(data), &doc); err != nil {
+		return nil, Errors{syntaxError(filename, err)}
+	}
+	c := Default()
+	lines := keyLines(data)
+	set := map[string]bool{}
+	var errs Errors
+	for _, table := range sortedKeys(doc) {
+		errs = append(errs, c.overlayTable(table, doc[table], set)...)
+	}
+	for _, e := range errs {
+		if fe, ok := e.(*FieldError); ok {
+			fe.File, fe.Line = filename, lines.of(fe.Key)
+		}
+	}
+	var verrs Errors
+	if verr := c.Validate(); verr != nil && !errors.As(verr, &verrs) {
+		verrs = Errors{verr}
+	}
+	for _, e := range verrs {
+		if fe, ok := e.(*FieldError); ok {
+			// A value the file did not set came from Default(); pointing at
+			// some enclosing line would mislead, so say "(default)" instead.
+			fe.File, fe.Defaulted = filename, !set[fe.Key]
+			if set[fe.Key] {
+				fe.Line = lines.of(fe.Key)
+			}
+		}
+	}
+	errs = append(errs, verrs...)
+	if len(errs) > 0 {
+		errs.sortByLine()
+		return nil, errs
+	}
+	return c, nil
+}
+
+// overlayTable assigns the keys of one top-level TOML entry, recording the
+// keys it set.
+func (c *Config) overlayTable(table string, v any, set map[string]bool) Errors {
+	var errs Errors
+	if !slices.Contains(c.tables(), table) {
+		for _, key := range leafKeys(table, v) {
+			errs = append(errs, &FieldError{Key: key, Msg: unknownKeyMsg(key, c)})
+		}
+		return errs
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return Errors{&FieldError{Key: table, Value: formatValue(v),
+			Msg: fmt.Sprintf("expected the table [%s], got %s", table, typeName(v))}}
+	}
+	for _, name := range sortedKeys(m) {
+		key := table + "." + name
+		f, ok := c.lookup(key)
+		if !ok {
+			for _, leaf := range leafKeys(key, m[name]) {
+				errs = append(errs, &FieldError{Key: leaf, Msg: unknownKeyMsg(leaf, c)})
+			}
+			continue
+		}
+		if msg := assign(f.value, m[name]); msg != "" {
+			errs = append(errs, &FieldError{Key: key, Value: formatValue(m[name]), Msg: msg})
+			continue
+		}
+		set[key] = true
+	}
+	return errs
+}
+
+// leafKeys flattens a value under key into the dotted keys of its leaves,
+// so that an unknown table reports each of its keys with its own line and
+// suggestion.
+func leafKeys(key string, v any) []string {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return []string{key}
+	}
+	var out []string
+	for _, k := range sortedKeys(m) {
+		out = append(out, leafKeys(key+"."+k, m[k])...)
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// syntaxError turns a toml parse failure into a FieldError at the parser's
+// position.
+func syntaxError(filename string, err error) *FieldError {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		return &FieldError{File: filename, Line: pe.Position.Line, Col: pe.Position.Col,
+			Msg: "TOML syntax error: " + pe.Message}
+	}
+	return &FieldError{File: filename, Msg: "TOML syntax error: " + err.Error()}
+}
+
+// unknownKeyMsg says that key is not in the schema and, when one is close
+// enough to be a likely typo, which key was probably meant.
+func unknownKeyMsg(key string, c *Config) string {
+	msg := fmt.Sprintf("unknown key %q", key)
+	if s := suggest(key, c); s != "" {
+		return msg + fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	if table, _, dotted := strings.Cut(key, "."); dotted && !slices.Contains(c.tables(), table) {
+		msg += fmt.Sprintf(": there is no table [%s]; the tables are %s", table, strings.Join(c.tables(), ", "))
+	}
+	return msg
+}
+
+// suggest finds the known key nearest to key. Within a known table only that
+// table's keys compete, so "crossbar.rows_per_rd" does not drift to another
+// table; for an unknown table every key competes on its full dotted name,
+// and a bare key that matches a known key's last component ("adc_bits" at
+// the top level) maps to that key.
+func suggest(key string, c *Config) string {
+	known := c.Keys()
+	table, rest, dotted := strings.Cut(key, ".")
+	if dotted && slices.Contains(c.tables(), table) {
+		return nearest(rest, known, func(k string) (string, bool) {
+			t, name, _ := strings.Cut(k, ".")
+			return name, t == table
+		})
+	}
+	last := key[strings.LastIndex(key, ".")+1:]
+	for _, k := range known {
+		if k[strings.LastIndex(k, ".")+1:] == last {
+			return k
+		}
+	}
+	return nearest(key, append(known, c.tables()...), func(k string) (string, bool) { return k, true })
+}
+
+// nearest returns the candidate whose projected name is closest to target,
+// if the distance is small relative to the target's length (a third of its
+// characters, at least one) or the target is a prefix of the name.
+func nearest(target string, candidates []string, project func(string) (string, bool)) string {
+	best, bestDist := "", max(1, len(target)/3)+1
+	for _, cand := range candidates {
+		name, ok := project(cand)
+		if !ok {
+			continue
+		}
+		d := editDistance(target, name)
+		if len(target) >= 4 && strings.HasPrefix(name, target) {
+			// A key written without its unit suffix ("clock" for
+			// "clock_mhz") is a near miss however many letters are cut.
+			d = 1
+		}
+		if d < bestDist {
+			best, bestDist = cand, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance: insertions,
+// deletions, substitutions and swaps of adjacent characters, the usual
+// shapes of a typo, each cost 1.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	// rows i-2, i-1 and i of the dynamic-programming table
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+// lineIndex maps dotted keys and table names to the first line naming them.
+type lineIndex map[string]int
+
+// of returns the line of key, or of its nearest enclosing table or inline
+// table when the key itself was not found on a line of its own.
+func (li lineIndex) of(key string) int {
+	for {
+		if n, ok := li[key]; ok {
+			return n
+		}
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			return 0
+		}
+		key = key[:i]
+	}
+}
+
+// keyLines scans the text for table headers and key/value lines. The toml
+// package keeps key positions private, so this is a light re-scan of a
+// document that already parsed; lines inside multi-line strings may be
+// misread, which at worst gives a line number that is off, never an error.
+func keyLines(data []byte) lineIndex {
+	li := lineIndex{}
+	table := ""
+	record := func(key string, n int) {
+		if _, ok := li[key]; !ok {
+			li[key] = n
+		}
+	}
+	for i, raw := range strings.Split(string(data), "\n") {
+		s := strings.TrimSpace(raw)
+		switch {
+		case s == "" || s[0] == '#':
+			continue
+		case s[0] == '[':
+			name := strings.TrimLeft(s, "[")
+			end := indexUnquoted(name, ']')
+			if end < 0 {
+				continue
+			}
+			table = strings.Join(splitKey(name[:end]), ".")
+			record(table, i+1)
+		default:
+			eq := indexUnquoted(s, '=')
+			if eq < 0 {
+				continue
+			}
+			key := strings.Join(splitKey(s[:eq]), ".")
+			if table != "" {
+				key = table + "." + key
+			}
+			record(key, i+1)
+		}
+	}
+	return li
+}
+
+// indexUnquoted returns the index of the first c outside TOML quotes, or -1.
+func indexUnquoted(s string, c byte) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quote == '"' && s[i] == '\\':
+			i++
+		case quote != 0:
+			if s[i] == quote {
+				quote = 0
+			}
+		case s[i] == '"' || s[i] == '\'':
+			quote = s[i]
+		case s[i] == c:
+			return i
+		}
+	}
+	return -1
+}
+
+// splitKey splits a TOML dotted key into its unquoted parts.
+func splitKey(s string) []string {
+	var parts []string
+	for {
+		dot := indexUnquoted(s, '.')
+		part := s
+		if dot >= 0 {
+			part = s[:dot]
+		}
+		part = strings.TrimSpace(part)
+		if len(part) >= 2 && part[0] == '"' {
+			if u, err := strconv.Unquote(part); err == nil {
+				part = u
+			}
+		} else if len(part) >= 2 && part[0] == '\'' {
+			part = part[1 : len(part)-1]
+		}
+		parts = append(parts, part)
+		if dot < 0 {
+			return parts
+		}
+		s = s[dot+1:]
+	}
+}

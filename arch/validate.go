@@ -1,0 +1,183 @@
+package arch
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"strconv"
+	"strings"
+)
+
+// Limits that the brief's ranges leave open ("≥ 1") are capped so that a
+// typo such as an extra zero is caught and the products the simulator forms
+// from them (cycles × events) cannot overflow.
+const (
+	maxLatencyCycles = 1000
+	maxEnergy        = 1e6
+)
+
+// checker accumulates every problem instead of stopping at the first.
+type checker struct {
+	errs Errors
+}
+
+func (k *checker) fail(key string, value any, format string, args ...any) {
+	k.errs = append(k.errs, &FieldError{Key: key, Value: formatValue(value), Msg: fmt.Sprintf(format, args...)})
+}
+
+// intIn checks lo ≤ v ≤ hi; bound names the key that set hi, if any, so the
+// message explains a limit that is not a constant.
+func (k *checker) intIn(key string, v, lo, hi int, unit, bound string) bool {
+	if v >= lo && v <= hi {
+		return true
+	}
+	msg := fmt.Sprintf("must be in %d..%d %s", lo, hi, unit)
+	if bound != "" {
+		msg += " (" + bound + ")"
+	}
+	k.fail(key, v, "%s", msg)
+	return false
+}
+
+// floatIn checks lo ≤ v ≤ hi and rejects NaN and infinities.
+func (k *checker) floatIn(key string, v, lo, hi float64, unit string) {
+	if v >= lo && v <= hi {
+		return
+	}
+	k.fail(key, v, "must be in %s..%s %s", fmtFloat(lo), fmtFloat(hi), unit)
+}
+
+func (k *checker) oneOf(key, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	k.fail(key, v, "must be one of %s", strings.Join(quoted, ", "))
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// bitsFor is the number of bits that name n distinct things (0 for n ≤ 1).
+func bitsFor(n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return bits.Len(uint(n - 1))
+}
+
+// Validate checks every range, enumeration and cross-field rule and returns
+// all problems at once as Errors, or nil. Cross-field rules are checked only
+// when the keys they combine are themselves in range, so one bad value does
+// not cascade into confusing follow-on errors.
+func (c *Config) Validate() error {
+	var k checker
+	ch, cb, noc := c.Chip, c.Crossbar, c.NoC
+
+	wOK := k.intIn("chip.mesh_width", ch.MeshWidth, 1, 64, "tiles", "")
+	hOK := k.intIn("chip.mesh_height", ch.MeshHeight, 1, 64, "tiles", "")
+	k.oneOf("chip.topology", ch.Topology, "mesh", "torus")
+	if !(ch.ClockMHz > 0 && ch.ClockMHz <= 10000) {
+		k.fail("chip.clock_mhz", ch.ClockMHz, "must be in (0, 10000] MHz")
+	}
+
+	xbOK := k.intIn("tile.crossbars", c.Tile.Crossbars, 1, 1024, "crossbars", "")
+
+	rowsOK := k.intIn("crossbar.rows", cb.Rows, 8, 4096, "rows", "")
+	colsOK := k.intIn("crossbar.cols", cb.Cols, 8, 4096, "columns", "")
+	if colsOK && cb.Cols%2 != 0 {
+		colsOK = false
+		k.fail("crossbar.cols", cb.Cols, `must be even: cell = "pair" stores each weight on two columns`)
+	}
+	k.oneOf("crossbar.cell", cb.Cell, "pair")
+	if rowsOK {
+		k.intIn("crossbar.rows_per_read", cb.RowsPerRead, 1, cb.Rows, "rows", "crossbar.rows")
+	} else {
+		k.intIn("crossbar.rows_per_read", cb.RowsPerRead, 1, 4096, "rows", "")
+	}
+	k.intIn("crossbar.adc_bits", cb.ADCBits, 1, 16, "bits", "")
+	if colsOK {
+		if k.intIn("crossbar.cols_per_adc", cb.ColsPerADC, 1, cb.Cols, "columns", "crossbar.cols") && cb.Cols%cb.ColsPerADC != 0 {
+			k.fail("crossbar.cols_per_adc", cb.ColsPerADC,
+				"must divide crossbar.cols = %d so that every ADC serves the same number of columns", cb.Cols)
+		}
+	} else {
+		k.intIn("crossbar.cols_per_adc", cb.ColsPerADC, 1, 4096, "columns", "")
+	}
+	k.intIn("crossbar.read_latency_cycles", cb.ReadLatencyCycles, 1, maxLatencyCycles, "cycles", "")
+	k.intIn("crossbar.adc_latency_cycles", cb.ADCLatencyCycles, 1, maxLatencyCycles, "cycles", "")
+
+	k.intIn("neuron.units_per_tile", c.Neuron.UnitsPerTile, 1, 65536, "updates per cycle", "")
+	k.intIn("neuron.update_cycles", c.Neuron.UpdateCycles, 1, maxLatencyCycles, "cycles", "")
+
+	k.oneOf("noc.routing", noc.Routing, "xy", "yx")
+	k.intIn("noc.pipeline_stages", noc.PipelineStages, 1, 8, "stages", "")
+	k.intIn("noc.link_latency_cycles", noc.LinkLatencyCycles, 1, maxLatencyCycles, "cycles", "")
+	flitOK := k.intIn("noc.flit_bits", noc.FlitBits, 16, 1024, "bits", "")
+	if flitOK {
+		if k.intIn("noc.header_bits", noc.HeaderBits, 1, noc.FlitBits-1, "bits", "below noc.flit_bits") && wOK && hOK {
+			// Dimension-order routing needs the destination's x and y.
+			if need := bitsFor(ch.MeshWidth) + bitsFor(ch.MeshHeight); noc.HeaderBits < need {
+				k.fail("noc.header_bits", noc.HeaderBits,
+					"must be at least %d bits to hold the destination x and y of a %d×%d mesh (chip.mesh_width, chip.mesh_height)",
+					need, ch.MeshWidth, ch.MeshHeight)
+			}
+		}
+		if k.intIn("noc.spike_bits", noc.SpikeBits, 1, noc.FlitBits, "bits", "noc.flit_bits") && xbOK && colsOK {
+			// A spike names its source neuron within the source tile: one
+			// neuron per column pair of every crossbar.
+			neurons := c.Tile.Crossbars * cb.Cols / 2
+			if need := bitsFor(neurons); noc.SpikeBits < need {
+				k.fail("noc.spike_bits", noc.SpikeBits,
+					"must be at least %d bits to name each of the %d neurons of a tile (tile.crossbars × crossbar.cols / 2)",
+					need, neurons)
+			}
+		}
+	} else {
+		k.intIn("noc.header_bits", noc.HeaderBits, 1, 1023, "bits", "")
+		k.intIn("noc.spike_bits", noc.SpikeBits, 1, 1024, "bits", "")
+	}
+	k.intIn("noc.max_spikes_per_packet", noc.MaxSpikesPerPacket, 1, 4096, "spikes", "")
+	k.oneOf("noc.multicast", noc.Multicast, "source", "tree")
+
+	e := c.Energy
+	k.floatIn("energy.cell_read_fj", e.CellReadFJ, 0, maxEnergy, "fJ")
+	k.floatIn("energy.row_driver_pj", e.RowDriverPJ, 0, maxEnergy, "pJ")
+	k.floatIn("energy.adc_pj", e.ADCPJ, 0, maxEnergy, "pJ")
+	k.intIn("energy.adc_ref_bits", e.ADCRefBits, 1, 16, "bits", "")
+	k.floatIn("energy.shift_add_pj", e.ShiftAddPJ, 0, maxEnergy, "pJ")
+	k.floatIn("energy.neuron_update_pj", e.NeuronUpdatePJ, 0, maxEnergy, "pJ")
+	k.floatIn("energy.packet_pj", e.PacketPJ, 0, maxEnergy, "pJ")
+	k.floatIn("energy.router_flit_pj", e.RouterFlitPJ, 0, maxEnergy, "pJ")
+	k.floatIn("energy.link_flit_pj", e.LinkFlitPJ, 0, maxEnergy, "pJ")
+	k.floatIn("energy.tile_leakage_mw", e.TileLeakageMW, 0, maxEnergy, "mW")
+
+	return k.errs.orNil()
+}
+
+// Warnings lists legal but noteworthy choices, such as an ADC too narrow
+// for the row parallelism: partial sums then clip, which is a real accuracy
+// effect the simulator models, so it is not an error. Call it on a config
+// that validates.
+func (c *Config) Warnings() []string {
+	var out []string
+	cb := c.Crossbar
+	// An ideal popcount over rows_per_read rows takes rows_per_read+1 values.
+	if need := bitsFor(cb.RowsPerRead + 1); cb.ADCBits < need {
+		out = append(out, fmt.Sprintf(
+			"crossbar.adc_bits = %d is below the %d bits that resolve a popcount over crossbar.rows_per_read = %d rows; partial sums will clip",
+			cb.ADCBits, need, cb.RowsPerRead))
+	}
+	return out
+}
+
+// ADCEnergyPJ is the energy of one conversion at adc_bits, scaled from the
+// reference resolution by the Walden figure of merit (energy per conversion
+// doubles with each bit).
+func (e Energy) ADCEnergyPJ(adcBits int) float64 {
+	return e.ADCPJ * math.Ldexp(1, adcBits-e.ADCRefBits)
+}
