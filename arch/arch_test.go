@@ -255,15 +255,6 @@ func TestValidateReportsAll(t *testing.T) {
 	}
 }
 
-func TestADCEnergyScaling(t *testing.T) {
-	e := Energy{ADCPJ: 2.5, ADCRefBits: 8}
-	for bits, want := range map[int]float64{8: 2.5, 6: 0.625, 10: 10} {
-		if got := e.ADCEnergyPJ(bits); math.Abs(got-want) > 1e-12 {
-			t.Errorf("ADCEnergyPJ(%d) = %v, want %v", bits, got, want)
-		}
-	}
-}
-
 func TestEditDistance(t *testing.T) {
 	for _, tt := range []struct {
 		a, b string

@@ -2,7 +2,6 @@ package arch
 
 import (
 	"fmt"
-	"math"
 	"math/bits"
 	"strconv"
 	"strings"
@@ -173,11 +172,4 @@ func (c *Config) Warnings() []string {
 			cb.ADCBits, need, cb.RowsPerRead))
 	}
 	return out
-}
-
-// ADCEnergyPJ is the energy of one conversion at adc_bits, scaled from the
-// reference resolution by the Walden figure of merit (energy per conversion
-// doubles with each bit).
-func (e Energy) ADCEnergyPJ(adcBits int) float64 {
-	return e.ADCPJ * math.Ldexp(1, adcBits-e.ADCRefBits)
 }
