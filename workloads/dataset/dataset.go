@@ -1,0 +1,169 @@
+// Package dataset loads the image data sets that nmsim runs through a
+// simulated chip: MNIST and Fashion-MNIST in their IDX files.
+//
+// The data directory holds one folder per data set with the original file
+// names, gzip-compressed or not:
+//
+//	<dir>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+//	<dir>/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+//
+// ResolveDir finds that directory, taking the first of:
+//
+//  1. the command-line flag, when non-empty;
+//  2. the NMSIM_DATA environment variable, when non-empty;
+//  3. ../shared/data beside the module root (the directory holding go.mod,
+//     found by walking up from the working directory), when it exists;
+//  4. ./data in the working directory, when it exists (in the repository
+//     root that is the committed 1000-image MNIST test slice).
+package dataset
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// Set is a labelled image data set held in memory.
+type Set struct {
+	Name string
+	// Shape is one image's shape (1x28x28 for MNIST).
+	Shape model.Shape
+	// Images holds Len() images of Shape.Size() bytes each, CHW order.
+	Images []uint8
+	Labels []uint8
+	// Classes is the number of classes; every label is below it.
+	Classes int
+}
+
+// known maps the data set names Load accepts to their class counts.
+var known = map[string]int{
+	"mnist":         10,
+	"fashion-mnist": 10,
+}
+
+// knownNames lists the known data sets for error messages.
+func knownNames() string {
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}
+
+// Len is the number of samples.
+func (s *Set) Len() int { return len(s.Labels) }
+
+// Image returns sample i's pixels, a sub-slice of Images (not a copy; its
+// capacity ends at the image so an append cannot overwrite the next one).
+// It panics if i is out of range, like a slice index.
+func (s *Set) Image(i int) []uint8 {
+	n := s.Shape.Size()
+	return s.Images[i*n : (i+1)*n : (i+1)*n]
+}
+
+// Slice returns the first n samples (all of them when n ≥ Len, none when
+// n ≤ 0), sharing memory with s.
+func (s *Set) Slice(n int) *Set {
+	n = max(0, min(n, s.Len()))
+	c := *s
+	c.Images = s.Images[:n*s.Shape.Size()]
+	c.Labels = s.Labels[:n]
+	return &c
+}
+
+// FromIDX builds a set from an images and a labels IDX stream (each raw or
+// gzip-compressed), e.g. files embedded in the binary. name sets the class
+// count when it is a known data set; otherwise it is the largest label + 1.
+func FromIDX(name string, images, labels io.Reader) (*Set, error) {
+	img, err := ReadIDX(images)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: images: %w", name, err)
+	}
+	lab, err := ReadIDX(labels)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: labels: %w", name, err)
+	}
+	return fromIDX(name, img, lab)
+}
+
+func fromIDX(name string, img, lab *IDX) (*Set, error) {
+	if img.Magic != MagicImages {
+		return nil, fmt.Errorf("dataset %s: images file has magic %d, want %d", name, img.Magic, MagicImages)
+	}
+	if lab.Magic != MagicLabels {
+		return nil, fmt.Errorf("dataset %s: labels file has magic %d, want %d", name, lab.Magic, MagicLabels)
+	}
+	n, h, w := img.Dims[0], img.Dims[1], img.Dims[2]
+	if lab.Dims[0] != n {
+		return nil, fmt.Errorf("dataset %s: images file has %d items of %dx%d but labels file has %d items", name, n, h, w, lab.Dims[0])
+	}
+	classes, isKnown := known[name]
+	if !isKnown {
+		classes = int(slices.Max(lab.Data)) + 1
+	}
+	for i, l := range lab.Data {
+		if int(l) >= classes {
+			return nil, fmt.Errorf("dataset %s: label %d of item %d is outside 0..%d", name, l, i, classes-1)
+		}
+	}
+	return &Set{
+		Name:    name,
+		Shape:   model.Shape{C: 1, H: h, W: w},
+		Images:  img.Data,
+		Labels:  lab.Data,
+		Classes: classes,
+	}, nil
+}
+
+// Load reads split "train" or "test" of the named data set ("mnist" or
+// "fashion-mnist") from dir, laid out as the package documentation says.
+func Load(name, dir, split string) (*Set, error) {
+	if _, ok := known[name]; !ok {
+		return nil, fmt.Errorf("dataset: unknown data set %q (known: %s)", name, knownNames())
+	}
+	var prefix string
+	switch split {
+	case "train":
+		prefix = "train"
+	case "test":
+		prefix = "t10k"
+	default:
+		return nil, fmt.Errorf("dataset %s: unknown split %q (want train or test)", name, split)
+	}
+	base := filepath.Join(dir, name, prefix)
+	img, err := readIDXFile(base + "-images-idx3-ubyte")
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	lab, err := readIDXFile(base + "-labels-idx1-ubyte")
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", name, err)
+	}
+	return fromIDX(name, img, lab)
+}
+
+// readIDXFile reads path.gz, or path when there is no compressed copy.
+func readIDXFile(path string) (*IDX, error) {
+	f, err := os.Open(path + ".gz")
+	if os.IsNotExist(err) {
+		f, err = os.Open(path)
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("neither %s.gz nor %s exists (see data/README.md for where to get it)", path, path)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	idx, err := ReadIDX(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	return idx, nil
+}

@@ -1,0 +1,239 @@
+package dataset
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// sharedDir returns the full data sets' directory, skipping the test when
+// none is present.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir, how := ResolveDir("")
+	if dir == "" || !isDir(filepath.Join(dir, "mnist")) {
+		t.Skipf("no data directory with mnist/ (%s)", how)
+	}
+	return dir
+}
+
+func TestMNISTTest(t *testing.T) {
+	s, err := Load("mnist", sharedDir(t), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 10000 || s.Shape != (model.Shape{C: 1, H: 28, W: 28}) || len(s.Images) != 10000*28*28 || s.Classes != 10 {
+		t.Fatalf("got %d samples of %v (%d bytes), %d classes", s.Len(), s.Shape, len(s.Images), s.Classes)
+	}
+	if s.Labels[0] != 7 {
+		t.Errorf("first label %d, want 7", s.Labels[0])
+	}
+	for i, l := range s.Labels {
+		if l > 9 {
+			t.Fatalf("label %d is %d", i, l)
+		}
+	}
+	if img := s.Image(1); len(img) != 784 || &img[0] != &s.Images[784] {
+		t.Error("Image(1) is not the sub-slice at 784")
+	}
+}
+
+func TestFashionMNISTTrain(t *testing.T) {
+	s, err := Load("fashion-mnist", sharedDir(t), "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 60000 || s.Shape != (model.Shape{C: 1, H: 28, W: 28}) {
+		t.Fatalf("got %d samples of %v", s.Len(), s.Shape)
+	}
+}
+
+// TestCommittedSlice checks that data/mnist is the first 1000 samples of
+// the full MNIST test set.
+func TestCommittedSlice(t *testing.T) {
+	full, err := Load("mnist", sharedDir(t), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slice, err := Load("mnist", filepath.Join("..", "..", "data"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := full.Slice(1000)
+	if slice.Len() != 1000 || !bytes.Equal(slice.Images, want.Images) || !bytes.Equal(slice.Labels, want.Labels) {
+		t.Fatalf("committed slice (%d samples) is not the first 1000 test samples", slice.Len())
+	}
+	f, err := os.Open(filepath.Join("..", "..", "data", "mnist", "t10k-labels-idx1-ubyte.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := os.Open(filepath.Join("..", "..", "data", "mnist", "t10k-images-idx3-ubyte.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	viaReaders, err := FromIDX("mnist", img, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(viaReaders.Labels, slice.Labels) {
+		t.Error("FromIDX and Load disagree")
+	}
+}
+
+// idxFile builds an IDX file with the given magic and dims; payload may be
+// shorter or longer than the dims say.
+func idxFile(magic uint32, dims []uint32, payload []byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, magic)
+	for _, d := range dims {
+		b = binary.BigEndian.AppendUint32(b, d)
+	}
+	return append(b, payload...)
+}
+
+func gz(b []byte) []byte {
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func TestReadIDX(t *testing.T) {
+	raw := idxFile(MagicImages, []uint32{2, 2, 3}, []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+	for name, b := range map[string][]byte{"raw": raw, "gzip": gz(raw)} {
+		f, err := ReadIDX(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if f.Magic != MagicImages || len(f.Dims) != 3 || f.Dims[2] != 3 || len(f.Data) != 12 || f.Data[11] != 12 {
+			t.Fatalf("%s: got %+v", name, f)
+		}
+	}
+}
+
+func TestReadIDXErrors(t *testing.T) {
+	good := idxFile(MagicLabels, []uint32{3}, []byte{0, 1, 2})
+	corruptGzip := gz(good)
+	corruptGzip[len(corruptGzip)-5] ^= 1 // CRC-32 in the trailer
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "reading magic: unexpected EOF"},
+		{"wrong magic", idxFile(2050, []uint32{3}, []byte{0, 1, 2}), "magic 2050 (0x00000802) is neither 2051 (images) nor 2049 (labels)"},
+		{"float type", idxFile(0x0d01, []uint32{3}, nil), "is neither"},
+		{"short dims", good[:6], "reading dimensions: unexpected EOF"},
+		{"zero dim", idxFile(MagicLabels, []uint32{0}, nil), "dimension 0 is 0"},
+		{"truncated", good[:len(good)-1], "truncated: header [3] promises 3 payload bytes, file has 2"},
+		{"truncated gzip", gz(good)[:20], "unexpected EOF"},
+		{"trailing", append(bytes.Clone(good), 9), "data after the 3-byte payload"},
+		{"huge", idxFile(MagicImages, []uint32{1 << 30, 1 << 30, 1 << 30}, nil), "exceed the"},
+		{"bad crc", corruptGzip, "checksum"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ReadIDX(bytes.NewReader(tc.data))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+func TestFromIDXErrors(t *testing.T) {
+	images := idxFile(MagicImages, []uint32{2, 1, 2}, []byte{1, 2, 3, 4})
+	labels := idxFile(MagicLabels, []uint32{2}, []byte{0, 9})
+	for _, tc := range []struct {
+		name           string
+		images, labels []byte
+		want           string
+	}{
+		{"swapped", labels, images, "images file has magic 2049, want 2051"},
+		{"labels as images", images, images, "labels file has magic 2051, want 2049"},
+		{"count mismatch", images, idxFile(MagicLabels, []uint32{3}, []byte{0, 1, 2}), "images file has 2 items of 1x2 but labels file has 3 items"},
+		{"label range", images, idxFile(MagicLabels, []uint32{2}, []byte{0, 10}), "label 10 of item 1 is outside 0..9"},
+		{"truncated images", images[:len(images)-1], labels, "mnist: images: idx: truncated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := FromIDX("mnist", bytes.NewReader(tc.images), bytes.NewReader(tc.labels))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+			t.Log(err)
+		})
+	}
+	s, err := FromIDX("custom", bytes.NewReader(images), bytes.NewReader(labels))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Classes != 10 || s.Len() != 2 || s.Slice(1).Len() != 1 || s.Slice(-1).Len() != 0 || s.Slice(5).Len() != 2 {
+		t.Errorf("custom set: %d classes, %d samples", s.Classes, s.Len())
+	}
+	if img := s.Image(0); cap(img) != 2 {
+		t.Errorf("Image(0) has capacity %d, want 2", cap(img))
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load("cifar", dir, "test"); err == nil || !strings.Contains(err.Error(), "known: fashion-mnist, mnist") {
+		t.Errorf("unknown name: %v", err)
+	}
+	if _, err := Load("mnist", dir, "val"); err == nil || !strings.Contains(err.Error(), `unknown split "val"`) {
+		t.Errorf("unknown split: %v", err)
+	}
+	_, err := Load("mnist", dir, "test")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "mnist", "t10k-images-idx3-ubyte")) {
+		t.Errorf("missing files: %v", err)
+	}
+	// Uncompressed files are found too, and a bad file's error names it.
+	os.MkdirAll(filepath.Join(dir, "mnist"), 0o755)
+	os.WriteFile(filepath.Join(dir, "mnist", "t10k-images-idx3-ubyte"), idxFile(MagicImages, []uint32{1, 1, 1}, []byte{5}), 0o644)
+	bad := filepath.Join(dir, "mnist", "t10k-labels-idx1-ubyte")
+	os.WriteFile(bad, idxFile(MagicLabels, []uint32{1}, nil), 0o644)
+	if _, err := Load("mnist", dir, "test"); err == nil || !strings.Contains(err.Error(), bad+": idx: truncated") {
+		t.Errorf("bad labels file: %v", err)
+	}
+	os.WriteFile(bad, idxFile(MagicLabels, []uint32{1}, []byte{3}), 0o644)
+	if s, err := Load("mnist", dir, "test"); err != nil || s.Labels[0] != 3 || s.Image(0)[0] != 5 {
+		t.Errorf("raw files: %v", err)
+	}
+}
+
+func TestResolveDir(t *testing.T) {
+	if dir, how := ResolveDir("/x"); dir != "/x" || how != "flag" {
+		t.Errorf("flag: %q %q", dir, how)
+	}
+	t.Setenv(EnvDataDir, "/from/env")
+	if dir, how := ResolveDir(""); dir != "/from/env" || how != "$NMSIM_DATA" {
+		t.Errorf("env: %q %q", dir, how)
+	}
+	t.Setenv(EnvDataDir, "")
+	// Outside any module, only ./data can be found.
+	tmp := t.TempDir()
+	t.Chdir(tmp)
+	if dir, _ := ResolveDir(""); dir != "" {
+		t.Errorf("empty dir resolved to %q", dir)
+	}
+	os.Mkdir("data", 0o755)
+	if dir, how := ResolveDir(""); dir != "data" || how != "./data" {
+		t.Errorf("./data: %q %q", dir, how)
+	}
+	// A module with ../shared/data beside it wins over ./data.
+	os.MkdirAll(filepath.Join(tmp, "shared", "data"), 0o755)
+	os.MkdirAll(filepath.Join(tmp, "repo", "sub"), 0o755)
+	os.WriteFile(filepath.Join(tmp, "repo", "go.mod"), []byte("module x\n"), 0o644)
+	t.Chdir(filepath.Join(tmp, "repo", "sub"))
+	if dir, _ := ResolveDir(""); dir != filepath.Join(tmp, "shared", "data") {
+		t.Errorf("shared: %q", dir)
+	}
+}

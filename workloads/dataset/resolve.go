@@ -1,0 +1,54 @@
+package dataset
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// EnvDataDir names the environment variable that points at the data
+// directory.
+const EnvDataDir = "NMSIM_DATA"
+
+// ResolveDir returns the data directory and how it was chosen, in the order
+// the package documentation gives. When nothing is found dir is "" and how
+// says what was tried.
+func ResolveDir(flag string) (dir, how string) {
+	if flag != "" {
+		return flag, "flag"
+	}
+	if env := os.Getenv(EnvDataDir); env != "" {
+		return env, "$" + EnvDataDir
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if root := moduleRoot(wd); root != "" {
+			shared := filepath.Join(filepath.Dir(root), "shared", "data")
+			if isDir(shared) {
+				return shared, "../shared/data beside the module root " + root
+			}
+		}
+	}
+	if isDir("data") {
+		return "data", "./data"
+	}
+	return "", "no flag, $" + EnvDataDir + " unset, no ../shared/data beside the module root, no ./data"
+}
+
+// moduleRoot walks up from dir to the first directory holding go.mod, or
+// returns "" when there is none.
+func moduleRoot(dir string) string {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
