@@ -1,0 +1,93 @@
+package chip
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/workloads/model"
+	"github.com/nmsim/nmsim/workloads/snn"
+)
+
+// trace records every spiking layer's output at every timestep.
+type trace map[[2]int]bitvec.Vec
+
+func (tr trace) hook(layer, t int, s bitvec.Vec) {
+	tr[[2]int{layer, t}] = append(bitvec.Vec(nil), s...)
+}
+
+// golden runs sample on the chip and on the reference SNN and fails on any
+// spike or potential that differs.
+func golden(t *testing.T, c *Chip, m *model.Model, sample []uint8, T int) Result {
+	t.Helper()
+	ref, got := trace{}, trace{}
+	want := snn.NewRunner(m).Run(sample, T, snn.Hooks{Spikes: ref.hook})
+	res := c.NewWorker().Infer(sample, T, Hooks{Spikes: got.hook})
+	if len(ref) != len(got) {
+		t.Fatalf("chip reported %d layer-timesteps, reference %d", len(got), len(ref))
+	}
+	for k, r := range ref {
+		if d := bitvec.Diff(r, got[k]); d != 0 {
+			t.Fatalf("layer %s timestep %d: %d spikes differ", m.Layers[k[0]].Name, k[1], d)
+		}
+	}
+	if fmt.Sprint(want.Potentials) != fmt.Sprint(res.Potentials) || want.Class != res.Class {
+		t.Fatalf("output potentials %v class %d, reference %v class %d", res.Potentials, res.Class, want.Potentials, want.Class)
+	}
+	return res
+}
+
+func TestGoldenEquivalenceIdealChip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for trial := 0; trial < 4; trial++ {
+		m := testmodel.Random(rng, testmodel.Small)
+		for _, tweak := range []func(*arch.Config){
+			func(*arch.Config) {},
+			// Small arrays force row and column splits across tiles, so
+			// partial sums cross the network.
+			func(c *arch.Config) { c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4; c.Tile.Crossbars = 2; c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8 },
+		} {
+			cfg := arch.Default()
+			tweak(cfg)
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			c, err := New(cfg, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := golden(t, c, m, testmodel.Sample(rng, m), 12)
+			if res.Cycles <= 0 {
+				t.Fatalf("cycles %d", res.Cycles)
+			}
+			spikes := int64(0)
+			for _, l := range res.Layers {
+				spikes += l.Spikes
+			}
+			if spikes == 0 {
+				t.Fatal("no layer spiked: the test compares nothing")
+			}
+		}
+	}
+}
+
+func TestWorkerReuseGivesIdenticalResults(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	m := testmodel.Random(rng, testmodel.Small)
+	c, err := New(arch.Default(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := testmodel.Sample(rng, m), testmodel.Sample(rng, m)
+	w := c.NewWorker()
+	first := fmt.Sprintf("%+v", w.Infer(a, 10, Hooks{}))
+	w.Infer(b, 10, Hooks{})
+	again := fmt.Sprintf("%+v", w.Infer(a, 10, Hooks{}))
+	fresh := fmt.Sprintf("%+v", c.NewWorker().Infer(a, 10, Hooks{}))
+	if first != again || first != fresh {
+		t.Fatalf("results differ:\n%s\n%s\n%s", first, again, fresh)
+	}
+}

@@ -1,0 +1,185 @@
+package chip
+
+import (
+	"math/bits"
+
+	"github.com/nmsim/nmsim/sim"
+)
+
+// The timing pass. Every stage active in a slot is a small event graph on
+// the engine: each tile's crossbars finish (tileDone); tiles whose blocks
+// belong to a remote home send it their partial sums; when a home has
+// heard from every contributing tile its neuron units update (neuronDone)
+// and its spikes leave for the next stage's tiles. The slot ends when the
+// engine has nothing left: the global barrier.
+
+// slotStage is one stage's progress within the current slot.
+type slotStage struct {
+	active  bool
+	rec     *record
+	pending []int // per home: contributions still missing
+}
+
+// handler kinds
+const (
+	evTileDone = iota
+	evArrive
+	evNeuronDone
+	evSink
+)
+
+// handler is a pre-built event target, so events carry no payload and
+// allocate nothing.
+type handler struct {
+	w       *Worker
+	kind    int
+	si, idx int
+}
+
+func (h *handler) Handle(sim.Event) {
+	w := h.w
+	switch h.kind {
+	case evTileDone:
+		w.tileDone(h.si, h.idx)
+	case evArrive:
+		w.arrive(h.si, h.idx)
+	case evNeuronDone:
+		w.neuronDone(h.si, h.idx)
+	}
+}
+
+// handlers are built lazily per worker: tile, arrive and neuron handlers
+// per stage.
+type stageHandlers struct {
+	tile, arrive, neuron []*handler
+}
+
+func (w *Worker) handlersFor(si int) *stageHandlers {
+	for len(w.hs) <= si {
+		w.hs = append(w.hs, nil)
+	}
+	if w.hs[si] != nil {
+		return w.hs[si]
+	}
+	s := &w.c.stages[si]
+	sh := &stageHandlers{}
+	for ti := range s.tiles {
+		sh.tile = append(sh.tile, &handler{w: w, kind: evTileDone, si: si, idx: ti})
+	}
+	for hi := range s.homes {
+		sh.arrive = append(sh.arrive, &handler{w: w, kind: evArrive, si: si, idx: hi})
+		sh.neuron = append(sh.neuron, &handler{w: w, kind: evNeuronDone, si: si, idx: hi})
+	}
+	w.hs[si] = sh
+	return sh
+}
+
+// replay runs the recorded activity of T timesteps through the pipelined
+// timing model and returns the total cycles.
+func (w *Worker) replay(T int) int64 {
+	w.net.Reset()
+	stages := len(w.c.stages)
+	var total int64
+	start := sim.Cycle(0)
+	for k := 0; k < T+stages-1; k++ {
+		w.eng.Reset(start)
+		for si := range w.c.stages {
+			sl := &w.slot[si]
+			t := k - si
+			sl.active = t >= 0 && t < T
+			if !sl.active {
+				continue
+			}
+			s := &w.c.stages[si]
+			sl.rec = &w.st[si].recs[t]
+			sl.pending = sl.pending[:0]
+			for hi := range s.homes {
+				sl.pending = append(sl.pending, len(s.contrib[hi]))
+			}
+			sh := w.handlersFor(si)
+			for ti := range s.tiles {
+				w.eng.Schedule(start+sim.Cycle(sl.rec.tileCycles[ti]), sh.tile[ti], nil)
+			}
+		}
+		end := w.eng.Run()
+		length := max(int64(end-start), 1)
+		total += length
+		start += sim.Cycle(length)
+	}
+	return total
+}
+
+// tileDone: tile ti of stage si has finished its reads; it hands its
+// partial sums to each home it feeds.
+func (w *Worker) tileDone(si, ti int) {
+	s := &w.c.stages[si]
+	sh := w.handlersFor(si)
+	for pi, p := range s.pairs {
+		if p.src != ti {
+			continue
+		}
+		hi := p.dst
+		vals := w.slot[si].rec.psumVals[pi]
+		if s.tiles[ti] == s.homes[hi] || vals == 0 {
+			w.arrive(si, hi)
+			continue
+		}
+		// A partial sum takes two spike slots: a neuron address and a
+		// value of the same width.
+		w.send(si, s.tiles[ti], s.homes[hi], 2*vals, sh.arrive[hi])
+	}
+}
+
+// arrive: one contribution to home hi of stage si is in; the last one
+// starts the neuron update.
+func (w *Worker) arrive(si, hi int) {
+	sl := &w.slot[si]
+	sl.pending[hi]--
+	if sl.pending[hi] > 0 {
+		return
+	}
+	s := &w.c.stages[si]
+	n := w.c.cfg.Neuron
+	batches := (s.homeNeurons[hi] + n.UnitsPerTile - 1) / n.UnitsPerTile
+	w.eng.Schedule(w.eng.Now()+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi], nil)
+}
+
+// neuronDone: home hi's neurons have fired; their spikes leave.
+func (w *Worker) neuronDone(si, hi int) {
+	s := &w.c.stages[si]
+	rec := w.slot[si].rec
+	for _, fi := range s.homeFlows[hi] {
+		if n := rec.spikeCount[fi]; n > 0 {
+			f := s.spikeFlows[fi]
+			w.send(si, f.src, f.dst, n, &w.sink)
+		}
+	}
+}
+
+// send packs slots spike-address slots into AER packets and injects them,
+// charging the network's events to stage si.
+func (w *Worker) send(si, src, dst int, slots int64, done sim.Handler) {
+	cfg := w.c.cfg.NoC
+	per := int64(cfg.MaxSpikesPerPacket)
+	flits := func(n int64) int {
+		return int((int64(cfg.HeaderBits) + n*int64(cfg.SpikeBits) + int64(cfg.FlitBits) - 1) / int64(cfg.FlitBits))
+	}
+	full, rest := slots/per, slots%per
+	if full > 0 && rest > 0 {
+		// The full packets go first; the last (partial) one signals done.
+		w.net.Send(&w.eng, src, dst, int(full), flits(per), &w.sink)
+		w.net.Send(&w.eng, src, dst, 1, flits(rest), done)
+	} else if full > 0 {
+		w.net.Send(&w.eng, src, dst, int(full), flits(per), done)
+	} else {
+		w.net.Send(&w.eng, src, dst, 1, flits(rest), done)
+	}
+	c := w.net.TakeCounters()
+	st := &w.st[si].stats.Counters
+	st.Packets += c.Packets
+	st.Flits += c.Flits
+	st.RouterFlits += c.RouterFlits
+	st.LinkFlits += c.LinkFlits
+}
+
+func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
