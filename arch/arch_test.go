@@ -268,3 +268,13 @@ func TestEditDistance(t *testing.T) {
 		}
 	}
 }
+
+// A quoted key containing a dot is one key, not a table and a key; shown
+// quoted, the suggestion of the unquoted key reads as the fix it is.
+func TestQuotedDottedKey(t *testing.T) {
+	_, err := Parse([]byte("\"chip.mesh_width\" = 3\n"), "q.toml")
+	want := `q.toml:1: unknown key "\"chip.mesh_width\"" (did you mean "chip.mesh_width"?)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}

@@ -71,7 +71,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 func (c *Config) overlayTable(table string, v any, set map[string]bool) Errors {
 	var errs Errors
 	if !slices.Contains(c.tables(), table) {
-		for _, key := range leafKeys(table, v) {
+		for _, key := range leafKeys(joinKey(table), v) {
 			errs = append(errs, &FieldError{Key: key, Msg: unknownKeyMsg(key, c)})
 		}
 		return errs
@@ -82,7 +82,7 @@ func (c *Config) overlayTable(table string, v any, set map[string]bool) Errors {
 			Msg: fmt.Sprintf("expected the table [%s], got %s", table, typeName(v))}}
 	}
 	for _, name := range sortedKeys(m) {
-		key := table + "." + name
+		key := joinKey(table, name)
 		f, ok := c.lookup(key)
 		if !ok {
 			for _, leaf := range leafKeys(key, m[name]) {
@@ -109,10 +109,14 @@ func leafKeys(key string, v any) []string {
 	}
 	var out []string
 	for _, k := range sortedKeys(m) {
-		out = append(out, leafKeys(key+"."+k, m[k])...)
+		out = append(out, leafKeys(key+"."+joinKey(k), m[k])...)
 	}
 	return out
 }
+
+// joinKey writes key parts as one dotted TOML key, quoting parts that are not
+// bare keys, so that a quoted "a.b" is never confused with table a, key b.
+func joinKey(parts ...string) string { return toml.Key(parts).String() }
 
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
@@ -263,14 +267,14 @@ func keyLines(data []byte) lineIndex {
 			if end < 0 {
 				continue
 			}
-			table = strings.Join(splitKey(name[:end]), ".")
+			table = joinKey(splitKey(name[:end])...)
 			record(table, i+1)
 		default:
 			eq := indexUnquoted(s, '=')
 			if eq < 0 {
 				continue
 			}
-			key := strings.Join(splitKey(s[:eq]), ".")
+			key := joinKey(splitKey(s[:eq])...)
 			if table != "" {
 				key = table + "." + key
 			}
