@@ -36,6 +36,9 @@ type Env struct {
 func commands() []command {
 	cmds := []command{
 		&trainCommand{},
+		&mapCommand{},
+		&runCommand{},
+		&inspectCommand{},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	return cmds

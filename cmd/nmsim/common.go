@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/atomicfile"
+	"github.com/olekukonko/tablewriter"
+)
+
+// setFlags collects repeated --set key=value overrides.
+type setFlags []string
+
+func (s *setFlags) String() string { return strings.Join(*s, " ") }
+func (s *setFlags) Set(v string) error {
+	if !strings.Contains(v, "=") {
+		return fmt.Errorf("want key=value, e.g. crossbar.adc_bits=4")
+	}
+	*s = append(*s, v)
+	return nil
+}
+
+// loadArch reads arch.toml, applies the overrides and validates the result
+// as a whole, so an override gets the same checks as the file.
+func loadArch(path string, sets setFlags) (*arch.Config, error) {
+	cfg, err := arch.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range sets {
+		k, v, _ := strings.Cut(kv, "=")
+		if err := cfg.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", kv, err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		if len(sets) > 0 {
+			return nil, fmt.Errorf("%s with --set %s:\n%w", path, sets.String(), err)
+		}
+		return nil, fmt.Errorf("%s:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
+// writeJSON writes v, indented, atomically.
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// table renders rows under header.
+func table(w io.Writer, header []string, rows [][]string) {
+	t := tablewriter.NewWriter(w)
+	h := make([]any, len(header))
+	for i, s := range header {
+		h[i] = s
+	}
+	t.Header(h...)
+	for _, r := range rows {
+		t.Append(r)
+	}
+	t.Render()
+}
+
+// si formats v with an SI prefix and unit.
+func si(v float64, unit string) string {
+	prefixes := []struct {
+		f float64
+		p string
+	}{{1e9, "G"}, {1e6, "M"}, {1e3, "k"}, {1, ""}, {1e-3, "m"}, {1e-6, "µ"}, {1e-9, "n"}, {1e-12, "p"}, {1e-15, "f"}}
+	if v == 0 {
+		return "0 " + unit
+	}
+	for _, p := range prefixes {
+		if v >= p.f || p.p == "f" {
+			return fmt.Sprintf("%.3g %s%s", v/p.f, p.p, unit)
+		}
+	}
+	return fmt.Sprintf("%g %s", v, unit)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// inspectCommand is `nmsim inspect model.bin`.
+type inspectCommand struct{}
+
+func (*inspectCommand) Name() string { return "inspect" }
+func (*inspectCommand) Synopsis() string {
+	return "show a model's layers, shapes, thresholds, input coding and provenance"
+}
+
+const inspectUsage = `
+Usage: nmsim inspect model.bin
+
+Verifies the file's checksum and structure and prints the network: input
+shape and coding, per layer the operation, shapes, weight bits, the range
+of its integer thresholds, and how the model was made (provenance).
+`
+
+func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error {
+	fs := newFlagSet("inspect", c.Synopsis(), inspectUsage, env.Stderr)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return fmt.Errorf("inspect: want one model.bin, got %d arguments", len(pos))
+	}
+	m, err := model.Load(pos[0])
+	if err != nil {
+		return err
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %d classes; %d timesteps by default\n",
+		m.Name, m.Input.Shape, m.Input.Coding, m.Input.Bits, m.Classes, m.Timesteps)
+	var rows [][]string
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		geom, bits, th, neuron := "", "", "", ""
+		switch l.Op {
+		case model.OpConv:
+			geom = fmt.Sprintf("k%d s%d p%d", l.Kernel, l.Stride, l.Pad)
+		case model.OpSumPool:
+			geom = fmt.Sprintf("k%d", l.Kernel)
+		}
+		if l.HasWeights() {
+			bits = fmt.Sprint(l.WeightBits)
+			if l.WeightBits == 1 {
+				bits = "1 (±1)"
+			}
+			neuron = "integrate (output)"
+			if l.Spiking {
+				neuron = "IF, reset " + string(l.Reset)
+				lo, hi := l.Threshold[0], l.Threshold[0]
+				for _, t := range l.Threshold {
+					lo, hi = min(lo, t), max(hi, t)
+				}
+				th = fmt.Sprintf("%d … %d", lo, hi)
+			}
+		}
+		rows = append(rows, []string{l.Name, string(l.Op), l.In.String(), l.Out.String(), geom, bits, neuron, th})
+	}
+	table(w, []string{"layer", "op", "in", "out", "kernel", "weight bits", "neurons", "thresholds"}, rows)
+	if len(m.Provenance) > 0 {
+		var keys []string
+		for k := range m.Provenance {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		rows = rows[:0]
+		for _, k := range keys {
+			rows = append(rows, []string{k, m.Provenance[k]})
+		}
+		fmt.Fprintln(w, "\nprovenance")
+		table(w, []string{"key", "value"}, rows)
+	}
+	return nil
+}

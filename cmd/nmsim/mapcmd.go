@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/nmsim/nmsim/mapper"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// mapCommand is `nmsim map arch.toml model.bin`.
+type mapCommand struct {
+	sets setFlags
+}
+
+func (*mapCommand) Name() string     { return "map" }
+func (*mapCommand) Synopsis() string { return "show how a model is tiled and placed on the chip" }
+
+const mapUsage = `
+Usage: nmsim map arch.toml model.bin [--set key=value …]
+
+Cuts every weight layer's matrix (fan-in rows × outputs; convolutions
+unrolled im2col-style, kernel weights shared across positions) into
+crossbar-sized blocks and places them on the mesh. For each layer it
+prints the crossbars used, the row splits (partial sums added digitally)
+and column splits, the tiles, the weight bits and bit-slices (multi-bit
+weights use one complementary column pair per magnitude bit), the input
+bit-planes read per position, and the cell utilisation. A model that does
+not fit says what it needs.
+
+Example:
+  nmsim map configs/rram-xnor.toml models/mnist-convert.bin --set tile.crossbars=4
+`
+
+func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
+	fs := newFlagSet("map", c.Synopsis(), mapUsage, env.Stderr)
+	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return fmt.Errorf("map: want arch.toml and model.bin, got %d arguments", len(pos))
+	}
+	cfg, err := loadArch(pos[0], c.sets)
+	if err != nil {
+		return err
+	}
+	m, err := model.Load(pos[1])
+	if err != nil {
+		return err
+	}
+	pl, err := mapper.Map(cfg, m)
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
+	}
+	w := env.Stdout
+	fmt.Fprintf(w, "%s on a %d×%d %s of tiles with %d crossbars of %d×%d cells\n", m.Name, pl.Width, pl.Height, cfg.Chip.Topology, pl.Crossbars, cfg.Crossbar.Rows, cfg.Crossbar.Cols)
+	var rows [][]string
+	for i := range pl.Layers {
+		l := &pl.Layers[i]
+		tiles := l.Tiles()
+		rows = append(rows, []string{
+			l.Name, string(l.Op), fmt.Sprintf("%d×%d", l.FanIn, l.Outputs), fmt.Sprint(l.Positions),
+			fmt.Sprintf("%d / %d", l.WeightBits, l.Slices), fmt.Sprint(l.InputBits),
+			fmt.Sprint(len(l.Blocks)), fmt.Sprintf("%d×%d", l.RowSplits, l.ColSplits),
+			tileList(pl, tiles), fmt.Sprintf("%.1f %%", 100*float64(l.CellsUsed)/float64(l.CellsTotal)),
+		})
+	}
+	table(w, []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
+	fmt.Fprintf(w, "%d crossbars on %d of %d tiles\n", pl.BlocksUsed(), pl.TilesUsed, pl.Width*pl.Height)
+	return nil
+}
+
+// tileList names tiles by mesh coordinates, abbreviating long lists.
+func tileList(pl *mapper.Placement, tiles []int) string {
+	s := ""
+	for i, t := range tiles {
+		if i == 4 && len(tiles) > 5 {
+			return s + fmt.Sprintf(" … (%d tiles)", len(tiles))
+		}
+		x, y := pl.XY(t)
+		if i > 0 {
+			s += " "
+		}
+		s += fmt.Sprintf("(%d,%d)", x, y)
+	}
+	return s
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sort"
+
+	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/runner"
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// runCommand is `nmsim run arch.toml model.bin`.
+type runCommand struct {
+	dataset   string
+	data      string
+	samples   int
+	timesteps int
+	seed      uint64
+	workers   int
+	golden    bool
+	sets      setFlags
+	jsonPath  string
+}
+
+func (*runCommand) Name() string { return "run" }
+func (*runCommand) Synopsis() string {
+	return "run a data set through the simulated chip: accuracy, cycles, energy"
+}
+
+const runUsage = `
+Usage: nmsim run arch.toml model.bin [flags]
+
+Maps model.bin onto the chip that arch.toml describes, runs the test split
+of a data set through it sample by sample, and prints accuracy, cycles and
+latency per inference, energy per inference with a per-component
+breakdown, spikes per layer and crossbar utilisation.
+
+Data are read from --data, else $NMSIM_DATA, else ../shared/data beside the
+repository, else ./data (a 1000-image MNIST slice ships there). Samples are
+the first N of the test split. Samples run in parallel on --workers
+goroutines; the report is identical for any worker count.
+
+With --golden every sample also runs through the reference software SNN
+and every spike of every layer at every timestep is compared; the number
+of differing spikes is reported (0 with ideal devices).
+
+Examples:
+  nmsim run configs/rram-xnor.toml models/mnist-convert.bin --samples 1000
+  nmsim run configs/rram-xnor.toml models/mnist-convert.bin --golden --set crossbar.rows_per_read=16
+  nmsim run configs/rram-xnor.toml models/mnist-convert.bin --timesteps 16 --json out.json
+`
+
+func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
+	fs := newFlagSet("run", c.Synopsis(), runUsage, env.Stderr)
+	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist (default: the one the model was trained on)")
+	fs.StringVar(&c.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
+	fs.IntVar(&c.samples, "samples", 0, "number of test samples, the first N (0: all)")
+	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample (0: the model's default)")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of every random draw of the simulated chip")
+	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers (samples are independent)")
+	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
+	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
+	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return fmt.Errorf("run: want arch.toml and model.bin, got %d arguments", len(pos))
+	}
+	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 {
+		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0 and --workers ≥ 1")
+	}
+	cfg, err := loadArch(pos[0], c.sets)
+	if err != nil {
+		return err
+	}
+	m, err := model.Load(pos[1])
+	if err != nil {
+		return err
+	}
+	ch, err := chip.New(cfg, m)
+	if err != nil {
+		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
+	}
+	name := c.dataset
+	if name == "" {
+		name = m.Provenance["dataset"]
+	}
+	if name == "" {
+		name = "mnist"
+	}
+	dir, how := dataset.ResolveDir(c.data)
+	set, err := dataset.Load(name, dir, "test")
+	if err != nil {
+		return fmt.Errorf("run: %w (data directory %s, %s)", err, dir, how)
+	}
+	T := c.timesteps
+	if T == 0 {
+		T = m.Timesteps
+	}
+	n := set.Len()
+	if c.samples > 0 && c.samples < n {
+		n = c.samples
+	}
+	bar := newProgress(env.Stderr, n, "samples")
+	rep, err := runner.Run(ctx, ch, set, runner.Options{
+		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden,
+		Progress: func() { bar.Add(1) },
+	})
+	bar.Finish()
+	if err != nil {
+		return err
+	}
+	printReport(env, rep, dir)
+	if c.jsonPath != "" {
+		if err := writeJSON(c.jsonPath, rep); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+	}
+	return nil
+}
+
+func printReport(env *Env, r *runner.Report, dir string) {
+	w := env.Stdout
+	fmt.Fprintf(w, "model %s on %s, %d %s test samples from %s\n", r.Model, r.Chip.Mesh, r.Samples, r.Dataset, dir)
+	rows := [][]string{
+		{"accuracy", fmt.Sprintf("%.2f %% (%d/%d)", 100*r.Accuracy, r.Correct, r.Samples)},
+		{"timesteps", fmt.Sprint(r.Timesteps)},
+		{"cycles / inference", fmt.Sprintf("%.0f", r.Cycles.PerInference)},
+		{"latency / inference", si(r.LatencyS.PerInference, "s") + fmt.Sprintf(" at %g MHz", r.ClockMHz)},
+		{"energy / inference", si(r.Energy.PerInference, "J")},
+		{"spikes / inference", fmt.Sprintf("%.0f", r.Spikes.PerInference)},
+		{"tiles used", fmt.Sprintf("%d of %d", r.Chip.TilesUsed, r.Chip.Tiles)},
+		{"crossbars used", fmt.Sprintf("%d of %d (cell utilisation %.1f %%)", r.Chip.CrossbarsUsed, r.Chip.Crossbars, 100*r.Chip.CellUtilization)},
+	}
+	if r.Golden != nil {
+		rows = append(rows, []string{"golden spike mismatches", fmt.Sprint(r.Golden.Mismatches)})
+	}
+	table(w, []string{"metric", "value"}, rows)
+
+	var comps []string
+	for k := range r.Energy.Breakdown {
+		comps = append(comps, k)
+	}
+	sort.Slice(comps, func(i, j int) bool { return r.Energy.Breakdown[comps[i]] > r.Energy.Breakdown[comps[j]] })
+	rows = rows[:0]
+	n := float64(max(r.Samples, 1))
+	for _, k := range comps {
+		e := r.Energy.Breakdown[k]
+		rows = append(rows, []string{k, si(e/n, "J"), fmt.Sprintf("%.1f %%", 100*e/r.Energy.Total)})
+	}
+	fmt.Fprintln(w, "\nenergy per inference by component")
+	table(w, []string{"component", "energy", "share"}, rows)
+
+	rows = rows[:0]
+	for _, l := range r.Layers {
+		rows = append(rows, []string{
+			l.Name, fmt.Sprintf("%.1f", l.SpikesPerInference), si(l.EnergyJ/n, "J"),
+			fmt.Sprint(l.Crossbars), fmt.Sprintf("%d×%d", l.RowSplits, l.ColSplits), fmt.Sprintf("%.1f %%", 100*l.CellUtilization),
+		})
+	}
+	fmt.Fprintln(w, "\nper layer (per inference; energy without leakage)")
+	table(w, []string{"layer", "spikes", "energy", "crossbars", "row×col splits", "cell use"}, rows)
+}

@@ -1,0 +1,63 @@
+package runner
+
+import "github.com/nmsim/nmsim/energy"
+
+// Report is the outcome of a run; its JSON form is what `nmsim run --json`
+// writes. It holds no wall-clock values, so two runs compare byte for byte.
+type Report struct {
+	Model     string  `json:"model"`
+	Dataset   string  `json:"dataset"`
+	Samples   int     `json:"samples"`
+	Correct   int     `json:"correct"`
+	Accuracy  float64 `json:"accuracy"`
+	Timesteps int     `json:"timesteps"`
+	Seed      uint64  `json:"seed"`
+	ClockMHz  float64 `json:"clock_mhz"`
+	Cycles    struct {
+		Total        int64   `json:"total"`
+		PerInference float64 `json:"per_inference"`
+	} `json:"cycles"`
+	LatencyS struct {
+		PerInference float64 `json:"per_inference"`
+	} `json:"latency_s"`
+	Energy struct {
+		Total        float64            `json:"total"`
+		PerInference float64            `json:"per_inference"`
+		Breakdown    map[string]float64 `json:"breakdown"`
+	} `json:"energy_j"`
+	Spikes struct {
+		Total        int64   `json:"total"`
+		PerInference float64 `json:"per_inference"`
+		PerLayer     []int64 `json:"per_layer"`
+	} `json:"spikes"`
+	Golden *struct {
+		Mismatches int64 `json:"mismatches"`
+	} `json:"golden,omitempty"`
+	Chip     ChipReport      `json:"chip"`
+	Layers   []LayerReport   `json:"layers"`
+	Counters energy.Counters `json:"counters"`
+}
+
+// ChipReport is the occupancy of the chip.
+type ChipReport struct {
+	Mesh            string  `json:"mesh"`
+	Tiles           int     `json:"tiles"`
+	TilesUsed       int     `json:"tiles_used"`
+	Crossbars       int     `json:"crossbars"`
+	CrossbarsUsed   int     `json:"crossbars_used"`
+	CellUtilization float64 `json:"cell_utilization"`
+}
+
+// LayerReport is one weight layer's share.
+type LayerReport struct {
+	Name               string          `json:"name"`
+	Crossbars          int             `json:"crossbars"`
+	Tiles              int             `json:"tiles"`
+	RowSplits          int             `json:"row_splits"`
+	ColSplits          int             `json:"col_splits"`
+	CellUtilization    float64         `json:"cell_utilization"`
+	Spikes             int64           `json:"spikes"`
+	SpikesPerInference float64         `json:"spikes_per_inference"`
+	EnergyJ            float64         `json:"energy_j"` // dynamic energy of the layer
+	Counters           energy.Counters `json:"counters"`
+}

@@ -1,0 +1,225 @@
+// Package runner runs a data set through a simulated chip on parallel
+// workers and aggregates the outcome into a report: accuracy, cycles,
+// energy with its breakdown, spikes per layer, and with golden checking
+// the spike mismatches against the reference SNN. Samples are independent;
+// each worker owns a chip worker, and results are reduced in sample order,
+// so a report is byte-identical for any worker count.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/energy"
+	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/snn"
+)
+
+// Options control a run.
+type Options struct {
+	Samples   int    // first N samples of the set (0 or more than the set: all)
+	Timesteps int    // per sample
+	Workers   int    // goroutines (≥1)
+	Seed      uint64 // recorded; the source of every random draw of the chip
+	Golden    bool   // also run the reference SNN and compare spikes
+	// Progress, when set, is called after each sample (from any worker).
+	Progress func()
+}
+
+// sampleResult is what one sample contributes.
+type sampleResult struct {
+	correct    bool
+	cycles     int64
+	layers     []chip.LayerStats
+	mismatches int64
+}
+
+// Run simulates the first o.Samples samples of set on c.
+func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Report, error) {
+	m := c.Model()
+	if set.Shape != m.Input.Shape {
+		return nil, fmt.Errorf("runner: data set %s has %s samples, model %q expects %s", set.Name, set.Shape, m.Name, m.Input.Shape)
+	}
+	if set.Classes > m.Classes {
+		return nil, fmt.Errorf("runner: data set %s has %d classes, model %q only %d outputs", set.Name, set.Classes, m.Name, m.Classes)
+	}
+	n := set.Len()
+	if o.Samples > 0 && o.Samples < n {
+		n = o.Samples
+	}
+	if o.Timesteps < 1 || o.Workers < 1 {
+		return nil, fmt.Errorf("runner: timesteps (%d) and workers (%d) must be at least 1", o.Timesteps, o.Workers)
+	}
+	results := make([]sampleResult, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < min(o.Workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cw := c.NewWorker()
+			var ref *snn.Runner
+			var cmp *spikeCompare
+			if o.Golden {
+				ref = snn.NewRunner(m)
+				cmp = &spikeCompare{}
+			}
+			for i := range next {
+				results[i] = runSample(cw, ref, cmp, set.Image(i), int(set.Labels[i]), o.Timesteps)
+				if o.Progress != nil {
+					o.Progress()
+				}
+			}
+		}()
+	}
+	var err error
+feed:
+	for i := 0; i < n; i++ {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("runner: interrupted: %w", err)
+	}
+	return reduce(c, set.Name, results, o), nil
+}
+
+func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, label, T int) sampleResult {
+	var hooks chip.Hooks
+	if ref != nil {
+		cmp.reset()
+		ref.Run(x, T, snn.Hooks{Spikes: cmp.record})
+		hooks.Spikes = cmp.check
+	}
+	res := cw.Infer(x, T, hooks)
+	r := sampleResult{correct: res.Class == label, cycles: res.Cycles, layers: res.Layers}
+	if cmp != nil {
+		r.mismatches = cmp.mismatches
+	}
+	return r
+}
+
+// spikeCompare holds the reference's spikes of one sample and counts the
+// chip's bits that differ, layer by layer and timestep by timestep.
+type spikeCompare struct {
+	ref        map[[2]int]bitvec.Vec
+	pool       []bitvec.Vec
+	used       int
+	mismatches int64
+}
+
+func (s *spikeCompare) reset() {
+	if s.ref == nil {
+		s.ref = map[[2]int]bitvec.Vec{}
+	}
+	clear(s.ref)
+	s.used = 0
+	s.mismatches = 0
+}
+
+func (s *spikeCompare) record(layer, t int, spikes bitvec.Vec) {
+	if s.used == len(s.pool) {
+		s.pool = append(s.pool, nil)
+	}
+	v := append(s.pool[s.used][:0], spikes...)
+	s.pool[s.used] = v
+	s.used++
+	s.ref[[2]int{layer, t}] = v
+}
+
+func (s *spikeCompare) check(layer, t int, spikes bitvec.Vec) {
+	want, ok := s.ref[[2]int{layer, t}]
+	if !ok {
+		s.mismatches += int64(spikes.Count())
+		return
+	}
+	s.mismatches += int64(bitvec.Diff(want, spikes))
+	delete(s.ref, [2]int{layer, t})
+}
+
+// reduce folds the per-sample results, in sample order, into the report.
+func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Report {
+	cfg := c.Config()
+	m := c.Model()
+	pl := c.Placement()
+	em := energy.New(cfg)
+	r := &Report{
+		Model:     m.Name,
+		Dataset:   setName,
+		Samples:   len(results),
+		Timesteps: o.Timesteps,
+		Seed:      o.Seed,
+		ClockMHz:  cfg.Chip.ClockMHz,
+	}
+	layers := make([]LayerReport, len(pl.Layers))
+	var total energy.Counters
+	var mismatches int64
+	correct := 0
+	for _, res := range results {
+		if res.correct {
+			correct++
+		}
+		r.Cycles.Total += res.cycles
+		mismatches += res.mismatches
+		for li, ls := range res.layers {
+			layers[li].Spikes += ls.Spikes
+			layers[li].Counters.Add(ls.Counters)
+		}
+	}
+	n := float64(max(len(results), 1))
+	r.Accuracy = float64(correct) / n
+	r.Correct = correct
+	r.Cycles.PerInference = float64(r.Cycles.Total) / n
+	r.LatencyS.PerInference = em.Seconds(r.Cycles.Total) / n
+	r.Energy.Breakdown = map[string]float64{}
+	for li := range layers {
+		lm := &pl.Layers[li]
+		lr := &layers[li]
+		lr.Name = lm.Name
+		lr.Crossbars = len(lm.Blocks)
+		lr.Tiles = len(lm.Tiles())
+		lr.RowSplits, lr.ColSplits = lm.RowSplits, lm.ColSplits
+		lr.CellUtilization = float64(lm.CellsUsed) / float64(lm.CellsTotal)
+		lr.SpikesPerInference = float64(lr.Spikes) / n
+		lr.EnergyJ = energy.Total(em.Dynamic(lr.Counters))
+		total.Add(lr.Counters)
+		r.Spikes.PerLayer = append(r.Spikes.PerLayer, lr.Spikes)
+		r.Spikes.Total += lr.Spikes
+	}
+	r.Layers = layers
+	r.Counters = total
+	for _, it := range em.Breakdown(total, r.Cycles.Total) {
+		r.Energy.Breakdown[it.Component] = it.Joules
+		r.Energy.Total += it.Joules
+	}
+	r.Energy.PerInference = r.Energy.Total / n
+	r.Spikes.PerInference = float64(r.Spikes.Total) / n
+	var used, cells int64
+	for li := range pl.Layers {
+		used += pl.Layers[li].CellsUsed
+		cells += pl.Layers[li].CellsTotal
+	}
+	r.Chip = ChipReport{
+		Mesh:            fmt.Sprintf("%dx%d %s", cfg.Chip.MeshWidth, cfg.Chip.MeshHeight, cfg.Chip.Topology),
+		TilesUsed:       pl.TilesUsed,
+		Tiles:           cfg.Chip.MeshWidth * cfg.Chip.MeshHeight,
+		CrossbarsUsed:   pl.BlocksUsed(),
+		Crossbars:       cfg.Chip.MeshWidth * cfg.Chip.MeshHeight * cfg.Tile.Crossbars,
+		CellUtilization: float64(used) / float64(max(cells, 1)),
+	}
+	if o.Golden {
+		r.Golden = &struct {
+			Mismatches int64 `json:"mismatches"`
+		}{mismatches}
+	}
+	return r
+}
