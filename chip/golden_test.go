@@ -43,12 +43,17 @@ func golden(t *testing.T, c *Chip, m *model.Model, sample []uint8, T int) Result
 func TestGoldenEquivalenceIdealChip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for trial := 0; trial < 4; trial++ {
-		m := testmodel.Random(rng, testmodel.Small)
+		opts := testmodel.Small
+		opts.C2 = 16
+		m := testmodel.Random(rng, opts)
 		for _, tweak := range []func(*arch.Config){
 			func(*arch.Config) {},
 			// Small arrays force row and column splits across tiles, so
 			// partial sums cross the network.
 			func(c *arch.Config) { c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4; c.Tile.Crossbars = 2; c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8 },
+			// Uneven row splits (100 + 44 rows) give blocks of different
+			// word counts.
+			func(c *arch.Config) { c.Crossbar.Rows = 100 },
 		} {
 			cfg := arch.Default()
 			tweak(cfg)

@@ -240,7 +240,8 @@ func (w *Worker) compute(si int) {
 func (w *Worker) gatherPlanes(s *stage, ss *stageState, lo, hi, pos int) bool {
 	nw := bitvec.Words(hi - lo)
 	for p := range ss.planes {
-		clear(ss.planes[p][:nw])
+		ss.planes[p] = ss.planes[p][:nw]
+		clear(ss.planes[p])
 	}
 	any := false
 	for r := lo; r < hi; r++ {
@@ -263,13 +264,7 @@ func (w *Worker) gatherPlanes(s *stage, ss *stageState, lo, hi, pos int) bool {
 			v >>= 1
 		}
 	}
-	if !any {
-		return false
-	}
-	for p := range ss.planes {
-		ss.planes[p] = ss.planes[p][:nw]
-	}
-	return true
+	return any
 }
 
 func copyRecord(dst, src *record) {

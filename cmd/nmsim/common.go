@@ -9,6 +9,7 @@ import (
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/atomicfile"
 	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
 )
 
 // setFlags collects repeated --set key=value overrides.
@@ -56,7 +57,7 @@ func writeJSON(path string, v any) error {
 
 // table renders rows under header.
 func table(w io.Writer, header []string, rows [][]string) {
-	t := tablewriter.NewWriter(w)
+	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
 	h := make([]any, len(header))
 	for i, s := range header {
 		h[i] = s
