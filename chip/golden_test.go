@@ -50,7 +50,11 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 			func(*arch.Config) {},
 			// Small arrays force row and column splits across tiles, so
 			// partial sums cross the network.
-			func(c *arch.Config) { c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4; c.Tile.Crossbars = 2; c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8 },
+			func(c *arch.Config) {
+				c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4
+				c.Tile.Crossbars = 2
+				c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8
+			},
 			// Uneven row splits (100 + 44 rows) give blocks of different
 			// word counts.
 			func(c *arch.Config) { c.Crossbar.Rows = 100 },
