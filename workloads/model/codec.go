@@ -297,7 +297,9 @@ func checksum(data []byte, model string, tensors []*tensor) string {
 	return checksumPrefix + hex.EncodeToString(h.Sum(nil))
 }
 
-// Decode parses and validates a model.bin held in memory.
+// Decode parses and validates a model.bin held in memory. Empty
+// Provenance, Threshold and Scale come back as nil, whatever the encoded
+// model held.
 func Decode(data []byte) (*Model, error) {
 	m, err := decode(data)
 	if err != nil {

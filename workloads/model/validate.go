@@ -17,6 +17,9 @@ const (
 	MaxTensor = 1 << 32
 	// MaxNameLen bounds a layer name in bytes.
 	MaxNameLen = 128
+	// MaxInputBits bounds the width of the values any layer reads (pixels,
+	// pooled spike counts), so that 1<<bits fits comfortably in an int.
+	MaxInputBits = 32
 )
 
 // Validate checks every structural invariant of the model: shapes chain from
@@ -67,6 +70,10 @@ func (m *Model) validate() error {
 			return fmt.Errorf("layer %d: name %q already used by layer %d", i, l.Name, j)
 		}
 		seen[l.Name] = i
+		// Layers before i are valid here, so InputBits is well defined.
+		if bits := m.InputBits(i); bits > MaxInputBits {
+			return fmt.Errorf("layer %q reads %d-bit inputs (pooled counts), at most %d", l.Name, bits, MaxInputBits)
+		}
 		if l.In != prev {
 			from := "input shape"
 			if i > 0 {
@@ -207,8 +214,11 @@ func (l *Layer) validateSumPool(last bool) error {
 	if last {
 		return errors.New("the last layer must be conv or dense, not sumpool (its membrane gives the class)")
 	}
-	if l.Kernel < 1 || l.Kernel > MaxDim {
-		return fmt.Errorf("sumpool kernel %d, want 1..%d", l.Kernel, MaxDim)
+	// A kernel of 1 would be an identity; requiring 2 or more also bounds a
+	// run of consecutive pools (each halves H and W at least), which keeps
+	// InputBits' recursion short and its bit widths small.
+	if l.Kernel < 2 || l.Kernel > MaxDim {
+		return fmt.Errorf("sumpool kernel %d, want 2..%d", l.Kernel, MaxDim)
 	}
 	if l.Stride != 0 && l.Stride != l.Kernel {
 		return fmt.Errorf("sumpool stride %d, want 0 or the kernel %d (windows never overlap)", l.Stride, l.Kernel)

@@ -49,6 +49,12 @@ func TestValidate(t *testing.T) {
 		{"pool thresholds", func(m *Model) { m.Layers[1].Threshold = []int64{1} }, "sumpool has thresholds"},
 		{"pool bits", func(m *Model) { m.Layers[1].WeightBits = 1 }, "sumpool has weight bits 1, want 0"},
 		{"pool pad", func(m *Model) { m.Layers[1].Pad = 1 }, "sumpool pad 1"},
+		{"pool kernel 1", func(m *Model) { m.Layers[1].Kernel = 1 }, "sumpool kernel 1, want 2..1048576"},
+		{"input bits of pooled counts", func(m *Model) {
+			m.Input = Input{Shape: Shape{4, 1024, 1024}, Coding: CodingConstant, Bits: 16}
+			m.Layers = m.Layers[1:]
+			m.Layers[0] = Layer{Name: "pool1", Op: OpSumPool, In: m.Input.Shape, Out: Shape{4, 1, 1}, Kernel: 1024}
+		}, `layer "conv2" reads 36-bit inputs (pooled counts), at most 32`},
 		{"pool stride", func(m *Model) { m.Layers[1].Stride = 1 }, "sumpool stride 1"},
 		{"weight bits 0", func(m *Model) { m.Layers[2].WeightBits = 0 }, "weight bits 0, want 1..8"},
 		{"weight bits 9", func(m *Model) { m.Layers[2].WeightBits = 9 }, "weight bits 9, want 1..8"},
