@@ -95,7 +95,6 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 	p := &Placement{Width: cfg.Chip.MeshWidth, Height: cfg.Chip.MeshHeight, Crossbars: cfg.Tile.Crossbars}
 	p.Order = serpentine(p.Width, p.Height)
 	xb := cfg.Crossbar
-	var needs []string // per-layer crossbar needs, for the does-not-fit message
 	var problems []string
 	source, pool := -1, 1
 	for i := range m.Layers {
@@ -124,7 +123,6 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 		}
 		lm.RowSplits = ceilDiv(lm.FanIn, xb.Rows)
 		lm.ColSplits = ceilDiv(lm.Outputs, lm.OutputsPerBlock)
-		needs = append(needs, fmt.Sprintf("%s %d", l.Name, lm.RowSplits*lm.ColSplits))
 		p.Layers = append(p.Layers, lm)
 		source = len(p.Layers) - 1
 		pool = 1
@@ -133,7 +131,7 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 		return nil, fmt.Errorf("mapper: %s", strings.Join(problems, "; "))
 	}
 	if err := p.place(cfg); err != nil {
-		return nil, fmt.Errorf("mapper: %w (crossbars per layer: %s)", err, strings.Join(needs, ", "))
+		return nil, fmt.Errorf("mapper: %w", err)
 	}
 	return p, nil
 }
@@ -141,14 +139,16 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 // place assigns blocks to tiles. Each layer starts on a fresh tile (its
 // own pipeline stage); a column group's row splits stay on one tile when
 // they fit, so their partial sums are added without crossing the network.
+// Blocks are first laid out on as many tiles as they need, then checked
+// against the mesh, so the error can say what the whole model needs.
 func (p *Placement) place(cfg *arch.Config) error {
 	k := p.Crossbars
-	tiles := len(p.Order)
-	next := 0 // position in p.Order of the tile being filled
+	next := 0 // placement position of the tile being filled
+	var perLayer []string
 	for li := range p.Layers {
 		lm := &p.Layers[li]
 		slot := 0
-		start := next
+		first := next
 		lm.Home = make([]int, lm.ColSplits)
 		for g := 0; g < lm.ColSplits; g++ {
 			if slot > 0 && slot+lm.RowSplits > k && lm.RowSplits <= k {
@@ -158,12 +158,8 @@ func (p *Placement) place(cfg *arch.Config) error {
 				if slot == k {
 					next, slot = next+1, 0
 				}
-				if next >= tiles {
-					return fmt.Errorf("layer %s needs %d crossbars and does not fit: the chip has %d×%d tiles × %d crossbars = %d, and the layers before it fill %d tiles; use a larger mesh (chip.mesh_width, chip.mesh_height), more crossbars per tile (tile.crossbars) or larger arrays (crossbar.rows, crossbar.cols)",
-						lm.Name, lm.RowSplits*lm.ColSplits, p.Width, p.Height, k, tiles*k, start)
-				}
 				b := Block{
-					Tile: p.Order[next], Slot: slot, Group: g,
+					Tile: next, Slot: slot, Group: g,
 					RowLo: r * cfg.Crossbar.Rows, RowHi: min((r+1)*cfg.Crossbar.Rows, lm.FanIn),
 					OutLo: g * lm.OutputsPerBlock, OutHi: min((g+1)*lm.OutputsPerBlock, lm.Outputs),
 				}
@@ -177,6 +173,21 @@ func (p *Placement) place(cfg *arch.Config) error {
 		}
 		lm.CellsTotal = int64(len(lm.Blocks)) * int64(cfg.Crossbar.Rows) * int64(cfg.Crossbar.Cols)
 		next++
+		perLayer = append(perLayer, fmt.Sprintf("%s %d crossbars on %d tiles", lm.Name, len(lm.Blocks), next-first))
+	}
+	if next > len(p.Order) {
+		return fmt.Errorf("the model needs %d tiles of %d crossbars of %d×%d cells (%s), the chip has %d×%d = %d: use a larger mesh (chip.mesh_width, chip.mesh_height), more crossbars per tile (tile.crossbars) or larger arrays (crossbar.rows, crossbar.cols)",
+			next, k, cfg.Crossbar.Rows, cfg.Crossbar.Cols, strings.Join(perLayer, ", "), p.Width, p.Height, len(p.Order))
+	}
+	// Placement positions become tiles of the serpentine walk.
+	for li := range p.Layers {
+		lm := &p.Layers[li]
+		for bi := range lm.Blocks {
+			lm.Blocks[bi].Tile = p.Order[lm.Blocks[bi].Tile]
+		}
+		for g := range lm.Home {
+			lm.Home[g] = p.Order[lm.Home[g]]
+		}
 	}
 	p.TilesUsed = next
 	return nil

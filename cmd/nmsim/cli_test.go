@@ -1,0 +1,182 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const presetPath = "../../configs/rram-xnor.toml"
+
+// fixture writes a random 28×28 model (valid for MNIST), a copy with one
+// flipped byte and a truncated copy into a temp dir.
+func fixture(t *testing.T) (dir string) {
+	t.Helper()
+	dir = t.TempDir()
+	o := testmodel.Small
+	o.Side = 28
+	m := testmodel.Random(rand.New(rand.NewPCG(21, 22)), o)
+	good := filepath.Join(dir, "model.bin")
+	if err := model.Save(good, m); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := append([]byte(nil), data...)
+	bad[len(bad)-100] ^= 0x10
+	mustWrite(t, filepath.Join(dir, "flipped.bin"), bad)
+	mustWrite(t, filepath.Join(dir, "truncated.bin"), data[:len(data)/2])
+	small := testmodel.Random(rand.New(rand.NewPCG(1, 2)), testmodel.Small)
+	if err := model.Save(filepath.Join(dir, "small.bin"), small); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(dir, "typo.toml"), []byte("[crossbar]\nrows = 128\nadc_bit = 4\n\n[chip]\nclock_mhz = -5\n"))
+	return dir
+}
+
+func mustWrite(t *testing.T, path string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runCLI(args ...string) (stdout, stderr string, err error) {
+	var o, e bytes.Buffer
+	err = run(context.Background(), args, &Env{Stdout: &o, Stderr: &e, Getenv: func(string) string { return "" }})
+	return o.String(), e.String(), err
+}
+
+// TestErrorMessages holds the user-facing error of each bad input to a
+// golden file in testdata/errors (go test -update rewrites them).
+func TestErrorMessages(t *testing.T) {
+	dir := fixture(t)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	cases := []struct {
+		name string
+		args []string
+	}{
+		{"set-misspelt-key", []string{"run", presetPath, p("model.bin"), "--set", "crossbar.adc_bit=4"}},
+		{"set-out-of-range", []string{"run", presetPath, p("model.bin"), "--set", "crossbar.rows_per_read=300", "--set", "chip.clock_mhz=0"}},
+		{"arch-file-typo", []string{"map", p("typo.toml"), p("model.bin")}},
+		{"does-not-fit", []string{"map", presetPath, p("model.bin"), "--set", "chip.mesh_width=1", "--set", "chip.mesh_height=1", "--set", "tile.crossbars=2"}},
+		{"model-flipped-byte", []string{"inspect", p("flipped.bin")}},
+		{"model-truncated", []string{"run", presetPath, p("truncated.bin")}},
+		{"model-missing", []string{"inspect", p("absent.bin")}},
+		{"wrong-input-shape", []string{"run", presetPath, p("small.bin"), "--samples", "2"}},
+		{"unknown-dataset", []string{"run", presetPath, p("model.bin"), "--dataset", "cifar-11", "--data", "testdata"}},
+		{"unknown-command", []string{"simulate"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := runCLI(tc.args...)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := strings.ReplaceAll(err.Error(), dir, "$TMP") + "\n"
+			golden := filepath.Join("testdata", "errors", tc.name+".golden")
+			if *update {
+				mustWrite(t, golden, []byte(got))
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Fatalf("error changed:\n--- got\n%s--- want\n%s", got, want)
+			}
+		})
+	}
+}
+
+// TestRunJSONIsByteIdenticalAcrossWorkers runs the command twice and
+// checks the keys the JSON report promises.
+func TestRunJSONIsByteIdenticalAcrossWorkers(t *testing.T) {
+	dir := fixture(t)
+	var reports [][]byte
+	for _, w := range []string{"1", "2"} {
+		out := filepath.Join(dir, "r"+w+".json")
+		if _, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--samples", "12", "--timesteps", "5", "--golden", "--workers", w, "--json", out); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, b)
+	}
+	if !bytes.Equal(reports[0], reports[1]) {
+		t.Fatal("JSON reports differ between 1 and 2 workers")
+	}
+	var r map[string]any
+	if err := json.Unmarshal(reports[0], &r); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"accuracy", "samples", "timesteps", "cycles.total", "cycles.per_inference", "energy_j.total", "energy_j.per_inference", "energy_j.breakdown", "spikes.total", "spikes.per_layer", "golden.mismatches"} {
+		var v any = r
+		for _, part := range strings.Split(key, ".") {
+			m, ok := v.(map[string]any)
+			if !ok {
+				t.Fatalf("key %s: %s is not an object", key, part)
+			}
+			if v, ok = m[part]; !ok {
+				t.Fatalf("JSON report lacks %s", key)
+			}
+		}
+	}
+	if g := r["golden"].(map[string]any)["mismatches"].(float64); g != 0 {
+		t.Fatalf("%v golden mismatches", g)
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	out, _, err := runCLI("--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"run", "map", "inspect", "train"} {
+		if !strings.Contains(out, "\n  "+c+" ") {
+			t.Errorf("--help does not list %s", c)
+		}
+	}
+	_, errOut, err := runCLI("run", "--help")
+	if err == nil || !strings.Contains(errOut, "--golden") || !strings.Contains(errOut, "Examples:") {
+		t.Errorf("run --help: err %v, text:\n%s", err, errOut)
+	}
+}
+
+func TestInspectAndMapShowTheModel(t *testing.T) {
+	dir := fixture(t)
+	out, _, err := runCLI("inspect", filepath.Join(dir, "model.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"conv1", "pool1", "fc2", "IF, reset subtract", "1 (±1)", "method"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("inspect output lacks %q:\n%s", s, out)
+		}
+	}
+	out, _, err = runCLI("map", presetPath, filepath.Join(dir, "model.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"conv2", "8 / 7", "row×col splits", "crossbars on"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("map output lacks %q:\n%s", s, out)
+		}
+	}
+}

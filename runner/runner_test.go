@@ -1,0 +1,158 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+func mnistTest(t testing.TB, n int) *dataset.Set {
+	t.Helper()
+	dir, _ := dataset.ResolveDir("")
+	set, err := dataset.Load("mnist", dir, "test")
+	if err != nil {
+		t.Skipf("MNIST not available: %v", err)
+	}
+	return set.Slice(n)
+}
+
+// randomMNISTChip is a random 28×28 network on the default chip: accuracy
+// is meaningless, but every mechanism runs.
+func randomMNISTChip(t testing.TB) *chip.Chip {
+	t.Helper()
+	o := testmodel.Small
+	o.Side = 28
+	c, err := chip.New(arch.Default(), testmodel.Random(rand.New(rand.NewPCG(11, 12)), o))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestReportIsIdenticalForAnyWorkerCount(t *testing.T) {
+	set := mnistTest(t, 40)
+	c := randomMNISTChip(t)
+	var first []byte
+	for _, workers := range []int{1, 2, 3, 8} {
+		r, err := Run(context.Background(), c, set, Options{Timesteps: 8, Workers: workers, Golden: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = b
+			if r.Golden == nil || r.Golden.Mismatches != 0 {
+				t.Fatalf("golden %+v, want 0 mismatches", r.Golden)
+			}
+			if r.Spikes.Total == 0 {
+				t.Fatal("no spikes: the comparison is empty")
+			}
+			continue
+		}
+		if string(b) != string(first) {
+			t.Fatalf("report with %d workers differs from 1 worker", workers)
+		}
+	}
+}
+
+func TestEnergyBreakdownSumsToTotal(t *testing.T) {
+	set := mnistTest(t, 10)
+	r, err := Run(context.Background(), randomMNISTChip(t), set, Options{Timesteps: 6, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for k, v := range r.Energy.Breakdown {
+		if v < 0 || math.IsNaN(v) {
+			t.Fatalf("component %s has energy %g", k, v)
+		}
+		sum += v
+	}
+	if r.Energy.Total <= 0 || math.Abs(sum-r.Energy.Total) > 1e-12*r.Energy.Total {
+		t.Fatalf("breakdown sums to %g, total %g", sum, r.Energy.Total)
+	}
+	if math.Abs(r.Energy.PerInference*float64(r.Samples)-r.Energy.Total) > 1e-12*r.Energy.Total {
+		t.Fatalf("per inference %g × %d samples ≠ total %g", r.Energy.PerInference, r.Samples, r.Energy.Total)
+	}
+	layers := 0.0
+	for _, l := range r.Layers {
+		layers += l.EnergyJ
+	}
+	if math.Abs(layers+r.Energy.Breakdown["leakage"]-r.Energy.Total) > 1e-9*r.Energy.Total {
+		t.Fatalf("layers %g + leakage %g ≠ total %g", layers, r.Energy.Breakdown["leakage"], r.Energy.Total)
+	}
+	var spikes int64
+	for _, s := range r.Spikes.PerLayer {
+		spikes += s
+	}
+	if spikes != r.Spikes.Total {
+		t.Fatalf("per-layer spikes sum to %d, total %d", spikes, r.Spikes.Total)
+	}
+}
+
+func TestShapeMismatchIsAnError(t *testing.T) {
+	set := mnistTest(t, 5)
+	c, err := chip.New(arch.Default(), testmodel.Random(rand.New(rand.NewPCG(1, 1)), testmodel.Small))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), c, set, Options{Timesteps: 4, Workers: 1}); err == nil {
+		t.Fatal("a 12×12 model accepted 28×28 images")
+	}
+}
+
+func TestCancelledRunStops(t *testing.T) {
+	set := mnistTest(t, 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Run(ctx, randomMNISTChip(t), set, Options{Timesteps: 4, Workers: 2}); err == nil {
+		t.Fatal("a cancelled run reported success")
+	}
+}
+
+// shippedModel loads the shipped MNIST model for benchmarks.
+func shippedModel(b *testing.B) *model.Model {
+	m, err := model.Load(filepath.Join("..", "models", "mnist-convert.bin"))
+	if os.IsNotExist(err) {
+		b.Skip("models/mnist-convert.bin not built")
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkRunMNIST is `nmsim run` on the shipped model and preset:
+// inferences per second with one worker and with two.
+func BenchmarkRunMNIST(b *testing.B) {
+	m := shippedModel(b)
+	c, err := chip.New(arch.Default(), m)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 20
+	set := mnistTest(b, n)
+	for _, workers := range []int{1, 2} {
+		b.Run(map[int]string{1: "workers=1", 2: "workers=2"}[workers], func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Run(context.Background(), c, set, Options{Timesteps: m.Timesteps, Workers: workers}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "inferences/s")
+		})
+	}
+}
