@@ -16,6 +16,7 @@ import (
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/crossbar"
 	"github.com/nmsim/nmsim/energy"
+	"github.com/nmsim/nmsim/internal/bitvec"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -33,9 +34,19 @@ type stage struct {
 	neurons neuron.IF
 	inShape model.Shape // input after the pool, what the crossbars read
 	srcOut  model.Shape // the source layer's output (before the pool)
-	// gather maps (position, fan-in row) to the input element it reads,
-	// −1 for zero padding; nil for dense layers (row r reads element r).
-	gather []int32
+	// The input crossbar rows see, as a scatter table in CSR form: input
+	// element e drives, for each k in [scatterOff[e], scatterOff[e+1]),
+	// row scatterRow[k] of row split (slot scatterSlot[k] % rowSplits)
+	// at output position (scatterSlot[k] / rowSplits). Building the
+	// bit-planes by scattering only the non-zero inputs costs in
+	// proportion to the activity, not to positions × rows.
+	scatterOff  []int32
+	scatterSlot []int32
+	scatterRow  []int32
+	splitWords  int // words of the largest row split's plane
+	// poolTo maps each source neuron to the input element it adds to
+	// (through the sum pool, if any); nil for the first stage.
+	poolTo []int32
 
 	tiles     []int // tiles holding blocks, in order
 	tileOf    []int // per block: index into tiles
@@ -127,8 +138,17 @@ func (c *Chip) build(si int, params crossbar.Params) error {
 	if l.Spiking {
 		st.neurons.Threshold = l.Threshold
 	}
-	if l.Op == model.OpConv {
-		st.gather = convGather(l)
+	st.buildScatter(c.cfg.Crossbar.Rows)
+	if lm.Source >= 0 {
+		k := lm.PoolKernel
+		st.poolTo = make([]int32, st.srcOut.Size())
+		for ch := 0; ch < st.srcOut.C; ch++ {
+			for y := 0; y < st.srcOut.H; y++ {
+				for x := 0; x < st.srcOut.W; x++ {
+					st.poolTo[st.srcOut.Index(ch, y, x)] = int32(st.inShape.Index(ch, y/k, x/k))
+				}
+			}
+		}
 	}
 	// Tiles, homes and who feeds whom.
 	st.homeIndex = map[int]int{}
@@ -178,29 +198,46 @@ func (c *Chip) build(si int, params crossbar.Params) error {
 	return nil
 }
 
-// convGather is the im2col table of a conv layer.
-func convGather(l *model.Layer) []int32 {
-	k, s, p := l.Kernel, l.Stride, l.Pad
-	fan := l.FanIn()
-	g := make([]int32, l.Out.H*l.Out.W*fan)
-	for oy := 0; oy < l.Out.H; oy++ {
-		for ox := 0; ox < l.Out.W; ox++ {
-			row := g[(oy*l.Out.W+ox)*fan:]
-			for c := 0; c < l.In.C; c++ {
-				for ky := 0; ky < k; ky++ {
-					for kx := 0; kx < k; kx++ {
-						y, x := oy*s+ky-p, ox*s+kx-p
-						idx := int32(-1)
-						if y >= 0 && y < l.In.H && x >= 0 && x < l.In.W {
-							idx = int32(l.In.Index(c, y, x))
+// buildScatter inverts the im2col map of the layer: for every input
+// element, the (position, row split, row) triples that read it.
+func (st *stage) buildScatter(rows int) {
+	l, lm := st.layer, st.lm
+	st.splitWords = bitvec.Words(min(rows, lm.FanIn))
+	type entry struct{ slot, row int32 }
+	per := make([][]entry, st.inShape.Size())
+	add := func(e, pos, f int) {
+		per[e] = append(per[e], entry{int32(pos*lm.RowSplits + f/rows), int32(f % rows)})
+	}
+	if l.Op == model.OpDense {
+		for f := 0; f < lm.FanIn; f++ {
+			add(f, 0, f)
+		}
+	} else {
+		k, s, p := l.Kernel, l.Stride, l.Pad
+		for oy := 0; oy < l.Out.H; oy++ {
+			for ox := 0; ox < l.Out.W; ox++ {
+				pos := oy*l.Out.W + ox
+				for c := 0; c < l.In.C; c++ {
+					for ky := 0; ky < k; ky++ {
+						for kx := 0; kx < k; kx++ {
+							y, x := oy*s+ky-p, ox*s+kx-p
+							if y >= 0 && y < l.In.H && x >= 0 && x < l.In.W {
+								add(l.In.Index(c, y, x), pos, (c*k+ky)*k+kx)
+							}
 						}
-						row[(c*k+ky)*k+kx] = idx
 					}
 				}
 			}
 		}
 	}
-	return g
+	st.scatterOff = make([]int32, len(per)+1)
+	for e, list := range per {
+		st.scatterOff[e+1] = st.scatterOff[e] + int32(len(list))
+		for _, en := range list {
+			st.scatterSlot = append(st.scatterSlot, en.slot)
+			st.scatterRow = append(st.scatterRow, en.row)
+		}
+	}
 }
 
 // buildRoutes interns, per neuron, the network flows its spike travels on.

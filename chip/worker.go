@@ -41,13 +41,16 @@ type stageState struct {
 	acc        []int64 // input current, position-major
 	v          []int64 // membranes
 	spikes     bitvec.Vec
-	planes     []bitvec.Vec
-	blockCyc   []int64
-	blockVals  []int64
-	counters   crossbar.Counters // of the last computed timestep
-	lastRec    record
-	recs       []record // per timestep
-	stats      LayerStats
+	// planeBuf holds the input bit-planes of every (position, row split):
+	// InputBits planes of splitWords words each, built by scatter.
+	planeBuf  []uint64
+	planes    []bitvec.Vec // views into planeBuf for one read
+	blockCyc  []int64
+	blockVals []int64
+	counters  crossbar.Counters // of the last computed timestep
+	lastRec   record
+	recs      []record // per timestep
+	stats     LayerStats
 }
 
 // Worker runs samples on a chip; each goroutine needs its own.
@@ -75,13 +78,8 @@ func (c *Chip) NewWorker() *Worker {
 		ss.acc = make([]int64, s.lm.Positions*s.lm.Outputs)
 		ss.v = make([]int64, s.neurons.Neurons())
 		ss.spikes = bitvec.New(s.neurons.Neurons())
-		rows := 0
-		for _, b := range s.lm.Blocks {
-			rows = max(rows, b.Rows())
-		}
-		for p := 0; p < s.lm.InputBits; p++ {
-			ss.planes = append(ss.planes, bitvec.New(rows))
-		}
+		ss.planeBuf = make([]uint64, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits*s.splitWords)
+		ss.planes = make([]bitvec.Vec, s.lm.InputBits)
 		ss.blockCyc = make([]int64, len(s.arrays))
 		ss.blockVals = make([]int64, len(s.arrays))
 		ss.lastRec = newRecord(s)
@@ -193,22 +191,11 @@ func (w *Worker) loadInput(si int) {
 		copy(ss.in, w.input)
 		return
 	}
-	spikes := w.st[s.lm.Source].spikes
-	k := s.lm.PoolKernel
-	if k == 1 {
-		for i := range ss.in {
-			ss.in[i] = uint8(spikes[i>>6] >> (uint(i) & 63) & 1)
-		}
-		return
-	}
 	clear(ss.in)
-	src, dst := s.srcOut, s.inShape
-	for c := 0; c < src.C; c++ {
-		for y := 0; y < dst.H*k; y++ {
-			for x := 0; x < dst.W*k; x++ {
-				i := src.Index(c, y, x)
-				ss.in[dst.Index(c, y/k, x/k)] += uint8(spikes[i>>6] >> (uint(i) & 63) & 1)
-			}
+	for wi, word := range w.st[s.lm.Source].spikes {
+		for word != 0 {
+			ss.in[s.poolTo[wi<<6+trailingZeros(word)]]++
+			word &= word - 1
 		}
 	}
 }
@@ -217,54 +204,52 @@ func (w *Worker) loadInput(si int) {
 func (w *Worker) compute(si int) {
 	s := &w.c.stages[si]
 	ss := &w.st[si]
+	w.scatterPlanes(s, ss)
 	clear(ss.acc)
 	ss.counters = crossbar.Counters{}
-	outs := s.lm.Outputs
+	outs, bitsIn, sw := s.lm.Outputs, s.lm.InputBits, s.splitWords
+	rows := w.c.cfg.Crossbar.Rows
 	for bi, b := range s.lm.Blocks {
 		arr := s.arrays[bi]
+		nw := bitvec.Words(b.Rows())
+		split := b.RowLo / rows
 		var cyc, vals int64
 		for pos := 0; pos < s.lm.Positions; pos++ {
-			if !w.gatherPlanes(s, ss, b.RowLo, b.RowHi, pos) {
-				continue
+			base := (pos*s.lm.RowSplits + split) * bitsIn * sw
+			for p := range ss.planes {
+				ss.planes[p] = ss.planeBuf[base+p*sw : base+p*sw+nw]
 			}
-			base := pos*outs + b.OutLo
-			cyc += arr.Read(ss.planes, ss.acc[base:base+b.Outputs()], &w.scratch, &ss.counters)
-			vals += int64(b.Outputs())
+			c := arr.Read(ss.planes, ss.acc[pos*outs+b.OutLo:pos*outs+b.OutHi], &w.scratch, &ss.counters)
+			if c > 0 {
+				cyc += c
+				vals += int64(b.Outputs())
+			}
 		}
 		ss.blockCyc[bi], ss.blockVals[bi] = cyc, vals
 	}
 }
 
-// gatherPlanes builds the bit-planes of rows [lo, hi) at an output
-// position and reports whether any row is driven.
-func (w *Worker) gatherPlanes(s *stage, ss *stageState, lo, hi, pos int) bool {
-	nw := bitvec.Words(hi - lo)
-	for p := range ss.planes {
-		ss.planes[p] = ss.planes[p][:nw]
-		clear(ss.planes[p])
-	}
-	any := false
-	for r := lo; r < hi; r++ {
-		idx := r
-		if s.gather != nil {
-			idx = int(s.gather[pos*s.lm.FanIn+r])
-			if idx < 0 {
-				continue
-			}
-		}
-		v := ss.in[idx]
+// scatterPlanes sets, for every non-zero input value, its bits in the
+// planes of every (position, row split) that reads it.
+func (w *Worker) scatterPlanes(s *stage, ss *stageState) {
+	clear(ss.planeBuf)
+	bitsIn, sw := s.lm.InputBits, s.splitWords
+	for e, v := range ss.in {
 		if v == 0 {
 			continue
 		}
-		any = true
-		for p := 0; v != 0; p++ {
-			if v&1 != 0 {
-				ss.planes[p].Set(r - lo)
+		for k := s.scatterOff[e]; k < s.scatterOff[e+1]; k++ {
+			base := int(s.scatterSlot[k]) * bitsIn * sw
+			r := int(s.scatterRow[k])
+			word, bit := base+r>>6, uint64(1)<<(uint(r)&63)
+			for x := v; x != 0; x >>= 1 {
+				if x&1 != 0 {
+					ss.planeBuf[word] |= bit
+				}
+				word += sw
 			}
-			v >>= 1
 		}
 	}
-	return any
 }
 
 func copyRecord(dst, src *record) {

@@ -23,6 +23,7 @@ type runCommand struct {
 	golden    bool
 	sets      setFlags
 	jsonPath  string
+	cpuProf   string
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -64,6 +65,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -106,6 +108,13 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	n := set.Len()
 	if c.samples > 0 && c.samples < n {
 		n = c.samples
+	}
+	if c.cpuProf != "" {
+		stop, err := startCPUProfile(c.cpuProf)
+		if err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		defer stop()
 	}
 	bar := newProgress(env.Stderr, n, "samples")
 	rep, err := runner.Run(ctx, ch, set, runner.Options{
