@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -72,7 +70,7 @@ Presets: mlp = ` + preset("mlp") + `, conv = ` + preset("conv") + `.
 
 Examples:
   nmsim train --method convert --dataset mnist --net conv -o mnist.bin
-  nmsim train --method convert --dataset fashion-mnist --net conv --epochs 20 -o fmnist.bin
+  nmsim train --method convert --dataset fashion-mnist --net conv --threshold-scale 0.8 -o fmnist.bin
   nmsim train --method convert --net 784-256-256-10 --epochs 1 --train-samples 5000 --eval-samples 1000
   nmsim train --method convert --net 8c3p1-ap2-16c3p1-ap2-10 --json results.json -o small.bin
 `
@@ -89,7 +87,7 @@ func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.datasetName, "dataset", "mnist", "data set: mnist or fashion-mnist")
 	fs.StringVar(&c.dataDir, "data", "", "data directory (default $NMSIM_DATA, else ../shared/data beside the repo, else ./data)")
 	fs.StringVar(&c.net, "net", "conv", "preset (mlp, conv) or layer string, see above")
-	fs.IntVar(&c.epochs, "epochs", 15, "training epochs")
+	fs.IntVar(&c.epochs, "epochs", 10, "training epochs")
 	fs.IntVar(&c.batch, "batch", 64, "minibatch size")
 	fs.Float64Var(&c.lr, "lr", 2e-3, "initial Adam learning rate (cosine decay to 0)")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed for the initial weights and the shuffling")
@@ -263,11 +261,7 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 		for k, t := range res.Timesteps {
 			out.SNN = append(out.SNN, snnResult{Timesteps: t, Accuracy: res.Accuracy(k)})
 		}
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return fmt.Errorf("train: encoding --json: %w", err)
-		}
-		if err := os.WriteFile(c.jsonOut, append(b, '\n'), 0o644); err != nil {
+		if err := writeJSON(c.jsonOut, out); err != nil {
 			return fmt.Errorf("train: --json: %w", err)
 		}
 	}
@@ -277,11 +271,12 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 // printSNNTable prints the SNN accuracy per timestep count beside the ANN's.
 func printSNNTable(w io.Writer, ann float64, res *train.SNNResult) {
 	fmt.Fprintf(w, "SNN test accuracy on %d images (ANN %.2f%%):\n", res.Samples, 100*ann)
-	fmt.Fprintf(w, "  %6s  %8s  %8s\n", "T", "accuracy", "vs ANN")
+	rows := make([][]string, len(res.Timesteps))
 	for k, t := range res.Timesteps {
 		a := res.Accuracy(k)
-		fmt.Fprintf(w, "  %6d  %7.2f%%  %+7.2f\n", t, 100*a, 100*(a-ann))
+		rows[k] = []string{strconv.Itoa(t), fmt.Sprintf("%.2f%%", 100*a), fmt.Sprintf("%+.2f", 100*(a-ann))}
 	}
+	table(w, []string{"T", "SNN accuracy", "vs ANN (points)"}, rows)
 	var spikes []string
 	for _, s := range res.SpikesPerSample {
 		if s > 0 {

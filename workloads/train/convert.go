@@ -192,16 +192,14 @@ func Convert(ctx context.Context, a *ANN, calib *dataset.Set, cfg ConvertConfig)
 			if !(d > 0) {
 				// An all-zero row: any positive step quantises it
 				// exactly, and its neurons never fire.
-				d, steps[o] = 1, 1
-			}
-			if l.Binary {
-				ml.Scale[o] = d * unit
-				continue
-			}
-			for j, v := range a.Latent[i][o*fan : (o+1)*fan] {
-				ml.Weights[o*fan+j] = int8(math.Round(float64(v) / d))
+				d = 1
 			}
 			ml.Scale[o] = d * unit
+			if !l.Binary {
+				for j, v := range a.Latent[i][o*fan : (o+1)*fan] {
+					ml.Weights[o*fan+j] = int8(math.Round(float64(v) / d))
+				}
+			}
 		}
 		if i == last {
 			m.Layers = append(m.Layers, ml)

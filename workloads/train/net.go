@@ -97,9 +97,11 @@ func PresetSpec(name string) (string, bool) {
 		// last layers.
 		return "512-512-10", true
 	case "conv":
-		// Small enough for the chip simulator to run 10k images at
-		// T=64 in minutes; the second conv is the binary layer.
-		return "16c5p2-ap2-32c5p2-ap2-10", true
+		// The second conv is the binary layer. 3×3 kernels with 32/64
+		// channels beat 5×5 with 16/32 on Fashion-MNIST for 1.3× the
+		// training time, and stay small enough for the chip
+		// simulator to run 10k images at T=64.
+		return "32c3p1-ap2-64c3p1-ap2-10", true
 	}
 	return "", false
 }
