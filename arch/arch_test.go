@@ -278,3 +278,15 @@ func TestQuotedDottedKey(t *testing.T) {
 		t.Errorf("got %v, want %s", err, want)
 	}
 }
+
+// Weights use one bit per cell, so extra levels are legal but unused: a
+// warning, not an error.
+func TestDeviceLevelsWarning(t *testing.T) {
+	c, err := Parse([]byte("[device]\nlevels = 4\n"), "levels.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := c.Warnings(); len(w) != 1 || !strings.Contains(w[0], "device.levels = 4") {
+		t.Errorf("Warnings() = %q, want one about device.levels", w)
+	}
+}

@@ -39,11 +39,12 @@ func (k *checker) intIn(key string, v, lo, hi int, unit, bound string) bool {
 }
 
 // floatIn checks lo ≤ v ≤ hi and rejects NaN and infinities.
-func (k *checker) floatIn(key string, v, lo, hi float64, unit string) {
+func (k *checker) floatIn(key string, v, lo, hi float64, unit string) bool {
 	if v >= lo && v <= hi {
-		return
+		return true
 	}
 	k.fail(key, v, "must be in %s..%s %s", fmtFloat(lo), fmtFloat(hi), unit)
+	return false
 }
 
 func (k *checker) oneOf(key, v string, allowed ...string) {
@@ -110,6 +111,22 @@ func (c *Config) Validate() error {
 	k.intIn("crossbar.read_latency_cycles", cb.ReadLatencyCycles, 1, maxLatencyCycles, "cycles", "")
 	k.intIn("crossbar.adc_latency_cycles", cb.ADCLatencyCycles, 1, maxLatencyCycles, "cycles", "")
 
+	dv := c.Device
+	if !(dv.OnOffRatio > 1 && dv.OnOffRatio <= 1e6) {
+		k.fail("device.on_off_ratio", dv.OnOffRatio, "must be in (1, 1e6]: G_on / G_off, and an on-cell must conduct more than an off-cell")
+	}
+	k.intIn("device.levels", dv.Levels, 2, 256, "levels", "")
+	k.floatIn("device.variation_sigma", dv.VariationSigma, 0, 3, "(σ of ln G)")
+	k.floatIn("device.read_noise_sigma", dv.ReadNoiseSigma, 0, 1, "(relative σ per read)")
+	offOK := k.floatIn("device.stuck_at_off_rate", dv.StuckAtOffRate, 0, 1, "(fraction of cells)")
+	if k.floatIn("device.stuck_at_on_rate", dv.StuckAtOnRate, 0, 1, "(fraction of cells)") && offOK &&
+		dv.StuckAtOffRate+dv.StuckAtOnRate > 1 {
+		k.fail("device.stuck_at_on_rate", dv.StuckAtOnRate,
+			"must be at most 1 − device.stuck_at_off_rate = %s: no cell is stuck both ways",
+			strconv.FormatFloat(1-dv.StuckAtOffRate, 'g', 6, 64))
+	}
+	k.floatIn("device.ir_drop", dv.IRDrop, 0, 1, "(wire resistance per cell / on-resistance)")
+
 	k.intIn("neuron.units_per_tile", c.Neuron.UnitsPerTile, 1, 65536, "updates per cycle", "")
 	k.intIn("neuron.update_cycles", c.Neuron.UpdateCycles, 1, maxLatencyCycles, "cycles", "")
 
@@ -170,6 +187,10 @@ func (c *Config) Warnings() []string {
 		out = append(out, fmt.Sprintf(
 			"crossbar.adc_bits = %d is below the %d bits that resolve a popcount over crossbar.rows_per_read = %d rows; partial sums will clip",
 			cb.ADCBits, need, cb.RowsPerRead))
+	}
+	if c.Device.Levels > 2 {
+		out = append(out, fmt.Sprintf(
+			"device.levels = %d: weights are stored one bit per cell, so only the lowest and highest levels are used", c.Device.Levels))
 	}
 	return out
 }

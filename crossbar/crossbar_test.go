@@ -7,6 +7,10 @@ import (
 	"github.com/nmsim/nmsim/internal/bitvec"
 )
 
+// ideal is the device of the popcount tests: its on/off ratio does not
+// matter, since the ADC's calibration removes the off-current exactly.
+var ideal = Device{OnOffRatio: 10, Levels: 2}
+
 func params(rows, cols, perRead, adcBits int) Params {
 	return Params{Rows: rows, Cols: cols, RowsPerRead: perRead, ADCBits: adcBits, ColsPerADC: 8, ReadLatencyCycles: 1, ADCLatencyCycles: 1}
 }
@@ -32,7 +36,7 @@ func TestReadEqualsDotProduct(t *testing.T) {
 		{128, 64, 1, 1}, {100, 9, 8, 8}, {25, 4, 4, 3}, {70, 32, 1, 3},
 	} {
 		w := randomBlock(rng, tc.rows, tc.outputs, tc.wbits)
-		a, err := Program(params(128, 128, 32, 6), tc.rows, tc.outputs, tc.wbits, func(o, r int) int8 { return w[o*tc.rows+r] })
+		a, err := Program(params(128, 128, 32, 6), ideal, nil, tc.rows, tc.outputs, tc.wbits, func(o, r int) int8 { return w[o*tc.rows+r] })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,7 +79,7 @@ func TestADCSaturates(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	const rows, outputs, perRead, bits = 128, 16, 32, 3
 	w := randomBlock(rng, rows, outputs, 1)
-	a, err := Program(params(rows, 128, perRead, bits), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+	a, err := Program(params(rows, 128, perRead, bits), ideal, nil, rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,19 +125,19 @@ func TestADCSaturates(t *testing.T) {
 func TestProgramRejectsWhatDoesNotFit(t *testing.T) {
 	p := params(64, 64, 32, 6)
 	one := func(o, r int) int8 { return 1 }
-	if _, err := Program(p, 65, 1, 1, one); err == nil {
+	if _, err := Program(p, ideal, nil, 65, 1, 1, one); err == nil {
 		t.Error("65 rows accepted by a 64-row array")
 	}
-	if _, err := Program(p, 10, 5, 8, one); err == nil {
+	if _, err := Program(p, ideal, nil, 10, 5, 8, one); err == nil {
 		t.Error("5 outputs × 7 slices × 2 = 70 columns accepted by a 64-column array")
 	}
-	if _, err := Program(p, 10, 2, 1, func(o, r int) int8 { return 0 }); err == nil {
+	if _, err := Program(p, ideal, nil, 10, 2, 1, func(o, r int) int8 { return 0 }); err == nil {
 		t.Error("a zero weight accepted in a binary array")
 	}
 }
 
 func TestReadCountsOperations(t *testing.T) {
-	a, err := Program(params(128, 128, 32, 6), 100, 10, 1, func(o, r int) int8 { return 1 })
+	a, err := Program(params(128, 128, 32, 6), ideal, nil, 100, 10, 1, func(o, r int) int8 { return 1 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +164,7 @@ func BenchmarkRead(b *testing.B) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	const rows, outputs = 128, 64
 	w := randomBlock(rng, rows, outputs, 1)
-	a, err := Program(params(rows, 128, 32, 6), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+	a, err := Program(params(rows, 128, 32, 6), ideal, nil, rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,0 +1,169 @@
+package crossbar
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/nmsim/nmsim/internal/bitvec"
+)
+
+// Device describes the memory cells of an array (from arch.Device).
+// Conductances are expressed in units of G_on, so G_off = 1/OnOffRatio;
+// docs/device-model.md gives the equations.
+type Device struct {
+	OnOffRatio float64 // G_on / G_off, > 1
+	// Levels is the number of conductance levels a cell can hold. Weights
+	// are stored one bit per cell (binary cells and bit-slices), which uses
+	// only the lowest and highest level, so any Levels ≥ 2 behaves alike
+	// until multi-bit cells are modelled.
+	Levels int
+	// VariationSigma is the device-to-device σ of ln G: every cell's
+	// conductance is multiplied once, at programming, by exp(σ·z), z ~ N(0,1).
+	VariationSigma float64
+	// ReadNoiseSigma is the relative σ of each driven cell's current on
+	// each read, independent between cells and reads.
+	ReadNoiseSigma float64
+	// StuckAtOffRate and StuckAtOnRate are the fractions of cells stuck at
+	// G_off and at G_on whatever is programmed; they sum to at most 1.
+	StuckAtOffRate, StuckAtOnRate float64
+	// IRDrop is the wire resistance of one cell pitch relative to the
+	// on-resistance; a cell d pitches of wire away from its row driver and
+	// sense amplifier conducts g/(1 + IRDrop·g·d). 0 turns it off.
+	IRDrop float64
+}
+
+// Ideal reports whether every cell is exactly G_on or G_off, noiseless and
+// with ideal wires: the array is then a pure popcount engine.
+func (d Device) Ideal() bool {
+	return d.VariationSigma == 0 && d.ReadNoiseSigma == 0 && d.StuckAtOffRate == 0 && d.StuckAtOnRate == 0 && d.IRDrop == 0
+}
+
+// faulty reports whether any cell may be stuck.
+func (d Device) faulty() bool { return d.StuckAtOffRate > 0 || d.StuckAtOnRate > 0 }
+
+// analog reports whether cells need individual conductances: with only
+// faults and read noise, every cell is still exactly G_on or G_off and a
+// column's current follows from its popcount.
+func (d Device) analog() bool { return d.VariationSigma > 0 || d.IRDrop > 0 }
+
+// validate returns every problem with d. arch validates user input; this
+// guards programmatic callers, since a NaN here would silently poison every
+// read.
+func (d Device) validate() error {
+	var errs []error
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+	if !(d.OnOffRatio > 1) || !finite(d.OnOffRatio) {
+		errs = append(errs, fmt.Errorf("on/off ratio %v must be a finite number > 1", d.OnOffRatio))
+	}
+	if d.Levels < 2 {
+		errs = append(errs, fmt.Errorf("%d conductance levels; a cell needs at least 2", d.Levels))
+	}
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"variation sigma", d.VariationSigma}, {"read noise sigma", d.ReadNoiseSigma}, {"IR drop", d.IRDrop}} {
+		if !(f.v >= 0) || !finite(f.v) {
+			errs = append(errs, fmt.Errorf("%s %v must be a finite number ≥ 0", f.name, f.v))
+		}
+	}
+	off, on := d.StuckAtOffRate, d.StuckAtOnRate
+	if !(off >= 0 && off <= 1) || !(on >= 0 && on <= 1) || off+on > 1 {
+		errs = append(errs, fmt.Errorf("stuck-at rates off %v and on %v must lie in [0, 1] and sum to at most 1", off, on))
+	}
+	return errors.Join(errs...)
+}
+
+// Cell states of the device map.
+const (
+	cellOK uint8 = iota
+	cellStuckOff
+	cellStuckOn
+)
+
+// deviceMap is one draw of a physical array's cells: which are stuck and
+// each cell's variation factor, row-major over all Rows × Cols cells.
+type deviceMap struct {
+	cols  int
+	stuck []uint8   // nil without faults
+	vary  []float32 // exp(σ·z); nil without variation
+}
+
+// drawDeviceMap draws every cell of the physical array, row by row, fault
+// first and variation second. Drawing the whole array rather than the cells
+// in use makes a device map a property of the physical array: the same rng
+// state gives the same cells whatever block is programmed into them.
+func drawDeviceMap(p Params, d Device, rng *rand.Rand) deviceMap {
+	m := deviceMap{cols: p.Cols}
+	n := p.Rows * p.Cols
+	if d.faulty() {
+		m.stuck = make([]uint8, n)
+	}
+	if d.VariationSigma > 0 {
+		m.vary = make([]float32, n)
+	}
+	for i := 0; i < n; i++ {
+		if m.stuck != nil {
+			switch u := rng.Float64(); {
+			case u < d.StuckAtOffRate:
+				m.stuck[i] = cellStuckOff
+			case u < d.StuckAtOffRate+d.StuckAtOnRate:
+				m.stuck[i] = cellStuckOn
+			}
+		}
+		if m.vary != nil {
+			m.vary[i] = float32(math.Exp(d.VariationSigma * rng.NormFloat64()))
+		}
+	}
+	return m
+}
+
+// foldFaults overwrites the programmed bits of the cells that are stuck:
+// what a column conducts is then again a popcount of its (effective) bits.
+// phys[j] is the physical column that holds used column j.
+func (m deviceMap) foldFaults(cols []bitvec.Vec, rows int, phys []int) {
+	if m.stuck == nil {
+		return
+	}
+	for j, col := range cols {
+		for r := 0; r < rows; r++ {
+			switch m.stuck[r*m.cols+phys[j]] {
+			case cellStuckOff:
+				col[r>>6] &^= 1 << (uint(r) & 63)
+			case cellStuckOn:
+				col.Set(r)
+			}
+		}
+	}
+}
+
+// conductances returns the effective conductance of every used cell,
+// row-major over rows × len(cols), in units of G_on: the nominal level of
+// the cell's effective bit, times its variation factor, attenuated by the
+// wire between it and its driver and sense amplifier. Row drivers sit left
+// of physical column 0 and sense amplifiers below the last physical row, so
+// the cell at (r, c) is (c + 1) + (Rows − r) wire pitches from both.
+func (m deviceMap) conductances(p Params, d Device, cols []bitvec.Vec, rows int, phys []int) []float32 {
+	used := len(cols)
+	g := make([]float32, rows*used)
+	gOff := 1 / d.OnOffRatio
+	for r := 0; r < rows; r++ {
+		for j, col := range cols {
+			v := gOff
+			if col.Get(r) {
+				v = 1
+			}
+			c := phys[j]
+			if m.vary != nil {
+				v *= float64(m.vary[r*m.cols+c])
+			}
+			if d.IRDrop > 0 {
+				wire := float64(c+1) + float64(p.Rows-r)
+				v /= 1 + d.IRDrop*v*wire
+			}
+			g[r*used+j] = float32(v)
+		}
+	}
+	return g
+}
