@@ -67,9 +67,12 @@ type Neuron struct {
 
 // NoC is the network-on-chip: routers, links and the AER packet format.
 type NoC struct {
+	Model              string `toml:"model"`                 // "cycle" (routers, VCs, credits) | "zeroload" (contention-free formula)
 	Routing            string `toml:"routing"`               // "xy" | "yx"
 	PipelineStages     int    `toml:"pipeline_stages"`       // router pipeline depth, 1..8
 	LinkLatencyCycles  int    `toml:"link_latency_cycles"`   // ≥1
+	VCs                int    `toml:"vcs"`                   // virtual channels per input port, 1..8; ≥2 on a torus
+	VCDepth            int    `toml:"vc_depth"`              // flit buffers per virtual channel, 1..64
 	FlitBits           int    `toml:"flit_bits"`             // 16..1024
 	HeaderBits         int    `toml:"header_bits"`           // routing header bits in the first flit, < flit_bits
 	SpikeBits          int    `toml:"spike_bits"`            // bits of one spike address, 1..flit_bits
@@ -122,9 +125,12 @@ func Default() *Config {
 			UpdateCycles: 1,
 		},
 		NoC: NoC{
+			Model:              "cycle",
 			Routing:            "xy",
 			PipelineStages:     3,
 			LinkLatencyCycles:  1,
+			VCs:                2,
+			VCDepth:            4,
 			FlitBits:           64,
 			HeaderBits:         16,
 			SpikeBits:          16,

@@ -130,9 +130,17 @@ func (c *Config) Validate() error {
 	k.intIn("neuron.units_per_tile", c.Neuron.UnitsPerTile, 1, 65536, "updates per cycle", "")
 	k.intIn("neuron.update_cycles", c.Neuron.UpdateCycles, 1, maxLatencyCycles, "cycles", "")
 
+	k.oneOf("noc.model", noc.Model, "cycle", "zeroload")
 	k.oneOf("noc.routing", noc.Routing, "xy", "yx")
 	k.intIn("noc.pipeline_stages", noc.PipelineStages, 1, 8, "stages", "")
 	k.intIn("noc.link_latency_cycles", noc.LinkLatencyCycles, 1, maxLatencyCycles, "cycles", "")
+	// Eight VCs per port keep a router's input VCs in one 64-bit mask (5
+	// ports × 8); published VC routers use 2 to 8.
+	if k.intIn("noc.vcs", noc.VCs, 1, 8, "virtual channels", "") && ch.Topology == "torus" && noc.Model == "cycle" && noc.VCs < 2 {
+		k.fail("noc.vcs", noc.VCs,
+			"must be at least 2 on a torus (chip.topology): the dateline scheme that keeps a ring deadlock-free splits the VCs into two classes")
+	}
+	k.intIn("noc.vc_depth", noc.VCDepth, 1, 64, "flits", "")
 	flitOK := k.intIn("noc.flit_bits", noc.FlitBits, 16, 1024, "bits", "")
 	if flitOK {
 		if k.intIn("noc.header_bits", noc.HeaderBits, 1, noc.FlitBits-1, "bits", "below noc.flit_bits") && wOK && hOK {
