@@ -12,6 +12,7 @@ package chip
 
 import (
 	"fmt"
+	"math/rand/v2"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/crossbar"
@@ -47,6 +48,9 @@ type stage struct {
 	// poolTo maps each source neuron to the input element it adds to
 	// (through the sum pool, if any); nil for the first stage.
 	poolTo []int32
+	// noisy is set when some array adds read noise: then the same input
+	// no longer gives the same currents and nothing may be reused.
+	noisy bool
 
 	tiles     []int // tiles holding blocks, in order
 	tileOf    []int // per block: index into tiles
@@ -78,23 +82,31 @@ type Chip struct {
 	m         *model.Model
 	placement *mapper.Placement
 	stages    []stage
+	seed      uint64
 }
 
 // New maps m onto the chip described by cfg and programs the crossbars.
-// Both must be valid.
-func New(cfg *arch.Config, m *model.Model) (*Chip, error) {
+// Both must be valid. seed makes the chip instance: every device draw at
+// programming (variation, faults) comes from it, and the per-read noise of
+// sample k from (seed, k), so a run is reproducible for any worker count.
+func New(cfg *arch.Config, m *model.Model, seed uint64) (*Chip, error) {
 	pl, err := mapper.Map(cfg, m)
 	if err != nil {
 		return nil, err
 	}
-	c := &Chip{cfg: cfg, m: m, placement: pl, stages: make([]stage, len(pl.Layers))}
+	c := &Chip{cfg: cfg, m: m, placement: pl, stages: make([]stage, len(pl.Layers)), seed: seed}
 	params := crossbar.Params{
 		Rows: cfg.Crossbar.Rows, Cols: cfg.Crossbar.Cols, RowsPerRead: cfg.Crossbar.RowsPerRead,
 		ADCBits: cfg.Crossbar.ADCBits, ColsPerADC: cfg.Crossbar.ColsPerADC,
 		ReadLatencyCycles: cfg.Crossbar.ReadLatencyCycles, ADCLatencyCycles: cfg.Crossbar.ADCLatencyCycles,
 	}
+	d := cfg.Device
+	dev := crossbar.Device{
+		OnOffRatio: d.OnOffRatio, Levels: d.Levels, VariationSigma: d.VariationSigma, ReadNoiseSigma: d.ReadNoiseSigma,
+		StuckAtOffRate: d.StuckAtOffRate, StuckAtOnRate: d.StuckAtOnRate, IRDrop: d.IRDrop,
+	}
 	for si := range pl.Layers {
-		if err := c.build(si, params); err != nil {
+		if err := c.build(si, params, dev); err != nil {
 			return nil, fmt.Errorf("chip: layer %q: %w", pl.Layers[si].Name, err)
 		}
 	}
@@ -114,7 +126,7 @@ func (c *Chip) Config() *arch.Config { return c.cfg }
 // Model is the network on the chip.
 func (c *Chip) Model() *model.Model { return c.m }
 
-func (c *Chip) build(si int, params crossbar.Params) error {
+func (c *Chip) build(si int, params crossbar.Params, dev crossbar.Device) error {
 	lm := &c.placement.Layers[si]
 	l := &c.m.Layers[lm.Layer]
 	st := &c.stages[si]
@@ -125,14 +137,17 @@ func (c *Chip) build(si int, params crossbar.Params) error {
 		st.srcOut = c.m.Input.Shape
 	}
 	fan := lm.FanIn
-	for _, b := range lm.Blocks {
-		arr, err := crossbar.Program(params, b.Rows(), b.Outputs(), lm.WeightBits, func(o, r int) int8 {
+	for bi, b := range lm.Blocks {
+		// Each array draws from its own stream of the chip's seed.
+		rng := rand.New(rand.NewPCG(c.seed, uint64(si)<<32|uint64(bi)))
+		arr, err := crossbar.Program(params, dev, rng, b.Rows(), b.Outputs(), lm.WeightBits, func(o, r int) int8 {
 			return l.Weights[(b.OutLo+o)*fan+b.RowLo+r]
 		})
 		if err != nil {
 			return err
 		}
 		st.arrays = append(st.arrays, arr)
+		st.noisy = st.noisy || arr.Noisy()
 	}
 	st.neurons = neuron.IF{Channels: lm.Outputs, Positions: lm.Positions, ResetToZero: l.Reset == model.ResetZero}
 	if l.Spiking {

@@ -25,7 +25,7 @@ func golden(t *testing.T, c *Chip, m *model.Model, sample []uint8, T int) Result
 	t.Helper()
 	ref, got := trace{}, trace{}
 	want := snn.NewRunner(m).Run(sample, T, snn.Hooks{Spikes: ref.hook})
-	res := c.NewWorker().Infer(sample, T, Hooks{Spikes: got.hook})
+	res := c.NewWorker().Infer(sample, 0, T, Hooks{Spikes: got.hook})
 	if len(ref) != len(got) {
 		t.Fatalf("chip reported %d layer-timesteps, reference %d", len(got), len(ref))
 	}
@@ -64,7 +64,7 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 			if err := cfg.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			c, err := New(cfg, m)
+			c, err := New(cfg, m, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -86,16 +86,16 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 func TestWorkerReuseGivesIdenticalResults(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	m := testmodel.Random(rng, testmodel.Small)
-	c, err := New(arch.Default(), m)
+	c, err := New(arch.Default(), m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	a, b := testmodel.Sample(rng, m), testmodel.Sample(rng, m)
 	w := c.NewWorker()
-	first := fmt.Sprintf("%+v", w.Infer(a, 10, Hooks{}))
-	w.Infer(b, 10, Hooks{})
-	again := fmt.Sprintf("%+v", w.Infer(a, 10, Hooks{}))
-	fresh := fmt.Sprintf("%+v", c.NewWorker().Infer(a, 10, Hooks{}))
+	first := fmt.Sprintf("%+v", w.Infer(a, 0, 10, Hooks{}))
+	w.Infer(b, 1, 10, Hooks{})
+	again := fmt.Sprintf("%+v", w.Infer(a, 0, 10, Hooks{}))
+	fresh := fmt.Sprintf("%+v", c.NewWorker().Infer(a, 0, 10, Hooks{}))
 	if first != again || first != fresh {
 		t.Fatalf("results differ:\n%s\n%s\n%s", first, again, fresh)
 	}

@@ -98,8 +98,12 @@ func newRecord(s *stage) record {
 }
 
 // Infer runs one sample (the model's input shape, CHW) for T timesteps.
-func (w *Worker) Infer(sample []uint8, T int, h Hooks) Result {
+// key names the sample (its index in the data set): read noise is drawn
+// from (chip seed, key), so a sample's result does not depend on which
+// worker runs it or what ran before.
+func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	w.input = sample
+	w.scratch.Reseed(w.c.seed, key)
 	for si := range w.st {
 		ss := &w.st[si]
 		clear(ss.v)
@@ -139,7 +143,7 @@ func (w *Worker) step(si, t int, h Hooks) {
 	ss := &w.st[si]
 	w.loadInput(si)
 	rec := &ss.recs[t]
-	if ss.memo && bytes.Equal(ss.in, ss.prevIn) {
+	if ss.memo && !s.noisy && bytes.Equal(ss.in, ss.prevIn) {
 		// The same input gives the same reads: reuse the currents and
 		// charge the same operations again.
 		copyRecord(rec, &ss.lastRec)

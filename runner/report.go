@@ -33,9 +33,10 @@ type Report struct {
 	Golden *struct {
 		Mismatches int64 `json:"mismatches"`
 	} `json:"golden,omitempty"`
-	Chip     ChipReport      `json:"chip"`
-	Layers   []LayerReport   `json:"layers"`
-	Counters energy.Counters `json:"counters"`
+	MonteCarlo *MonteCarlo     `json:"mc,omitempty"`
+	Chip       ChipReport      `json:"chip"`
+	Layers     []LayerReport   `json:"layers"`
+	Counters   energy.Counters `json:"counters"`
 }
 
 // ChipReport is the occupancy of the chip.

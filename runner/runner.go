@@ -23,7 +23,7 @@ type Options struct {
 	Samples   int    // first N samples of the set (0 or more than the set: all)
 	Timesteps int    // per sample
 	Workers   int    // goroutines (≥1)
-	Seed      uint64 // recorded; the source of every random draw of the chip
+	Seed      uint64 // the chip's seed, recorded in the report
 	Golden    bool   // also run the reference SNN and compare spikes
 	// Progress, when set, is called after each sample (from any worker).
 	Progress func()
@@ -68,7 +68,7 @@ func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Repor
 				cmp = &spikeCompare{}
 			}
 			for i := range next {
-				results[i] = runSample(cw, ref, cmp, set.Image(i), int(set.Labels[i]), o.Timesteps)
+				results[i] = runSample(cw, ref, cmp, set.Image(i), uint64(i), int(set.Labels[i]), o.Timesteps)
 				if o.Progress != nil {
 					o.Progress()
 				}
@@ -93,14 +93,14 @@ feed:
 	return reduce(c, set.Name, results, o), nil
 }
 
-func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, label, T int) sampleResult {
+func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, key uint64, label, T int) sampleResult {
 	var hooks chip.Hooks
 	if ref != nil {
 		cmp.reset()
 		ref.Run(x, T, snn.Hooks{Spikes: cmp.record})
 		hooks.Spikes = cmp.check
 	}
-	res := cw.Infer(x, T, hooks)
+	res := cw.Infer(x, key, T, hooks)
 	r := sampleResult{correct: res.Class == label, cycles: res.Cycles, layers: res.Layers}
 	if cmp != nil {
 		r.mismatches = cmp.mismatches

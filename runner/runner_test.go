@@ -32,7 +32,7 @@ func randomMNISTChip(t testing.TB) *chip.Chip {
 	t.Helper()
 	o := testmodel.Small
 	o.Side = 28
-	c, err := chip.New(arch.Default(), testmodel.Random(rand.New(rand.NewPCG(11, 12)), o))
+	c, err := chip.New(arch.Default(), testmodel.Random(rand.New(rand.NewPCG(11, 12)), o), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestEnergyBreakdownSumsToTotal(t *testing.T) {
 
 func TestShapeMismatchIsAnError(t *testing.T) {
 	set := mnistTest(t, 5)
-	c, err := chip.New(arch.Default(), testmodel.Random(rand.New(rand.NewPCG(1, 1)), testmodel.Small))
+	c, err := chip.New(arch.Default(), testmodel.Random(rand.New(rand.NewPCG(1, 1)), testmodel.Small), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func shippedModel(b *testing.B) *model.Model {
 // inferences per second with one worker and with two.
 func BenchmarkRunMNIST(b *testing.B) {
 	m := shippedModel(b)
-	c, err := chip.New(arch.Default(), m)
+	c, err := chip.New(arch.Default(), m, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,5 +154,40 @@ func BenchmarkRunMNIST(b *testing.B) {
 			}
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "inferences/s")
 		})
+	}
+}
+
+func TestMonteCarloIsDeterministicAcrossWorkers(t *testing.T) {
+	set := mnistTest(t, 12)
+	o := testmodel.Small
+	o.Side = 28
+	m := testmodel.Random(rand.New(rand.NewPCG(11, 12)), o)
+	cfg := arch.Default()
+	cfg.Device.VariationSigma, cfg.Device.ReadNoiseSigma, cfg.Device.StuckAtOffRate = 0.3, 0.05, 0.01
+	build := func(seed uint64) (*chip.Chip, error) { return chip.New(cfg, m, seed) }
+	var first []byte
+	for _, workers := range []int{1, 2, 5} {
+		r, err := RunMonteCarlo(context.Background(), build, set, Options{Timesteps: 6, Workers: workers, Seed: 3, Golden: true}, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(r)
+		if first == nil {
+			first = b
+			mc := r.MonteCarlo
+			if mc.Instances != 3 || len(mc.Seeds) != 3 || mc.Seeds[0] != 3 || mc.Seeds[1] == mc.Seeds[2] {
+				t.Fatalf("instances %+v", mc)
+			}
+			if !(mc.CI95[0] <= mc.Mean && mc.Mean <= mc.CI95[1]) {
+				t.Fatalf("mean %g outside its interval %v", mc.Mean, mc.CI95)
+			}
+			if r.Golden.Mismatches == 0 {
+				t.Fatal("non-ideal devices changed no spike: the device model is not reached")
+			}
+			continue
+		}
+		if string(b) != string(first) {
+			t.Fatalf("Monte-Carlo report with %d workers differs from 1 worker", workers)
+		}
 	}
 }

@@ -24,6 +24,7 @@ type runCommand struct {
 	sets      setFlags
 	jsonPath  string
 	cpuProf   string
+	mc        int
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -52,6 +53,12 @@ Examples:
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --samples 1000
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --golden --set crossbar.rows_per_read=16
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --timesteps 16 --json out.json
+  nmsim run configs/rram-xnor.toml models/mnist-convert.bin --mc 10 --set device.variation_sigma=0.2
+
+With --mc N the run is repeated on N chip instances, each with its own
+device draws (seed of instance 0 is --seed, the others derived from it);
+the tables describe instance 0 and the Monte-Carlo rows (and the "mc" JSON
+object) give the accuracy mean, standard deviation and 95 % interval.
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -62,6 +69,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample (0: the model's default)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of every random draw of the simulated chip")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers (samples are independent)")
+	fs.IntVar(&c.mc, "mc", 1, "Monte-Carlo chip instances: independent device draws, seeds derived from --seed")
 	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
@@ -74,8 +82,8 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		fs.Usage()
 		return fmt.Errorf("run: want arch.toml and model.bin, got %d arguments", len(pos))
 	}
-	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 {
-		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0 and --workers ≥ 1")
+	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 || c.mc < 1 {
+		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0, --workers and --mc ≥ 1")
 	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {
@@ -85,8 +93,8 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	ch, err := chip.New(cfg, m)
-	if err != nil {
+	build := func(seed uint64) (*chip.Chip, error) { return chip.New(cfg, m, seed) }
+	if _, err := build(c.seed); err != nil {
 		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
 	}
 	name := c.dataset
@@ -116,11 +124,11 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		}
 		defer stop()
 	}
-	bar := newProgress(env.Stderr, n, "samples")
-	rep, err := runner.Run(ctx, ch, set, runner.Options{
+	bar := newProgress(env.Stderr, n*c.mc, "samples")
+	rep, err := runner.RunMonteCarlo(ctx, build, set, runner.Options{
 		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden,
 		Progress: func() { bar.Add(1) },
-	})
+	}, c.mc)
 	bar.Finish()
 	if err != nil {
 		return err
@@ -149,6 +157,12 @@ func printReport(env *Env, r *runner.Report, dir string) {
 	}
 	if r.Golden != nil {
 		rows = append(rows, []string{"golden spike mismatches", fmt.Sprint(r.Golden.Mismatches)})
+	}
+	if mc := r.MonteCarlo; mc != nil && mc.Instances > 1 {
+		rows = append(rows,
+			[]string{"Monte-Carlo instances", fmt.Sprint(mc.Instances)},
+			[]string{"accuracy mean ± std", fmt.Sprintf("%.2f %% ± %.2f", 100*mc.Mean, 100*mc.Std)},
+			[]string{"accuracy 95 % interval", fmt.Sprintf("[%.2f %%, %.2f %%]", 100*mc.CI95[0], 100*mc.CI95[1])})
 	}
 	table(w, []string{"metric", "value"}, rows)
 
