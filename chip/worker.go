@@ -6,6 +6,7 @@ import (
 	"github.com/nmsim/nmsim/crossbar"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/sim"
 )
@@ -120,21 +121,11 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	}
 	cycles := w.replay(T)
 	last := w.st[len(w.st)-1].v
-	res := Result{Class: argmax(last), Potentials: append([]int64(nil), last...), Cycles: cycles}
+	res := Result{Class: neuron.Argmax(last), Potentials: append([]int64(nil), last...), Cycles: cycles}
 	for si := range w.st {
 		res.Layers = append(res.Layers, w.st[si].stats)
 	}
 	return res
-}
-
-func argmax(v []int64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // step is the functional pass of stage si at timestep t.

@@ -53,3 +53,15 @@ func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
 	}
 	return fired
 }
+
+// Argmax is the read-out of an integrating output layer: the index of the
+// largest membrane, the lowest index on ties.
+func Argmax(v []int64) int {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return best
+}

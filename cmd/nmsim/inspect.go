@@ -26,13 +26,9 @@ of its integer thresholds, and how the model was made (provenance).
 
 func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("inspect", c.Synopsis(), inspectUsage, env.Stderr)
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, "model.bin")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return fmt.Errorf("inspect: want one model.bin, got %d arguments", len(pos))
 	}
 	m, err := model.Load(pos[0])
 	if err != nil {

@@ -128,3 +128,17 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// parseArgs is parseFlags for a command that takes exactly the named
+// positional arguments; a wrong count prints the usage and names them.
+func parseArgs(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != len(names) {
+		fs.Usage()
+		return nil, fmt.Errorf("%s: want %s, got %d arguments", fs.Name(), strings.Join(names, " "), len(pos))
+	}
+	return pos, nil
+}

@@ -35,13 +35,9 @@ Example:
 func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("map", c.Synopsis(), mapUsage, env.Stderr)
 	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return fmt.Errorf("map: want arch.toml and model.bin, got %d arguments", len(pos))
 	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {

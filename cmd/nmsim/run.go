@@ -74,13 +74,9 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
-	pos, err := parseFlags(fs, args)
+	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
 		return err
-	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return fmt.Errorf("run: want arch.toml and model.bin, got %d arguments", len(pos))
 	}
 	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 || c.mc < 1 {
 		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0, --workers and --mc ≥ 1")
