@@ -39,6 +39,8 @@ func commands() []command {
 		&mapCommand{},
 		&runCommand{},
 		&inspectCommand{},
+		&sweepCommand{},
+		&mergeCommand{},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	return cmds

@@ -1,0 +1,637 @@
+// Package sweep runs design-space-exploration sweeps: a sweep.toml names a
+// base arch file, models, a data set slice, seeds and axes over arch keys;
+// the sweep expands into design points, runs each on the simulated chip and
+// appends one JSON line per point to DIR/results.jsonl, keyed by a content
+// hash so that a re-run skips what is done. Points can be split into
+// deterministic shards (for job arrays) and the shard outputs merged back.
+package sweep
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/nmsim/nmsim/arch"
+)
+
+// Spec is a parsed sweep.toml, before it is expanded into points. Paths are
+// as written in the file; they are relative to the working directory.
+type Spec struct {
+	File    string   // the file it came from; labels errors
+	Arch    string   // base arch.toml
+	Models  []string // model.bin files
+	Dataset string   // data set name, e.g. "mnist"
+	Samples int      // the first N test samples
+	Seeds   []uint64
+	// Timesteps lists the timesteps to sweep; empty means each model's own
+	// default.
+	Timesteps   []int
+	Golden      bool // also run the reference SNN and count spike mismatches
+	Axes        []Axis
+	Zip         [][]string // groups of axis keys that vary together
+	Constraints []Constraint
+}
+
+// Axis is one swept arch key and its values in order.
+type Axis struct {
+	Key    string // dotted arch key, e.g. "crossbar.adc_bits"
+	Values []any  // int64, float64, string or bool, as TOML decodes them
+	line   int
+}
+
+// Constraint is a boolean expression over arch keys; points for which it is
+// false are left out of the sweep.
+type Constraint struct {
+	Text string
+	expr ast.Expr
+	line int
+}
+
+// maxRangeValues bounds what one range may expand to, so that a typo in a
+// step cannot exhaust memory.
+const maxRangeValues = 100000
+
+// topKeys are the keys a sweep.toml may have at the top level.
+var topKeys = []string{"arch", "models", "dataset", "samples", "seeds", "timesteps", "golden", "axes", "zip", "constraints"}
+
+// Load reads and parses a sweep file; see Parse.
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sweep: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes a sweep.toml strictly: unknown keys (with a suggestion),
+// wrong types, unknown arch keys under [axes], values an arch key cannot
+// take, bad ranges, zip groups and constraints are all reported at once, as
+// an arch.Errors of *arch.FieldError with file and line.
+func Parse(data []byte, filename string) (*Spec, error) {
+	var doc map[string]any
+	md, err := toml.Decode(string(data), &doc)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, arch.Errors{&arch.FieldError{File: filename, Line: pe.Position.Line, Col: pe.Position.Col, Msg: "TOML syntax error: " + pe.Message}}
+		}
+		return nil, arch.Errors{&arch.FieldError{File: filename, Msg: "TOML syntax error: " + err.Error()}}
+	}
+	p := &specParser{file: filename, lines: scanLines(data), spec: &Spec{File: filename}}
+	p.order = map[string]int{}
+	for i, k := range md.Keys() {
+		p.order[strings.Join(k, ".")] = i
+	}
+	p.top(doc)
+	if len(p.errs) > 0 {
+		// Problems without a line (missing keys) go last, as in arch.
+		lineOf := func(e error) int {
+			if n := e.(*arch.FieldError).Line; n > 0 {
+				return n
+			}
+			return math.MaxInt
+		}
+		slices.SortStableFunc(p.errs, func(a, b error) int { return cmp.Compare(lineOf(a), lineOf(b)) })
+		return nil, p.errs
+	}
+	return p.spec, nil
+}
+
+type specParser struct {
+	file  string
+	lines map[string]int // dotted key → first line naming it
+	order map[string]int // dotted key → position in the document
+	spec  *Spec
+	errs  arch.Errors
+}
+
+func (p *specParser) fail(key string, value any, format string, args ...any) {
+	e := &arch.FieldError{File: p.file, Line: p.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	if value != nil {
+		e.Value = tomlText(value)
+	}
+	p.errs = append(p.errs, e)
+}
+
+// line finds key's line, or its nearest enclosing table's.
+func (p *specParser) line(key string) int {
+	for {
+		if n, ok := p.lines[key]; ok {
+			return n
+		}
+		i := strings.LastIndex(key, ".")
+		if i < 0 {
+			return 0
+		}
+		key = key[:i]
+	}
+}
+
+func (p *specParser) top(doc map[string]any) {
+	s := p.spec
+	for _, k := range sortedKeys(doc) {
+		if !slices.Contains(topKeys, k) {
+			msg := fmt.Sprintf("unknown key %q", k)
+			if near := nearest(k, topKeys); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			} else {
+				msg += "; the keys are " + strings.Join(topKeys, ", ") + " (arch keys to sweep go under [axes])"
+			}
+			p.fail(k, nil, "%s", msg)
+		}
+	}
+	for _, k := range []string{"arch", "models", "dataset", "samples", "seeds"} {
+		if _, ok := doc[k]; !ok {
+			p.errs = append(p.errs, &arch.FieldError{File: p.file, Key: k, Msg: fmt.Sprintf("missing key %q: %s", k, required[k])})
+		}
+	}
+	if v, ok := doc["arch"]; ok {
+		s.Arch = p.str("arch", v)
+	}
+	if v, ok := doc["models"]; ok {
+		s.Models = p.strs("models", v)
+		unique(p, "models", s.Models)
+	}
+	if v, ok := doc["dataset"]; ok {
+		s.Dataset = p.str("dataset", v)
+	}
+	if v, ok := doc["samples"]; ok {
+		s.Samples = int(p.positive("samples", v, math.MaxInt32))
+	}
+	if v, ok := doc["seeds"]; ok {
+		for _, x := range p.list("seeds", v) {
+			n, ok := x.(int64)
+			if !ok || n < 0 {
+				p.fail("seeds", x, "a seed must be a non-negative integer")
+				continue
+			}
+			s.Seeds = append(s.Seeds, uint64(n))
+		}
+		unique(p, "seeds", s.Seeds)
+	}
+	if v, ok := doc["timesteps"]; ok {
+		for _, x := range p.list("timesteps", v) {
+			s.Timesteps = append(s.Timesteps, int(p.positive("timesteps", x, 1<<20)))
+		}
+		unique(p, "timesteps", s.Timesteps)
+	}
+	if v, ok := doc["golden"]; ok {
+		b, ok := v.(bool)
+		if !ok {
+			p.fail("golden", v, "expected true or false")
+		}
+		s.Golden = b
+	}
+	if v, ok := doc["axes"]; ok {
+		m, ok := v.(map[string]any)
+		if !ok {
+			p.fail("axes", v, "expected the table [axes] of arch keys, e.g. \"crossbar.adc_bits\" = [3, 4, 6]")
+		} else {
+			p.axes("", m)
+			slices.SortStableFunc(s.Axes, func(a, b Axis) int { return p.order["axes."+a.Key] - p.order["axes."+b.Key] })
+		}
+	}
+	if v, ok := doc["zip"]; ok {
+		p.zip(v)
+	}
+	if v, ok := doc["constraints"]; ok {
+		for _, text := range p.strs("constraints", v) {
+			p.constraint(text)
+		}
+	}
+}
+
+// required says what each mandatory key is for.
+var required = map[string]string{
+	"arch":    `the base arch file, e.g. arch = "configs/rram-xnor.toml"`,
+	"models":  `the model files, e.g. models = ["models/mnist-convert.bin"]`,
+	"dataset": `the data set, e.g. dataset = "mnist"`,
+	"samples": `the number of test samples per point, e.g. samples = 100`,
+	"seeds":   `the seeds, e.g. seeds = [1]`,
+}
+
+func (p *specParser) str(key string, v any) string {
+	s, ok := v.(string)
+	if !ok || s == "" {
+		p.fail(key, v, "expected a non-empty string")
+	}
+	return s
+}
+
+func (p *specParser) list(key string, v any) []any {
+	l, ok := v.([]any)
+	if !ok || len(l) == 0 {
+		p.fail(key, v, "expected a non-empty list, e.g. %s = [%s]", key, tomlText(v))
+		return nil
+	}
+	return l
+}
+
+func (p *specParser) strs(key string, v any) []string {
+	var out []string
+	for _, x := range p.list(key, v) {
+		out = append(out, p.str(key, x))
+	}
+	return out
+}
+
+func (p *specParser) positive(key string, v any, hi int64) int64 {
+	n, ok := v.(int64)
+	if !ok || n < 1 || n > hi {
+		p.fail(key, v, "expected an integer in 1..%d", hi)
+	}
+	return n
+}
+
+// unique reports values listed twice: they would be the same points.
+func unique[T comparable](p *specParser, key string, vals []T) {
+	for i, v := range vals {
+		if slices.Index(vals, v) < i {
+			p.fail(key, nil, "%v is listed twice", v)
+		}
+	}
+}
+
+// axes flattens [axes]: "crossbar.adc_bits" = …, crossbar.adc_bits = … and
+// [axes.crossbar] adc_bits = … all name the same arch key. A table at a
+// path that is an arch key is a range; elsewhere it is a level of nesting.
+func (p *specParser) axes(prefix string, m map[string]any) {
+	for _, k := range sortedKeys(m) {
+		key := prefix + k
+		v := m[k]
+		if sub, ok := v.(map[string]any); ok {
+			if _, err := arch.Default().Get(key); err != nil {
+				p.axes(key+".", sub)
+				continue
+			}
+		}
+		if slices.ContainsFunc(p.spec.Axes, func(a Axis) bool { return a.Key == key }) {
+			p.fail("axes."+key, nil, "axis %q is given twice", key)
+			continue
+		}
+		p.axis(key, v)
+	}
+}
+
+func (p *specParser) axis(key string, v any) {
+	label := "axes." + key
+	var vals []any
+	switch v := v.(type) {
+	case []any:
+		if len(v) == 0 {
+			p.fail(label, nil, "an axis needs at least one value")
+			return
+		}
+		vals = v
+	case map[string]any:
+		vals = p.rangeValues(label, v)
+	default:
+		p.fail(label, v, `expected a list of values, e.g. [3, 4, 6], or a range {from = 2, to = 8, step = 2} or {from = 64, to = 512, times = 2}`)
+		return
+	}
+	ok := true
+	for i, x := range vals {
+		if _, isTable := x.(map[string]any); isTable || isList(x) {
+			p.fail(label, x, "an axis value must be a number, string or boolean")
+			ok = false
+			continue
+		}
+		if slices.IndexFunc(vals[:i], func(y any) bool { return y == x }) >= 0 {
+			p.fail(label, x, "value listed twice")
+			ok = false
+			continue
+		}
+		// Set checks that the key exists (suggesting the nearest one) and
+		// that the value has the key's type; ranges are checked per point.
+		if err := arch.Default().Set(key, tomlText(x)); err != nil {
+			var fe *arch.FieldError
+			if errors.As(err, &fe) && fe.Value == "" {
+				p.fail(label, nil, "%s", fe.Msg) // unknown key: once, not per value
+				return
+			}
+			msg := err.Error()
+			if errors.As(err, &fe) {
+				msg = fe.Msg
+			}
+			p.fail(label, x, "%s", msg)
+			ok = false
+		}
+	}
+	if ok {
+		p.spec.Axes = append(p.spec.Axes, Axis{Key: key, Values: vals, line: p.line(label)})
+	}
+}
+
+func isList(v any) bool {
+	_, ok := v.([]any)
+	return ok
+}
+
+// rangeValues expands {from, to, step} (arithmetic, inclusive) or {from, to,
+// times} (geometric). All-integer bounds give integers.
+func (p *specParser) rangeValues(label string, m map[string]any) []any {
+	known := []string{"from", "to", "step", "times"}
+	bad := false
+	for _, k := range sortedKeys(m) {
+		if !slices.Contains(known, k) {
+			msg := fmt.Sprintf("unknown range key %q", k)
+			if near := nearest(k, known); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			}
+			p.fail(label+"."+k, nil, "%s; a range is {from, to, step} or {from, to, times}", msg)
+			bad = true
+		}
+	}
+	num := func(k string) (float64, bool, bool) {
+		switch x := m[k].(type) {
+		case int64:
+			return float64(x), true, true
+		case float64:
+			return x, false, true
+		case nil:
+			return 0, true, false
+		default:
+			p.fail(label+"."+k, x, "expected a number")
+			bad = true
+			return 0, false, false
+		}
+	}
+	from, fromInt, hasFrom := num("from")
+	to, toInt, hasTo := num("to")
+	step, stepInt, hasStep := num("step")
+	times, _, hasTimes := num("times")
+	switch {
+	case bad:
+		return nil
+	case !hasFrom || !hasTo || hasStep == hasTimes:
+		p.fail(label, nil, "a range needs from, to and exactly one of step (arithmetic) or times (geometric)")
+		return nil
+	case from > to:
+		p.fail(label, nil, "range from = %s is above to = %s", fmtNum(from), fmtNum(to))
+		return nil
+	case hasStep && step <= 0, hasTimes && times <= 1:
+		p.fail(label, nil, "a range must grow: step > 0 or times > 1")
+		return nil
+	}
+	ints := fromInt && toInt && (hasStep && stepInt || hasTimes && times == math.Trunc(times))
+	var out []any
+	for i := 0; ; i++ {
+		// Computing each value from the start, not by accumulation, keeps
+		// 0.1-steps free of drift; the tolerance admits the end point.
+		x := from + float64(i)*step
+		if hasTimes {
+			x = from * math.Pow(times, float64(i))
+		}
+		if x > to*(1+1e-12)+1e-12 {
+			break
+		}
+		if len(out) == maxRangeValues {
+			p.fail(label, nil, "range has more than %d values", maxRangeValues)
+			return nil
+		}
+		if ints {
+			out = append(out, int64(math.Round(x)))
+		} else {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (p *specParser) zip(v any) {
+	seen := map[string]bool{}
+	for _, g := range p.list("zip", v) {
+		group, ok := g.([]any)
+		if !ok || len(group) < 2 {
+			p.fail("zip", g, `each zip group is a list of two or more axis keys, e.g. zip = [["chip.mesh_width", "chip.mesh_height"]]`)
+			continue
+		}
+		var keys []string
+		n := -1
+		for _, k := range group {
+			key, ok := k.(string)
+			if !ok {
+				p.fail("zip", k, "expected an axis key as a string")
+				continue
+			}
+			i := slices.IndexFunc(p.spec.Axes, func(a Axis) bool { return a.Key == key })
+			switch {
+			case i < 0:
+				p.fail("zip", nil, "%q is not an axis of [axes]", key)
+				continue
+			case seen[key]:
+				p.fail("zip", nil, "axis %q is in more than one zip group", key)
+				continue
+			case n >= 0 && len(p.spec.Axes[i].Values) != n:
+				p.fail("zip", nil, "zipped axes need equal lengths: %q has %d values, %q has %d", keys[0], n, key, len(p.spec.Axes[i].Values))
+			}
+			seen[key] = true
+			n = len(p.spec.Axes[i].Values)
+			keys = append(keys, key)
+		}
+		p.spec.Zip = append(p.spec.Zip, keys)
+	}
+}
+
+func (p *specParser) constraint(text string) {
+	expr, err := parser.ParseExpr(text)
+	if err != nil {
+		p.fail("constraints", nil, "%q is not an expression: %v", text, err)
+		return
+	}
+	c := Constraint{Text: text, expr: expr, line: p.line("constraints")}
+	// Evaluating on the default config finds unknown keys and type errors
+	// now rather than halfway through the expansion.
+	if _, err := c.Eval(arch.Default()); err != nil {
+		p.fail("constraints", nil, "%q: %v", text, err)
+		return
+	}
+	p.spec.Constraints = append(p.spec.Constraints, c)
+}
+
+// tomlText writes a decoded TOML value back as TOML text.
+func tomlText(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strconv.Quote(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return fmtNum(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, x := range v {
+			parts[i] = tomlText(x)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		var parts []string
+		for _, k := range sortedKeys(v) {
+			parts = append(parts, k+" = "+tomlText(v[k]))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// nearest returns the candidate within a small edit distance of s (a third
+// of its length, at least one), or "".
+func nearest(s string, candidates []string) string {
+	best, bestDist := "", max(1, len(s)/3)+1
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// scanLines maps each dotted key of a TOML document (quoted parts unquoted,
+// so "crossbar.rows" and crossbar.rows read alike) to the first line that
+// names it. The toml package keeps positions private; this light re-scan of
+// a document that already parsed only labels errors, so a misread line
+// costs a wrong line number, never a wrong result.
+func scanLines(data []byte) map[string]int {
+	lines := map[string]int{}
+	table, depth := "", 0
+	for i, raw := range strings.Split(string(data), "\n") {
+		s := strings.TrimSpace(raw)
+		if depth > 0 || s == "" || s[0] == '#' {
+			depth += brackets(s)
+			continue
+		}
+		if s[0] == '[' {
+			name := strings.Trim(s[:max(0, indexUnquoted(s, ']'))], "[ ")
+			table = strings.Join(splitKey(name), ".")
+			if _, ok := lines[table]; !ok {
+				lines[table] = i + 1
+			}
+			continue
+		}
+		eq := indexUnquoted(s, '=')
+		if eq < 0 {
+			continue
+		}
+		key := strings.Join(splitKey(s[:eq]), ".")
+		if table != "" {
+			key = table + "." + key
+		}
+		if _, ok := lines[key]; !ok {
+			lines[key] = i + 1
+		}
+		depth = brackets(s[eq+1:])
+	}
+	return lines
+}
+
+// brackets is the net count of '[' over ']' outside strings and comments,
+// to skip the continuation lines of a multi-line array.
+func brackets(s string) int {
+	n := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case quote == '"' && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return n
+		case c == '[':
+			n++
+		case c == ']':
+			n--
+		}
+	}
+	return n
+}
+
+// indexUnquoted returns the index of the first c outside quotes, or -1.
+func indexUnquoted(s string, c byte) int {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		switch {
+		case quote == '"' && s[i] == '\\':
+			i++
+		case quote != 0:
+			if s[i] == quote {
+				quote = 0
+			}
+		case s[i] == '"' || s[i] == '\'':
+			quote = s[i]
+		case s[i] == c:
+			return i
+		}
+	}
+	return -1
+}
+
+// splitKey splits a dotted TOML key into its unquoted parts.
+func splitKey(s string) []string {
+	var parts []string
+	for {
+		dot := indexUnquoted(s, '.')
+		part := s
+		if dot >= 0 {
+			part = s[:dot]
+		}
+		part = strings.TrimSpace(part)
+		if u, err := strconv.Unquote(part); err == nil && strings.HasPrefix(part, `"`) {
+			part = u
+		} else if len(part) >= 2 && part[0] == '\'' {
+			part = part[1 : len(part)-1]
+		}
+		parts = append(parts, part)
+		if dot < 0 {
+			return parts
+		}
+		s = s[dot+1:]
+	}
+}
