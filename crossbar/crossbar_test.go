@@ -1,6 +1,7 @@
 package crossbar
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -158,29 +159,48 @@ func TestReadCountsOperations(t *testing.T) {
 	}
 }
 
-// BenchmarkRead measures the bit-packed core; synops/s counts one
+// BenchmarkRead measures each read path on a 128×128 array of binary
+// weights (64 outputs), one plane with 8, 32 (one full read at
+// rows_per_read = 32) or 128 driven rows: the ideal popcount core, faults
+// folded into it, read noise on popcounts, and per-cell conductances
+// (variation, IR drop) with and without noise. synops/s counts one
 // synaptic operation per driven row per output per plane.
 func BenchmarkRead(b *testing.B) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	const rows, outputs = 128, 64
-	w := randomBlock(rng, rows, outputs, 1)
-	a, err := Program(params(rows, 128, 32, 6), ideal, nil, rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
-	if err != nil {
-		b.Fatal(err)
-	}
-	plane := bitvec.New(rows)
-	for r := 0; r < rows; r++ {
-		if rng.IntN(4) == 0 {
-			plane.Set(r)
+	for _, bc := range []struct {
+		name string
+		d    Device
+	}{
+		{"ideal", ideal},
+		{"faults", Device{OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02}},
+		{"noise", Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.1}},
+		{"variation", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2}},
+		{"variation+noise", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1}},
+		{"all", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02, IRDrop: 1e-4}},
+	} {
+		for _, driven := range []int{8, 32, 128} {
+			b.Run(fmt.Sprintf("%s/rows=%d", bc.name, driven), func(b *testing.B) {
+				const rows, outputs = 128, 64
+				rng := rand.New(rand.NewPCG(5, 6))
+				w := randomBlock(rng, rows, outputs, 1)
+				a, err := Program(params(rows, 128, 32, 6), bc.d, rand.New(rand.NewPCG(7, 8)), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+				if err != nil {
+					b.Fatal(err)
+				}
+				plane := bitvec.New(rows)
+				for _, r := range rng.Perm(rows)[:driven] {
+					plane.Set(r)
+				}
+				planes := []bitvec.Vec{plane}
+				acc := make([]int64, outputs)
+				var s Scratch
+				s.Reseed(1, 2)
+				var c Counters
+				b.ReportAllocs()
+				for b.Loop() {
+					a.Read(planes, acc, &s, &c)
+				}
+				b.ReportMetric(float64(driven*outputs)*float64(b.N)/b.Elapsed().Seconds(), "synops/s")
+			})
 		}
 	}
-	planes := []bitvec.Vec{plane}
-	acc := make([]int64, outputs)
-	var s Scratch
-	var c Counters
-	b.ReportAllocs()
-	for b.Loop() {
-		a.Read(planes, acc, &s, &c)
-	}
-	b.ReportMetric(float64(plane.Count()*outputs)*float64(b.N)/b.Elapsed().Seconds(), "synops/s")
 }

@@ -144,9 +144,9 @@ func (m deviceMap) foldFaults(cols []bitvec.Vec, rows int, phys []int) {
 // wire between it and its driver and sense amplifier. Row drivers sit left
 // of physical column 0 and sense amplifiers below the last physical row, so
 // the cell at (r, c) is (c + 1) + (Rows − r) wire pitches from both.
-func (m deviceMap) conductances(p Params, d Device, cols []bitvec.Vec, rows int, phys []int) []float32 {
+func (m deviceMap) conductances(p Params, d Device, cols []bitvec.Vec, rows int, phys []int) []float64 {
 	used := len(cols)
-	g := make([]float32, rows*used)
+	g := make([]float64, rows*used)
 	gOff := 1 / d.OnOffRatio
 	for r := 0; r < rows; r++ {
 		for j, col := range cols {
@@ -162,8 +162,30 @@ func (m deviceMap) conductances(p Params, d Device, cols []bitvec.Vec, rows int,
 				wire := float64(c+1) + float64(p.Rows-r)
 				v /= 1 + d.IRDrop*v*wire
 			}
-			g[r*used+j] = float32(v)
+			g[r*used+j] = v
 		}
 	}
 	return g
+}
+
+// packCells stores the conductances g (row-major, rows × used, used even)
+// as fixed-point numbers, columns 2i and 2i+1 of a row in the low and high
+// 32 bits of word i, and returns the words and the scale in units per G_on.
+// The scale is the largest that keeps any sum of maxRows cells within 32
+// bits, so that 64-bit adds sum two columns at once without a carry
+// crossing between them. Its resolution, G_on / scale, is about
+// maxRows·max(g) / 2^32, far below what moves an ADC code.
+func packCells(g []float64, rows, used, maxRows int) ([]uint64, float64) {
+	gMax := 0.0
+	for _, v := range g {
+		gMax = max(gMax, v)
+	}
+	scale := (math.MaxUint32/float64(maxRows) - 1) / gMax
+	q := make([]uint64, rows*used/2)
+	for i := range q {
+		lo := uint64(math.Floor(g[2*i]*scale + 0.5))
+		hi := uint64(math.Floor(g[2*i+1]*scale + 0.5))
+		q[i] = lo | hi<<32
+	}
+	return q, scale
 }

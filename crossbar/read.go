@@ -1,0 +1,237 @@
+package crossbar
+
+import (
+	"math"
+	"math/bits"
+	"math/rand/v2"
+
+	"github.com/nmsim/nmsim/internal/bitvec"
+)
+
+// Scratch is a worker's working memory for reads that go group by group of
+// driven rows, and its source of read noise. The zero value is ready to use.
+type Scratch struct {
+	active []int
+	mask   bitvec.Vec
+	codes  []int
+	sums   []uint64  // packed column currents of a group (per-cell path)
+	sd     []float64 // read noise σ in codes by on-cell count
+	pcg    *rand.PCG
+	rng    *rand.Rand
+}
+
+// Reseed restarts the read-noise source. The chip reseeds it for every
+// sample from that sample's seed, so that a sample's noise depends neither
+// on which worker runs it nor on what that worker ran before. A Scratch
+// that was never reseeded draws as if reseeded with (0, 0).
+func (s *Scratch) Reseed(seed1, seed2 uint64) {
+	if s.pcg == nil {
+		s.pcg = rand.NewPCG(seed1, seed2)
+		s.rng = rand.New(s.pcg)
+		return
+	}
+	s.pcg.Seed(seed1, seed2)
+}
+
+func (s *Scratch) noise() *rand.Rand {
+	if s.rng == nil {
+		s.Reseed(0, 0)
+	}
+	return s.rng
+}
+
+// Read drives the set rows of each bit-plane (plane p has weight 2^p; each
+// plane holds Words(Rows()) words), adds the recombined column sums into
+// acc (len Outputs()), counts operations into c and returns the cycles the
+// array was busy.
+func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) int64 {
+	var cycles int64
+	for p, plane := range planes {
+		active := plane.Count()
+		if active == 0 {
+			continue
+		}
+		reads := (active + a.p.RowsPerRead - 1) / a.p.RowsPerRead
+		c.Reads += int64(reads)
+		c.RowsDriven += int64(active)
+		c.CellReads += int64(active) * int64(a.usedCols)
+		c.Conversions += int64(reads) * int64(a.usedCols)
+		c.ShiftAdds += int64(reads) * int64(a.usedCols)
+		cycles += int64(reads) * a.readCycles
+		if a.q == nil && a.noise == 0 && (a.maxCode < 0 || active <= a.maxCode) {
+			a.readWhole(plane, p, acc)
+		} else {
+			a.readGroups(plane, p, acc, s)
+		}
+	}
+	return cycles
+}
+
+// readWhole is the fast path: every cell is exactly G_on or G_off, reads
+// are noiseless and no column's count can reach the ADC's limit, so the
+// reads of a plane add up to one popcount per column.
+func (a *Array) readWhole(plane bitvec.Vec, p int, acc []int64) {
+	for o := 0; o < a.outputs; o++ {
+		var sum int64
+		for b := 0; b < a.slices; b++ {
+			col := (o*a.slices + b) * 2
+			d := bitvec.AndCount(plane, a.cols[col]) - bitvec.AndCount(plane, a.cols[col+1])
+			sum += int64(d) << b
+		}
+		acc[o] += sum << p
+	}
+}
+
+// readGroups drives the set rows RowsPerRead at a time, in row order,
+// converts every used column of each read with the ADC and accumulates the
+// codes.
+func (a *Array) readGroups(plane bitvec.Vec, p int, acc []int64, s *Scratch) {
+	s.active = s.active[:0]
+	for wi, word := range plane {
+		for word != 0 {
+			s.active = append(s.active, wi<<6+bits.TrailingZeros64(word))
+			word &= word - 1
+		}
+	}
+	if len(s.codes) < a.usedCols {
+		s.codes = make([]int, a.usedCols)
+	}
+	codes := s.codes[:a.usedCols]
+	for lo := 0; lo < len(s.active); lo += a.p.RowsPerRead {
+		group := s.active[lo:min(lo+a.p.RowsPerRead, len(s.active))]
+		if a.q != nil {
+			a.convertCells(group, codes, s)
+		} else {
+			a.convertCounts(group, codes, s)
+		}
+		for o := 0; o < a.outputs; o++ {
+			var sum int64
+			for b := 0; b < a.slices; b++ {
+				col := (o*a.slices + b) * 2
+				sum += int64(codes[col]-codes[col+1]) << b
+			}
+			acc[o] += sum << p
+		}
+	}
+}
+
+// noiseSD returns, for a read of n driven rows, the σ in ADC codes of the
+// read noise of a column with k on-cells, for every k: σ·√(k + (n−k)·G_off)
+// (see convertCells), tabulated once per read since it depends on a column
+// only through its count.
+func (a *Array) noiseSD(n int, s *Scratch) []float64 {
+	if len(s.sd) <= n {
+		s.sd = make([]float64, n+1)
+	}
+	sd := s.sd[:n+1]
+	for k := range sd {
+		sd[k] = a.noise * math.Sqrt(float64(k)+float64(n-k)*a.gOff) * a.perCode
+	}
+	return sd
+}
+
+// convertCounts converts a group's columns when every cell is exactly G_on
+// or G_off: k driven on-cells give code k, saturated at the ADC's full
+// scale, with no float work unless reads are noisy.
+func (a *Array) convertCounts(group []int, codes []int, s *Scratch) {
+	words := bitvec.Words(a.rows)
+	if len(s.mask) < words {
+		s.mask = bitvec.New(a.rows)
+	}
+	mask := s.mask[:words]
+	mask.Clear()
+	for _, r := range group {
+		mask.Set(r)
+	}
+	if a.noise == 0 {
+		for j, col := range a.cols {
+			codes[j] = min(bitvec.AndCount(mask, col), a.fullScale)
+		}
+		return
+	}
+	sd := a.noiseSD(len(group), s)
+	rng := s.noise()
+	for j, col := range a.cols {
+		k := bitvec.AndCount(mask, col)
+		codes[j] = a.quantize(float64(k) + sd[k]*rng.NormFloat64())
+	}
+}
+
+// convertCells converts a group's columns from the cells' own
+// conductances; the work is proportional to the driven rows times the used
+// columns. Each driven cell's current has read noise of variance σ²·g (in
+// units of G_on), thermal- and shot-noise-like, so a column's noise is one
+// Gaussian of variance σ²·I for its noiseless current I: relative σ for a
+// column of on-cells, drawn once per column per read.
+func (a *Array) convertCells(group []int, codes []int, s *Scratch) {
+	sums := a.sums(group, s)
+	perUnit := a.perCode / a.qScale
+	offset := float64(len(group)) * a.gOff * a.perCode
+	var rng *rand.Rand
+	if a.noise > 0 {
+		rng = s.noise()
+	}
+	for i, v := range sums {
+		for h, u := range [2]uint64{v & math.MaxUint32, v >> 32} {
+			x := float64(u)*perUnit - offset
+			if rng != nil {
+				x += a.noise * math.Sqrt(float64(u)/a.qScale) * a.perCode * rng.NormFloat64()
+			}
+			codes[2*i+h] = a.quantize(x)
+		}
+	}
+}
+
+// sums returns the packed column currents of the rows of group: word i
+// holds columns 2i and 2i+1 in its low and high 32 bits, in units of
+// 1/qScale of G_on·V_read. Integer sums are exact, so the result does not
+// depend on the order of the rows. Four rows are added per pass, which cuts
+// the loads and stores of the running sums fourfold; no lane can carry into
+// the next, since packCells bounds every read's sum.
+func (a *Array) sums(group []int, s *Scratch) []uint64 {
+	n := a.usedCols / 2
+	if len(s.sums) < n {
+		s.sums = make([]uint64, n)
+	}
+	dst := s.sums[:n]
+	clear(dst)
+	i := 0
+	for ; i+4 <= len(group); i += 4 {
+		r0 := a.q[group[i]*n:][:n]
+		r1 := a.q[group[i+1]*n:][:n]
+		r2 := a.q[group[i+2]*n:][:n]
+		r3 := a.q[group[i+3]*n:][:n]
+		for c := range dst {
+			dst[c] += r0[c] + r1[c] + r2[c] + r3[c]
+		}
+	}
+	for ; i < len(group); i++ {
+		r0 := a.q[group[i]*n:][:n]
+		for c := range dst {
+			dst[c] += r0[c]
+		}
+	}
+	return dst
+}
+
+// convert is the ADC of one column read with n driven rows. It is
+// calibrated on the nominal levels, so that k on-cells and n − k off-cells
+// give code k: it subtracts n·G_off, divides by G_on − G_off and quantizes.
+func (a *Array) convert(i float64, n int) int {
+	return a.quantize((i - float64(n)*a.gOff) * a.perCode)
+}
+
+// quantize rounds x, in codes, to the nearest code and clamps it to
+// [0, 2^ADCBits − 1].
+func (a *Array) quantize(x float64) int {
+	// Floor(x + 0.5) rather than Round: it compiles to one instruction,
+	// and the two differ only at exact ties below zero, which clamp to 0.
+	x = math.Floor(x + 0.5)
+	if x <= 0 {
+		return 0
+	}
+	if x >= float64(a.fullScale) {
+		return a.fullScale
+	}
+	return int(x)
+}
