@@ -43,6 +43,9 @@ type Crossbar struct {
 	ColsPerADC        int    `toml:"cols_per_adc"`        // columns multiplexed onto one ADC, 1..cols, divides cols
 	ReadLatencyCycles int    `toml:"read_latency_cycles"` // cycles to drive rows and settle, ≥1
 	ADCLatencyCycles  int    `toml:"adc_latency_cycles"`  // cycles per conversion, ≥1
+	// Move a column whose stuck cells disagree with its weights to a
+	// spare column (one the mapping leaves unused) where fewer disagree.
+	RemapFaultyColumns bool `toml:"remap_faulty_columns"`
 }
 
 // Device is the memory cell of the crossbars: its conductance levels and
@@ -53,7 +56,7 @@ type Device struct {
 	OnOffRatio     float64 `toml:"on_off_ratio"`      // G_on / G_off, (1, 1e6]
 	Levels         int     `toml:"levels"`            // conductance levels per cell, 2..256; weights use the lowest and highest
 	VariationSigma float64 `toml:"variation_sigma"`   // device-to-device σ of ln G, drawn once per cell, 0..3
-	ReadNoiseSigma float64 `toml:"read_noise_sigma"`  // relative σ of each driven cell's current per read, 0..1
+	ReadNoiseSigma float64 `toml:"read_noise_sigma"`  // read noise of a driven on-cell, relative σ per read (variance ∝ current), 0..1
 	StuckAtOffRate float64 `toml:"stuck_at_off_rate"` // fraction of cells stuck at G_off, 0..1
 	StuckAtOnRate  float64 `toml:"stuck_at_on_rate"`  // fraction of cells stuck at G_on, 0..1; the two sum to ≤ 1
 	IRDrop         float64 `toml:"ir_drop"`           // wire resistance per cell pitch / R_on, 0..1; 0 = off

@@ -37,6 +37,10 @@ type Params struct {
 	ColsPerADC        int
 	ReadLatencyCycles int
 	ADCLatencyCycles  int
+	// RemapFaultyColumns moves a column whose stuck cells disagree with its
+	// weights to a spare column, one the programmed block leaves unused,
+	// where fewer disagree (a mitigation; see deviceMap.remap).
+	RemapFaultyColumns bool
 }
 
 // Counters count the array's operations; energy turns them into joules.
@@ -165,6 +169,9 @@ func (a *Array) applyDevice(d Device, rng *rand.Rand, draws bool) {
 	phys := make([]int, a.usedCols)
 	for j := range phys {
 		phys[j] = j
+	}
+	if a.p.RemapFaultyColumns {
+		m.remap(a.cols, a.rows, phys)
 	}
 	m.foldFaults(a.cols, a.rows, phys)
 	if d.analog() {

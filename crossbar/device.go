@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
 )
@@ -22,8 +24,11 @@ type Device struct {
 	// VariationSigma is the device-to-device σ of ln G: every cell's
 	// conductance is multiplied once, at programming, by exp(σ·z), z ~ N(0,1).
 	VariationSigma float64
-	// ReadNoiseSigma is the relative σ of each driven cell's current on
-	// each read, independent between cells and reads.
+	// ReadNoiseSigma is the read noise: on every read, each driven cell's
+	// current gets an independent Gaussian of variance σ²·g (g in units of
+	// G_on), relative σ for an on-cell. Variance growing with the current
+	// is how thermal and shot noise behave, and it makes a column's noise
+	// one Gaussian of variance σ²·I, drawn once per column per read.
 	ReadNoiseSigma float64
 	// StuckAtOffRate and StuckAtOnRate are the fractions of cells stuck at
 	// G_off and at G_on whatever is programmed; they sum to at most 1.
@@ -117,6 +122,65 @@ func drawDeviceMap(p Params, d Device, rng *rand.Rand) deviceMap {
 		}
 	}
 	return m
+}
+
+// remap reassigns used columns to physical ones (phys[j] holds column j):
+// worst first, a column whose stuck cells disagree with its programmed bits
+// moves to the spare physical column, one no used column occupies, where
+// the fewest disagree, if that is fewer; the column it leaves becomes a
+// spare, since its faults may suit another column's bits. This is
+// fault-aware remapping after a post-fabrication test has located the
+// stuck cells (a march test, say); variation is not tested for, and a
+// remapped column keeps the variation and IR drop of its new place.
+func (m deviceMap) remap(cols []bitvec.Vec, rows int, phys []int) {
+	if m.stuck == nil || len(cols) == m.cols {
+		return
+	}
+	// Stuck-at-on and stuck-at-off masks of every physical column over the
+	// used rows.
+	on, off := make([]bitvec.Vec, m.cols), make([]bitvec.Vec, m.cols)
+	for c := range m.cols {
+		on[c], off[c] = bitvec.New(rows), bitvec.New(rows)
+		for r := 0; r < rows; r++ {
+			switch m.stuck[r*m.cols+c] {
+			case cellStuckOn:
+				on[c].Set(r)
+			case cellStuckOff:
+				off[c].Set(r)
+			}
+		}
+	}
+	disagree := func(col bitvec.Vec, c int) int {
+		n := 0
+		for w, b := range col {
+			n += bits.OnesCount64(b&off[c][w] | on[c][w]&^b)
+		}
+		return n
+	}
+	cost := make([]int, len(cols))
+	order := make([]int, len(cols))
+	for j, col := range cols {
+		cost[j], order[j] = disagree(col, phys[j]), j
+	}
+	slices.SortStableFunc(order, func(x, y int) int { return cost[y] - cost[x] })
+	var spare []int
+	for c := len(cols); c < m.cols; c++ {
+		spare = append(spare, c)
+	}
+	for _, j := range order {
+		if cost[j] == 0 {
+			return
+		}
+		best, bestCost := -1, cost[j]
+		for i, c := range spare {
+			if n := disagree(cols[j], c); n < bestCost {
+				best, bestCost = i, n
+			}
+		}
+		if best >= 0 {
+			spare[best], phys[j] = phys[j], spare[best]
+		}
+	}
 }
 
 // foldFaults overwrites the programmed bits of the cells that are stuck:

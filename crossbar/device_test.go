@@ -551,3 +551,57 @@ func TestProgramRejectsBadDevices(t *testing.T) {
 		t.Errorf("IR drop and read noise draw nothing at programming, yet: %v", err)
 	}
 }
+
+// TestRemapFaultyColumns: with spare columns, fault-aware remapping leaves
+// fewer cells disagreeing with their programmed bits and fewer outputs
+// away from the dot product, and never more; without faults it changes
+// nothing.
+func TestRemapFaultyColumns(t *testing.T) {
+	const rows, outputs = 128, 16 // 32 of 128 columns used: 96 spares
+	d := Device{OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02}
+	tc := newDotCase(rand.New(rand.NewPCG(3, 1)), rows, outputs, 1, 1)
+	programmed, err := Program(params(rows, 128, rows, 8), ideal, nil, rows, outputs, 1, tc.weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	result := func(remap bool) (wrongCells, wrongOutputs int) {
+		p := params(rows, 128, rows, 8)
+		p.RemapFaultyColumns = remap
+		a, err := Program(p, d, rand.New(rand.NewPCG(10, 20)), rows, outputs, 1, tc.weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, col := range a.cols {
+			wrongCells += bitvec.Diff(col, programmed.cols[j])
+		}
+		acc := make([]int64, outputs)
+		a.Read(tc.planes[:1], acc, &Scratch{}, &Counters{})
+		for o, v := range acc {
+			if v != tc.want(o) {
+				wrongOutputs++
+			}
+		}
+		return wrongCells, wrongOutputs
+	}
+	cellsBefore, outsBefore := result(false)
+	cellsAfter, outsAfter := result(true)
+	t.Logf("cells disagreeing with their weights: %d → %d; outputs off the dot product: %d → %d of %d",
+		cellsBefore, cellsAfter, outsBefore, outsAfter, outputs)
+	if cellsAfter >= cellsBefore || outsAfter > outsBefore {
+		t.Errorf("remapping did not help: cells %d → %d, outputs %d → %d", cellsBefore, cellsAfter, outsBefore, outsAfter)
+	}
+	p := params(rows, 128, rows, 8)
+	p.RemapFaultyColumns = true
+	a, err := Program(p, Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.1}, rand.New(rand.NewPCG(1, 1)), rows, outputs, 1, tc.weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.RemapFaultyColumns = false
+	b, err := Program(p, Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.1}, rand.New(rand.NewPCG(1, 1)), rows, outputs, 1, tc.weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(a.q, b.q) {
+		t.Error("remapping moved columns of a fault-free array")
+	}
+}
