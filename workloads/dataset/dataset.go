@@ -14,7 +14,9 @@
 //  3. ../shared/data beside the module root (the directory holding go.mod,
 //     found by walking up from the working directory), when it exists;
 //  4. ./data in the working directory, when it exists (in the repository
-//     root that is the committed 1000-image MNIST test slice).
+//     root that is the committed 1000-image MNIST test slice);
+//  5. data/ in the module root, so that the committed slice is found from
+//     any directory inside the repository.
 package dataset
 
 import (

@@ -19,16 +19,22 @@ func ResolveDir(flag string) (dir, how string) {
 	if env := os.Getenv(EnvDataDir); env != "" {
 		return env, "$" + EnvDataDir
 	}
+	root := ""
 	if wd, err := os.Getwd(); err == nil {
-		if root := moduleRoot(wd); root != "" {
-			shared := filepath.Join(filepath.Dir(root), "shared", "data")
-			if isDir(shared) {
-				return shared, "../shared/data beside the module root " + root
-			}
+		root = moduleRoot(wd)
+	}
+	if root != "" {
+		shared := filepath.Join(filepath.Dir(root), "shared", "data")
+		if isDir(shared) {
+			return shared, "../shared/data beside the module root " + root
 		}
 	}
 	if isDir("data") {
 		return "data", "./data"
+	}
+	// The slice committed in the repository, from anywhere inside it.
+	if root != "" && isDir(filepath.Join(root, "data")) {
+		return filepath.Join(root, "data"), "data/ in the module root " + root
 	}
 	return "", "no flag, $" + EnvDataDir + " unset, no ../shared/data beside the module root, no ./data"
 }
