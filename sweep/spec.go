@@ -85,7 +85,7 @@ func Parse(data []byte, filename string) (*Spec, error) {
 		}
 		return nil, arch.Errors{&arch.FieldError{File: filename, Msg: "TOML syntax error: " + err.Error()}}
 	}
-	p := &specParser{file: filename, lines: scanLines(data), spec: &Spec{File: filename}}
+	p := &specParser{file: filename, text: strings.Split(string(data), "\n"), lines: scanLines(data), spec: &Spec{File: filename}}
 	p.order = map[string]int{}
 	for i, k := range md.Keys() {
 		p.order[strings.Join(k, ".")] = i
@@ -107,18 +107,29 @@ func Parse(data []byte, filename string) (*Spec, error) {
 
 type specParser struct {
 	file  string
+	text  []string       // the file's lines
 	lines map[string]int // dotted key → first line naming it
 	order map[string]int // dotted key → position in the document
 	spec  *Spec
 	errs  arch.Errors
 }
 
+// fail records a problem with key; with a value, the message reads
+// "key = value: …", without one "key: …".
 func (p *specParser) fail(key string, value any, format string, args ...any) {
-	e := &arch.FieldError{File: p.file, Line: p.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+	msg := fmt.Sprintf(format, args...)
+	e := &arch.FieldError{File: p.file, Line: p.line(key), Key: key, Msg: msg}
 	if value != nil {
 		e.Value = tomlText(value)
+	} else {
+		e.Msg = key + ": " + msg
 	}
 	p.errs = append(p.errs, e)
+}
+
+// unknown records an unknown key; msg names it.
+func (p *specParser) unknown(key, msg string) {
+	p.errs = append(p.errs, &arch.FieldError{File: p.file, Line: p.line(key), Key: key, Msg: msg})
 }
 
 // line finds key's line, or its nearest enclosing table's.
@@ -145,7 +156,7 @@ func (p *specParser) top(doc map[string]any) {
 			} else {
 				msg += "; the keys are " + strings.Join(topKeys, ", ") + " (arch keys to sweep go under [axes])"
 			}
-			p.fail(k, nil, "%s", msg)
+			p.unknown(k, msg)
 		}
 	}
 	for _, k := range []string{"arch", "models", "dataset", "samples", "seeds"} {
@@ -255,7 +266,7 @@ func (p *specParser) positive(key string, v any, hi int64) int64 {
 func unique[T comparable](p *specParser, key string, vals []T) {
 	for i, v := range vals {
 		if slices.Index(vals, v) < i {
-			p.fail(key, nil, "%v is listed twice", v)
+			p.fail(key, nil, "%s is listed twice", tomlText(any(v)))
 		}
 	}
 }
@@ -274,7 +285,7 @@ func (p *specParser) axes(prefix string, m map[string]any) {
 			}
 		}
 		if slices.ContainsFunc(p.spec.Axes, func(a Axis) bool { return a.Key == key }) {
-			p.fail("axes."+key, nil, "axis %q is given twice", key)
+			p.fail("axes."+key, nil, "given twice")
 			continue
 		}
 		p.axis(key, v)
@@ -287,7 +298,7 @@ func (p *specParser) axis(key string, v any) {
 	switch v := v.(type) {
 	case []any:
 		if len(v) == 0 {
-			p.fail(label, nil, "an axis needs at least one value")
+			p.fail(label, nil, "needs at least one value")
 			return
 		}
 		vals = v
@@ -314,7 +325,7 @@ func (p *specParser) axis(key string, v any) {
 		if err := arch.Default().Set(key, tomlText(x)); err != nil {
 			var fe *arch.FieldError
 			if errors.As(err, &fe) && fe.Value == "" {
-				p.fail(label, nil, "%s", fe.Msg) // unknown key: once, not per value
+				p.unknown(label, fe.Msg) // once, not per value
 				return
 			}
 			msg := err.Error()
@@ -346,7 +357,7 @@ func (p *specParser) rangeValues(label string, m map[string]any) []any {
 			if near := nearest(k, known); near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
-			p.fail(label+"."+k, nil, "%s; a range is {from, to, step} or {from, to, times}", msg)
+			p.unknown(label+"."+k, msg+"; a range is {from, to, step} or {from, to, times}")
 			bad = true
 		}
 	}
@@ -442,19 +453,36 @@ func (p *specParser) zip(v any) {
 }
 
 func (p *specParser) constraint(text string) {
+	c := Constraint{Text: text, line: p.lineOf("constraints", text)}
+	fail := func(format string, args ...any) {
+		p.errs = append(p.errs, &arch.FieldError{File: p.file, Line: c.line, Key: "constraints",
+			Msg: fmt.Sprintf("constraint %q: ", text) + fmt.Sprintf(format, args...)})
+	}
 	expr, err := parser.ParseExpr(text)
 	if err != nil {
-		p.fail("constraints", nil, "%q is not an expression: %v", text, err)
+		fail("not an expression: %v", err)
 		return
 	}
-	c := Constraint{Text: text, expr: expr, line: p.line("constraints")}
+	c.expr = expr
 	// Evaluating on the default config finds unknown keys and type errors
 	// now rather than halfway through the expansion.
 	if _, err := c.Eval(arch.Default()); err != nil {
-		p.fail("constraints", nil, "%q: %v", text, err)
+		fail("%v", err)
 		return
 	}
 	p.spec.Constraints = append(p.spec.Constraints, c)
+}
+
+// lineOf finds the first line at or after key's that holds text, for the
+// items of a multi-line array.
+func (p *specParser) lineOf(key, text string) int {
+	start := p.line(key)
+	for i := max(start-1, 0); i < len(p.text); i++ {
+		if strings.Contains(p.text[i], text) {
+			return i + 1
+		}
+	}
+	return start
 }
 
 // tomlText writes a decoded TOML value back as TOML text.

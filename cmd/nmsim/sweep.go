@@ -206,7 +206,11 @@ func (p *pointProgress) line(now time.Time) string {
 	if elapsed := now.Sub(p.start); ran > 0 && elapsed > 0 {
 		perMin := float64(ran) / elapsed.Minutes()
 		left := time.Duration(float64(p.total-p.done) / perMin * float64(time.Minute)).Round(time.Second)
-		s += fmt.Sprintf("  %.3g points/min  ETA %s", perMin, left)
+		rate := fmt.Sprintf("%.3g", perMin)
+		if perMin >= 100 {
+			rate = fmt.Sprintf("%.0f", perMin)
+		}
+		s += fmt.Sprintf("  %s points/min  ETA %s", rate, left)
 	}
 	return s + "   "
 }
