@@ -1,0 +1,76 @@
+package noc
+
+import (
+	"fmt"
+	"math/bits"
+	"strings"
+
+	"github.com/nmsim/nmsim/sim"
+)
+
+// maxStuckLines bounds the deadlock report; the first few blocked VCs
+// usually show the cycle.
+const maxStuckLines = 12
+
+// deadlock records that the network stopped at cycle t with flits inside,
+// naming the input VCs whose front flits are blocked and what each waits
+// for, and drops every pending wake-up so that the engine drains instead
+// of hanging.
+func (n *Net) deadlock(t sim.Cycle) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "noc: deadlock at cycle %d: %d flits in routers and %d packets waiting to be injected made no progress since cycle %d",
+		t, n.inFlight, n.queued, n.lastProgress)
+	lines := 0
+	for r := range n.g.nodes() {
+		for m := n.nonempty[r]; m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m)
+			if lines++; lines > maxStuckLines {
+				continue
+			}
+			iv := r*numPorts*n.v + i
+			f := n.buf[iv*n.d+int(n.bufHead[iv])]
+			pk := &n.pkts[f.pkt]
+			dst := "multicast"
+			if pk.dst >= 0 {
+				dst = n.g.name(pk.dst)
+			}
+			fmt.Fprintf(&b, "\n  router %s input %s VC %d: %d flits; front flit of packet %s→%s %s",
+				n.g.name(r), portNames[i/n.v], i%n.v, n.bufLen[iv], n.g.name(pk.src), dst, n.waitsFor(r, iv, f, t))
+		}
+	}
+	if lines > maxStuckLines {
+		fmt.Fprintf(&b, "\n  ... and %d more blocked VCs", lines-maxStuckLines)
+	}
+	n.err = fmt.Errorf("%s", b.String())
+	for i := range n.wheel {
+		n.wheel[i] = n.wheel[i][:0]
+	}
+	n.pendingEv = 0
+}
+
+// waitsFor says what the front flit f of input VC iv at router r needs at
+// cycle t.
+func (n *Net) waitsFor(r, iv int, f flit, t sim.Cycle) string {
+	if n.ready[iv] > t {
+		return fmt.Sprintf("is not ready before cycle %d", n.ready[iv])
+	}
+	if n.outMask[iv] == 0 {
+		return "waits for route computation"
+	}
+	var waits []string
+	for m := n.outMask[iv] &^ n.sent[iv]; m != 0; m &= m - 1 {
+		p := bits.TrailingZeros8(m)
+		if n.vaMask[iv]&(1<<p) == 0 {
+			lo, hi := n.vcRange(r, p, f.pkt)
+			waits = append(waits, fmt.Sprintf("a free VC %d..%d on output %s", lo, hi-1, portNames[p]))
+			continue
+		}
+		vc := int(n.outVC[iv*numPorts+p])
+		if n.credit[(r*numPorts+p)*n.v+vc] <= 0 {
+			waits = append(waits, fmt.Sprintf("a credit for VC %d on output %s", vc, portNames[p]))
+		} else {
+			waits = append(waits, fmt.Sprintf("the switch to output %s", portNames[p]))
+		}
+	}
+	return "waits for " + strings.Join(waits, " and ")
+}

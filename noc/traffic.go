@@ -1,0 +1,387 @@
+package noc
+
+import (
+	"container/heap"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/sim"
+)
+
+// Patterns are the synthetic traffic patterns, as BookSim names them.
+var Patterns = []string{"uniform", "transpose", "bitcomp", "hotspot", "neighbor"}
+
+// Traffic is a synthetic workload measured the way BookSim measures one:
+// every node injects packets by a Bernoulli process for Warmup cycles,
+// then the packets created in the next Measure cycles are marked, and
+// injection goes on until every marked packet has been delivered (the
+// drain), so that the marked packets see a loaded network throughout.
+type Traffic struct {
+	Pattern     string
+	Rate        float64 // offered load, flits per node per cycle (≤ 1: an NI injects one flit a cycle)
+	PacketFlits int
+	Warmup      int64
+	Measure     int64
+	Seed        uint64
+	// Hotspot is the fraction of packets that go to the hotspot node, the
+	// router nearest the centre, under pattern "hotspot"; the rest are
+	// uniform.
+	Hotspot float64
+}
+
+// Result is one synthetic run. Latencies are those of the measured
+// packets, from creation (queueing at the source included) to the tail's
+// ejection; rates are per node per cycle over the measurement window.
+type Result struct {
+	Pattern                   string   `json:"pattern"`
+	PacketFlits               int      `json:"packet_flits"`
+	OfferedFlitsPerNodeCycle  float64  `json:"offered_flits_per_node_cycle"`
+	AcceptedFlitsPerNodeCycle float64  `json:"accepted_flits_per_node_cycle"`
+	AvgPacketLatencyCycles    float64  `json:"avg_packet_latency_cycles"`
+	P50PacketLatencyCycles    int64    `json:"p50_packet_latency_cycles"`
+	P99PacketLatencyCycles    int64    `json:"p99_packet_latency_cycles"`
+	MaxPacketLatencyCycles    int64    `json:"max_packet_latency_cycles"`
+	ZeroLoadLatencyCycles     float64  `json:"zero_load_latency_cycles"`
+	AvgHops                   float64  `json:"avg_hops"`
+	MaxLinkUtilisation        float64  `json:"max_link_utilisation"`
+	MeanLinkUtilisation       float64  `json:"mean_link_utilisation"`
+	MeasuredPackets           int64    `json:"measured_packets"`
+	PacketsGenerated          int64    `json:"packets_generated"`
+	PacketsInjected           int64    `json:"packets_injected"`
+	PacketsDelivered          int64    `json:"packets_delivered"`
+	FlitsInjected             int64    `json:"flits_injected"`
+	FlitsDelivered            int64    `json:"flits_delivered"`
+	Cycles                    int64    `json:"cycles"`
+	Stable                    bool     `json:"stable"` // every measured packet was delivered within the drain limit
+	Counters                  Counters `json:"counters"`
+}
+
+// checkTraffic validates tr against the network g it runs on.
+func checkTraffic(g topo, tr Traffic) error {
+	switch {
+	case !slices.Contains(Patterns, tr.Pattern):
+		return fmt.Errorf("unknown traffic pattern %q (want one of %v)", tr.Pattern, Patterns)
+	case tr.Pattern == "transpose" && g.w != g.h:
+		return fmt.Errorf("pattern transpose needs a square network, not %d×%d", g.w, g.h)
+	case !(tr.Rate > 0 && tr.Rate <= 1):
+		return fmt.Errorf("rate %g flits/node/cycle: must be in (0, 1], a network interface injects at most one flit per cycle", tr.Rate)
+	case tr.PacketFlits < 1 || tr.PacketFlits > 1024:
+		return fmt.Errorf("packet length %d flits: must be in 1..1024", tr.PacketFlits)
+	case tr.Warmup < 0 || tr.Measure < 1 || tr.Warmup+tr.Measure > 1e9:
+		return fmt.Errorf("warm-up %d and measurement %d cycles: want warm-up ≥ 0, measurement ≥ 1, together ≤ 10⁹", tr.Warmup, tr.Measure)
+	case tr.Pattern == "hotspot" && !(tr.Hotspot >= 0 && tr.Hotspot <= 1):
+		return fmt.Errorf("hotspot fraction %g: must be in [0, 1]", tr.Hotspot)
+	}
+	return nil
+}
+
+// dest is the destination of a packet from src under the pattern.
+func dest(g topo, tr *Traffic, src int, rng *rand.Rand) int {
+	x, y := g.xy(src)
+	switch tr.Pattern {
+	case "transpose":
+		return x*g.w + y
+	case "bitcomp":
+		// The bitwise complement of the node number for power-of-two
+		// sizes, the mirror image through the centre for any size.
+		return (g.h-1-y)*g.w + (g.w - 1 - x)
+	case "neighbor":
+		return (y+1)%g.h*g.w + (x+1)%g.w
+	case "hotspot":
+		if rng.Float64() < tr.Hotspot {
+			return hotspot(g)
+		}
+	}
+	return rng.IntN(g.nodes()) // uniform, itself included, as in BookSim
+}
+
+func hotspot(g topo) int { return g.h/2*g.w + g.w/2 }
+
+// ZeroLoadLatency is the mean zero-load latency of the pattern's packets:
+// H·(p+l) + 2 + (L−1) averaged over its source–destination pairs.
+func ZeroLoadLatency(cfg *arch.Config, tr Traffic) (float64, error) {
+	g := topoOf(cfg)
+	if err := checkTraffic(g, tr); err != nil {
+		return 0, err
+	}
+	n := g.nodes()
+	var uniform, fixed float64
+	for s := range n {
+		if tr.Pattern == "uniform" || tr.Pattern == "hotspot" {
+			for d := range n {
+				uniform += float64(g.hops(s, d))
+			}
+		}
+		switch tr.Pattern {
+		case "hotspot":
+			fixed += float64(g.hops(s, hotspot(g)))
+		case "transpose", "bitcomp", "neighbor":
+			fixed += float64(g.hops(s, dest(g, &tr, s, nil)))
+		}
+	}
+	uniform /= float64(n * n)
+	fixed /= float64(n)
+	hops := fixed
+	switch tr.Pattern {
+	case "uniform":
+		hops = uniform
+	case "hotspot":
+		hops = tr.Hotspot*fixed + (1-tr.Hotspot)*uniform
+	}
+	perRouter := float64(cfg.NoC.PipelineStages + cfg.NoC.LinkLatencyCycles)
+	return (hops+1)*perRouter + 2 + float64(tr.PacketFlits-1), nil
+}
+
+// generator injects the synthetic traffic: each node's next packet time
+// is drawn from a geometric distribution (the gaps of a Bernoulli process),
+// so that only the nodes that inject in a cycle cost anything.
+type generator struct {
+	net     *Net
+	tr      *Traffic
+	rng     *rand.Rand
+	logq    float64 // ln(1 − p), p the packet probability per cycle
+	next    nodeTimes
+	stopAt  sim.Cycle // drain limit
+	measEnd sim.Cycle
+	eng     *sim.Engine
+	made    int64
+	stable  bool // every measured packet was delivered before the drain limit
+	sink    sink
+}
+
+type sink struct{}
+
+func (sink) Handle(sim.Event) {}
+
+// gap is the number of cycles to the next packet: 1 + the failures before
+// the next success of a Bernoulli trial per cycle.
+func (gn *generator) gap() sim.Cycle {
+	if gn.logq == math.Inf(-1) {
+		return 1
+	}
+	u := 1 - gn.rng.Float64() // (0, 1]
+	return 1 + sim.Cycle(math.Log(u)/gn.logq)
+}
+
+func (gn *generator) Handle(e sim.Event) {
+	t := e.At
+	if t >= gn.measEnd && gn.net.measOut == 0 || t >= gn.stopAt {
+		// Injection stops; what is in the network drains, what still
+		// waits at the sources was never injected and is dropped.
+		gn.stable = gn.net.measOut == 0
+		gn.net.dropQueued()
+		return
+	}
+	for gn.next[0].at == t {
+		src := gn.next[0].node
+		gn.net.Send(gn.eng, src, dest(gn.net.g, gn.tr, src, gn.rng), 1, gn.tr.PacketFlits, gn.sink)
+		gn.made++
+		gn.next[0].at = t + gn.gap()
+		heap.Fix(&gn.next, 0)
+	}
+	gn.eng.Schedule(gn.next[0].at, gn, nil)
+}
+
+type nodeTime struct {
+	at   sim.Cycle
+	node int
+}
+
+// nodeTimes is a min-heap by (cycle, node), so ties go in node order and
+// the random draws happen in the same order on every run.
+type nodeTimes []nodeTime
+
+func (h nodeTimes) Len() int { return len(h) }
+func (h nodeTimes) Less(i, j int) bool {
+	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].node < h[j].node
+}
+func (h nodeTimes) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *nodeTimes) Push(x any)   { *h = append(*h, x.(nodeTime)) }
+func (h *nodeTimes) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// snapshot records the flits ejected and carried per link at the edges of
+// the measurement window.
+type snapshot struct {
+	net      *Net
+	flitsOut [2]int64
+	links    [2][]int64
+	k        int
+}
+
+func (s *snapshot) Handle(sim.Event) {
+	s.flitsOut[s.k] = s.net.s.FlitsOut
+	s.links[s.k] = slices.Clone(s.net.s.LinkFlits)
+	s.k++
+}
+
+// Run simulates tr on the cycle-level network that cfg describes.
+func Run(cfg *arch.Config, tr Traffic) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, fmt.Errorf("noc: %w", err)
+	}
+	zl, err := ZeroLoadLatency(cfg, tr)
+	if err != nil {
+		return Result{}, fmt.Errorf("noc: %w", err)
+	}
+	r, _, err := run(NewNet(cfg), tr, zl)
+	return r, err
+}
+
+// run simulates tr on n and also returns the statistics of every packet,
+// measured or not.
+func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
+	var e sim.Engine
+	var meas Stats
+	measFrom := sim.Cycle(tr.Warmup)
+	measEnd := measFrom + sim.Cycle(tr.Measure)
+	n.meas, n.measFrom, n.measTo = &meas, measFrom, measEnd
+	gn := &generator{
+		net: n, tr: &tr, eng: &e,
+		rng:     rand.New(rand.NewPCG(tr.Seed, 0x6e6f63)),
+		logq:    math.Log1p(-tr.Rate / float64(tr.PacketFlits)),
+		measEnd: measEnd,
+		// Drain for as long again as warm-up and measurement took; a
+		// network that cannot deliver its measured packets by then is
+		// past saturation.
+		stopAt: 2 * measEnd,
+	}
+	for node := range n.g.nodes() {
+		gn.next = append(gn.next, nodeTime{at: gn.gap() - 1, node: node})
+	}
+	heap.Init(&gn.next)
+	e.Schedule(gn.next[0].at, gn, nil)
+	snap := &snapshot{net: n}
+	e.Schedule(measFrom, snap, nil)
+	e.Schedule(measEnd, snap, nil)
+	end := e.Run()
+	if err := n.Err(); err != nil {
+		return Result{}, Stats{}, err
+	}
+	s := n.TakeStats()
+	res := Result{
+		Pattern:                  tr.Pattern,
+		PacketFlits:              tr.PacketFlits,
+		OfferedFlitsPerNodeCycle: tr.Rate,
+		ZeroLoadLatencyCycles:    zl,
+		MeasuredPackets:          meas.Deliveries,
+		AvgPacketLatencyCycles:   meas.MeanLatency(),
+		P50PacketLatencyCycles:   meas.Percentile(0.5),
+		P99PacketLatencyCycles:   meas.Percentile(0.99),
+		MaxPacketLatencyCycles:   meas.LatencyMax,
+		AvgHops:                  meas.MeanHops(),
+		PacketsGenerated:         gn.made,
+		PacketsInjected:          s.Packets,
+		PacketsDelivered:         s.Deliveries,
+		FlitsInjected:            s.Flits,
+		FlitsDelivered:           s.FlitsOut,
+		Cycles:                   int64(end),
+		Stable:                   gn.stable,
+		Counters:                 n.TakeCounters(),
+	}
+	nodes, window := float64(n.g.nodes()), float64(tr.Measure)
+	res.AcceptedFlitsPerNodeCycle = float64(snap.flitsOut[1]-snap.flitsOut[0]) / (nodes * window)
+	var links, sum, most int64
+	for l := range snap.links[1] {
+		if n.g.neighbour(l/4, l%4+1) < 0 {
+			continue
+		}
+		d := snap.links[1][l] - snap.links[0][l]
+		links++
+		sum += d
+		most = max(most, d)
+	}
+	if links > 0 {
+		res.MaxLinkUtilisation = float64(most) / window
+		res.MeanLinkUtilisation = float64(sum) / float64(links) / window
+	}
+	if res.PacketsInjected != res.PacketsDelivered || res.FlitsInjected != res.FlitsDelivered {
+		return res, s, fmt.Errorf("noc: conservation violated: %d packets (%d flits) injected, %d (%d) delivered",
+			res.PacketsInjected, res.FlitsInjected, res.PacketsDelivered, res.FlitsDelivered)
+	}
+	return res, s, nil
+}
+
+// Sweep is a latency–throughput curve.
+type Sweep struct {
+	ZeroLoadLatencyCycles float64 `json:"zero_load_latency_cycles"`
+	// SaturationFlitsPerNodeCycle is the offered load at which the mean
+	// packet latency reaches three times the zero-load latency (or the
+	// measured packets can no longer be delivered), found to within the
+	// final bracket; 1 if even a full load stays below.
+	SaturationFlitsPerNodeCycle float64  `json:"saturation_flits_per_node_cycle"`
+	Table                       []Result `json:"table"`
+}
+
+// RunSweep raises the offered load of tr in steps of step until the
+// network saturates, then bisects the last step refine times.
+func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int) (Sweep, error) {
+	if !(step > 0 && step <= 1) || refine < 0 || refine > 20 {
+		return Sweep{}, fmt.Errorf("noc: sweep step %g must be in (0, 1] and refinements %d in 0..20", step, refine)
+	}
+	tr.Rate = step
+	zl, err := ZeroLoadLatency(cfg, tr)
+	if err != nil {
+		return Sweep{}, fmt.Errorf("noc: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return Sweep{}, fmt.Errorf("noc: %w", err)
+	}
+	sw := Sweep{ZeroLoadLatencyCycles: zl}
+	saturated := func(rate float64) (bool, error) {
+		tr.Rate = rate
+		r, _, err := run(NewNet(cfg), tr, zl)
+		if err != nil {
+			return false, fmt.Errorf("noc: sweep at %.4g flits/node/cycle: %w", rate, err)
+		}
+		sw.Table = append(sw.Table, r)
+		return !r.Stable || r.AvgPacketLatencyCycles >= 3*zl, nil
+	}
+	lo, hi := 0.0, 0.0
+	for k := 1; ; k++ {
+		rate := math.Min(float64(k)*step, 1)
+		sat, err := saturated(rate)
+		if err != nil {
+			return sw, err
+		}
+		if sat {
+			hi = rate
+			break
+		}
+		lo = rate
+		if rate == 1 {
+			sw.SaturationFlitsPerNodeCycle = 1
+			return sw, nil
+		}
+	}
+	for range refine {
+		mid := (lo + hi) / 2
+		sat, err := saturated(mid)
+		if err != nil {
+			return sw, err
+		}
+		if sat {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	sw.SaturationFlitsPerNodeCycle = (lo + hi) / 2
+	slices.SortFunc(sw.Table, func(a, b Result) int {
+		switch {
+		case a.OfferedFlitsPerNodeCycle < b.OfferedFlitsPerNodeCycle:
+			return -1
+		case a.OfferedFlitsPerNodeCycle > b.OfferedFlitsPerNodeCycle:
+			return 1
+		}
+		return 0
+	})
+	return sw, nil
+}

@@ -1,0 +1,149 @@
+package noc
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/nmsim/nmsim/arch"
+)
+
+// short is a synthetic run small enough for a unit test.
+func short(pattern string, rate float64, flits int) Traffic {
+	return Traffic{Pattern: pattern, Rate: rate, PacketFlits: flits, Warmup: 200, Measure: 1000, Seed: 3, Hotspot: 0.2}
+}
+
+// TestConservation runs every pattern at loads below, near and beyond
+// saturation on a mesh and a torus: after the drain every injected packet
+// and flit has been delivered exactly once (Run checks the totals), the
+// links carried exactly the flit-hops that Send charged, and routers
+// hold no flit.
+func TestConservation(t *testing.T) {
+	for _, topology := range []string{"mesh", "torus"} {
+		cfg := netConfig(4, 4, topology, func(c *arch.NoC) { c.VCDepth = 2 })
+		for _, p := range Patterns {
+			for _, rate := range []float64{0.05, 0.3, 0.9} {
+				for _, flits := range []int{1, 4} {
+					zl, err := ZeroLoadLatency(cfg, short(p, rate, flits))
+					if err != nil {
+						t.Fatal(err)
+					}
+					n := NewNet(cfg)
+					r, s, err := run(n, short(p, rate, flits), zl)
+					if err != nil {
+						t.Fatalf("%s %s rate %g, %d flits: %v", topology, p, rate, flits, err)
+					}
+					if r.PacketsInjected == 0 || r.PacketsDelivered != r.PacketsInjected || r.FlitsDelivered != r.FlitsInjected {
+						t.Fatalf("%s %s rate %g: %+v", topology, p, rate, r)
+					}
+					var linkFlits int64
+					for _, v := range s.LinkFlits {
+						linkFlits += v
+					}
+					if r.Counters.Packets != r.PacketsInjected || r.Counters.Flits != r.FlitsInjected || r.Counters.LinkFlits != linkFlits {
+						t.Fatalf("%s %s rate %g: counters %+v for %d packets, %d flits injected", topology, p, rate, r.Counters, r.PacketsInjected, r.FlitsInjected)
+					}
+					if n.inFlight != 0 || n.queued != 0 || n.pendingEv != 0 {
+						t.Fatalf("%s %s rate %g: %d flits, %d packets, %d events left", topology, p, rate, n.inFlight, n.queued, n.pendingEv)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDeterminism: the same traffic and seed give the same result, and a
+// different seed a different one.
+func TestDeterminism(t *testing.T) {
+	cfg := netConfig(6, 6, "torus", func(c *arch.NoC) { c.VCs = 4 })
+	tr := short("uniform", 0.35, 3)
+	a, err := Run(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Run(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("two runs differ:\n%+v\n%+v", a, b)
+	}
+	tr.Seed++
+	c, err := Run(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reflect.DeepEqual(a, c) {
+		t.Fatal("another seed gave the same run")
+	}
+}
+
+// TestDeadlockWatchdog removes the torus datelines (a test-only hook): a
+// ring of wormhole packets then waits on itself. The run must end with an
+// error that names the blocked VCs, not hang; the same load with
+// datelines drains.
+func TestDeadlockWatchdog(t *testing.T) {
+	cfg := netConfig(4, 4, "torus", func(c *arch.NoC) { c.VCDepth = 2 })
+	tr := short("uniform", 0.9, 8)
+	zl, err := ZeroLoadLatency(cfg, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := NewNet(cfg)
+	n.noDateline = true
+	_, _, err = run(n, tr, zl)
+	if err == nil {
+		t.Fatal("a torus without datelines under full load did not deadlock")
+	}
+	msg := err.Error()
+	for _, want := range []string{"deadlock at cycle", "router (", "waits for a credit"} {
+		if !strings.Contains(msg, want) {
+			t.Fatalf("deadlock report lacks %q:\n%s", want, msg)
+		}
+	}
+	t.Logf("%.600s", msg)
+	if _, _, err := run(NewNet(cfg), tr, zl); err != nil {
+		t.Fatalf("with datelines: %v", err)
+	}
+}
+
+// TestSaturationBelowBisectionBound: uniform traffic on a k×k mesh cannot
+// be accepted faster than 4/k flits per node per cycle (half of it crosses
+// the bisection, k links each way); the sweep must saturate below that,
+// and at least half-way there, where input-queued VC routers do.
+func TestSaturationBelowBisectionBound(t *testing.T) {
+	for _, k := range []int{4, 8} {
+		cfg := netConfig(k, k, "mesh", nil)
+		tr := Traffic{Pattern: "uniform", PacketFlits: 1, Warmup: 300, Measure: 1500, Seed: 1}
+		sw, err := RunSweep(cfg, tr, 0.1, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bound := 4 / float64(k)
+		if s := sw.SaturationFlitsPerNodeCycle; s >= bound || s < bound/2 {
+			t.Fatalf("%d×%d: saturation %.3f, bisection bound %.3f", k, k, s, bound)
+		}
+		for _, r := range sw.Table {
+			if r.AcceptedFlitsPerNodeCycle > bound*1.02 {
+				t.Fatalf("%d×%d: accepted %.3f above the bound %.3f", k, k, r.AcceptedFlitsPerNodeCycle, bound)
+			}
+		}
+	}
+}
+
+func TestTrafficErrors(t *testing.T) {
+	cfg := netConfig(4, 2, "mesh", nil)
+	for _, tc := range []struct {
+		tr   Traffic
+		want string
+	}{
+		{short("tornado", 0.1, 1), "unknown traffic pattern"},
+		{short("transpose", 0.1, 1), "square"},
+		{short("uniform", 1.5, 1), "rate"},
+		{short("uniform", 0.1, 0), "packet length"},
+	} {
+		if _, err := Run(cfg, tc.tr); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: error %v, want one about %q", tc.tr, err, tc.want)
+		}
+	}
+}
