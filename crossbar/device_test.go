@@ -605,3 +605,41 @@ func TestRemapFaultyColumns(t *testing.T) {
 		t.Error("remapping moved columns of a fault-free array")
 	}
 }
+
+// TestADCBitsSweep: on 32-row reads an ADC of at least log2(32 + 1) → 6
+// bits reproduces the dot product exactly; below that the partial sums
+// clip and the error grows with every bit taken away. Every other output
+// has all weights +1, so that its count reaches 32 and even 5 bits clip.
+func TestADCBitsSweep(t *testing.T) {
+	const rows, outputs, perRead = 128, 64, 32
+	tc := newDotCase(rand.New(rand.NewPCG(2, 2)), rows, outputs, 1, 1)
+	for r := range tc.x { // drive every row: four full reads
+		tc.x[r] = 1
+		tc.planes[0].Set(r)
+		for o := 0; o < outputs; o += 2 {
+			tc.w[o*rows+r] = 1
+		}
+	}
+	prev := -1.0
+	for bits := 8; bits >= 1; bits-- {
+		a, err := Program(params(rows, 128, perRead, bits), ideal, nil, rows, outputs, 1, tc.weights)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acc := make([]int64, outputs)
+		a.Read(tc.planes, acc, &Scratch{}, &Counters{})
+		errSum := 0.0
+		for o, v := range acc {
+			errSum += math.Abs(float64(v - tc.want(o)))
+		}
+		mae := errSum / outputs
+		t.Logf("%d ADC bits: mean |error| %.3f", bits, mae)
+		switch {
+		case bits >= 6 && mae != 0:
+			t.Errorf("%d bits resolve a 32-row read, yet the mean error is %v", bits, mae)
+		case bits < 6 && !(mae > prev):
+			t.Errorf("%d bits: mean error %v, not above the %v of one more bit", bits, mae, prev)
+		}
+		prev = mae
+	}
+}
