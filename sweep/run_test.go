@@ -127,12 +127,12 @@ func TestKillResume(t *testing.T) {
 
 	killed := filepath.Join(tmp, "killed")
 	rng := rand.New(rand.NewPCG(2026, 7))
-	done, partial := 0, 0
-	for kills := 0; done < 24 && kills < 60; kills++ {
+	done, partial, kills := 0, 0, 0
+	for ; done < 24 && kills < 40; kills++ {
 		cmd := start(killed)
 		// A moment within the time the remaining points should take, so
 		// that kills keep landing mid-sweep as it nears the end.
-		time.Sleep(time.Duration(rng.Int64N(int64(full)*int64(24-done)/24 + 1)))
+		time.Sleep(time.Duration(rng.Int64N(int64(full)*int64(24-done)/24 + int64(full)/4)))
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestKillResume(t *testing.T) {
 		t.Fatalf("final resume: %v", err)
 	}
 	equalLines(t, "killed and resumed vs uninterrupted", sortedLines(t, killed), sortedLines(t, whole))
-	t.Logf("%d kills left a partly done sweep; a whole sweep takes %v", partial, full)
+	t.Logf("%d kills, %d of them mid-sweep; a whole sweep takes %v", kills, partial, full)
 }
 
 // completeKeys lists the keys of the complete lines of dir's results,
