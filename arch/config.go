@@ -46,6 +46,10 @@ type Crossbar struct {
 	// Move a column whose stuck cells disagree with its weights to a
 	// spare column (one the mapping leaves unused) where fewer disagree.
 	RemapFaultyColumns bool `toml:"remap_faulty_columns"`
+	// Set the ADC's levels from reference columns (the mean on- and
+	// off-cell) instead of the nominal levels, removing the gain error of
+	// lognormal variation.
+	CalibrateADC bool `toml:"calibrate_adc"`
 }
 
 // Device is the memory cell of the crossbars: its conductance levels and

@@ -24,6 +24,7 @@ package crossbar
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
@@ -41,6 +42,11 @@ type Params struct {
 	// weights to a spare column, one the programmed block leaves unused,
 	// where fewer disagree (a mitigation; see deviceMap.remap).
 	RemapFaultyColumns bool
+	// CalibrateADC sets the ADC's levels from reference columns, i.e. from
+	// the mean conductance of the on- and off-cells rather than their
+	// nominal (median) values, which removes the gain error that lognormal
+	// variation causes (a mitigation).
+	CalibrateADC bool
 }
 
 // Counters count the array's operations; energy turns them into joules.
@@ -81,9 +87,12 @@ type Array struct {
 	// readCycles is the latency of one read: drive and settle, then the
 	// busiest ADC converts its columns one after another.
 	readCycles int64
-	// gOff is G_off in units of G_on, perCode is 1/(G_on − G_off), the
-	// ADC's codes per unit of current, and noise the relative read noise σ.
-	gOff, perCode, noise float64
+	// gOff is G_off in units of G_on and noise the relative read noise σ.
+	gOff, noise float64
+	// The ADC subtracts adcOff per driven row and converts perCode codes
+	// per unit of current: G_off and 1/(G_on − G_off) as calibrated on the
+	// nominal levels, both scaled to the mean cell with CalibrateADC.
+	adcOff, perCode float64
 	// q holds the conductances of the used cells when variation or IR drop
 	// make them differ from the two nominal levels (nil otherwise: a
 	// column's current then follows from its popcount). They are
@@ -123,7 +132,15 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 		return nil, errors.New("crossbar: a device with faults or variation needs a random source to draw its cells")
 	}
 	a := &Array{p: p, rows: rows, outputs: outputs, slices: slices, usedCols: used, cols: make([]bitvec.Vec, used),
-		fullScale: 1<<p.ADCBits - 1, maxCode: -1, gOff: 1 / d.OnOffRatio, perCode: 1 / (1 - 1/d.OnOffRatio), noise: d.ReadNoiseSigma}
+		fullScale: 1<<p.ADCBits - 1, maxCode: -1, gOff: 1 / d.OnOffRatio, noise: d.ReadNoiseSigma}
+	a.adcOff, a.perCode = a.gOff, 1/(1-a.gOff)
+	if p.CalibrateADC {
+		// Reference columns of many cells conduct the mean of the
+		// lognormal, e^(σ²/2) times the median that the nominal levels
+		// describe.
+		mean := math.Exp(d.VariationSigma * d.VariationSigma / 2)
+		a.adcOff, a.perCode = a.adcOff*mean, a.perCode/mean
+	}
 	limit := int8(1)
 	if weightBits > 1 {
 		limit = int8(1<<(weightBits-1) - 1)

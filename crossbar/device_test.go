@@ -643,3 +643,51 @@ func TestADCBitsSweep(t *testing.T) {
 		prev = mae
 	}
 }
+
+// TestCalibrateADC: lognormal variation makes the mean cell conduct
+// e^(σ²/2) times its nominal level, so an ADC calibrated on the nominal
+// levels reads every dot product that much too large; calibrating on the
+// mean removes the gain error. The gain is the least-squares slope of the
+// read values against the exact dot products over 400 arrays of 64
+// outputs. Its standard error is √(var/Σ want²) ≈ √(9.6 / (25600·32)) ≈
+// 0.0034 (var: the variance of a pair's code difference at σ = 0.4), so
+// the tolerance ±0.015 is about 4.4 standard errors.
+func TestCalibrateADC(t *testing.T) {
+	const rows, outputs, sigma = 32, 64, 0.4
+	d := Device{OnOffRatio: 10, Levels: 2, VariationSigma: sigma}
+	rng := rand.New(rand.NewPCG(4, 4))
+	tc := newDotCase(rng, rows, outputs, 1, 1)
+	for r := range tc.x {
+		tc.x[r] = 1
+		tc.planes[0].Set(r)
+	}
+	gain := func(calibrate bool) float64 {
+		p := params(rows, 128, rows, 7)
+		p.CalibrateADC = calibrate
+		devices := rand.New(rand.NewPCG(5, 5))
+		var xy, xx float64
+		for i := 0; i < 400; i++ {
+			a, err := Program(p, d, devices, rows, outputs, 1, tc.weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc := make([]int64, outputs)
+			a.Read(tc.planes, acc, &Scratch{}, &Counters{})
+			for o, v := range acc {
+				want := float64(tc.want(o))
+				xy += float64(v) * want
+				xx += want * want
+			}
+		}
+		return xy / xx
+	}
+	mean := math.Exp(sigma * sigma / 2)
+	nominal, calibrated := gain(false), gain(true)
+	t.Logf("gain: nominal levels %.4f (e^(σ²/2) = %.4f), calibrated %.4f", nominal, mean, calibrated)
+	if math.Abs(nominal-mean) > 0.015 {
+		t.Errorf("nominal calibration: gain %.4f, want e^(σ²/2) = %.4f ± 0.015", nominal, mean)
+	}
+	if math.Abs(calibrated-1) > 0.015 {
+		t.Errorf("calibrated ADC: gain %.4f, want 1 ± 0.015", calibrated)
+	}
+}

@@ -166,7 +166,7 @@ func (a *Array) convertCounts(group []int, codes []int, s *Scratch) {
 func (a *Array) convertCells(group []int, codes []int, s *Scratch) {
 	sums := a.sums(group, s)
 	perUnit := a.perCode / a.qScale
-	offset := float64(len(group)) * a.gOff * a.perCode
+	offset := float64(len(group)) * a.adcOff * a.perCode
 	var rng *rand.Rand
 	if a.noise > 0 {
 		rng = s.noise()
@@ -215,10 +215,11 @@ func (a *Array) sums(group []int, s *Scratch) []uint64 {
 }
 
 // convert is the ADC of one column read with n driven rows. It is
-// calibrated on the nominal levels, so that k on-cells and n − k off-cells
-// give code k: it subtracts n·G_off, divides by G_on − G_off and quantizes.
+// calibrated so that k on-cells and n − k off-cells give code k: it
+// subtracts n·G_off, divides by G_on − G_off and quantizes (with
+// CalibrateADC, G_on and G_off are the mean conductances).
 func (a *Array) convert(i float64, n int) int {
-	return a.quantize((i - float64(n)*a.gOff) * a.perCode)
+	return a.quantize((i - float64(n)*a.adcOff) * a.perCode)
 }
 
 // quantize rounds x, in codes, to the nearest code and clamps it to
