@@ -96,7 +96,7 @@ func eval(e ast.Expr, cfg *arch.Config) (any, error) {
 	case *ast.BinaryExpr:
 		return binary(e, cfg)
 	}
-	return nil, fmt.Errorf("unsupported expression %T: use arch keys, numbers, strings, arithmetic, comparisons, && || !", e)
+	return nil, fmt.Errorf("unsupported syntax; allowed are arch keys, numbers, strings, + - * / %%, comparisons, && || ! and parentheses")
 }
 
 func binary(e *ast.BinaryExpr, cfg *arch.Config) (any, error) {
