@@ -132,7 +132,9 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 		return nil, errors.New("crossbar: a device with faults or variation needs a random source to draw its cells")
 	}
 	a := &Array{p: p, rows: rows, outputs: outputs, slices: slices, usedCols: used, cols: make([]bitvec.Vec, used),
-		fullScale: 1<<p.ADCBits - 1, maxCode: -1, gOff: 1 / d.OnOffRatio, noise: d.ReadNoiseSigma}
+		// Past 62 bits no count could reach full scale; the cap keeps the
+		// shift from overflowing.
+		fullScale: 1<<min(p.ADCBits, 62) - 1, maxCode: -1, gOff: 1 / d.OnOffRatio, noise: d.ReadNoiseSigma}
 	a.adcOff, a.perCode = a.gOff, 1/(1-a.gOff)
 	if p.CalibrateADC {
 		// Reference columns of many cells conduct the mean of the

@@ -161,28 +161,32 @@ func TestReadCountsOperations(t *testing.T) {
 
 // BenchmarkRead measures each read path on a 128×128 array of binary
 // weights (64 outputs), one plane with 8, 32 (one full read at
-// rows_per_read = 32) or 128 driven rows: the ideal popcount core, faults
-// folded into it, read noise on popcounts, and per-cell conductances
-// (variation, IR drop) with and without noise. synops/s counts one
-// synaptic operation per driven row per output per plane.
+// rows_per_read = 32) or 128 driven rows: the ideal popcount core with a
+// 6-bit ADC (one pass per plane) and with a 5-bit ADC that may clip (one
+// pass per read), faults folded into it, read noise on popcounts, and
+// per-cell conductances (variation, IR drop) with and without noise.
+// synops/s counts one synaptic operation per driven row per output per
+// plane.
 func BenchmarkRead(b *testing.B) {
 	for _, bc := range []struct {
-		name string
-		d    Device
+		name    string
+		d       Device
+		adcBits int
 	}{
-		{"ideal", ideal},
-		{"faults", Device{OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02}},
-		{"noise", Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.1}},
-		{"variation", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2}},
-		{"variation+noise", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1}},
-		{"all", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02, IRDrop: 1e-4}},
+		{"ideal", ideal, 6},
+		{"ideal-5bit", ideal, 5},
+		{"faults", Device{OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02}, 6},
+		{"noise", Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.1}, 6},
+		{"variation", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2}, 6},
+		{"variation+noise", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1}, 6},
+		{"all", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02, IRDrop: 1e-4}, 6},
 	} {
 		for _, driven := range []int{8, 32, 128} {
 			b.Run(fmt.Sprintf("%s/rows=%d", bc.name, driven), func(b *testing.B) {
 				const rows, outputs = 128, 64
 				rng := rand.New(rand.NewPCG(5, 6))
 				w := randomBlock(rng, rows, outputs, 1)
-				a, err := Program(params(rows, 128, 32, 6), bc.d, rand.New(rand.NewPCG(7, 8)), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+				a, err := Program(params(rows, 128, 32, bc.adcBits), bc.d, rand.New(rand.NewPCG(7, 8)), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
 				if err != nil {
 					b.Fatal(err)
 				}
