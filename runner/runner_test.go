@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -136,24 +137,32 @@ func shippedModel(b *testing.B) *model.Model {
 }
 
 // BenchmarkRunMNIST is `nmsim run` on the shipped model and preset:
-// inferences per second with one worker and with two.
+// inferences per second with one worker and with two, with ideal devices
+// and with every non-ideality on.
 func BenchmarkRunMNIST(b *testing.B) {
 	m := shippedModel(b)
-	c, err := chip.New(arch.Default(), m, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	const n = 20
 	set := mnistTest(b, n)
-	for _, workers := range []int{1, 2} {
-		b.Run(map[int]string{1: "workers=1", 2: "workers=2"}[workers], func(b *testing.B) {
-			for b.Loop() {
-				if _, err := Run(context.Background(), c, set, Options{Timesteps: m.Timesteps, Workers: workers}); err != nil {
-					b.Fatal(err)
+	for _, devices := range []string{"ideal", "nonideal"} {
+		cfg := arch.Default()
+		if devices == "nonideal" {
+			cfg.Device.VariationSigma, cfg.Device.ReadNoiseSigma = 0.1, 0.02
+			cfg.Device.StuckAtOffRate, cfg.Device.StuckAtOnRate, cfg.Device.IRDrop = 0.001, 0.001, 0.001
+		}
+		c, err := chip.New(cfg, m, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("devices=%s/workers=%d", devices, workers), func(b *testing.B) {
+				for b.Loop() {
+					if _, err := Run(context.Background(), c, set, Options{Timesteps: m.Timesteps, Workers: workers}); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "inferences/s")
-		})
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "inferences/s")
+			})
+		}
 	}
 }
 
