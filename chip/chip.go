@@ -99,6 +99,7 @@ func New(cfg *arch.Config, m *model.Model, seed uint64) (*Chip, error) {
 		Rows: cfg.Crossbar.Rows, Cols: cfg.Crossbar.Cols, RowsPerRead: cfg.Crossbar.RowsPerRead,
 		ADCBits: cfg.Crossbar.ADCBits, ColsPerADC: cfg.Crossbar.ColsPerADC,
 		ReadLatencyCycles: cfg.Crossbar.ReadLatencyCycles, ADCLatencyCycles: cfg.Crossbar.ADCLatencyCycles,
+		RemapFaultyColumns: cfg.Crossbar.RemapFaultyColumns, CalibrateADC: cfg.Crossbar.CalibrateADC,
 	}
 	d := cfg.Device
 	dev := crossbar.Device{

@@ -98,13 +98,18 @@ func newRecord(s *stage) record {
 	}
 }
 
+// noiseTag separates read-noise seeds from device-draw seeds.
+const noiseTag = 0x9e3779b97f4a7c15
+
 // Infer runs one sample (the model's input shape, CHW) for T timesteps.
 // key names the sample (its index in the data set): read noise is drawn
 // from (chip seed, key), so a sample's result does not depend on which
 // worker runs it or what ran before.
 func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	w.input = sample
-	w.scratch.Reseed(w.c.seed, key)
+	// The tag keeps the noise streams apart from the arrays' device
+	// streams, which are (seed, stage<<32 | block).
+	w.scratch.Reseed(w.c.seed^noiseTag, key)
 	for si := range w.st {
 		ss := &w.st[si]
 		clear(ss.v)
