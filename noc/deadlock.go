@@ -22,20 +22,20 @@ func (n *Net) deadlock(t sim.Cycle) {
 		t, n.inFlight, n.queued, n.lastProgress)
 	lines := 0
 	for r := range n.g.nodes() {
-		for m := n.nonempty[r]; m != 0; m &= m - 1 {
+		for m := n.rt[r].nonempty; m != 0; m &= m - 1 {
 			i := bits.TrailingZeros64(m)
 			if lines++; lines > maxStuckLines {
 				continue
 			}
-			iv := r*numPorts*n.v + i
-			f := n.buf[iv*n.d+int(n.bufHead[iv])]
+			q := &n.in[r*vcSlots+i]
+			f := n.buf[int(q.off)+int(q.head)]
 			pk := &n.pkts[f.pkt]
 			dst := "multicast"
 			if pk.dst >= 0 {
 				dst = n.g.name(pk.dst)
 			}
 			fmt.Fprintf(&b, "\n  router %s input %s VC %d: %d flits; front flit of packet %s→%s %s",
-				n.g.name(r), portNames[i/n.v], i%n.v, n.bufLen[iv], n.g.name(pk.src), dst, n.waitsFor(r, iv, f, t))
+				n.g.name(r), portNames[i/maxVCs], i%maxVCs, q.n, n.g.name(pk.src), dst, n.waitsFor(r, q, f, t))
 		}
 	}
 	if lines > maxStuckLines {
@@ -48,29 +48,37 @@ func (n *Net) deadlock(t sim.Cycle) {
 	n.pendingEv = 0
 }
 
-// waitsFor says what the front flit f of input VC iv at router r needs at
+// waitsFor says what the front flit f of input VC q at router r needs at
 // cycle t.
-func (n *Net) waitsFor(r, iv int, f flit, t sim.Cycle) string {
-	if n.ready[iv] > t {
-		return fmt.Sprintf("is not ready before cycle %d", n.ready[iv])
+func (n *Net) waitsFor(r int, q *inVC, f flit, t sim.Cycle) string {
+	if q.ready > t {
+		return fmt.Sprintf("is not ready before cycle %d", q.ready)
 	}
-	if n.outMask[iv] == 0 {
+	if q.outMask == 0 {
 		return "waits for route computation"
 	}
 	var waits []string
-	for m := n.outMask[iv] &^ n.sent[iv]; m != 0; m &= m - 1 {
+	for m := q.outMask &^ q.sent; m != 0; m &= m - 1 {
 		p := bits.TrailingZeros8(m)
-		if n.vaMask[iv]&(1<<p) == 0 {
-			lo, hi := n.vcRange(r, p, f.pkt)
-			waits = append(waits, fmt.Sprintf("a free VC %d..%d on output %s", lo, hi-1, portNames[p]))
+		if q.vaMask&(1<<p) == 0 {
+			waits = append(waits, fmt.Sprintf("a free VC among %s on output %s", vcList(n.classMask(r, p, f.pkt)), portNames[p]))
 			continue
 		}
-		vc := int(n.outVC[iv*numPorts+p])
-		if n.credit[(r*numPorts+p)*n.v+vc] <= 0 {
+		vc := int(q.outVC[p])
+		if n.rt[r].credit[p*maxVCs+vc] <= 0 {
 			waits = append(waits, fmt.Sprintf("a credit for VC %d on output %s", vc, portNames[p]))
 		} else {
 			waits = append(waits, fmt.Sprintf("the switch to output %s", portNames[p]))
 		}
 	}
 	return "waits for " + strings.Join(waits, " and ")
+}
+
+// vcList names the VCs in mask m: "{0,1}".
+func vcList(m uint8) string {
+	var vcs []string
+	for ; m != 0; m &= m - 1 {
+		vcs = append(vcs, fmt.Sprint(bits.TrailingZeros8(m)))
+	}
+	return "{" + strings.Join(vcs, ",") + "}"
 }

@@ -23,6 +23,8 @@ import (
 // could not move anything sleeps until a credit or flit arrives.
 type Net struct {
 	g                 topo
+	nodeX, nodeY      []int16   // coordinates of each router
+	nbr               []int32   // per router·numPorts + port: the neighbour, -1 off a mesh
 	v, d              int       // VCs per port, flits per VC
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
 	link              sim.Cycle
@@ -30,39 +32,16 @@ type Net struct {
 	watchdog          sim.Cycle
 	noDateline        bool // test hook: packets never switch to the torus's high VC class (deadlock-prone)
 
-	// Input VCs, indexed (router·numPorts + port)·v + vc.
-	buf      []flit  // ring of d flits per input VC
-	bufHead  []uint8 //
-	bufLen   []uint8 //
-	ready    []sim.Cycle
-	outMask  []uint8 // output ports of the front packet (0: not routed yet)
-	vaMask   []uint8 // those ports that hold an output VC
-	sent     []uint8 // those ports the front flit has crossed the switch to
-	outVC    []int8  // per input VC and port: the output VC held
-	vaPtr    []uint8 // round-robin pointer over output VCs
-	nonempty []uint64
-
-	// Output VCs, indexed like input VCs: the state of the downstream
-	// buffer as this router sees it.
-	owner    []int16 // input VC (port·v + vc) holding it, -1 if free
-	credit   []int16
-	vaOutPtr []uint8 // round-robin pointer over input VCs
-	saIn     []uint8 // per router·numPorts + input port: pointer over its VCs
-	saOut    []uint8 // per router·numPorts + output port: pointer over input ports
-
-	nis      []nic
-	niCredit []int16 // per node·v + vc: credits for the router's local input VCs
+	rt  []router
+	in  []inVC // per router·vcSlots + port·maxVCs + vc
+	buf []flit // rings of d flits, one per input VC in use
+	nis []nic
 
 	wheel     [][]wakeup
 	wheelMask sim.Cycle
 	pendingEv int
 	activeR   []int32
 	activeN   []int32
-	rSeen     []sim.Cycle // cycle+1 at which the router was put on the wake list
-	rWake     []sim.Cycle // cycle+1 of the last wake-up scheduled
-	nSeen     []sim.Cycle
-	nWake     []sim.Cycle
-	nSent     []sim.Cycle // cycle+1 of the NI's last injected flit
 	ticks     []sim.Cycle // cycles for which a tick is queued on the engine
 	eng       *sim.Engine
 	lastNow   sim.Cycle // the engine's cycle at the last Send
@@ -88,8 +67,43 @@ type Net struct {
 	measOut          int
 
 	// allocation scratch
-	vaBest    []int16
+	vaBest    [vcSlots]int8
 	vaTouched []int
+}
+
+// maxVCs is the most VCs per port; a router's input VCs are numbered
+// port·maxVCs + vc, so that their set fits one uint64 and the port and VC
+// of a bit are a shift and a mask away.
+const (
+	maxVCs  = 8
+	vcSlots = numPorts * maxVCs
+)
+
+// router is one router's allocation state.
+type router struct {
+	nonempty uint64          // input VCs holding flits
+	ovBusy   [numPorts]uint8 // output VCs held by a packet
+	saIn     [numPorts]uint8 // per input port: round-robin pointer over its VCs
+	saOut    [numPorts]uint8 // per output port: round-robin pointer over input ports
+	// Per output VC (port·maxVCs + vc): credits for the downstream buffer,
+	// and the round-robin pointer over input VCs of its VC arbiter.
+	credit   [vcSlots]int16
+	vaOutPtr [vcSlots]uint8
+	seen     sim.Cycle // cycle+1 at which it was put on the wake list
+	wake     sim.Cycle // cycle+1 of the last wake-up scheduled
+}
+
+// inVC is one input virtual channel: a ring of flits in buf and the state
+// of the packet at its front.
+type inVC struct {
+	ready   sim.Cycle // the cycle from which the front flit may be allocated
+	off     int32     // its ring's offset in buf
+	head, n uint8     // ring position of the front flit, flits held
+	outMask uint8     // output ports of the front packet (0: not routed yet)
+	vaMask  uint8     // those ports that hold an output VC
+	sent    uint8     // those ports the front flit has crossed the switch to
+	vaPtr   uint8     // round-robin pointer over output VCs
+	outVC   [numPorts]uint8
 }
 
 // flit is one buffered flit; arrive is the cycle it is written into the
@@ -98,6 +112,7 @@ type Net struct {
 type flit struct {
 	arrive     sim.Cycle
 	pkt        int32
+	dst        int16 // of a unicast packet, so routing need not look it up; -1 for a tree
 	head, tail bool
 }
 
@@ -122,12 +137,17 @@ type bundle struct {
 // injects one flit per cycle into its router's local input port, one
 // packet at a time, each on a VC it picks round-robin.
 type nic struct {
-	queue []int32
-	qhead int
-	cur   int32 // packet being injected, -1 if none
-	next  int   // its next flit
-	vc    int
-	rr    int
+	queue   []int32
+	qhead   int
+	cur     int32 // packet being injected, -1 if none
+	next    int   // its next flit
+	vc      int
+	rr      int
+	credit  [maxVCs]int16 // for the router's local input VCs
+	seen    sim.Cycle     // cycle+1 at which it was put on the wake list
+	wake    sim.Cycle     // cycle+1 of the last wake-up scheduled
+	sentAt  sim.Cycle     // cycle+1 of its last injected flit
+	pending bool          // has a packet to inject
 }
 
 // wakeup is an entry of the timing wheel.
@@ -173,35 +193,31 @@ func NewNet(cfg *arch.Config) *Net {
 		panic(fmt.Sprintf("noc: %d VCs × %d flits on a %s: validate the config first", n.v, n.d, cfg.Chip.Topology))
 	}
 	nodes := n.g.nodes()
-	ivc := nodes * numPorts * n.v
-	n.buf = make([]flit, ivc*n.d)
-	n.bufHead = make([]uint8, ivc)
-	n.bufLen = make([]uint8, ivc)
-	n.ready = make([]sim.Cycle, ivc)
-	n.outMask = make([]uint8, ivc)
-	n.vaMask = make([]uint8, ivc)
-	n.sent = make([]uint8, ivc)
-	n.outVC = make([]int8, ivc*numPorts)
-	n.vaPtr = make([]uint8, ivc)
-	n.nonempty = make([]uint64, nodes)
-	n.owner = make([]int16, ivc)
-	n.credit = make([]int16, ivc)
-	n.vaOutPtr = make([]uint8, ivc)
-	n.saIn = make([]uint8, nodes*numPorts)
-	n.saOut = make([]uint8, nodes*numPorts)
+	n.nbr = make([]int32, nodes*numPorts)
+	for r := range nodes {
+		x, y := n.g.xy(r)
+		n.nodeX = append(n.nodeX, int16(x))
+		n.nodeY = append(n.nodeY, int16(y))
+		for p := range numPorts {
+			n.nbr[r*numPorts+p] = int32(n.g.neighbour(r, p))
+		}
+	}
+	n.rt = make([]router, nodes)
+	n.in = make([]inVC, nodes*vcSlots)
+	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
+	for r := range nodes {
+		for p := range numPorts {
+			for vc := range n.v {
+				n.in[r*vcSlots+p*maxVCs+vc].off = int32(((r*numPorts+p)*n.v + vc) * n.d)
+			}
+		}
+	}
 	n.nis = make([]nic, nodes)
-	n.niCredit = make([]int16, nodes*n.v)
-	n.rSeen = make([]sim.Cycle, nodes)
-	n.rWake = make([]sim.Cycle, nodes)
-	n.nSeen = make([]sim.Cycle, nodes)
-	n.nWake = make([]sim.Cycle, nodes)
-	n.nSent = make([]sim.Cycle, nodes)
 	// Nothing is scheduled further ahead than a flit's arrival plus its
 	// allocation delay: p + l cycles.
 	size := 1 << bits.Len(uint(p+l+2))
 	n.wheel = make([][]wakeup, size)
 	n.wheelMask = sim.Cycle(size - 1)
-	n.vaBest = make([]int16, numPorts*n.v)
 	for i := range n.vaBest {
 		n.vaBest[i] = -1
 	}
@@ -213,40 +229,35 @@ func NewNet(cfg *arch.Config) *Net {
 
 // Reset implements Network. Statistics and counters are kept until taken.
 func (n *Net) Reset() {
-	clear(n.bufHead)
-	clear(n.bufLen)
-	clear(n.outMask)
-	clear(n.vaMask)
-	clear(n.sent)
-	clear(n.vaPtr)
-	clear(n.nonempty)
-	for i := range n.owner {
-		n.owner[i] = -1
-		n.credit[i] = int16(n.d)
-	}
-	// The NI is a sink that never refuses a flit: its ejection port
-	// never runs out of credits.
-	for r := range n.g.nodes() {
-		o := r * numPorts * n.v
+	for r := range n.rt {
+		rt := &n.rt[r]
+		*rt = router{}
+		for p := range numPorts {
+			for vc := range n.v {
+				rt.credit[p*maxVCs+vc] = int16(n.d)
+			}
+		}
+		// The NI is a sink that never refuses a flit: the ejection
+		// port never runs out of credits.
 		for vc := range n.v {
-			n.credit[o+vc] = math.MaxInt16
+			rt.credit[portLocal*maxVCs+vc] = math.MaxInt16
 		}
 	}
-	clear(n.vaOutPtr)
-	clear(n.saIn)
-	clear(n.saOut)
+	for i := range n.in {
+		n.in[i] = inVC{off: n.in[i].off}
+	}
 	for i := range n.nis {
 		n.nis[i] = nic{queue: n.nis[i].queue[:0], cur: -1}
-	}
-	for i := range n.niCredit {
-		n.niCredit[i] = int16(n.d)
+		for vc := range n.v {
+			n.nis[i].credit[vc] = int16(n.d)
+		}
 	}
 	for i := range n.wheel {
 		n.wheel[i] = n.wheel[i][:0]
 	}
 	n.pendingEv = 0
 	n.activeR, n.activeN = n.activeR[:0], n.activeN[:0]
-	n.clearStamps()
+	n.ticks = n.ticks[:0]
 	n.eng = nil
 	n.pkts, n.freePkt = n.pkts[:0], n.freePkt[:0]
 	n.bundles, n.freeBndl = n.bundles[:0], n.freeBndl[:0]
@@ -331,11 +342,12 @@ func (n *Net) bind(e *sim.Engine) {
 }
 
 func (n *Net) clearStamps() {
-	clear(n.rSeen)
-	clear(n.rWake)
-	clear(n.nSeen)
-	clear(n.nWake)
-	clear(n.nSent)
+	for r := range n.rt {
+		n.rt[r].seen, n.rt[r].wake = 0, 0
+	}
+	for i := range n.nis {
+		n.nis[i].seen, n.nis[i].wake, n.nis[i].sentAt = 0, 0, 0
+	}
 	n.ticks = n.ticks[:0]
 }
 
@@ -373,11 +385,9 @@ func (n *Net) enqueue(src, dst int, dsts []int, flits int, b int32) {
 	}
 	ni := &n.nis[src]
 	ni.queue = append(ni.queue, id)
+	ni.pending = true
 	n.queued++
-	if n.nSeen[src] != now+1 {
-		n.nSeen[src] = now + 1
-		n.activeN = append(n.activeN, int32(src))
-	}
+	n.activateNI(src, now)
 	n.ensureTick(now)
 }
 
@@ -398,31 +408,29 @@ func (n *Net) at(c sim.Cycle, w wakeup) {
 }
 
 func (n *Net) wakeRouterAt(r int, c sim.Cycle) {
-	if n.rWake[r] == c+1 {
-		return
+	if rt := &n.rt[r]; rt.wake != c+1 {
+		rt.wake = c + 1
+		n.at(c, wakeup{node: int32(r), kind: wakeRouter})
 	}
-	n.rWake[r] = c + 1
-	n.at(c, wakeup{node: int32(r), kind: wakeRouter})
 }
 
 func (n *Net) wakeNIAt(i int, c sim.Cycle) {
-	if n.nWake[i] == c+1 {
-		return
+	if ni := &n.nis[i]; ni.wake != c+1 {
+		ni.wake = c + 1
+		n.at(c, wakeup{node: int32(i), kind: wakeNI})
 	}
-	n.nWake[i] = c + 1
-	n.at(c, wakeup{node: int32(i), kind: wakeNI})
 }
 
 func (n *Net) activateRouter(r int, t sim.Cycle) {
-	if n.rSeen[r] != t+1 {
-		n.rSeen[r] = t + 1
+	if rt := &n.rt[r]; rt.seen != t+1 {
+		rt.seen = t + 1
 		n.activeR = append(n.activeR, int32(r))
 	}
 }
 
 func (n *Net) activateNI(i int, t sim.Cycle) {
-	if n.nSeen[i] != t+1 {
-		n.nSeen[i] = t + 1
+	if ni := &n.nis[i]; ni.seen != t+1 {
+		ni.seen = t + 1
 		n.activeN = append(n.activeN, int32(i))
 	}
 }
@@ -447,11 +455,19 @@ func (n *Net) tick(t sim.Cycle) {
 		case wakeNI:
 			n.activateNI(r, t)
 		case creditRouter:
-			n.credit[(r*numPorts+int(w.port))*n.v+int(w.vc)]++
-			n.activateRouter(r, t)
+			// A credit matters only to a router with flits waiting, an
+			// NI with packets to inject.
+			rt := &n.rt[r]
+			rt.credit[int(w.port)*maxVCs+int(w.vc)]++
+			if rt.nonempty != 0 {
+				n.activateRouter(r, t)
+			}
 		case creditNI:
-			n.niCredit[r*n.v+int(w.vc)]++
-			n.activateNI(r, t)
+			ni := &n.nis[r]
+			ni.credit[w.vc]++
+			if ni.pending {
+				n.activateNI(r, t)
+			}
 		}
 	}
 	n.pendingEv -= len(*b)
@@ -461,7 +477,7 @@ func (n *Net) tick(t sim.Cycle) {
 	}
 	n.activeR = n.activeR[:0]
 	for _, i := range n.activeN {
-		n.nSeen[i] = 0 // a Send later in this cycle may wake it again
+		n.nis[i].seen = 0 // a Send later in this cycle may wake it again
 		n.evalNI(int(i), t)
 	}
 	n.activeN = n.activeN[:0]
@@ -505,6 +521,7 @@ func (n *Net) dropQueued() {
 			n.queued--
 		}
 		ni.queue, ni.qhead = ni.queue[:0], 0
+		ni.pending = ni.cur >= 0
 	}
 }
 

@@ -47,7 +47,8 @@ func (c *Counters) add(packets, flits, routers, links, switches int64) {
 type Network interface {
 	// Send injects packets packets of flits flits each from tile src to
 	// tile dst at the engine's current cycle, and schedules done on the
-	// engine at the cycle the last one is ejected at dst.
+	// engine at the cycle the last one is ejected at dst (done may be nil
+	// when nobody waits for it).
 	Send(e *sim.Engine, src, dst, packets, flits int, done sim.Handler)
 	// Multicast sends packets packets of flits flits each from src to
 	// every tile in dsts, replicated at the source network interface or
@@ -163,7 +164,9 @@ func (z *ZeroLoad) Multicast(e *sim.Engine, src int, dsts []int, packets, flits 
 		z.account(dsts, src, packets, flits)
 	}
 	z.s.FlitsOut += int64(len(dsts) * packets * flits)
-	e.Schedule(last, done, nil)
+	if done != nil {
+		e.Schedule(last, done, nil)
+	}
 }
 
 // account charges packets×flits over the tree from src to dsts.

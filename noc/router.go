@@ -14,67 +14,78 @@ import (
 //
 // If nothing moved, the router's state cannot change until a credit or a
 // flit arrives (both wake it), or until a buffered flit becomes ready, so
-// it sleeps until then; if something moved, it looks again next cycle.
+// it sleeps until then.
+//
+// VC sets are bit masks (a port has at most 8 VCs, a router 5 ports), and
+// a round-robin arbiter is a rotation of its request mask followed by a
+// count of trailing zeros.
 func (n *Net) evalRouter(r int, t sim.Cycle) {
-	mask := n.nonempty[r]
+	rt := &n.rt[r]
+	mask := rt.nonempty
 	if mask == 0 {
 		return
 	}
-	base := r * numPorts * n.v
-	pv := numPorts * n.v
-	nextReady := sim.Cycle(1<<63 - 1)
+	v := n.v
+	ins := n.in[r*vcSlots : (r+1)*vcSlots]
+	const never = sim.Cycle(1<<63 - 1)
+	nextReady := never
 	moved := false
 
-	// VC allocation. Stage 1: each head flit that is ready picks, for each
-	// output port it still needs, the first free VC of its class after its
-	// pointer. Stage 2: each requested output VC grants one requester.
+	// VC allocation. Stage 1: each ready head flit picks, for each output
+	// port it still needs, the first free VC of its class at or after its
+	// pointer. Stage 2: each requested output VC grants one requester. A
+	// front flit that already holds every VC it needs is not a head in
+	// waiting: body flits follow a head that has crossed to all its ports.
+	var ready uint64
+	var readyPorts uint8
 	n.vaTouched = n.vaTouched[:0]
 	for m := mask; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
-		iv := base + i
-		if n.ready[iv] > t {
-			nextReady = min(nextReady, n.ready[iv])
+		q := &ins[i]
+		if q.ready > t {
+			nextReady = min(nextReady, q.ready)
 			continue
 		}
-		f := &n.buf[iv*n.d+int(n.bufHead[iv])]
-		if !f.head {
+		ready |= 1 << i
+		readyPorts |= 1 << (i / maxVCs)
+		om := q.outMask
+		if om != 0 && q.vaMask == om {
 			continue
 		}
-		if n.outMask[iv] == 0 {
-			n.outMask[iv] = n.routeMask(r, f.pkt)
+		f := &n.buf[int(q.off)+int(q.head)]
+		if om == 0 {
+			om = n.routeMask(r, f)
+			q.outMask = om
 		}
-		for need := n.outMask[iv] &^ n.vaMask[iv]; need != 0; need &= need - 1 {
+		for need := om &^ q.vaMask; need != 0; need &= need - 1 {
 			p := bits.TrailingZeros8(need)
-			lo, hi := n.vcRange(r, p, f.pkt)
-			ob := (r*numPorts + p) * n.v
-			for k := range n.v {
-				vc := (int(n.vaPtr[iv]) + k) % n.v
-				if vc < lo || vc >= hi || n.owner[ob+vc] >= 0 {
-					continue
-				}
-				o := p*n.v + vc
-				best := n.vaBest[o]
-				if best < 0 {
-					n.vaTouched = append(n.vaTouched, o)
-				}
-				ptr := int(n.vaOutPtr[ob+vc])
-				if best < 0 || (i-ptr+pv)%pv < (int(best)-ptr+pv)%pv {
-					n.vaBest[o] = int16(i)
-				}
-				break
+			free := n.classMask(r, p, f.pkt) &^ rt.ovBusy[p]
+			if free == 0 {
+				continue
+			}
+			o := p*maxVCs + rotPick(uint(free), int(q.vaPtr), v)
+			best := n.vaBest[o]
+			if best < 0 {
+				n.vaTouched = append(n.vaTouched, o)
+				n.vaBest[o] = int8(i)
+				continue
+			}
+			ptr := int(rt.vaOutPtr[o])
+			if wrap(i-ptr, vcSlots) < wrap(int(best)-ptr, vcSlots) {
+				n.vaBest[o] = int8(i)
 			}
 		}
 	}
 	for _, o := range n.vaTouched {
 		i := int(n.vaBest[o])
 		n.vaBest[o] = -1
-		p, vc := o/n.v, o%n.v
-		iv := base + i
-		n.owner[base+o] = int16(i)
-		n.outVC[iv*numPorts+p] = int8(vc)
-		n.vaMask[iv] |= 1 << p
-		n.vaPtr[iv] = uint8((vc + 1) % n.v)
-		n.vaOutPtr[base+o] = uint8((i + 1) % pv)
+		p, vc := o/maxVCs, o%maxVCs
+		q := &ins[i]
+		rt.ovBusy[p] |= 1 << vc
+		q.outVC[p] = uint8(vc)
+		q.vaMask |= 1 << p
+		q.vaPtr = uint8(inc(vc, v))
+		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
 		moved = true
 	}
 
@@ -84,143 +95,189 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	// input port. A multicast flit may win several output ports at once
 	// (the crossbar copies it); it leaves its buffer when it has crossed
 	// to every port of its packet.
-	var want [numPorts]uint8
+	var reqs [numPorts]uint8
 	var wantVC [numPorts]int
-	vmask := uint64(1)<<n.v - 1
-	for ip := range numPorts {
-		pm := mask >> (ip * n.v) & vmask
-		if pm == 0 {
-			continue
-		}
-		sp := r*numPorts + ip
-		for k := range n.v {
-			vc := (int(n.saIn[sp]) + k) % n.v
-			iv := base + ip*n.v + vc
-			if pm&(1<<vc) == 0 || n.ready[iv] > t {
-				continue
+	var reqPorts uint8
+	for pm := readyPorts; pm != 0; pm &= pm - 1 {
+		ip := bits.TrailingZeros8(pm)
+		ptr := int(rt.saIn[ip])
+		for rot := rotate(uint(ready>>(ip*maxVCs))&(1<<maxVCs-1), ptr, v); rot != 0; rot &= rot - 1 {
+			vc := ptr + bits.TrailingZeros(rot)
+			if vc >= v {
+				vc -= v
 			}
-			e := n.vaMask[iv] &^ n.sent[iv]
+			q := &ins[ip*maxVCs+vc]
+			e := q.vaMask &^ q.sent
 			for m := e; m != 0; m &= m - 1 {
 				p := bits.TrailingZeros8(m)
-				if n.credit[(r*numPorts+p)*n.v+int(n.outVC[iv*numPorts+p])] <= 0 {
+				if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
 					e &^= 1 << p
 				}
 			}
 			if e != 0 {
-				want[ip], wantVC[ip] = e, vc
+				wantVC[ip] = vc
+				reqPorts |= e
+				for m := e; m != 0; m &= m - 1 {
+					reqs[bits.TrailingZeros8(m)] |= 1 << ip
+				}
 				break
 			}
 		}
 	}
 	var grant [numPorts]uint8
-	for op := range numPorts {
-		sp := r*numPorts + op
-		for k := range numPorts {
-			ip := (int(n.saOut[sp]) + k) % numPorts
-			if want[ip]&(1<<op) != 0 {
-				grant[ip] |= 1 << op
-				n.saOut[sp] = uint8((ip + 1) % numPorts)
-				break
-			}
-		}
+	var granted uint8
+	for m := reqPorts; m != 0; m &= m - 1 {
+		op := bits.TrailingZeros8(m)
+		ip := rotPick(uint(reqs[op]), int(rt.saOut[op]), numPorts)
+		grant[ip] |= 1 << op
+		granted |= 1 << ip
+		rt.saOut[op] = uint8(inc(ip, numPorts))
 	}
-	for ip, g := range grant {
-		if g == 0 {
-			continue
-		}
-		n.saIn[r*numPorts+ip] = uint8((wantVC[ip] + 1) % n.v)
-		n.traverse(r, ip, base+ip*n.v+wantVC[ip], g, t)
+	for m := granted; m != 0; m &= m - 1 {
+		ip := bits.TrailingZeros8(m)
+		rt.saIn[ip] = uint8(inc(wantVC[ip], v))
+		n.traverse(r, ip, wantVC[ip], grant[ip], t)
 		moved = true
 	}
 
 	if moved {
+		// Look again next cycle only if a flit that could have moved did
+		// not (it lost an arbitration, or waits for what this cycle's
+		// moves may have freed) or a new front flit is ready by then;
+		// otherwise sleep until the first buffered flit becomes ready.
 		n.lastProgress = t
-		n.wakeRouterAt(r, t+1)
-	} else if nextReady < 1<<63-1 {
+		nextReady = never
+		for m := rt.nonempty; m != 0; m &= m - 1 {
+			nextReady = min(nextReady, ins[bits.TrailingZeros64(m)].ready)
+			if nextReady <= t+1 {
+				nextReady = t + 1
+				break
+			}
+		}
+	}
+	if nextReady < never {
 		n.wakeRouterAt(r, nextReady)
 	}
 }
 
-// traverse sends the front flit of input VC iv of router r (input port ip)
+// rotate turns the k-bit mask m right by s, so that bit s comes first.
+func rotate(m uint, s, k int) uint {
+	return (m>>s | m<<(k-s)) & (1<<k - 1)
+}
+
+// rotPick is the round-robin choice among the set bits of the k-bit mask
+// m (not empty): the first at or after ptr, cyclically.
+func rotPick(m uint, ptr, k int) int {
+	i := ptr + bits.TrailingZeros(rotate(m, ptr, k))
+	if i >= k {
+		i -= k
+	}
+	return i
+}
+
+// inc is i+1 modulo k, for 0 ≤ i < k.
+func inc(i, k int) int {
+	if i++; i == k {
+		return 0
+	}
+	return i
+}
+
+// wrap is d modulo k, for −k < d < k.
+func wrap(d, k int) int {
+	if d < 0 {
+		return d + k
+	}
+	return d
+}
+
+// traverse sends the front flit of VC vc of input port ip of router r
 // across the switch to the output ports in ports, which won switch
 // allocation in cycle t.
-func (n *Net) traverse(r, ip, iv int, ports uint8, t sim.Cycle) {
-	f := n.buf[iv*n.d+int(n.bufHead[iv])]
-	arrive := t + n.stLat + n.link
+func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
+	rt := &n.rt[r]
+	q := &n.in[r*vcSlots+ip*maxVCs+vc]
+	f := n.buf[int(q.off)+int(q.head)]
+	f.arrive = t + n.stLat + n.link
 	for m := ports; m != 0; m &= m - 1 {
 		p := bits.TrailingZeros8(m)
-		vc := int(n.outVC[iv*numPorts+p])
+		ovc := int(q.outVC[p])
 		if p == portLocal {
 			// The ejection channel takes a link's latency and the NI
 			// one more cycle to take the flit in.
-			n.eject(r, f, arrive+1)
+			n.eject(r, &f, f.arrive+1)
 			continue
 		}
-		n.credit[(r*numPorts+p)*n.v+vc]--
+		rt.credit[p*maxVCs+ovc]--
 		n.s.LinkFlits[4*r+p-1]++
-		nb := n.g.neighbour(r, p)
-		f.arrive = arrive
-		n.push((nb*numPorts+opposite(p))*n.v+vc, nb, f)
+		nb := int(n.nbr[r*numPorts+p])
+		n.push(nb, opposite(p), ovc, f)
 	}
-	n.sent[iv] |= ports
-	if n.sent[iv] == n.outMask[iv] {
-		n.pop(r, ip, iv, t)
+	q.sent |= ports
+	if q.sent == q.outMask {
+		n.pop(r, ip, vc, t)
 	}
 }
 
-// push writes f into input VC iv of router r; a flit that arrives at the
-// front of an empty VC wakes the router when it is ready.
-func (n *Net) push(iv, r int, f flit) {
-	k := int(n.bufLen[iv])
-	n.buf[iv*n.d+(int(n.bufHead[iv])+k)%n.d] = f
-	n.bufLen[iv]++
+// push writes f into VC vc of input port ip of router r; a flit that
+// arrives at the front of an empty VC wakes the router when it is ready.
+func (n *Net) push(r, ip, vc int, f flit) {
+	i := ip*maxVCs + vc
+	q := &n.in[r*vcSlots+i]
+	k := int(q.head) + int(q.n)
+	if k >= n.d {
+		k -= n.d
+	}
+	n.buf[int(q.off)+k] = f
+	q.n++
 	n.inFlight++
-	if k == 0 {
-		n.nonempty[r] |= 1 << (iv - r*numPorts*n.v)
-		n.ready[iv] = f.arrive + n.allocDelay
-		n.wakeRouterAt(r, n.ready[iv])
+	if q.n == 1 {
+		n.rt[r].nonempty |= 1 << i
+		q.ready = f.arrive + n.allocDelay
+		n.wakeRouterAt(r, q.ready)
 	}
 }
 
-// pop removes the front flit of input VC iv (router r, input port ip) in
+// pop removes the front flit of VC vc of input port ip of router r in
 // cycle t and returns its credit upstream. A tail frees the output VCs
 // its packet held; the next packet's head then starts route computation
 // in the next cycle.
-func (n *Net) pop(r, ip, iv int, t sim.Cycle) {
-	f := n.buf[iv*n.d+int(n.bufHead[iv])]
-	n.bufHead[iv] = uint8((int(n.bufHead[iv]) + 1) % n.d)
-	n.bufLen[iv]--
+func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
+	i := ip*maxVCs + vc
+	q := &n.in[r*vcSlots+i]
+	tail := n.buf[int(q.off)+int(q.head)].tail
+	if q.head++; int(q.head) == n.d {
+		q.head = 0
+	}
+	q.n--
 	n.inFlight--
-	n.sent[iv] = 0
-	if f.tail {
-		for m := n.outMask[iv]; m != 0; m &= m - 1 {
+	q.sent = 0
+	if tail {
+		rt := &n.rt[r]
+		for m := q.outMask; m != 0; m &= m - 1 {
 			p := bits.TrailingZeros8(m)
-			n.owner[(r*numPorts+p)*n.v+int(n.outVC[iv*numPorts+p])] = -1
+			rt.ovBusy[p] &^= 1 << q.outVC[p]
 		}
-		n.outMask[iv], n.vaMask[iv] = 0, 0
+		q.outMask, q.vaMask = 0, 0
 	}
-	if n.bufLen[iv] == 0 {
-		n.nonempty[r] &^= 1 << (iv - r*numPorts*n.v)
+	if q.n == 0 {
+		n.rt[r].nonempty &^= 1 << i
+	} else if next := &n.buf[int(q.off)+int(q.head)]; next.head {
+		q.ready = max(next.arrive, t+1) + n.allocDelay
 	} else {
-		next := &n.buf[iv*n.d+int(n.bufHead[iv])]
-		if next.head {
-			n.ready[iv] = max(next.arrive, t+1) + n.allocDelay
-		} else {
-			n.ready[iv] = next.arrive + n.allocDelay
-		}
+		q.ready = next.arrive + n.allocDelay
 	}
-	vc := uint8(iv % n.v)
 	if ip == portLocal {
-		n.at(t+1, wakeup{node: int32(r), kind: creditNI, vc: vc})
+		n.at(t+1, wakeup{node: int32(r), kind: creditNI, vc: uint8(vc)})
 		return
 	}
-	up := n.g.neighbour(r, ip)
-	n.at(t+n.link, wakeup{node: int32(up), kind: creditRouter, port: uint8(opposite(ip)), vc: vc})
+	up := n.nbr[r*numPorts+ip]
+	n.at(t+n.link, wakeup{node: up, kind: creditRouter, port: uint8(opposite(ip)), vc: uint8(vc)})
 }
 
 // eject hands flit f to the NI of router r, where it is taken in at cycle
 // at; the tail completes the packet at this destination.
-func (n *Net) eject(r int, f flit, at sim.Cycle) {
+func (n *Net) eject(r int, f *flit, at sim.Cycle) {
 	n.s.FlitsOut++
 	if !f.tail {
 		return
@@ -241,7 +298,9 @@ func (n *Net) eject(r int, f flit, at sim.Cycle) {
 	b := &n.bundles[pk.bundle]
 	b.left--
 	if b.left == 0 {
-		n.eng.Schedule(at, b.done, nil)
+		if b.done != nil {
+			n.eng.Schedule(at, b.done, nil)
+		}
 		b.done = nil
 		n.freeBndl = append(n.freeBndl, pk.bundle)
 	}
@@ -252,18 +311,21 @@ func (n *Net) eject(r int, f flit, at sim.Cycle) {
 // evalNI lets NI i inject the next flit of its current packet, or start
 // the next packet on a VC with a credit, in cycle t.
 func (n *Net) evalNI(i int, t sim.Cycle) {
-	if n.nSent[i] == t+1 {
+	ni := &n.nis[i]
+	if ni.sentAt == t+1 {
 		return // one flit per cycle
 	}
-	ni := &n.nis[i]
-	cr := n.niCredit[i*n.v : (i+1)*n.v]
 	if ni.cur < 0 {
 		if ni.qhead == len(ni.queue) {
 			return
 		}
 		vc := -1
 		for k := range n.v {
-			if c := (ni.rr + k) % n.v; cr[c] > 0 {
+			c := ni.rr + k
+			if c >= n.v {
+				c -= n.v
+			}
+			if ni.credit[c] > 0 {
 				vc = c
 				break
 			}
@@ -276,25 +338,26 @@ func (n *Net) evalNI(i int, t sim.Cycle) {
 		if ni.qhead == len(ni.queue) {
 			ni.queue, ni.qhead = ni.queue[:0], 0
 		}
-		ni.next, ni.vc, ni.rr = 0, vc, (vc+1)%n.v
+		ni.next, ni.vc, ni.rr = 0, vc, inc(vc, n.v)
 		n.s.Packets++
 	}
-	if cr[ni.vc] <= 0 {
+	if ni.credit[ni.vc] <= 0 {
 		return
 	}
-	cr[ni.vc]--
+	ni.credit[ni.vc]--
 	pk := &n.pkts[ni.cur]
-	f := flit{arrive: t + 1, pkt: ni.cur, head: ni.next == 0, tail: ni.next == pk.flits-1}
-	n.push((i*numPorts+portLocal)*n.v+ni.vc, i, f)
+	f := flit{arrive: t + 1, pkt: ni.cur, dst: int16(pk.dst), head: ni.next == 0, tail: ni.next == pk.flits-1}
+	n.push(i, portLocal, ni.vc, f)
 	n.s.Flits++
-	n.nSent[i] = t + 1
+	ni.sentAt = t + 1
 	n.lastProgress = t
 	ni.next++
 	if f.tail {
 		ni.cur = -1
 		n.queued--
 	}
-	if ni.cur >= 0 || ni.qhead < len(ni.queue) {
+	ni.pending = ni.cur >= 0 || ni.qhead < len(ni.queue)
+	if ni.pending {
 		n.wakeNIAt(i, t+1)
 	}
 }
@@ -302,11 +365,11 @@ func (n *Net) evalNI(i int, t sim.Cycle) {
 // routeMask is the set of output ports packet pk takes at router r: one
 // port for a unicast packet, the branches of its XY (or YX) tree for a
 // tree multicast.
-func (n *Net) routeMask(r int, id int32) uint8 {
-	pk := &n.pkts[id]
-	if pk.dst >= 0 {
-		return 1 << n.g.route(r, pk.dst)
+func (n *Net) routeMask(r int, f *flit) uint8 {
+	if f.dst >= 0 {
+		return 1 << n.route(r, int(f.dst))
 	}
+	pk := &n.pkts[f.pkt]
 	var m uint8
 	for _, d := range pk.dsts {
 		if n.g.onPath(pk.src, d, r) {
@@ -316,15 +379,55 @@ func (n *Net) routeMask(r int, id int32) uint8 {
 	return m
 }
 
-// vcRange is the VCs [lo, hi) packet id may take on output port p of
-// router r: all of them on a mesh and towards the NI, on a torus the half
-// that belongs to its dateline class.
-func (n *Net) vcRange(r, p int, id int32) (lo, hi int) {
+// route is topo.route from precomputed coordinates, without divisions: it
+// runs once per head flit per router.
+func (n *Net) route(r, dst int) int {
+	g := &n.g
+	sx := n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w)
+	sy := n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h)
+	yFirst := sx == 0
+	if g.yx {
+		yFirst = sy != 0
+	}
+	switch {
+	case yFirst && sy > 0:
+		return portYPlus
+	case yFirst && sy < 0:
+		return portYMinus
+	case sx > 0:
+		return portXPlus
+	case sx < 0:
+		return portXMinus
+	}
+	return portLocal
+}
+
+// delta is step(a, b, k, torus) for 0 ≤ a, b < k.
+func (n *Net) delta(a, b, k int) int {
+	d := b - a
+	if !n.g.torus {
+		return d
+	}
+	if d < 0 {
+		d += k
+	}
+	if d > k/2 {
+		d -= k
+	}
+	return d
+}
+
+// classMask is the VCs packet id may take on output port p of router r:
+// all of them on a mesh and towards the NI, on a torus the half that
+// belongs to its dateline class.
+func (n *Net) classMask(r, p int, id int32) uint8 {
+	all := uint8(1<<n.v - 1)
 	if !n.g.torus || p == portLocal {
-		return 0, n.v
+		return all
 	}
+	low := uint8(1<<(n.v/2) - 1)
 	if n.noDateline || n.g.vcClass(n.pkts[id].src, r, p) == 0 {
-		return 0, n.v / 2
+		return low
 	}
-	return n.v / 2, n.v
+	return all &^ low
 }

@@ -1,7 +1,6 @@
 package noc
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -136,34 +135,36 @@ func ZeroLoadLatency(cfg *arch.Config, tr Traffic) (float64, error) {
 }
 
 // generator injects the synthetic traffic: each node's next packet time
-// is drawn from a geometric distribution (the gaps of a Bernoulli process),
-// so that only the nodes that inject in a cycle cost anything.
+// is drawn from a geometric distribution (the gaps of a Bernoulli process)
+// and filed on a calendar of cycles, so that only the nodes that inject in
+// a cycle cost anything.
 type generator struct {
 	net     *Net
 	tr      *Traffic
 	rng     *rand.Rand
-	logq    float64 // ln(1 − p), p the packet probability per cycle
-	next    nodeTimes
-	stopAt  sim.Cycle // drain limit
+	lambda  float64     // −ln(1 − p), p the packet probability per cycle
+	due     []sim.Cycle // per node: the cycle of its next packet
+	cal     [][]int32   // nodes filed by due cycle modulo len(cal)
+	stopAt  sim.Cycle   // drain limit
 	measEnd sim.Cycle
 	eng     *sim.Engine
 	made    int64
 	stable  bool // every measured packet was delivered before the drain limit
-	sink    sink
 }
 
-type sink struct{}
-
-func (sink) Handle(sim.Event) {}
-
 // gap is the number of cycles to the next packet: 1 + the failures before
-// the next success of a Bernoulli trial per cycle.
+// the next success of a Bernoulli trial per cycle, a geometric variable,
+// drawn as ⌊E/λ⌋ for an exponential E (P(⌊E/λ⌋ ≥ k) = e^(−λk) = (1−p)^k).
 func (gn *generator) gap() sim.Cycle {
-	if gn.logq == math.Inf(-1) {
-		return 1
-	}
-	u := 1 - gn.rng.Float64() // (0, 1]
-	return 1 + sim.Cycle(math.Log(u)/gn.logq)
+	return 1 + sim.Cycle(min(gn.rng.ExpFloat64()/gn.lambda, 1<<40))
+}
+
+// file puts node on the calendar at its due cycle, or as far ahead as the
+// calendar reaches (it is filed again from there).
+func (gn *generator) file(node int, now sim.Cycle) {
+	at := min(gn.due[node], now+sim.Cycle(len(gn.cal)-1))
+	b := &gn.cal[at&sim.Cycle(len(gn.cal)-1)]
+	*b = append(*b, int32(node))
 }
 
 func (gn *generator) Handle(e sim.Event) {
@@ -175,36 +176,28 @@ func (gn *generator) Handle(e sim.Event) {
 		gn.net.dropQueued()
 		return
 	}
-	for gn.next[0].at == t {
-		src := gn.next[0].node
-		gn.net.Send(gn.eng, src, dest(gn.net.g, gn.tr, src, gn.rng), 1, gn.tr.PacketFlits, gn.sink)
-		gn.made++
-		gn.next[0].at = t + gn.gap()
-		heap.Fix(&gn.next, 0)
+	mask := sim.Cycle(len(gn.cal) - 1)
+	b := gn.cal[t&mask]
+	gn.cal[t&mask] = nil
+	for _, node := range b {
+		src := int(node)
+		if gn.due[src] == t {
+			// No done handler: the statistics are all the generator
+			// needs, and an engine event per packet would cost more
+			// than the packet.
+			gn.net.Send(gn.eng, src, dest(gn.net.g, gn.tr, src, gn.rng), 1, gn.tr.PacketFlits, nil)
+			gn.made++
+			gn.due[src] = t + gn.gap()
+		}
+		gn.file(src, t)
 	}
-	gn.eng.Schedule(gn.next[0].at, gn, nil)
-}
-
-type nodeTime struct {
-	at   sim.Cycle
-	node int
-}
-
-// nodeTimes is a min-heap by (cycle, node), so ties go in node order and
-// the random draws happen in the same order on every run.
-type nodeTimes []nodeTime
-
-func (h nodeTimes) Len() int { return len(h) }
-func (h nodeTimes) Less(i, j int) bool {
-	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].node < h[j].node
-}
-func (h nodeTimes) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *nodeTimes) Push(x any)   { *h = append(*h, x.(nodeTime)) }
-func (h *nodeTimes) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	gn.cal[t&mask] = b[:0]
+	for c := t + 1; ; c++ {
+		if len(gn.cal[c&mask]) > 0 {
+			gn.eng.Schedule(c, gn, nil)
+			return
+		}
+	}
 }
 
 // snapshot records the flits ejected and carried per link at the edges of
@@ -246,18 +239,23 @@ func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 	gn := &generator{
 		net: n, tr: &tr, eng: &e,
 		rng:     rand.New(rand.NewPCG(tr.Seed, 0x6e6f63)),
-		logq:    math.Log1p(-tr.Rate / float64(tr.PacketFlits)),
+		lambda:  -math.Log1p(-tr.Rate / float64(tr.PacketFlits)),
 		measEnd: measEnd,
 		// Drain for as long again as warm-up and measurement took; a
 		// network that cannot deliver its measured packets by then is
 		// past saturation.
 		stopAt: 2 * measEnd,
 	}
+	// A calendar of 1024 cycles holds every gap of a load down to about
+	// 0.005 packets per node per cycle; longer gaps are filed in stages.
+	gn.cal = make([][]int32, 1024)
+	first := sim.Cycle(math.MaxInt64)
 	for node := range n.g.nodes() {
-		gn.next = append(gn.next, nodeTime{at: gn.gap() - 1, node: node})
+		gn.due = append(gn.due, gn.gap()-1)
+		gn.file(node, 0)
+		first = min(first, gn.due[node])
 	}
-	heap.Init(&gn.next)
-	e.Schedule(gn.next[0].at, gn, nil)
+	e.Schedule(min(first, sim.Cycle(len(gn.cal)-1)), gn, nil)
 	snap := &snapshot{net: n}
 	e.Schedule(measFrom, snap, nil)
 	e.Schedule(measEnd, snap, nil)
