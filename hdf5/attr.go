@@ -142,8 +142,8 @@ func (f *File) attributeValue(d *decoder, flags uint8, typeField, spaceField []b
 		return Value{Shape: shape(sp), Type: t.pub, err: fmt.Errorf("datatype %s: %w", t.pub.What, errors.ErrUnsupported)}, nil
 	}
 	// The data follows in the message, so the element count is bounded by
-	// what is left of it.
-	n, err := sp.count(uint64(d.remaining() / t.pub.Size))
+	// what is left of it, and by the data budget once decoded.
+	n, err := sp.count(min(uint64(d.remaining()/t.pub.Size), f.dataBudget()/8))
 	if err != nil {
 		return Value{}, fmt.Errorf("data: %w", err)
 	}

@@ -79,6 +79,9 @@ func (ds *Dataset) readChunked(nbytes uint64) ([]byte, error) {
 	}
 	done := make([]uint64, (total+63)/64)
 	elem := uint64(ds.typ.pub.Size)
+	// What the chunks take to read and inflate is capped too: a crafted
+	// index could point every chunk at the same large stored bytes.
+	spent, limit := uint64(0), 2*ds.f.dataBudget()
 	err = ds.chunks(g, func(c chunkRef) error {
 		lin := uint64(0)
 		for i, s := range c.scaled {
@@ -91,7 +94,13 @@ func (ds *Dataset) readChunked(nbytes uint64) ([]byte, error) {
 			return fmt.Errorf("chunk %v stored twice", c.scaled)
 		}
 		done[lin/64] |= 1 << (lin % 64)
-		stored, err := ds.f.readAt(c.addr, c.size)
+		if !g.filtered && c.size != g.bytes {
+			return fmt.Errorf("chunk %v of %d bytes, want %d", c.scaled, c.size, g.bytes)
+		}
+		if spent += min(c.size, limit) + g.bytes; spent > limit {
+			return fmt.Errorf("chunks take more than %d bytes to read and inflate", limit)
+		}
+		stored, err := ds.f.readData(c.addr, c.size)
 		if err != nil {
 			return fmt.Errorf("chunk %v: %w", c.scaled, err)
 		}

@@ -111,16 +111,16 @@ func shape(sp *dataspace) []int {
 	return s
 }
 
-func (f *File) newDataset(path string, oh *objectHeader) (*Dataset, error) {
-	ds, err := f.decodeDataset(path, oh)
+func (f *File) newDataset(oh *objectHeader) (*Dataset, error) {
+	ds, err := f.decodeDataset(oh)
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", path, err)
+		return nil, fmt.Errorf("dataset at 0x%x: %w", oh.addr, err)
 	}
 	return ds, nil
 }
 
-func (f *File) decodeDataset(path string, oh *objectHeader) (*Dataset, error) {
-	ds := &Dataset{f: f, path: path, oh: oh}
+func (f *File) decodeDataset(oh *objectHeader) (*Dataset, error) {
+	ds := &Dataset{f: f, oh: oh}
 	m := oh.find(msgDataspace)
 	if m == nil {
 		return nil, errors.New("no dataspace message")
@@ -271,7 +271,8 @@ func (ds *Dataset) readRaw() ([]byte, error) {
 	f := ds.f
 	elem := uint64(ds.typ.pub.Size)
 	budget := f.dataBudget()
-	n, err := ds.space.count(budget / elem)
+	// Decoded, each number takes 8 bytes, each string at least 16.
+	n, err := ds.space.count(budget / max(elem, 8))
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +294,7 @@ func (ds *Dataset) readRaw() ([]byte, error) {
 		if l.size < nbytes {
 			return nil, fmt.Errorf("contiguous data of %d bytes, want %d", l.size, nbytes)
 		}
-		return f.readAt(l.addr, nbytes)
+		return f.readData(l.addr, nbytes)
 	}
 	return ds.readChunked(nbytes)
 }

@@ -156,24 +156,11 @@ func (h *fractalHeap) fromIndirect(addr, blockOff uint64, nrows int, off, n uint
 	if nrows > h.maxDirectRows {
 		indirect = uint64(nrows-h.maxDirectRows) * h.width
 	}
-	size := 4 + 1 + O + uint64(h.offBytes) + (direct+indirect)*O + 4
-	b, err := h.f.readAt(addr, size)
+	b, err := h.block(addr, 4+1+O+uint64(h.offBytes)+(direct+indirect)*O+4, "FHIB", blockOff)
 	if err != nil {
-		return nil, fmt.Errorf("fractal heap indirect block: %w", err)
-	}
-	d := h.f.decoder(b)
-	d.signature("FHIB")
-	d.skip(1 + int(O)) // version, heap header address
-	if got := d.uint(h.offBytes); d.err == nil && got != blockOff {
-		return nil, fmt.Errorf("fractal heap indirect block at 0x%x has offset %d, want %d", addr, got, blockOff)
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("fractal heap indirect block at 0x%x: %w", addr, d.err)
-	}
-	if err := h.f.verify(b, "fractal heap indirect block", addr); err != nil {
 		return nil, err
 	}
-	entries := b[d.off:]
+	entries := b[4+1+O+uint64(h.offBytes):]
 	pos := blockOff
 	for r := 0; r < nrows; r++ {
 		rs := h.rowSize(r)
@@ -201,13 +188,9 @@ func (h *fractalHeap) fromIndirect(addr, blockOff uint64, nrows int, off, n uint
 // fromDirect returns the n bytes at heap offset off from the direct block
 // at addr, which starts at heap offset blockOff and holds size bytes.
 func (h *fractalHeap) fromDirect(addr, blockOff, size, off, n uint64) ([]byte, error) {
-	b, ok := h.blocks[addr]
-	if !ok {
-		var err error
-		if b, err = h.readDirect(addr, blockOff, size); err != nil {
-			return nil, fmt.Errorf("fractal heap direct block at 0x%x: %w", addr, err)
-		}
-		h.blocks[addr] = b
+	b, err := h.block(addr, size, "FHDB", blockOff)
+	if err != nil {
+		return nil, err
 	}
 	prefix := uint64(5 + h.f.offSize + h.offBytes)
 	if h.checksumDirect {
@@ -221,19 +204,42 @@ func (h *fractalHeap) fromDirect(addr, blockOff, size, off, n uint64) ([]byte, e
 	return b[rel : rel+n], nil
 }
 
-func (h *fractalHeap) readDirect(addr, blockOff, size uint64) ([]byte, error) {
+// block returns the direct (FHDB) or indirect (FHIB) block of size bytes at
+// addr, which must start at heap offset blockOff. Blocks are read and
+// checked once and kept: every object lookup walks from the root.
+func (h *fractalHeap) block(addr, size uint64, sig string, blockOff uint64) ([]byte, error) {
+	b, ok := h.blocks[addr]
+	if !ok {
+		var err error
+		if b, err = h.readBlock(addr, size, sig); err != nil {
+			return nil, fmt.Errorf("fractal heap block at 0x%x: %w", addr, err)
+		}
+		h.blocks[addr] = b
+	}
+	if uint64(len(b)) != size || string(b[:4]) != sig {
+		return nil, fmt.Errorf("fractal heap block at 0x%x used as two kinds of block", addr)
+	}
+	d := h.f.decoder(b)
+	d.skip(5 + h.f.offSize) // signature, version, heap header address
+	if got := d.uint(h.offBytes); got != blockOff {
+		return nil, fmt.Errorf("fractal heap block at 0x%x has offset %d, want %d", addr, got, blockOff)
+	}
+	return b, d.err
+}
+
+func (h *fractalHeap) readBlock(addr, size uint64, sig string) ([]byte, error) {
 	b, err := h.f.readAt(addr, size)
 	if err != nil {
 		return nil, err
 	}
 	d := h.f.decoder(b)
-	d.signature("FHDB")
-	d.skip(1 + h.f.offSize) // version, heap header address
-	if got := d.uint(h.offBytes); d.err == nil && got != blockOff {
-		return nil, fmt.Errorf("offset %d, want %d", got, blockOff)
-	}
+	d.signature(sig)
+	d.skip(1 + h.f.offSize + h.offBytes) // version, heap header address, block offset
 	if d.err != nil {
 		return nil, d.err
+	}
+	if sig == "FHIB" {
+		return b, h.f.verify(b, "fractal heap indirect block", addr)
 	}
 	if h.checksumDirect && !h.f.skipChecksums {
 		// The checksum covers the whole block with its own field zeroed.

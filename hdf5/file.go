@@ -23,10 +23,11 @@ import (
 	"os"
 )
 
-// MaxDataBytes caps the size of one decoded dataset or attribute value (its
-// elements, or the total length of its strings). Reads are also capped at
-// dataRatio times the size of the file, the most that compressed data in
-// the file could expand to; see docs/hdf5.md.
+// MaxDataBytes caps the memory one decoded dataset or attribute value may
+// take, counting 8 bytes for every number and 16 bytes plus its length for
+// every string. Reads are also capped at dataRatio times the size of the
+// file, the most that compressed data in the file could expand to; see
+// docs/hdf5.md.
 const MaxDataBytes = 1 << 30
 
 // dataRatio bounds how far stored data can expand when decoded: deflate
@@ -52,17 +53,37 @@ type File struct {
 	sbVersion int
 	root      *Group
 
-	// gheap caches global heap collections by address, for variable-length
-	// strings; gheapBytes is their total size, kept under the file size so
-	// that overlapping collections in a crafted file cannot multiply memory.
-	gheap      map[uint64]*globalHeap
-	gheapBytes uint64
+	// meta caches every piece of metadata read, by address and size, and
+	// metaBytes counts them. A well-formed file is read about once over;
+	// a crafted one whose structures overlap or repeat could make a reader
+	// go over the same bytes again and again, so metaBytes is capped (see
+	// metaLimit) and repeated reads of the same piece are free.
+	meta      map[[2]uint64][]byte
+	metaBytes uint64
 
-	// skipChecksums turns off checksum verification. Only the fuzz test sets
-	// it, so that mutated inputs reach the parsers behind the checksums: a
-	// crafted file can carry valid checksums, so those parsers must be safe
-	// without them.
+	// gheap caches decoded global heap collections (variable-length string
+	// storage) by address.
+	gheap map[uint64]*globalHeap
+
+	// objects caches opened groups and datasets by object header address,
+	// and objErrs the addresses that failed: a crafted file can link one
+	// object from many places (or a path can pass through one group many
+	// times), and each must cost one parse.
+	objects map[uint64]Object
+	objErrs map[uint64]error
+
+	readerOptions
+}
+
+// readerOptions are for the tests only.
+type readerOptions struct {
+	// skipChecksums turns off checksum verification, so that fuzzed inputs
+	// reach the parsers behind the checksums: a crafted file can carry valid
+	// checksums, so those parsers must be safe without them.
 	skipChecksums bool
+	// maxBytes, when not zero, lowers the data budget, so that fuzzing
+	// spends its time on parsing rather than on filling large buffers.
+	maxBytes uint64
 }
 
 // Open opens the HDF5 file at path.
@@ -87,14 +108,17 @@ func Open(path string) (*File, error) {
 
 // NewReader reads an HDF5 file of size bytes from r.
 func NewReader(r io.ReaderAt, size int64) (*File, error) {
-	return newReader(r, size, false)
+	return newReader(r, size, readerOptions{})
 }
 
-func newReader(r io.ReaderAt, size int64, skipChecksums bool) (*File, error) {
+func newReader(r io.ReaderAt, size int64, opts readerOptions) (*File, error) {
 	if size < 0 {
 		return nil, errors.New("hdf5: negative file size")
 	}
-	f := &File{r: r, size: uint64(size), gheap: map[uint64]*globalHeap{}, skipChecksums: skipChecksums}
+	f := &File{
+		r: r, size: uint64(size), meta: map[[2]uint64][]byte{}, gheap: map[uint64]*globalHeap{},
+		objects: map[uint64]Object{}, objErrs: map[uint64]error{}, readerOptions: opts,
+	}
 	rootAddr, err := f.readSuperblock()
 	if err != nil {
 		return nil, fmt.Errorf("hdf5: superblock: %w", err)
@@ -185,12 +209,12 @@ func (f *File) readSuperblock() (uint64, error) {
 		d.addr()  // superblock extension: holds nothing this reader needs
 		eof = d.addr()
 		rootAddr = d.addr()
+		d.skip(4) // checksum
 		if d.err == nil {
-			if err := f.verify(d.b[:d.off+4], "superblock", 0); err != nil {
+			if err := f.verify(d.b[:d.off], "superblock", 0); err != nil {
 				return 0, err
 			}
 		}
-		d.skip(4)
 	default:
 		return 0, fmt.Errorf("version %d: %w", f.sbVersion, errors.ErrUnsupported)
 	}
@@ -224,9 +248,32 @@ func (f *File) symbolEntry(d *decoder) (nameOff, addr uint64) {
 	return nameOff, addr
 }
 
-// readAt reads n bytes at file address addr, after checking that they lie in
-// the file; n is therefore bounded by the file size before it is allocated.
+// metaLimit is the most metadata one File reads: a well-formed file needs
+// little more than its size, since every piece is read once and cached.
+func (f *File) metaLimit() uint64 { return 16*f.size + 1<<20 }
+
+// readAt reads n bytes of metadata at file address addr; the result is
+// cached and must not be modified.
 func (f *File) readAt(addr, n uint64) ([]byte, error) {
+	key := [2]uint64{addr, n}
+	if b, ok := f.meta[key]; ok {
+		return b, nil
+	}
+	b, err := f.readData(addr, n)
+	if err != nil {
+		return nil, err
+	}
+	if f.metaBytes += n; f.metaBytes > f.metaLimit() {
+		return nil, fmt.Errorf("more than %d bytes of metadata read from a %d-byte file: corrupt file", f.metaLimit(), f.size)
+	}
+	f.meta[key] = b
+	return b, nil
+}
+
+// readData reads n bytes at file address addr, after checking that they lie
+// in the file; n is therefore bounded by the file size before it is
+// allocated.
+func (f *File) readData(addr, n uint64) ([]byte, error) {
 	if addr == undef {
 		return nil, errors.New("undefined address")
 	}
@@ -257,10 +304,15 @@ func (f *File) verify(b []byte, what string, addr uint64) error {
 	return nil
 }
 
-// dataBudget is the most bytes one decoded value may take.
+// dataBudget is the most bytes one decoded value may take (see
+// MaxDataBytes), and the most that the chunks of one dataset may inflate to.
 func (f *File) dataBudget() uint64 {
-	if f.size > MaxDataBytes/dataRatio {
-		return MaxDataBytes
+	b := uint64(MaxDataBytes)
+	if f.size <= MaxDataBytes/dataRatio {
+		b = max(f.size*dataRatio, 1<<16)
 	}
-	return max(f.size*dataRatio, 1<<16)
+	if f.maxBytes != 0 {
+		b = min(b, f.maxBytes)
+	}
+	return b
 }

@@ -46,12 +46,6 @@ func (f *File) readGlobalHeap(addr uint64) (*globalHeap, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Collections in a well-formed file do not overlap, so together they
-	// fit in the file; when the cache would outgrow that, drop it.
-	if f.gheapBytes+size > f.size {
-		f.gheap = map[uint64]*globalHeap{}
-		f.gheapBytes = 0
-	}
 	d = f.decoder(b)
 	d.skip(len(head))
 	h := &globalHeap{objects: map[uint16][]byte{}}
@@ -74,6 +68,5 @@ func (f *File) readGlobalHeap(addr uint64) (*globalHeap, error) {
 		return nil, d.err
 	}
 	f.gheap[addr] = h
-	f.gheapBytes += size
 	return h, nil
 }

@@ -118,7 +118,10 @@ func (g *Group) resolve(path string, hops *int) (Object, error) {
 		var err error
 		switch l.kind {
 		case hardLink:
-			obj, err = cur.f.openObject(joinPath(cur.path, name), l.addr)
+			path := joinPath(cur.path, name)
+			if obj, err = cur.f.openObject(path, l.addr); err != nil {
+				err = fmt.Errorf("%s: %w", path, err)
+			}
 		case softLink:
 			if *hops++; *hops > maxSoftLinks {
 				return nil, fmt.Errorf("more than %d soft links", maxSoftLinks)
@@ -148,22 +151,56 @@ func joinPath(dir, name string) string {
 
 // errCommittedType marks an object that is a committed datatype: it has a
 // path but is neither a group nor a dataset.
-var errCommittedType = errors.New("a committed datatype, not a group or dataset")
+var errCommittedType = errors.New("committed datatype, not a group or dataset")
 
-// openObject reads the object header at addr and opens it as a group or a
-// dataset.
+// openObject opens the group or dataset at addr under the name path.
 func (f *File) openObject(path string, addr uint64) (Object, error) {
+	obj, err := f.object(addr)
+	if err != nil {
+		return nil, err
+	}
+	switch o := obj.(type) {
+	case *Group:
+		g := *o
+		g.path = path
+		return &g, nil
+	case *Dataset:
+		ds := *o
+		ds.path = path
+		return &ds, nil
+	}
+	panic("unreachable: the cache holds groups and datasets")
+}
+
+// object returns the group or dataset at addr, decoding it on first use.
+func (f *File) object(addr uint64) (Object, error) {
+	if obj, ok := f.objects[addr]; ok {
+		return obj, nil
+	}
+	if err, ok := f.objErrs[addr]; ok {
+		return nil, err
+	}
+	obj, err := f.decodeObject(addr)
+	if err != nil {
+		f.objErrs[addr] = err
+		return nil, err
+	}
+	f.objects[addr] = obj
+	return obj, nil
+}
+
+func (f *File) decodeObject(addr uint64) (Object, error) {
 	oh, err := f.readObjectHeader(addr)
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case oh.find(msgSymbolTable) != nil || oh.find(msgLinkInfo) != nil || oh.find(msgLink) != nil:
-		return f.newGroup(path, oh)
+		return f.newGroup(oh)
 	case oh.find(msgLayout) != nil:
-		return f.newDataset(path, oh)
+		return f.newDataset(oh)
 	case oh.find(msgDatatype) != nil:
-		return nil, fmt.Errorf("%s is %w", path, errCommittedType)
+		return nil, errCommittedType
 	}
 	return nil, fmt.Errorf("object header at 0x%x is neither a group nor a dataset", addr)
 }
@@ -180,8 +217,8 @@ func (f *File) openGroup(path string, addr uint64) (*Group, error) {
 	return g, nil
 }
 
-func (f *File) newGroup(path string, oh *objectHeader) (*Group, error) {
-	g := &Group{f: f, path: path, oh: oh, links: map[string]link{}}
+func (f *File) newGroup(oh *objectHeader) (*Group, error) {
+	g := &Group{f: f, oh: oh, links: map[string]link{}}
 	add := func(name string, l link) error {
 		if name == "" {
 			return errors.New("link with an empty name")
@@ -200,7 +237,7 @@ func (f *File) newGroup(path string, oh *objectHeader) (*Group, error) {
 		err = f.messageLinks(oh, add)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("group %s: %w", path, err)
+		return nil, fmt.Errorf("group at 0x%x: %w", oh.addr, err)
 	}
 	slices.Sort(g.names)
 	return g, nil

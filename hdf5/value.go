@@ -241,7 +241,7 @@ func halfToFloat64(h uint16) float64 {
 func (f *File) decodeStrings(t *dtype, raw []byte, n int) ([]string, error) {
 	out := make([]string, n)
 	size := t.pub.Size
-	budget := f.dataBudget()
+	budget := f.dataBudget() - min(f.dataBudget(), uint64(n)*16)
 	for i := range n {
 		b := raw[i*size : (i+1)*size]
 		if t.pub.VarLen {
