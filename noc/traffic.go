@@ -319,8 +319,10 @@ type Sweep struct {
 }
 
 // RunSweep raises the offered load of tr in steps of step until the
-// network saturates, then bisects the last step refine times.
-func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int) (Sweep, error) {
+// network saturates, then bisects the last step refine times. each, if not
+// nil, sees every point as it is measured; an error from it stops the
+// sweep.
+func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int, each func(Result) error) (Sweep, error) {
 	if !(step > 0 && step <= 1) || refine < 0 || refine > 20 {
 		return Sweep{}, fmt.Errorf("noc: sweep step %g must be in (0, 1] and refinements %d in 0..20", step, refine)
 	}
@@ -340,6 +342,11 @@ func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int) (Sweep, er
 			return false, fmt.Errorf("noc: sweep at %.4g flits/node/cycle: %w", rate, err)
 		}
 		sw.Table = append(sw.Table, r)
+		if each != nil {
+			if err := each(r); err != nil {
+				return false, err
+			}
+		}
 		return !r.Stable || r.AvgPacketLatencyCycles >= 3*zl, nil
 	}
 	lo, hi := 0.0, 0.0
@@ -355,8 +362,8 @@ func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int) (Sweep, er
 		}
 		lo = rate
 		if rate == 1 {
-			sw.SaturationFlitsPerNodeCycle = 1
-			return sw, nil
+			refine, hi = 0, 1
+			break
 		}
 	}
 	for range refine {
@@ -372,6 +379,9 @@ func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int) (Sweep, er
 		}
 	}
 	sw.SaturationFlitsPerNodeCycle = (lo + hi) / 2
+	if lo == hi {
+		sw.SaturationFlitsPerNodeCycle = 1
+	}
 	slices.SortFunc(sw.Table, func(a, b Result) int {
 		switch {
 		case a.OfferedFlitsPerNodeCycle < b.OfferedFlitsPerNodeCycle:

@@ -115,7 +115,7 @@ func TestSaturationBelowBisectionBound(t *testing.T) {
 	for _, k := range []int{4, 8} {
 		cfg := netConfig(k, k, "mesh", nil)
 		tr := Traffic{Pattern: "uniform", PacketFlits: 1, Warmup: 300, Measure: 1500, Seed: 1}
-		sw, err := RunSweep(cfg, tr, 0.1, 3)
+		sw, err := RunSweep(cfg, tr, 0.1, 3, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
