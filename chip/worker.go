@@ -70,7 +70,7 @@ type Worker struct {
 
 // NewWorker prepares a worker with a contention-free network.
 func (c *Chip) NewWorker() *Worker {
-	w := &Worker{c: c, st: make([]stageState, len(c.stages)), net: noc.NewZeroLoad(c.cfg)}
+	w := &Worker{c: c, st: make([]stageState, len(c.stages)), net: noc.New(c.cfg)}
 	for si := range c.stages {
 		s := &c.stages[si]
 		ss := &w.st[si]
