@@ -23,6 +23,7 @@ type Manifest struct {
 	Samples int             `json:"samples"`
 	Shard   string          `json:"shard"` // "2/3", or "all"
 	Axes    []string        `json:"axes"`  // swept arch keys, in axis order
+	Zip     [][]string      `json:"zip,omitempty"`
 	Points  []ManifestPoint `json:"points"`
 }
 
@@ -38,6 +39,7 @@ func (pl *Plan) Manifest(shard Shard) *Manifest {
 	for _, a := range pl.Spec.Axes {
 		m.Axes = append(m.Axes, a.Key)
 	}
+	m.Zip = pl.Spec.Zip
 	for i := range pl.Points {
 		p := &pl.Points[i]
 		m.Points = append(m.Points, ManifestPoint{Key: p.Key, Point: p.valueMap()})

@@ -42,6 +42,7 @@ func commands() []command {
 		&nocCommand{},
 		&sweepCommand{},
 		&mergeCommand{},
+		&reportCommand{},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	return cmds
