@@ -73,7 +73,7 @@ func (d *Data) Table(pareto string) *Table {
 		}
 		for i, m := range ms {
 			v := m.value(r.Report)
-			tr.Values = append(tr.Values, v)
+			tr.Values = append(tr.Values, round15(v))
 			switch {
 			case m.Name == "accuracy":
 				tr.Text = append(tr.Text, strconv.FormatFloat(v, 'f', accDigits, 64))
@@ -96,13 +96,30 @@ func (d *Data) Table(pareto string) *Table {
 	}
 	m := d.Manifest
 	t.Notes = append(t.Notes, fmt.Sprintf("%d %s test samples per point; accuracy is over those samples, the other metrics are means per inference.", m.Samples, m.Dataset))
-	if len(d.Skipped) > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("%d points are not listed: the model does not fit their chip.", len(d.Skipped)))
+	if n := len(d.Skipped); n > 0 {
+		t.Notes = append(t.Notes, fmt.Sprintf("%s not listed: the model does not fit the chip.", points(n, "is", "are")))
 	}
 	if d.Missing > 0 {
-		t.Notes = append(t.Notes, fmt.Sprintf("%d points of the sweep have no result yet.", d.Missing))
+		t.Notes = append(t.Notes, fmt.Sprintf("%s no result yet.", points(d.Missing, "has", "have")))
 	}
 	return t
+}
+
+// points is "1 point is" or "3 points are".
+func points(n int, one, many string) string {
+	s := fmt.Sprintf("%d point", n)
+	if n != 1 {
+		s += "s"
+		one = many
+	}
+	return s + " " + one
+}
+
+// round15 drops the last digits of float noise (100 × 0.901 is
+// 90.10000000000001) from exact values, keeping 15 significant digits.
+func round15(v float64) float64 {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 15, 64), 64)
+	return r
 }
 
 func (c Column) header(unit string) string {
