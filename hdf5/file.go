@@ -197,7 +197,11 @@ func (f *File) readSuperblock() (uint64, error) {
 		d.addr() // free-space info
 		eof = d.addr()
 		d.addr() // driver info block
-		_, rootAddr = f.symbolEntry(d)
+		// The root group's symbol table entry: a name offset, the object
+		// header address, and a cache of the header that is not needed.
+		d.addr()
+		rootAddr = d.addr()
+		d.skip(4 + 4 + 16)
 	case 2, 3:
 		f.offSize, f.lenSize = int(d.u8()), int(d.u8())
 		if err := f.checkSizes(); err != nil {
@@ -238,16 +242,6 @@ func (f *File) checkSizes() error {
 	return nil
 }
 
-// symbolEntry decodes a symbol table entry: the name's offset in the local
-// heap and the object header address (the cached scratch-pad is skipped:
-// the object header holds the same information).
-func (f *File) symbolEntry(d *decoder) (nameOff, addr uint64) {
-	nameOff = d.uint(f.offSize)
-	addr = d.addr()
-	d.skip(4 + 4 + 16) // cache type, reserved, scratch-pad
-	return nameOff, addr
-}
-
 // metaLimit is the most metadata one File reads: a well-formed file needs
 // little more than its size, since every piece is read once and cached.
 func (f *File) metaLimit() uint64 { return 16*f.size + 1<<20 }
@@ -270,6 +264,15 @@ func (f *File) readAt(addr, n uint64) ([]byte, error) {
 	return b, nil
 }
 
+// avail is the number of bytes from address addr to the end of the file.
+func (f *File) avail(addr uint64) uint64 {
+	end := f.size - f.base
+	if addr >= end {
+		return 0
+	}
+	return end - addr
+}
+
 // readData reads n bytes at file address addr, after checking that they lie
 // in the file; n is therefore bounded by the file size before it is
 // allocated.
@@ -277,7 +280,7 @@ func (f *File) readData(addr, n uint64) ([]byte, error) {
 	if addr == undef {
 		return nil, errors.New("undefined address")
 	}
-	if addr > f.size-f.base || n > f.size-f.base-addr {
+	if n > f.avail(addr) {
 		return nil, fmt.Errorf("%d bytes at 0x%x run past the end of the file (%d bytes)", n, addr, f.size-f.base)
 	}
 	b := make([]byte, n)

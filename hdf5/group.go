@@ -61,9 +61,9 @@ func (g *Group) Object(path string) (Object, error) {
 	hops := 0
 	obj, err := g.resolve(path, &hops)
 	if err != nil {
-		return nil, fmt.Errorf("hdf5: %s: %w", joinPath(g.path, path), err)
+		return nil, fmt.Errorf("hdf5: %w", err)
 	}
-	return obj, nil
+	return withPath(obj, joinPath(g.path, path)), nil
 }
 
 // Group opens the group at path.
@@ -96,44 +96,46 @@ func (g *Group) Dataset(path string) (*Dataset, error) {
 // so that links pointing at each other end in an error.
 const maxSoftLinks = 16
 
+// resolve finds the object at path. Its result carries no useful path
+// (the caller names it), so that a long path costs no more than its length.
 func (g *Group) resolve(path string, hops *int) (Object, error) {
-	cur := g
+	cur, base := g, g.path
 	if strings.HasPrefix(path, "/") {
-		cur = g.f.root
+		cur, base = g.f.root, "/"
 	}
 	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' })
 	var obj Object = cur
 	for i, name := range parts {
+		at := func() string { return joinPath(base, strings.Join(parts[:i+1], "/")) }
 		if i > 0 {
 			sub, ok := obj.(*Group)
 			if !ok {
-				return nil, fmt.Errorf("%s is not a group", obj.Path())
+				return nil, fmt.Errorf("%s is not a group", joinPath(base, strings.Join(parts[:i], "/")))
 			}
 			cur = sub
 		}
 		l, ok := cur.links[name]
 		if !ok {
-			return nil, fmt.Errorf("no %q in %s: %w", name, cur.path, ErrNotFound)
+			return nil, fmt.Errorf("%s: %w", at(), ErrNotFound)
 		}
 		var err error
 		switch l.kind {
 		case hardLink:
-			path := joinPath(cur.path, name)
-			if obj, err = cur.f.openObject(path, l.addr); err != nil {
-				err = fmt.Errorf("%s: %w", path, err)
-			}
+			obj, err = cur.f.object(l.addr)
 		case softLink:
 			if *hops++; *hops > maxSoftLinks {
-				return nil, fmt.Errorf("more than %d soft links", maxSoftLinks)
+				return nil, fmt.Errorf("%s: more than %d soft links", at(), maxSoftLinks)
 			}
-			obj, err = cur.resolve(l.target, hops)
+			if obj, err = cur.resolve(l.target, hops); err != nil {
+				err = fmt.Errorf("soft link to %s: %w", l.target, err)
+			}
 		case externalLink:
-			err = fmt.Errorf("%s is an external link to %s: %w", joinPath(cur.path, name), l.target, errors.ErrUnsupported)
+			err = fmt.Errorf("an external link to %s: %w", l.target, errors.ErrUnsupported)
 		default:
-			err = fmt.Errorf("%s is a user-defined link: %w", joinPath(cur.path, name), errors.ErrUnsupported)
+			err = fmt.Errorf("a user-defined link: %w", errors.ErrUnsupported)
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", at(), err)
 		}
 	}
 	return obj, nil
@@ -159,17 +161,22 @@ func (f *File) openObject(path string, addr uint64) (Object, error) {
 	if err != nil {
 		return nil, err
 	}
+	return withPath(obj, path), nil
+}
+
+// withPath returns a copy of a group or dataset named path.
+func withPath(obj Object, path string) Object {
 	switch o := obj.(type) {
 	case *Group:
 		g := *o
 		g.path = path
-		return &g, nil
+		return &g
 	case *Dataset:
 		ds := *o
 		ds.path = path
-		return &ds, nil
+		return &ds
 	}
-	panic("unreachable: the cache holds groups and datasets")
+	panic("unreachable: objects are groups or datasets")
 }
 
 // object returns the group or dataset at addr, decoding it on first use.

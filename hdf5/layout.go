@@ -85,6 +85,9 @@ func parseLayout(d *decoder, rank, elemSize int) (*layout, error) {
 }
 
 func (l *layout) parseChunked(d *decoder, rank, elemSize int) error {
+	if rank == 0 {
+		return errors.New("chunked layout for a scalar dataset")
+	}
 	var dims []uint64
 	flags := uint8(0)
 	if l.version == 3 {

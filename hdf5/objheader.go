@@ -75,7 +75,8 @@ type headerBlock struct{ addr, size uint64 }
 
 func (f *File) readObjectHeaderBlocks(addr uint64) (*objectHeader, error) {
 	oh := &objectHeader{addr: addr}
-	head, err := f.readAt(addr, min(f.size-f.base-min(addr, f.size-f.base), 6+16+4+8))
+	// Enough for the longest version 2 prefix, or what the file has.
+	head, err := f.readAt(addr, min(f.avail(addr), 6+16+4+8))
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +129,9 @@ func (f *File) readObjectHeaderBlocks(addr uint64) (*objectHeader, error) {
 			return nil, fmt.Errorf("continuation block: %w", err)
 		}
 		if v2 {
+			if len(block) < 8 {
+				return nil, fmt.Errorf("continuation block at 0x%x of %d bytes", c.addr, len(block))
+			}
 			d := f.decoder(block)
 			d.signature("OCHK")
 			if d.err != nil {
