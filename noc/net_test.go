@@ -101,3 +101,26 @@ func TestTopologyPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleRoutersCostNothing: one packet across a 16×16 mesh evaluates
+// only the routers on its path, about once per flit each, however long it
+// waits on a slow link, and nothing at all happens in between.
+func TestIdleRoutersCostNothing(t *testing.T) {
+	cfg := netConfig(16, 16, "mesh", func(c *arch.NoC) { c.LinkLatencyCycles = 50 })
+	n := NewNet(cfg)
+	var e sim.Engine
+	ticks := 0
+	e.Hooks = append(e.Hooks, func(sim.Event) { ticks++ })
+	n.Send(&e, 0, 255, 1, 3, &arrivals{})
+	e.Run()
+	s := n.TakeStats()
+	routers := n.g.hops(0, 255) + 1
+	if s.RouterCycles > int64(3*routers) {
+		t.Fatalf("%d router evaluations for a 3-flit packet through %d routers", s.RouterCycles, routers)
+	}
+	// A flit moves, and its credit returns, at a few cycles per router;
+	// the 50-cycle links in between are skipped.
+	if cycles := int(e.Now()); ticks > 3*3*routers || ticks > cycles/5 {
+		t.Fatalf("%d engine events over %d cycles, %d routers", ticks, cycles, routers)
+	}
+}

@@ -25,6 +25,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	if mask == 0 {
 		return
 	}
+	n.s.RouterCycles++
 	v := n.v
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
 	const never = sim.Cycle(1<<63 - 1)
@@ -283,7 +284,7 @@ func (n *Net) eject(r int, f *flit, at sim.Cycle) {
 		return
 	}
 	pk := &n.pkts[f.pkt]
-	lat, hops := int64(at-pk.created), n.g.hops(pk.src, r)
+	lat, hops := int64(at-pk.created), n.hops(pk.src, r)
 	n.s.record(lat, hops)
 	if pk.measured {
 		n.meas.record(lat, hops)
@@ -400,6 +401,11 @@ func (n *Net) route(r, dst int) int {
 		return portXMinus
 	}
 	return portLocal
+}
+
+// hops is topo.hops from precomputed coordinates.
+func (n *Net) hops(src, dst int) int {
+	return abs(n.delta(int(n.nodeX[src]), int(n.nodeX[dst]), n.g.w)) + abs(n.delta(int(n.nodeY[src]), int(n.nodeY[dst]), n.g.h))
 }
 
 // delta is step(a, b, k, torus) for 0 ≤ a, b < k.

@@ -12,6 +12,10 @@ type Stats struct {
 	LatencySum int64 // Σ cycles from Send to the tail's ejection, over deliveries
 	LatencyMax int64
 	HopsSum    int64 // Σ links crossed, over deliveries
+	// RouterCycles counts router evaluations, the simulator's own work:
+	// a router is evaluated only in cycles in which a flit of its could
+	// move, so an idle network costs nothing.
+	RouterCycles int64
 	// Latency[c] is the number of deliveries that took c cycles.
 	Latency []int64
 	// LinkFlits[4·r + d] counts flits over the link leaving router r in
@@ -28,6 +32,7 @@ func (s *Stats) Add(o Stats) {
 	s.LatencySum += o.LatencySum
 	s.LatencyMax = max(s.LatencyMax, o.LatencyMax)
 	s.HopsSum += o.HopsSum
+	s.RouterCycles += o.RouterCycles
 	s.Latency = addInto(s.Latency, o.Latency)
 	s.LinkFlits = addInto(s.LinkFlits, o.LinkFlits)
 }
