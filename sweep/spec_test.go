@@ -164,3 +164,16 @@ func TestConstraintEval(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedSweepsParse keeps configs/sweeps/*.toml valid.
+func TestShippedSweepsParse(t *testing.T) {
+	files, err := filepath.Glob("../configs/sweeps/*.toml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no sweep files: %v", err)
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
