@@ -66,6 +66,7 @@ it into a spiking network:
      the smallest T within 0.3 points of the best as its default timesteps.
 
 ` + train.NetSyntax + `
+
 Presets: mlp = ` + preset("mlp") + `, conv = ` + preset("conv") + `.
 
 Examples:

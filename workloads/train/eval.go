@@ -62,6 +62,9 @@ func EvalSNN(ctx context.Context, m *model.Model, data *dataset.Set, timesteps [
 		return SNNResult{}, fmt.Errorf("SNN evaluation: data set %q has %v images, the model expects %v", data.Name, data.Shape, m.Input.Shape)
 	}
 	n := data.Len()
+	if n == 0 {
+		return SNNResult{}, fmt.Errorf("SNN evaluation: data set %q is empty", data.Name)
+	}
 	classes := make([]int32, n*len(ts)) // [sample][k] class after ts[k] steps
 	spikes := make([][]int, workers)
 	var next atomic.Int64
