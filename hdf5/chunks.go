@@ -35,7 +35,7 @@ func (ds *Dataset) grid() (*chunkGrid, error) {
 			return nil, fmt.Errorf("chunk %v is larger than %d elements", l.chunk, budget)
 		}
 		d := g.dims[i]
-		g.n = append(g.n, (d+c-1)/c)
+		g.n = append(g.n, ceilDiv(d, c))
 		m := d
 		if ds.space.maxDims != nil {
 			m = ds.space.maxDims[i]
@@ -44,7 +44,7 @@ func (ds *Dataset) grid() (*chunkGrid, error) {
 			g.unlim = i
 			m = d
 		}
-		g.maxN = append(g.maxN, max((m+c-1)/c, (d+c-1)/c))
+		g.maxN = append(g.maxN, max(ceilDiv(m, c), ceilDiv(d, c)))
 	}
 	var ok bool
 	if g.bytes, ok = mulCheck(elems, uint64(ds.typ.pub.Size), budget); !ok {
@@ -52,6 +52,8 @@ func (ds *Dataset) grid() (*chunkGrid, error) {
 	}
 	return g, nil
 }
+
+func ceilDiv(a, b uint64) uint64 { return a/b + min(a%b, 1) }
 
 // unravel turns a linear chunk index over counts (row-major) into chunk
 // coordinates.

@@ -59,11 +59,11 @@ func (g *Group) Attrs() (map[string]Value, error) {
 // with "/". Soft links are followed; external links are refused.
 func (g *Group) Object(path string) (Object, error) {
 	hops := 0
-	obj, err := g.resolve(path, &hops)
+	obj, name, err := g.f.resolve(g, g.path, path, &hops)
 	if err != nil {
 		return nil, fmt.Errorf("hdf5: %w", err)
 	}
-	return withPath(obj, joinPath(g.path, path)), nil
+	return withPath(obj, name), nil
 }
 
 // Group opens the group at path.
@@ -96,37 +96,37 @@ func (g *Group) Dataset(path string) (*Dataset, error) {
 // so that links pointing at each other end in an error.
 const maxSoftLinks = 16
 
-// resolve finds the object at path. Its result carries no useful path
-// (the caller names it), so that a long path costs no more than its length.
-func (g *Group) resolve(path string, hops *int) (Object, error) {
-	cur, base := g, g.path
+// resolve finds the object at path from the group cur, whose path is base,
+// and returns it with its full path. The objects on the way are not named,
+// so that a long path costs no more than its length.
+func (f *File) resolve(cur *Group, base, path string, hops *int) (Object, string, error) {
 	if strings.HasPrefix(path, "/") {
-		cur, base = g.f.root, "/"
+		cur, base = f.root, "/"
 	}
 	parts := strings.FieldsFunc(path, func(r rune) bool { return r == '/' })
+	at := func(n int) string { return joinPath(base, strings.Join(parts[:n], "/")) }
 	var obj Object = cur
 	for i, name := range parts {
-		at := func() string { return joinPath(base, strings.Join(parts[:i+1], "/")) }
 		if i > 0 {
 			sub, ok := obj.(*Group)
 			if !ok {
-				return nil, fmt.Errorf("%s is not a group", joinPath(base, strings.Join(parts[:i], "/")))
+				return nil, "", fmt.Errorf("%s is not a group", at(i))
 			}
 			cur = sub
 		}
 		l, ok := cur.links[name]
 		if !ok {
-			return nil, fmt.Errorf("%s: %w", at(), ErrNotFound)
+			return nil, "", fmt.Errorf("%s: %w", at(i+1), ErrNotFound)
 		}
 		var err error
 		switch l.kind {
 		case hardLink:
-			obj, err = cur.f.object(l.addr)
+			obj, err = f.object(l.addr)
 		case softLink:
 			if *hops++; *hops > maxSoftLinks {
-				return nil, fmt.Errorf("%s: more than %d soft links", at(), maxSoftLinks)
+				return nil, "", fmt.Errorf("%s: more than %d soft links", at(i+1), maxSoftLinks)
 			}
-			if obj, err = cur.resolve(l.target, hops); err != nil {
+			if obj, _, err = f.resolve(cur, at(i), l.target, hops); err != nil {
 				err = fmt.Errorf("soft link to %s: %w", l.target, err)
 			}
 		case externalLink:
@@ -135,14 +135,17 @@ func (g *Group) resolve(path string, hops *int) (Object, error) {
 			err = fmt.Errorf("a user-defined link: %w", errors.ErrUnsupported)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", at(), err)
+			return nil, "", fmt.Errorf("%s: %w", at(i+1), err)
 		}
 	}
-	return obj, nil
+	return obj, at(len(parts)), nil
 }
 
 func joinPath(dir, name string) string {
-	if strings.HasPrefix(name, "/") {
+	switch {
+	case name == "":
+		return dir
+	case strings.HasPrefix(name, "/"):
 		return name
 	}
 	if strings.HasSuffix(dir, "/") {
@@ -252,8 +255,8 @@ func (f *File) newGroup(oh *objectHeader) (*Group, error) {
 
 // symbolTableLinks reads an old-style group: a v1 B-tree of symbol table
 // nodes whose entries name their links by offset into a local heap.
-func (f *File) symbolTableLinks(msg []byte, add func(string, link) error) error {
-	d := f.decoder(msg)
+func (f *File) symbolTableLinks(data []byte, add func(string, link) error) error {
+	d := f.decoder(data)
 	btree, heapAddr := d.addr(), d.addr()
 	if d.err != nil {
 		return fmt.Errorf("symbol table message: %w", d.err)

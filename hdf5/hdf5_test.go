@@ -270,6 +270,11 @@ func TestLinks(t *testing.T) {
 			if _, err := f.Root().Object("num/i4le/x"); err == nil {
 				t.Error("a path through a dataset resolved")
 			}
+			for path, want := range map[string]string{"": "/links", "/": "/", "loop//up/": "/links/loop/up", "soft": "/links/soft"} {
+				if obj, err := links.Object(path); err != nil || obj.Path() != want {
+					t.Errorf("Object(%q): %v, %v; want path %s", path, obj, err, want)
+				}
+			}
 		})
 	}
 }
