@@ -17,6 +17,10 @@ type Hooks struct {
 	// Spikes gets every spiking layer's output at every timestep, with
 	// the layer's index in the model (as the golden model reports it).
 	Spikes func(layer, t int, spikes bitvec.Vec)
+	// Step gets the output layer's membranes after every timestep; t
+	// counts from 1. Reading the class at step t gives what a run of t
+	// timesteps would have given.
+	Step func(t int, potentials []int64)
 }
 
 // Result is one sample's outcome.
@@ -122,6 +126,9 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	for t := 0; t < T; t++ {
 		for si := range w.c.stages {
 			w.step(si, t, h)
+		}
+		if h.Step != nil {
+			h.Step(t+1, w.st[len(w.st)-1].v)
 		}
 	}
 	cycles := w.replay(T)

@@ -11,9 +11,12 @@ type Report struct {
 	Correct   int     `json:"correct"`
 	Accuracy  float64 `json:"accuracy"`
 	Timesteps int     `json:"timesteps"`
-	Seed      uint64  `json:"seed"`
-	ClockMHz  float64 `json:"clock_mhz"`
-	Cycles    struct {
+	// AccuracyAt is the accuracy read out after fewer timesteps of the
+	// same run (what a run of that many timesteps gives).
+	AccuracyAt []TimestepAccuracy `json:"accuracy_at,omitempty"`
+	Seed       uint64             `json:"seed"`
+	ClockMHz   float64            `json:"clock_mhz"`
+	Cycles     struct {
 		Total        int64   `json:"total"`
 		PerInference float64 `json:"per_inference"`
 	} `json:"cycles"`
@@ -61,4 +64,10 @@ type LayerReport struct {
 	SpikesPerInference float64         `json:"spikes_per_inference"`
 	EnergyJ            float64         `json:"energy_j"` // dynamic energy of the layer
 	Counters           energy.Counters `json:"counters"`
+}
+
+// TimestepAccuracy is the accuracy after a number of timesteps.
+type TimestepAccuracy struct {
+	Timesteps int     `json:"timesteps"`
+	Accuracy  float64 `json:"accuracy"`
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/snn"
 )
@@ -25,6 +26,9 @@ type Options struct {
 	Workers   int    // goroutines (≥1)
 	Seed      uint64 // the chip's seed, recorded in the report
 	Golden    bool   // also run the reference SNN and compare spikes
+	// AccuracyAt lists timesteps (each ≤ Timesteps) at which the class is
+	// also read out, giving accuracy against timesteps from one run.
+	AccuracyAt []int
 	// Progress, when set, is called after each sample (from any worker).
 	Progress func()
 }
@@ -32,6 +36,7 @@ type Options struct {
 // sampleResult is what one sample contributes.
 type sampleResult struct {
 	correct    bool
+	correctAt  []bool // per Options.AccuracyAt
 	cycles     int64
 	layers     []chip.LayerStats
 	mismatches int64
@@ -53,6 +58,11 @@ func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Repor
 	if o.Timesteps < 1 || o.Workers < 1 {
 		return nil, fmt.Errorf("runner: timesteps (%d) and workers (%d) must be at least 1", o.Timesteps, o.Workers)
 	}
+	for _, t := range o.AccuracyAt {
+		if t < 1 || t > o.Timesteps {
+			return nil, fmt.Errorf("runner: accuracy at timestep %d: must be in 1..%d (the run's timesteps)", t, o.Timesteps)
+		}
+	}
 	results := make([]sampleResult, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -68,7 +78,7 @@ func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Repor
 				cmp = &spikeCompare{}
 			}
 			for i := range next {
-				results[i] = runSample(cw, ref, cmp, set.Image(i), uint64(i), int(set.Labels[i]), o.Timesteps)
+				results[i] = runSample(cw, ref, cmp, set.Image(i), uint64(i), int(set.Labels[i]), o)
 				if o.Progress != nil {
 					o.Progress()
 				}
@@ -93,15 +103,27 @@ feed:
 	return reduce(c, set.Name, results, o), nil
 }
 
-func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, key uint64, label, T int) sampleResult {
+func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, key uint64, label int, o Options) sampleResult {
+	T := o.Timesteps
 	var hooks chip.Hooks
+	var at []bool
+	if len(o.AccuracyAt) > 0 {
+		at = make([]bool, len(o.AccuracyAt))
+		hooks.Step = func(t int, v []int64) {
+			for k, tk := range o.AccuracyAt {
+				if tk == t {
+					at[k] = neuron.Argmax(v) == label
+				}
+			}
+		}
+	}
 	if ref != nil {
 		cmp.reset()
 		ref.Run(x, T, snn.Hooks{Spikes: cmp.record})
 		hooks.Spikes = cmp.check
 	}
 	res := cw.Infer(x, key, T, hooks)
-	r := sampleResult{correct: res.Class == label, cycles: res.Cycles, layers: res.Layers}
+	r := sampleResult{correct: res.Class == label, correctAt: at, cycles: res.Cycles, layers: res.Layers}
 	if cmp != nil {
 		r.mismatches = cmp.mismatches
 	}
@@ -164,9 +186,15 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	var total energy.Counters
 	var mismatches int64
 	correct := 0
+	correctAt := make([]int, len(o.AccuracyAt))
 	for _, res := range results {
 		if res.correct {
 			correct++
+		}
+		for k, c := range res.correctAt {
+			if c {
+				correctAt[k]++
+			}
 		}
 		r.Cycles.Total += res.cycles
 		mismatches += res.mismatches
@@ -178,6 +206,9 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	n := float64(max(len(results), 1))
 	r.Accuracy = float64(correct) / n
 	r.Correct = correct
+	for k, t := range o.AccuracyAt {
+		r.AccuracyAt = append(r.AccuracyAt, TimestepAccuracy{Timesteps: t, Accuracy: float64(correctAt[k]) / n})
+	}
 	r.Cycles.PerInference = float64(r.Cycles.Total) / n
 	r.LatencyS.PerInference = em.Seconds(r.Cycles.Total) / n
 	r.Energy.Breakdown = map[string]float64{}

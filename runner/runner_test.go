@@ -200,3 +200,26 @@ func TestMonteCarloIsDeterministicAcrossWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestAccuracyAtEqualsShorterRuns checks that reading the class after t
+// timesteps of a long run gives what a run of t timesteps gives.
+func TestAccuracyAtEqualsShorterRuns(t *testing.T) {
+	set := mnistTest(t, 30)
+	c := randomMNISTChip(t)
+	long, err := Run(context.Background(), c, set, Options{Timesteps: 9, Workers: 2, AccuracyAt: []int{2, 5, 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range long.AccuracyAt {
+		short, err := Run(context.Background(), c, set, Options{Timesteps: a.Timesteps, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if short.Accuracy != a.Accuracy {
+			t.Errorf("after %d timesteps: %g in the long run, %g in a run of %d", a.Timesteps, a.Accuracy, short.Accuracy, a.Timesteps)
+		}
+	}
+	if _, err := Run(context.Background(), c, set, Options{Timesteps: 4, Workers: 1, AccuracyAt: []int{5}}); err == nil {
+		t.Error("accuracy at timestep 5 of a 4-step run accepted")
+	}
+}

@@ -25,6 +25,7 @@ type runCommand struct {
 	jsonPath  string
 	cpuProf   string
 	mc        int
+	at        string
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -69,6 +70,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample (0: the model's default)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of every random draw of the simulated chip")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers (samples are independent)")
+	fs.StringVar(&c.at, "accuracy-at", "", "also report accuracy after these timesteps of the same run, e.g. 4,8,16")
 	fs.IntVar(&c.mc, "mc", 1, "Monte-Carlo chip instances: independent device draws, seeds derived from --seed")
 	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
@@ -120,9 +122,15 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		}
 		defer stop()
 	}
+	var at []int
+	if c.at != "" {
+		if at, err = parseTimesteps(c.at); err != nil {
+			return fmt.Errorf("run: --accuracy-at: %w", err)
+		}
+	}
 	bar := newProgress(env.Stderr, n*c.mc, "samples")
 	rep, err := runner.RunMonteCarlo(ctx, build, set, runner.Options{
-		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden,
+		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden, AccuracyAt: at,
 		Progress: func() { bar.Add(1) },
 	}, c.mc)
 	bar.Finish()
@@ -153,6 +161,9 @@ func printReport(env *Env, r *runner.Report, dir string) {
 	}
 	if r.Golden != nil {
 		rows = append(rows, []string{"golden spike mismatches", fmt.Sprint(r.Golden.Mismatches)})
+	}
+	for _, a := range r.AccuracyAt {
+		rows = append(rows, []string{fmt.Sprintf("accuracy after %d timesteps", a.Timesteps), fmt.Sprintf("%.2f %%", 100*a.Accuracy)})
 	}
 	if mc := r.MonteCarlo; mc != nil && mc.Instances > 1 {
 		rows = append(rows,
