@@ -106,6 +106,8 @@ func shape(sp *dataspace) []int {
 	}
 	s := make([]int, len(sp.dims))
 	for i, v := range sp.dims {
+		// Clamped to fit an int: only a crafted file has dimensions this
+		// large, and its data cannot be read anyway.
 		s[i] = int(min(v, 1<<62))
 	}
 	return s

@@ -8,10 +8,10 @@ import (
 // Class is what kind of values a datatype holds.
 type Class int
 
-// The classes of datatype. Other covers the HDF5 classes this reader does
-// not decode (compound, array, reference, opaque, bitfield, time,
-// variable-length sequences, non-IEEE floats); their objects can be listed
-// but reading their values returns an error.
+// The classes of datatype. Other covers the HDF5 types this reader does not
+// decode (compound, array, reference, opaque, bitfield, time, complex,
+// variable-length sequences, integers with padding bits, non-IEEE floats);
+// their objects can be listed but reading their values returns an error.
 const (
 	Int    Class = iota + 1 // signed integer
 	Uint                    // unsigned integer

@@ -25,9 +25,8 @@ import (
 
 // MaxDataBytes caps the memory one decoded dataset or attribute value may
 // take, counting 8 bytes for every number and 16 bytes plus its length for
-// every string. Reads are also capped at dataRatio times the size of the
-// file, the most that compressed data in the file could expand to; see
-// docs/hdf5.md.
+// every string. Reads are also capped at 1100 times the size of the file,
+// about the most that deflated data can expand to; see docs/hdf5.md.
 const MaxDataBytes = 1 << 30
 
 // dataRatio bounds how far stored data can expand when decoded: deflate

@@ -22,6 +22,7 @@ func FuzzOpen(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(data)
+	f.Add(builtSeed())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		for _, skip := range []bool{false, true} {
 			opts := readerOptions{skipChecksums: skip, maxBytes: fuzzMaxBytes}

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -259,4 +260,64 @@ func TestHostile(t *testing.T) {
 			t.Errorf("%v does not wrap errors.ErrUnsupported", err)
 		}
 	})
+}
+
+// pad8 pads b with zeros to a multiple of 8 bytes.
+func pad8(b []byte) []byte {
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
+
+// attrMsg is a version 1 attribute message holding one u8 scalar.
+func attrMsg(name string, v uint8) msg {
+	space := spaceMsg().data
+	data := le(uint8(1), uint8(0), uint16(len(name)+1), uint16(len(u8Type.data)), uint16(len(space)))
+	data = append(data, pad8(append([]byte(name), 0))...)
+	data = append(data, pad8(append([]byte(nil), u8Type.data...))...)
+	data = append(data, pad8(append([]byte(nil), space...))...)
+	return msg{msgAttribute, append(data, v)}
+}
+
+// builtSeed is a small file for the fuzz corpus, a few hundred bytes where
+// the h5py fixtures take kilobytes: a chunked, shuffled and deflated
+// dataset, a variable-length string, a soft link and an attribute.
+func builtSeed() []byte {
+	b := newBuilder()
+	chunk := deflate([]byte{1, 2, 3, 4})
+	c0, c1 := b.add(chunk), b.add(chunk)
+	tree := b.chunkTree(4, []uint32{uint32(len(chunk)), uint32(len(chunk))}, []uint64{0, 1}, []uint64{c0, c1})
+	filters := msg{msgFilters, le(uint8(2), uint8(2), uint16(2), uint16(0), uint16(1), uint32(1),
+		uint16(1), uint16(0), uint16(1), uint32(6))}
+	chunked := b.header(spaceMsg(6), u8Type, filters, chunkedMsg(tree, 4), attrMsg("a", 7))
+	gcol := b.add(append(le([4]byte{'G', 'C', 'O', 'L'}, uint8(1), [3]byte{}, uint64(48),
+		uint16(1), uint16(1), uint32(0), uint64(5)), []byte("hello\x00\x00\x00")...))
+	ref := le(uint32(5), gcol, uint32(1))
+	str := b.header(spaceMsg(1), vlenStringType, contiguousMsg(b.add(ref), uint64(len(ref))))
+	soft := msg{msgLink, append(le(uint8(1), uint8(0x08), uint8(1), uint8(1)), append([]byte("l"), append(le(uint16(2)), "/c"...)...)...)}
+	return b.finish(b.header(linkMsg("c", chunked), linkMsg("s", str), soft))
+}
+
+func TestBuiltSeed(t *testing.T) {
+	root := open(t, builtSeed())
+	ds, err := root.Dataset("l")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, err := ds.Int64s(); err != nil || !slices.Equal(x, []int64{1, 2, 3, 4, 1, 2}) {
+		t.Errorf("chunked: %v, %v", x, err)
+	}
+	a, err := ds.Attrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x, err := a["a"].Int64s(); err != nil || !slices.Equal(x, []int64{7}) {
+		t.Errorf("attribute: %v, %v", x, err)
+	}
+	if s, err := root.Dataset("s"); err != nil {
+		t.Error(err)
+	} else if x, err := s.Strings(); err != nil || !slices.Equal(x, []string{"hello"}) {
+		t.Errorf("string: %v, %v", x, err)
+	}
 }

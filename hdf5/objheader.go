@@ -28,8 +28,8 @@ const (
 	msgFlagMustDecode = 0x80 // fail if the type is not understood
 )
 
-// knownMessages are the message types that may appear in an object header
-// and that a reader may ignore or understands; an unknown type flagged
+// knownMessages are the message types the format defines. A reader may skip
+// the ones it has no use for; a type outside this list that is flagged
 // "must decode" makes the object unreadable.
 var knownMessages = map[uint16]bool{
 	0x00: true, msgDataspace: true, msgLinkInfo: true, msgDatatype: true, msgFillOld: true,
@@ -206,25 +206,19 @@ func (f *File) parseMessages(oh *objectHeader, b []byte, v2, crtOrder bool) ([]h
 			prefix += 2 // and the creation order
 		}
 	}
-	for {
+	// What is left after the last message is padding, or in version 2 a
+	// gap too small for a message.
+	for d.remaining() >= prefix {
 		var typ uint16
-		var size int
-		var flags uint8
 		if v2 {
-			if d.remaining() < prefix {
-				break // a gap too small for a message
-			}
 			typ = uint16(d.u8())
-			size = int(d.u16())
-			flags = d.u8()
 		} else {
-			if d.remaining() < prefix {
-				break
-			}
 			typ = d.u16()
-			size = int(d.u16())
-			flags = d.u8()
-			d.skip(3)
+		}
+		size := int(d.u16())
+		flags := d.u8()
+		if !v2 {
+			d.skip(3) // reserved
 		}
 		if crtOrder {
 			d.skip(2) // the message's creation order
