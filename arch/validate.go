@@ -140,7 +140,7 @@ func (c *Config) Validate() error {
 		k.fail("noc.vcs", noc.VCs,
 			"must be at least 2 on a torus (chip.topology): the dateline scheme that keeps a ring deadlock-free splits the VCs into two classes")
 	}
-	k.intIn("noc.vc_depth", noc.VCDepth, 1, 64, "flits", "")
+	depthOK := k.intIn("noc.vc_depth", noc.VCDepth, 1, 64, "flits", "")
 	flitOK := k.intIn("noc.flit_bits", noc.FlitBits, 16, 1024, "bits", "")
 	if flitOK {
 		if k.intIn("noc.header_bits", noc.HeaderBits, 1, noc.FlitBits-1, "bits", "below noc.flit_bits") && wOK && hOK {
@@ -165,8 +165,19 @@ func (c *Config) Validate() error {
 		k.intIn("noc.header_bits", noc.HeaderBits, 1, 1023, "bits", "")
 		k.intIn("noc.spike_bits", noc.SpikeBits, 1, 1024, "bits", "")
 	}
-	k.intIn("noc.max_spikes_per_packet", noc.MaxSpikesPerPacket, 1, 4096, "spikes", "")
+	spikesOK := k.intIn("noc.max_spikes_per_packet", noc.MaxSpikesPerPacket, 1, 4096, "spikes", "")
 	k.oneOf("noc.multicast", noc.Multicast, "source", "tree")
+	if noc.Multicast == "tree" && noc.Model == "cycle" && depthOK && flitOK && spikesOK &&
+		noc.HeaderBits >= 1 && noc.SpikeBits >= 1 && noc.SpikeBits <= noc.FlitBits {
+		// A router forks a multicast only into VCs with room for the
+		// whole packet (docs/noc.md), so a full packet must fit a VC.
+		packet := noc.HeaderBits + noc.MaxSpikesPerPacket*noc.SpikeBits
+		if need := (packet + noc.FlitBits - 1) / noc.FlitBits; noc.VCDepth < need {
+			k.fail("noc.vc_depth", noc.VCDepth,
+				`must be at least %d flits with noc.multicast = "tree": a full packet (noc.header_bits + noc.max_spikes_per_packet × noc.spike_bits = %d bits) takes %d flits of noc.flit_bits = %d, and a multicast forks only into VCs with room for all of it`,
+				need, packet, need, noc.FlitBits)
+		}
+	}
 
 	e := c.Energy
 	k.floatIn("energy.cell_read_fj", e.CellReadFJ, 0, maxEnergy, "fJ")

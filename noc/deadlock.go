@@ -58,10 +58,14 @@ func (n *Net) waitsFor(r int, q *inVC, f flit, t sim.Cycle) string {
 		return "waits for route computation"
 	}
 	var waits []string
-	for m := q.outMask &^ q.sent; m != 0; m &= m - 1 {
+	for m := q.outMask &^ q.sent &^ (1 << portLocal); m != 0; m &= m - 1 {
 		p := bits.TrailingZeros8(m)
 		if q.vaMask&(1<<p) == 0 {
-			waits = append(waits, fmt.Sprintf("a free VC among %s on output %s", vcList(n.classMask(r, p, f.pkt)), portNames[p]))
+			what := "a free VC"
+			if f.dst < 0 {
+				what = fmt.Sprintf("a free VC with room for %d flits", n.pkts[f.pkt].flits)
+			}
+			waits = append(waits, fmt.Sprintf("%s among %s on output %s", what, vcList(n.classMask(r, p, f.pkt)), portNames[p]))
 			continue
 		}
 		vc := int(q.outVC[p])
@@ -70,6 +74,9 @@ func (n *Net) waitsFor(r int, q *inVC, f flit, t sim.Cycle) string {
 		} else {
 			waits = append(waits, fmt.Sprintf("the switch to output %s", portNames[p]))
 		}
+	}
+	if len(waits) == 0 {
+		return "waits for the switch to output local"
 	}
 	return "waits for " + strings.Join(waits, " and ")
 }

@@ -122,3 +122,72 @@ func TestBundleDoneAtLastPacket(t *testing.T) {
 		t.Fatalf("done at %v; last ejection at %d, back-to-back bound %d", a.at, 10+s.LatencyMax, bound)
 	}
 }
+
+// burst sends a random multicast from every tile in each of its cycles.
+type burst struct {
+	n      Network
+	e      *sim.Engine
+	rng    *rand.Rand
+	nodes  int
+	until  sim.Cycle
+	done   *arrivals
+	sent   int
+	copies int64 // packet × destination
+	flits  int64 // flit × destination
+}
+
+func (b *burst) Handle(ev sim.Event) {
+	for src := range b.nodes {
+		dsts := b.rng.Perm(b.nodes)[:1+b.rng.IntN(b.nodes/2)]
+		packets, flits := 1+b.rng.IntN(2), 1+b.rng.IntN(5)
+		b.n.Multicast(b.e, src, dsts, packets, flits, b.done)
+		b.sent++
+		b.copies += int64(packets * len(dsts))
+		b.flits += int64(packets * flits * len(dsts))
+	}
+	if ev.At < b.until {
+		b.e.Schedule(ev.At+sim.Cycle(1+b.rng.IntN(8)), b, nil)
+	}
+}
+
+// TestMulticastUnderLoad floods small meshes and tori with overlapping
+// multicasts from every tile, through one or two shallow VCs: every copy
+// arrives, every done fires, and the network never stalls (a tree takes
+// all its branches' VCs at once, with room for the whole packet, so
+// forking trees never wait on one another).
+func TestMulticastUnderLoad(t *testing.T) {
+	for _, topology := range []string{"mesh", "torus"} {
+		for _, mode := range []string{"tree", "source"} {
+			for _, routing := range []string{"xy", "yx"} {
+				for _, vcs := range []int{1, 2} {
+					if topology == "torus" && vcs < 2 {
+						continue
+					}
+					// A tree multicast needs VCs with room for a whole
+					// packet (up to 5 flits here); source copies are
+					// wormhole packets and may be longer than a buffer.
+					depth := 2
+					if mode == "tree" {
+						depth = 5
+					}
+					cfg := netConfig(4, 3, topology, func(c *arch.NoC) {
+						c.Multicast, c.Routing, c.VCs, c.VCDepth = mode, routing, vcs, depth
+					})
+					n := NewNet(cfg)
+					var e sim.Engine
+					b := &burst{n: n, e: &e, rng: rand.New(rand.NewPCG(uint64(vcs), 9)), nodes: 12, until: 300, done: &arrivals{}}
+					e.Schedule(0, b, nil)
+					e.Run()
+					if err := n.Err(); err != nil {
+						t.Fatalf("%s %s %s %d VCs: %v", topology, mode, routing, vcs, err)
+					}
+					s := n.TakeStats()
+					if len(b.done.at) != b.sent || s.Deliveries != b.copies || s.FlitsOut != b.flits {
+						t.Fatalf("%s %s %s %d VCs: %d of %d done, %d of %d copies, %d of %d flits",
+							topology, mode, routing, vcs, len(b.done.at), b.sent, s.Deliveries, b.copies, s.FlitsOut, b.flits)
+					}
+				}
+			}
+		}
+	}
+}

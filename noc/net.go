@@ -85,6 +85,7 @@ type router struct {
 	ovBusy   [numPorts]uint8 // output VCs held by a packet
 	saIn     [numPorts]uint8 // per input port: round-robin pointer over its VCs
 	saOut    [numPorts]uint8 // per output port: round-robin pointer over input ports
+	mcPtr    uint8           // round-robin pointer over input VCs for multicast heads
 	// Per output VC (port·maxVCs + vc): credits for the downstream buffer,
 	// and the round-robin pointer over input VCs of its VC arbiter.
 	credit   [vcSlots]int16
@@ -238,10 +239,9 @@ func (n *Net) Reset() {
 			}
 		}
 		// The NI is a sink that never refuses a flit: the ejection
-		// port never runs out of credits.
-		for vc := range n.v {
-			rt.credit[portLocal*maxVCs+vc] = math.MaxInt16
-		}
+		// port needs no VC (outVC stays 0) and never runs out of
+		// credits.
+		rt.credit[portLocal*maxVCs] = math.MaxInt16
 	}
 	for i := range n.in {
 		n.in[i] = inVC{off: n.in[i].off}

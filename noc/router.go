@@ -32,12 +32,13 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	nextReady := never
 	moved := false
 
-	// VC allocation. Stage 1: each ready head flit picks, for each output
-	// port it still needs, the first free VC of its class at or after its
-	// pointer. Stage 2: each requested output VC grants one requester. A
-	// front flit that already holds every VC it needs is not a head in
-	// waiting: body flits follow a head that has crossed to all its ports.
-	var ready uint64
+	// VC allocation. Stage 1: each ready unicast head picks the first
+	// free VC of its class on its output port at or after its pointer.
+	// Stage 2: each requested output VC grants one requester. A front
+	// flit that holds its VCs is not a head in waiting: body flits follow
+	// a head that has crossed to all its ports. The ejection port needs
+	// no VC: the NI takes every flit and reassembles packets by number.
+	var ready, multi uint64
 	var readyPorts uint8
 	n.vaTouched = n.vaTouched[:0]
 	for m := mask; m != 0; m &= m - 1 {
@@ -49,42 +50,53 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 		}
 		ready |= 1 << i
 		readyPorts |= 1 << (i / maxVCs)
-		om := q.outMask
-		if om != 0 && q.vaMask == om {
+		if q.vaMask != 0 {
 			continue
 		}
 		f := &n.buf[int(q.off)+int(q.head)]
-		if om == 0 {
-			om = n.routeMask(r, f)
-			q.outMask = om
+		if q.outMask == 0 {
+			q.outMask = n.routeMask(r, f)
 		}
-		for need := om &^ q.vaMask; need != 0; need &= need - 1 {
-			p := bits.TrailingZeros8(need)
-			free := n.classMask(r, p, f.pkt) &^ rt.ovBusy[p]
-			if free == 0 {
-				continue
-			}
-			o := p*maxVCs + rotPick(uint(free), int(q.vaPtr), v)
-			best := n.vaBest[o]
-			if best < 0 {
-				n.vaTouched = append(n.vaTouched, o)
-				n.vaBest[o] = int8(i)
-				continue
-			}
-			ptr := int(rt.vaOutPtr[o])
-			if wrap(i-ptr, vcSlots) < wrap(int(best)-ptr, vcSlots) {
-				n.vaBest[o] = int8(i)
-			}
+		links := q.outMask &^ (1 << portLocal)
+		if links == 0 {
+			q.vaMask = q.outMask
+			continue
 		}
+		if f.dst < 0 {
+			multi |= 1 << i
+			continue
+		}
+		p := bits.TrailingZeros8(links)
+		free := n.classMask(r, p, f.pkt) &^ rt.ovBusy[p]
+		if free == 0 {
+			continue
+		}
+		o := p*maxVCs + rotPick(uint(free), int(q.vaPtr), v)
+		best := n.vaBest[o]
+		if best < 0 {
+			n.vaTouched = append(n.vaTouched, o)
+			n.vaBest[o] = int8(i)
+			continue
+		}
+		ptr := int(rt.vaOutPtr[o])
+		if wrap(i-ptr, vcSlots) < wrap(int(best)-ptr, vcSlots) {
+			n.vaBest[o] = int8(i)
+		}
+	}
+	if multi != 0 && n.allocMulticast(r, ins, multi) {
+		moved = true
 	}
 	for _, o := range n.vaTouched {
 		i := int(n.vaBest[o])
 		n.vaBest[o] = -1
 		p, vc := o/maxVCs, o%maxVCs
+		if rt.ovBusy[p]&(1<<vc) != 0 {
+			continue // a multicast took it first
+		}
 		q := &ins[i]
 		rt.ovBusy[p] |= 1 << vc
 		q.outVC[p] = uint8(vc)
-		q.vaMask |= 1 << p
+		q.vaMask = q.outMask
 		q.vaPtr = uint8(inc(vc, v))
 		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
 		moved = true
@@ -159,6 +171,71 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	if nextReady < never {
 		n.wakeRouterAt(r, nextReady)
 	}
+}
+
+// allocMulticast gives VCs to the multicast heads waiting in the input
+// VCs multi of router r, in round-robin order from the router's pointer,
+// and reports whether it gave any.
+//
+// A tree multicast must never hold one branch while it waits for another:
+// its flits leave the input buffer only when every branch has taken them,
+// so a blocked branch would hold the others' VCs, and two trees forking
+// towards each other (one going east, one west, both turning north) would
+// wait on each other for ever. So a multicast head takes the VCs of all
+// its branches at once or none, and only VCs whose downstream buffer has
+// room for the whole packet (virtual cut-through): once it has them,
+// every flit crosses to every branch as fast as the switch allows.
+// Unicast packets keep wormhole flow control. The heads are served one by
+// one, not by the separable allocator, whose independent output arbiters
+// could hand each of two trees half of what it needs, cycle after cycle.
+// They go before the unicast heads, which take the VCs left over.
+func (n *Net) allocMulticast(r int, ins []inVC, multi uint64) bool {
+	rt := &n.rt[r]
+	got := false
+	start := uint(rt.mcPtr)
+	// Bits at or after the pointer first, then the rest.
+	for _, m := range [2]uint64{multi >> start << start, multi & (1<<start - 1)} {
+		for ; m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m)
+			q := &ins[i]
+			f := &n.buf[int(q.off)+int(q.head)]
+			flits := n.pkts[f.pkt].flits
+			var free [numPorts]uint8
+			all := true
+			links := q.outMask &^ (1 << portLocal)
+			for need := links; need != 0 && all; need &= need - 1 {
+				p := bits.TrailingZeros8(need)
+				free[p] = n.classMask(r, p, f.pkt) &^ rt.ovBusy[p] & n.roomFor(rt, p, flits)
+				all = free[p] != 0
+			}
+			if !all {
+				continue
+			}
+			for need := links; need != 0; need &= need - 1 {
+				p := bits.TrailingZeros8(need)
+				vc := rotPick(uint(free[p]), int(q.vaPtr), n.v)
+				rt.ovBusy[p] |= 1 << vc
+				q.outVC[p] = uint8(vc)
+			}
+			q.vaMask = q.outMask
+			q.vaPtr = uint8(inc(int(q.vaPtr), n.v))
+			rt.mcPtr = uint8(inc(i, vcSlots))
+			got = true
+		}
+	}
+	return got
+}
+
+// roomFor is the VCs of output port p of router rt whose downstream
+// buffer has credits for flits flits.
+func (n *Net) roomFor(rt *router, p, flits int) uint8 {
+	var m uint8
+	for vc := range n.v {
+		if int(rt.credit[p*maxVCs+vc]) >= flits {
+			m |= 1 << vc
+		}
+	}
+	return m
 }
 
 // rotate turns the k-bit mask m right by s, so that bit s comes first.
@@ -255,7 +332,7 @@ func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
 	q.sent = 0
 	if tail {
 		rt := &n.rt[r]
-		for m := q.outMask; m != 0; m &= m - 1 {
+		for m := q.outMask &^ (1 << portLocal); m != 0; m &= m - 1 {
 			p := bits.TrailingZeros8(m)
 			rt.ovBusy[p] &^= 1 << q.outVC[p]
 		}
