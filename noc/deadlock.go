@@ -58,9 +58,12 @@ func (n *Net) waitsFor(r int, q *inVC, f flit, t sim.Cycle) string {
 		return "waits for route computation"
 	}
 	var waits []string
-	for m := q.outMask &^ q.sent &^ (1 << portLocal); m != 0; m &= m - 1 {
+	for m := q.outMask &^ q.sent; m != 0; m &= m - 1 {
 		p := bits.TrailingZeros8(m)
 		if q.vaMask&(1<<p) == 0 {
+			if p == portLocal && f.dst < 0 {
+				continue // a multicast ejects without a VC
+			}
 			what := "a free VC"
 			if f.dst < 0 {
 				what = fmt.Sprintf("a free VC with room for %d flits", n.pkts[f.pkt].flits)
@@ -74,9 +77,6 @@ func (n *Net) waitsFor(r int, q *inVC, f flit, t sim.Cycle) string {
 		} else {
 			waits = append(waits, fmt.Sprintf("the switch to output %s", portNames[p]))
 		}
-	}
-	if len(waits) == 0 {
-		return "waits for the switch to output local"
 	}
 	return "waits for " + strings.Join(waits, " and ")
 }

@@ -104,6 +104,7 @@ type inVC struct {
 	vaMask  uint8     // those ports that hold an output VC
 	sent    uint8     // those ports the front flit has crossed the switch to
 	vaPtr   uint8     // round-robin pointer over output VCs
+	held    uint8     // the output ports whose VC the front packet holds
 	outVC   [numPorts]uint8
 }
 
@@ -239,9 +240,10 @@ func (n *Net) Reset() {
 			}
 		}
 		// The NI is a sink that never refuses a flit: the ejection
-		// port needs no VC (outVC stays 0) and never runs out of
-		// credits.
-		rt.credit[portLocal*maxVCs] = math.MaxInt16
+		// port never runs out of credits.
+		for vc := range maxVCs {
+			rt.credit[portLocal*maxVCs+vc] = math.MaxInt16
+		}
 	}
 	for i := range n.in {
 		n.in[i] = inVC{off: n.in[i].off}

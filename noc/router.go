@@ -36,8 +36,9 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	// free VC of its class on its output port at or after its pointer.
 	// Stage 2: each requested output VC grants one requester. A front
 	// flit that holds its VCs is not a head in waiting: body flits follow
-	// a head that has crossed to all its ports. The ejection port needs
-	// no VC: the NI takes every flit and reassembles packets by number.
+	// a head that has crossed to all its ports. A unicast packet takes an
+	// ejection VC too, which bounds how many packets interleave into one
+	// NI, as in BookSim; a multicast needs none (allocMulticast).
 	var ready, multi uint64
 	var readyPorts uint8
 	n.vaTouched = n.vaTouched[:0]
@@ -57,16 +58,11 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 		if q.outMask == 0 {
 			q.outMask = n.routeMask(r, f)
 		}
-		links := q.outMask &^ (1 << portLocal)
-		if links == 0 {
-			q.vaMask = q.outMask
-			continue
-		}
 		if f.dst < 0 {
 			multi |= 1 << i
 			continue
 		}
-		p := bits.TrailingZeros8(links)
+		p := bits.TrailingZeros8(q.outMask)
 		free := n.classMask(r, p, f.pkt) &^ rt.ovBusy[p]
 		if free == 0 {
 			continue
@@ -96,7 +92,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 		q := &ins[i]
 		rt.ovBusy[p] |= 1 << vc
 		q.outVC[p] = uint8(vc)
-		q.vaMask = q.outMask
+		q.vaMask, q.held = q.outMask, q.outMask
 		q.vaPtr = uint8(inc(vc, v))
 		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
 		moved = true
@@ -185,7 +181,9 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 // its branches at once or none, and only VCs whose downstream buffer has
 // room for the whole packet (virtual cut-through): once it has them,
 // every flit crosses to every branch as fast as the switch allows.
-// Unicast packets keep wormhole flow control. The heads are served one by
+// Unicast packets keep wormhole flow control. Its ejection needs no VC:
+// the NI takes every flit and reassembles packets by number, so a tree
+// that has ejected part of a packet holds nothing another packet needs. The heads are served one by
 // one, not by the separable allocator, whose independent output arbiters
 // could hand each of two trees half of what it needs, cycle after cycle.
 // They go before the unicast heads, which take the VCs left over.
@@ -217,7 +215,7 @@ func (n *Net) allocMulticast(r int, ins []inVC, multi uint64) bool {
 				rt.ovBusy[p] |= 1 << vc
 				q.outVC[p] = uint8(vc)
 			}
-			q.vaMask = q.outMask
+			q.vaMask, q.held = q.outMask, links
 			q.vaPtr = uint8(inc(int(q.vaPtr), n.v))
 			rt.mcPtr = uint8(inc(i, vcSlots))
 			got = true
@@ -332,11 +330,11 @@ func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
 	q.sent = 0
 	if tail {
 		rt := &n.rt[r]
-		for m := q.outMask &^ (1 << portLocal); m != 0; m &= m - 1 {
+		for m := q.held; m != 0; m &= m - 1 {
 			p := bits.TrailingZeros8(m)
 			rt.ovBusy[p] &^= 1 << q.outVC[p]
 		}
-		q.outMask, q.vaMask = 0, 0
+		q.outMask, q.vaMask, q.held = 0, 0, 0
 	}
 	if q.n == 0 {
 		n.rt[r].nonempty &^= 1 << i
