@@ -244,10 +244,10 @@ func cmpFloat(a, b float64) int {
 }
 
 // logAxis switches an axis to a log scale when its (positive) values span
-// more than a decade and a half.
+// a decade or more.
 func logAxis(a *plot.Axis, vs []float64) {
 	lo, hi := slices.Min(vs), slices.Max(vs)
-	if lo > 0 && hi/lo >= 30 {
+	if lo > 0 && hi/lo >= 10 {
 		a.Scale = plot.LogScale{}
 		a.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
@@ -486,10 +486,12 @@ func (d *Data) linePlot(x, y, group string) (*plot.Plot, error) {
 		return strings.Compare(a, b)
 	})
 	short := shortNames(d.Swept)
+	var means []float64
 	for i, g := range groups {
 		var pts plotter.XYs
 		for xv, c := range lines[g] {
 			pts = append(pts, plotter.XY{X: xv, Y: c.sum / c.n / yScale})
+			means = append(means, c.sum/c.n/yScale)
 		}
 		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
 		l, s, err := plotter.NewLinePoints(pts)
@@ -507,7 +509,12 @@ func (d *Data) linePlot(x, y, group string) (*plot.Plot, error) {
 	// Lines tend to rise when larger is better: the lower right is free.
 	p.Legend.Top = ym.Better < 0
 	if group != "" {
-		legendRoom(p, len(groups), slices.Min(ys)/yScale, slices.Max(ys)/yScale)
+		legendRoom(p, len(groups), slices.Min(means), slices.Max(means))
+	}
+	if ym.Name != "accuracy" {
+		// Energy, time and counts are ratios to zero: an axis from zero
+		// keeps a 0.01 % change from looking like a cliff.
+		p.Y.Min = 0
 	}
 	return p, nil
 }
