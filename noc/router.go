@@ -238,7 +238,8 @@ func (n *Net) roomFor(rt *router, p, flits int) uint8 {
 
 // rotate turns the k-bit mask m right by s, so that bit s comes first.
 func rotate(m uint, s, k int) uint {
-	return (m>>s | m<<(k-s)) & (1<<k - 1)
+	// The masks tell the compiler that the shifts stay below 64.
+	return (m>>(uint(s)&63) | m<<(uint(k-s)&63)) & (1<<(uint(k)&63) - 1)
 }
 
 // rotPick is the round-robin choice among the set bits of the k-bit mask
