@@ -72,6 +72,7 @@ type graphJSON struct {
 	Layers     []layerJSON       `json:"layers"`
 	Classes    int               `json:"classes"`
 	Timesteps  int               `json:"timesteps"`
+	Readout    Readout           `json:"readout,omitempty"`
 	Provenance map[string]string `json:"provenance,omitempty"`
 }
 
@@ -90,6 +91,7 @@ type layerJSON struct {
 	Stride     int    `json:"stride,omitempty"`
 	Pad        int    `json:"pad,omitempty"`
 	WeightBits int    `json:"weight_bits,omitempty"`
+	Leak       int    `json:"leak,omitempty"`
 	Spiking    bool   `json:"spiking"`
 	Reset      Reset  `json:"reset,omitempty"`
 }
@@ -114,6 +116,7 @@ type tensorJSON struct {
 func weightName(layer string) string    { return layer + ".weight" }
 func thresholdName(layer string) string { return layer + ".threshold" }
 func scaleName(layer string) string     { return layer + ".scale" }
+func biasName(layer string) string      { return layer + ".bias" }
 
 // Encode writes m as model.bin. The output is a deterministic function of
 // m: the same model always gives the same bytes.
@@ -200,6 +203,7 @@ func toGraph(m *Model) graphJSON {
 		Input:      inputJSON{Shape: shapeSlice(m.Input.Shape), Coding: m.Input.Coding, Bits: m.Input.Bits},
 		Classes:    m.Classes,
 		Timesteps:  m.Timesteps,
+		Readout:    m.Readout,
 		Provenance: m.Provenance,
 	}
 	for i := range m.Layers {
@@ -207,7 +211,7 @@ func toGraph(m *Model) graphJSON {
 		g.Layers = append(g.Layers, layerJSON{
 			Name: l.Name, Op: l.Op, In: shapeSlice(l.In), Out: shapeSlice(l.Out),
 			Kernel: l.Kernel, Stride: l.Stride, Pad: l.Pad, WeightBits: l.WeightBits,
-			Spiking: l.Spiking, Reset: l.Reset,
+			Leak: l.Leak, Spiking: l.Spiking, Reset: l.Reset,
 		})
 	}
 	return g
@@ -239,11 +243,10 @@ func layerTensors(l *Layer) []*tensor {
 		})
 	}
 	if len(l.Threshold) > 0 {
-		data := make([]byte, 8*len(l.Threshold))
-		for i, t := range l.Threshold {
-			binary.LittleEndian.PutUint64(data[8*i:], uint64(t))
-		}
-		ts = append(ts, &tensor{name: thresholdName(l.Name), dtype: dtypeI64, shape: []uint64{uint64(len(l.Threshold))}, data: data})
+		ts = append(ts, int64Tensor(thresholdName(l.Name), l.Threshold))
+	}
+	if len(l.Bias) > 0 {
+		ts = append(ts, int64Tensor(biasName(l.Name), l.Bias))
 	}
 	if len(l.Scale) > 0 {
 		data := make([]byte, 8*len(l.Scale))
@@ -253,6 +256,15 @@ func layerTensors(l *Layer) []*tensor {
 		ts = append(ts, &tensor{name: scaleName(l.Name), dtype: dtypeF64, shape: []uint64{uint64(len(l.Scale))}, data: data})
 	}
 	return ts
+}
+
+// int64Tensor is a one-dimensional I64 tensor holding v.
+func int64Tensor(name string, v []int64) *tensor {
+	data := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(data[8*i:], uint64(x))
+	}
+	return &tensor{name: name, dtype: dtypeI64, shape: []uint64{uint64(len(v))}, data: data}
 }
 
 // packedLen is the bytes per output row of a bit-packed binary weight tensor.
@@ -298,8 +310,8 @@ func checksum(data []byte, model string, tensors []*tensor) string {
 }
 
 // Decode parses and validates a model.bin held in memory. Empty
-// Provenance, Threshold and Scale come back as nil, whatever the encoded
-// model held.
+// Provenance, Threshold, Bias and Scale come back as nil, whatever the
+// encoded model held.
 func Decode(data []byte) (*Model, error) {
 	m, err := decode(data)
 	if err != nil {
@@ -695,6 +707,7 @@ func parseGraph(s string) (*Model, error) {
 		Input:     Input{Shape: in, Coding: g.Input.Coding, Bits: g.Input.Bits},
 		Classes:   g.Classes,
 		Timesteps: g.Timesteps,
+		Readout:   g.Readout,
 	}
 	if len(g.Provenance) > 0 {
 		m.Provenance = g.Provenance
@@ -704,7 +717,7 @@ func parseGraph(s string) (*Model, error) {
 		l := &m.Layers[i]
 		*l = Layer{
 			Name: lj.Name, Op: lj.Op, Kernel: lj.Kernel, Stride: lj.Stride, Pad: lj.Pad,
-			WeightBits: lj.WeightBits, Spiking: lj.Spiking, Reset: lj.Reset,
+			WeightBits: lj.WeightBits, Leak: lj.Leak, Spiking: lj.Spiking, Reset: lj.Reset,
 		}
 		if l.In, err = toShape(lj.In); err != nil {
 			return nil, fmt.Errorf("layer %d in: %w", i, err)
@@ -723,7 +736,7 @@ func toShape(dims []int) (Shape, error) {
 	return Shape{C: dims[0], H: dims[1], W: dims[2]}, nil
 }
 
-// readTensors fills the layer's weights, thresholds and scales from the
+// readTensors fills the layer's weights, thresholds, biases and scales from the
 // tensor table, removing each tensor it consumes so that leftovers can be
 // reported. Sizes are checked against the graph before anything is
 // allocated, and every allocation is bounded by the tensor's bytes.
@@ -763,13 +776,13 @@ func (l *Layer) readTensors(tensors map[string]*tensor, body []byte) error {
 		}
 	}
 	if l.Spiking {
-		data, err := take(tensors, body, thresholdName(l.Name), dtypeI64, outputs)
-		if err != nil {
+		if l.Threshold, err = takeInt64s(tensors, body, thresholdName(l.Name), outputs); err != nil {
 			return err
 		}
-		l.Threshold = make([]int64, outputs)
-		for i := range l.Threshold {
-			l.Threshold[i] = int64(binary.LittleEndian.Uint64(data[8*i:]))
+	}
+	if _, ok := tensors[biasName(l.Name)]; ok {
+		if l.Bias, err = takeInt64s(tensors, body, biasName(l.Name), outputs); err != nil {
+			return err
 		}
 	}
 	if _, ok := tensors[scaleName(l.Name)]; ok {
@@ -783,6 +796,19 @@ func (l *Layer) readTensors(tensors map[string]*tensor, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// takeInt64s is take for a one-dimensional I64 tensor of n values.
+func takeInt64s(tensors map[string]*tensor, body []byte, name string, n int) ([]int64, error) {
+	data, err := take(tensors, body, name, dtypeI64, n)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]int64, n)
+	for i := range v {
+		v[i] = int64(binary.LittleEndian.Uint64(data[8*i:]))
+	}
+	return v, nil
 }
 
 // take removes the named tensor from the table after checking its dtype and

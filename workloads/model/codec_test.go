@@ -43,6 +43,53 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// extendedModel is testModel using every optional feature: frame coding,
+// biases, leaks and a spiking output layer read out by spike counts.
+func extendedModel() *Model {
+	m := testModel()
+	m.Input.Coding = CodingFrames
+	m.Input.Bits = 3
+	m.Readout = ReadoutSpikes
+	m.Layers[0].Bias = []int64{-5, 0, 7, MaxBias}
+	m.Layers[0].Leak = LeakOne
+	m.Layers[3].Leak = 41
+	last := &m.Layers[len(m.Layers)-1]
+	last.Spiking, last.Reset = true, ResetZero
+	last.Threshold = make([]int64, last.Outputs())
+	last.Bias = make([]int64, last.Outputs())
+	for i := range last.Threshold {
+		last.Threshold[i] = int64(100 + i)
+		last.Bias[i] = int64(-i)
+	}
+	return m
+}
+
+func TestRoundTripExtensions(t *testing.T) {
+	m := extendedModel()
+	b := mustEncode(t, m)
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("round trip differs:\n got %+v\nwant %+v", got, m)
+	}
+	if again := mustEncode(t, got); !bytes.Equal(again, b) {
+		t.Fatal("re-encoding the decoded model gives different bytes")
+	}
+	// The new graph fields and the bias tensor are written only when used,
+	// so a model without them encodes exactly as before they existed.
+	plain := string(mustEncode(t, testModel()))
+	for _, key := range []string{"readout", "leak", ".bias", "frames"} {
+		if strings.Contains(plain, key) {
+			t.Errorf("a model without extensions mentions %q", key)
+		}
+		if !strings.Contains(string(b), key) {
+			t.Errorf("the extended model does not mention %q", key)
+		}
+	}
+}
+
 func TestLayout(t *testing.T) {
 	b := mustEncode(t, testModel())
 	n := binary.LittleEndian.Uint64(b)

@@ -5,11 +5,21 @@
 //
 // Integer semantics, so that the chip and the golden model can be compared
 // bit for bit: inputs are small unsigned integers (spikes are 0/1, pixels
-// 0..255, pooled spike counts 0..k²), weights are signed integers
-// (WeightBits = 1 means ±1), membrane potentials are int64 and thresholds
-// are positive integers in the same units as the weighted input sum. Any
-// real-valued scale (α per channel, quantisation steps, the 1/k² of average
-// pooling) is folded into the threshold by the trainer.
+// 0..255, pooled spike counts 0..k², binned event counts), weights are
+// signed integers (WeightBits = 1 means ±1), membrane potentials are int64
+// and thresholds and biases are integers in the same units as the weighted
+// input sum. Any real-valued scale (α per channel, quantisation steps, the
+// 1/k² of average pooling) is folded into the threshold by the trainer or
+// the importer.
+//
+// One timestep of a weighted layer, for each of its neurons, in this order:
+//
+//	v = v - (v*Leak)/LeakOne   // leak; Go's integer division truncates toward zero
+//	v = v + current + bias     // current: the integer weighted input sum
+//	if spiking && v >= threshold { spike; v = v - threshold (or 0) }
+//
+// With Leak = 0 (every converted or BSNN model) the first line does
+// nothing and the neuron is the plain integrate-and-fire neuron.
 package model
 
 import (
@@ -53,7 +63,33 @@ const (
 	// as a constant current at every timestep (the conversion paper's
 	// choice); the first layer reads it bit-serially, Input.Bits planes.
 	CodingConstant Coding = "constant"
+	// CodingFrames feeds a sequence of frames, such as event-camera events
+	// binned in time: a sample holds F ≥ 1 frames of Input.Shape values
+	// back to back (F·C·H·W values, frame-major, each frame CHW), layer 0
+	// reads frame t at timestep t, and timesteps t ≥ F read all zeros (as a
+	// shorter recording padded to a longer one). Each frame is read
+	// bit-serially like a constant input, Input.Bits planes.
+	CodingFrames Coding = "frames"
 )
+
+// Readout is how the class is read from the last layer.
+type Readout string
+
+// Readouts.
+const (
+	// ReadoutPotential: the last layer integrates without firing; the class
+	// is the argmax of its membranes after the last timestep. The default:
+	// an empty Readout means this.
+	ReadoutPotential Readout = "potential"
+	// ReadoutSpikes: the last layer is a spiking layer like the others; the
+	// class is the argmax of its neurons' spike counts over the whole run
+	// (as the NIR paper's N-MNIST CNN is read).
+	ReadoutSpikes Readout = "spikes"
+)
+
+// LeakOne is the unit of Layer.Leak: a leak of LeakOne/4 removes a quarter
+// of the membrane each timestep.
+const LeakOne = 1 << 12
 
 // Shape is a channels × height × width tensor shape. A vector of n values is
 // {C: n, H: 1, W: 1}.
@@ -99,13 +135,25 @@ type Layer struct {
 	// (in channel, ky, kx), the im2col order. Nil for OpSumPool.
 	Weights []int8
 
-	// Spiking is false only for the output layer, whose neurons integrate
-	// without firing; the class is the argmax of their membrane.
+	// Bias holds one integer per output channel (per neuron for dense
+	// layers), in units of the integer weighted sum, added to every neuron's
+	// membrane at every timestep whatever the input. Nil means no bias.
+	Bias []int64
+	// Leak is the fraction of the membrane that decays each timestep, in
+	// units of 1/LeakOne (0..LeakOne): v -= (v*Leak)/LeakOne, truncated
+	// toward zero, before the timestep's input is added. 0 (no leak) for
+	// integrate-and-fire neurons; the importer derives it from a leaky
+	// neuron's time constant (Leak ≈ LeakOne·dt/τ).
+	Leak int
+
+	// Spiking is false only for the output layer of a model read out by
+	// potential, whose neurons integrate without firing; the class is the
+	// argmax of their membrane.
 	Spiking bool
 	Reset   Reset
 	// Threshold holds one positive threshold per output channel (per
 	// neuron for dense layers), in units of the integer weighted sum.
-	// Nil when Spiking is false.
+	// Nil when Spiking is false. A neuron fires when v >= its threshold.
 	Threshold []int64
 
 	// Scale is the real value of one unit of this layer's integer weighted
@@ -149,12 +197,19 @@ type Model struct {
 	Layers []Layer
 	// Classes is the number of output classes (the last layer's outputs).
 	Classes int
-	// Timesteps is the default number of timesteps to run.
+	// Timesteps is the default number of timesteps to run (for frame
+	// coding, the number of frames a sample is expected to hold).
 	Timesteps int
+	// Readout says how the class is read; "" is ReadoutPotential.
+	Readout Readout
 	// Provenance records how the model was made (method, dataset, command,
 	// measured accuracies, nmsim version …), free-form key → value.
 	Provenance map[string]string
 }
+
+// SpikeReadout reports whether the class is read from the last layer's
+// spike counts rather than from its membranes.
+func (m *Model) SpikeReadout() bool { return m.Readout == ReadoutSpikes }
 
 // InputBits returns the bit width of the values that layer i reads: the
 // model input's bits for layer 0, the pooled count width after a sum pool,

@@ -20,6 +20,9 @@ const (
 	// MaxInputBits bounds the width of the values any layer reads (pixels,
 	// pooled spike counts), so that 1<<bits fits comfortably in an int.
 	MaxInputBits = 32
+	// MaxBias bounds the magnitude of a bias, so that a timestep's bias
+	// plus its weighted sum cannot come near overflowing an int64 membrane.
+	MaxBias = 1 << 40
 )
 
 // Validate checks every structural invariant of the model: shapes chain from
@@ -51,7 +54,10 @@ func (m *Model) validate() error {
 		return fmt.Errorf("input bits %d, want 1..16", m.Input.Bits)
 	}
 	if !knownCoding(m.Input.Coding) {
-		return fmt.Errorf("input coding %q unknown (known: %q)", m.Input.Coding, CodingConstant)
+		return fmt.Errorf("input coding %q unknown (known: %q, %q)", m.Input.Coding, CodingConstant, CodingFrames)
+	}
+	if m.Readout != "" && m.Readout != ReadoutPotential && m.Readout != ReadoutSpikes {
+		return fmt.Errorf("readout %q unknown (known: %q, %q)", m.Readout, ReadoutPotential, ReadoutSpikes)
 	}
 	if m.Timesteps < 1 {
 		return fmt.Errorf("timesteps %d, want >= 1", m.Timesteps)
@@ -81,7 +87,7 @@ func (m *Model) validate() error {
 			}
 			return fmt.Errorf("layer %q: in %v does not match %s %v", l.Name, l.In, from, prev)
 		}
-		if err := l.validate(i == len(m.Layers)-1); err != nil {
+		if err := l.validate(i == len(m.Layers)-1, m.SpikeReadout()); err != nil {
 			return fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		prev = l.Out
@@ -94,7 +100,7 @@ func (m *Model) validate() error {
 }
 
 // knownCoding reports whether c is an input coding nmsim implements.
-func knownCoding(c Coding) bool { return c == CodingConstant }
+func knownCoding(c Coding) bool { return c == CodingConstant || c == CodingFrames }
 
 // checkName keeps layer names to characters that are safe in tensor names
 // ("<layer>.weight"), file names and reports, and that need no JSON escaping.
@@ -160,8 +166,9 @@ func (l *Layer) tensorSizes() (outputs, fanIn int, err error) {
 }
 
 // validate checks one layer on its own; last tells whether it is the output
-// layer, the only one allowed (and required) to be non-spiking.
-func (l *Layer) validate(last bool) error {
+// layer, and spikeReadout whether that layer spikes (it integrates without
+// firing otherwise).
+func (l *Layer) validate(last, spikeReadout bool) error {
 	if err := checkShape(l.In); err != nil {
 		return fmt.Errorf("in %v: %w", l.In, err)
 	}
@@ -183,7 +190,7 @@ func (l *Layer) validate(last bool) error {
 	if err := l.validateWeights(); err != nil {
 		return err
 	}
-	return l.validateNeurons(last)
+	return l.validateNeurons(last, spikeReadout)
 }
 
 func (l *Layer) validateConv() error {
@@ -212,7 +219,7 @@ func (l *Layer) validateConv() error {
 // weights and no neurons. Its Spiking flag carries no meaning and is ignored.
 func (l *Layer) validateSumPool(last bool) error {
 	if last {
-		return errors.New("the last layer must be conv or dense, not sumpool (its membrane gives the class)")
+		return errors.New("the last layer must be conv or dense, not sumpool (it has no neurons to give the class)")
 	}
 	// A kernel of 1 would be an identity; requiring 2 or more also bounds a
 	// run of consecutive pools (each halves H and W at least), which keeps
@@ -242,6 +249,10 @@ func (l *Layer) validateSumPool(last bool) error {
 		return errors.New("sumpool has thresholds")
 	case len(l.Scale) != 0:
 		return errors.New("sumpool has scales")
+	case len(l.Bias) != 0:
+		return errors.New("sumpool has biases")
+	case l.Leak != 0:
+		return fmt.Errorf("sumpool has leak %d, want 0", l.Leak)
 	case l.Reset != "" && l.Reset != ResetSubtract && l.Reset != ResetZero:
 		return fmt.Errorf("reset %q unknown", l.Reset)
 	}
@@ -276,8 +287,21 @@ func (l *Layer) validateWeights() error {
 	return nil
 }
 
-func (l *Layer) validateNeurons(last bool) error {
+func (l *Layer) validateNeurons(last, spikeReadout bool) error {
 	outputs := l.Outputs()
+	if len(l.Bias) != 0 {
+		if len(l.Bias) != outputs {
+			return fmt.Errorf("%d biases, want 0 or %d (one per output)", len(l.Bias), outputs)
+		}
+		for i, b := range l.Bias {
+			if b > MaxBias || b < -MaxBias {
+				return fmt.Errorf("bias[%d] is %d, want -%d..%d", i, b, int64(MaxBias), int64(MaxBias))
+			}
+		}
+	}
+	if l.Leak < 0 || l.Leak > LeakOne {
+		return fmt.Errorf("leak %d, want 0..%d", l.Leak, LeakOne)
+	}
 	if len(l.Scale) != 0 {
 		if len(l.Scale) != outputs {
 			return fmt.Errorf("%d scales, want 0 or %d (one per output)", len(l.Scale), outputs)
@@ -288,9 +312,9 @@ func (l *Layer) validateNeurons(last bool) error {
 			}
 		}
 	}
-	if last {
+	if last && !spikeReadout {
 		if l.Spiking {
-			return errors.New("the last layer must be non-spiking (its membrane gives the class)")
+			return errors.New("the last layer must be non-spiking (its membrane gives the class; readout by spikes needs readout \"spikes\")")
 		}
 		if len(l.Threshold) != 0 {
 			return fmt.Errorf("non-spiking layer has %d thresholds, want none", len(l.Threshold))
@@ -301,6 +325,9 @@ func (l *Layer) validateNeurons(last bool) error {
 		return nil
 	}
 	if !l.Spiking {
+		if last {
+			return errors.New("the last layer must be spiking (readout by spike counts)")
+		}
 		return errors.New("only the last layer may be non-spiking")
 	}
 	if l.Reset != ResetSubtract && l.Reset != ResetZero {

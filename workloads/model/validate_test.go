@@ -10,6 +10,9 @@ func TestValidateGood(t *testing.T) {
 	if err := testModel().Validate(); err != nil {
 		t.Fatal(err)
 	}
+	if err := extendedModel().Validate(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestValidate breaks one invariant per case and checks the message.
@@ -82,6 +85,17 @@ func TestValidate(t *testing.T) {
 		{"scale Inf", func(m *Model) { m.Layers[4].Scale[1] = math.Inf(1) }, "scale[1] is +Inf"},
 		{"scale zero", func(m *Model) { m.Layers[4].Scale[2] = 0 }, "scale[2] is 0"},
 		{"bad utf-8", func(m *Model) { m.Provenance["x"] = "\xff" }, `provenance entry "x" is not valid UTF-8`},
+		{"readout", func(m *Model) { m.Readout = "rate" }, `readout "rate" unknown`},
+		{"readout spikes, last integrates", func(m *Model) { m.Readout = ReadoutSpikes }, `layer "fc2": the last layer must be spiking (readout by spike counts)`},
+		{"readout potential, last spikes", func(m *Model) {
+			m.Layers[4].Spiking, m.Layers[4].Reset, m.Layers[4].Threshold = true, ResetZero, []int64{1, 1, 1}
+		}, `the last layer must be non-spiking (its membrane gives the class; readout by spikes needs readout "spikes")`},
+		{"bias count", func(m *Model) { m.Layers[0].Bias = []int64{1} }, `layer "conv1": 1 biases, want 0 or 4`},
+		{"bias range", func(m *Model) { m.Layers[3].Bias = make([]int64, 10); m.Layers[3].Bias[9] = -MaxBias - 1 }, "bias[9] is -1099511627777"},
+		{"pool bias", func(m *Model) { m.Layers[1].Bias = []int64{1} }, "sumpool has biases"},
+		{"pool leak", func(m *Model) { m.Layers[1].Leak = 1 }, "sumpool has leak 1"},
+		{"leak negative", func(m *Model) { m.Layers[2].Leak = -1 }, "leak -1, want 0..4096"},
+		{"leak above one", func(m *Model) { m.Layers[4].Leak = LeakOne + 1 }, `layer "fc2": leak 4097, want 0..4096`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := testModel()

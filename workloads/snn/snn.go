@@ -11,6 +11,8 @@
 package snn
 
 import (
+	"fmt"
+
 	"github.com/nmsim/nmsim/internal/bitvec"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -21,15 +23,17 @@ type Hooks struct {
 	// Spikes is called for every spiking layer at every timestep with the
 	// layer's output spikes (CHW order).
 	Spikes func(layer, t int, spikes bitvec.Vec)
-	// Step is called after every timestep with the output layer's
-	// accumulated membrane potentials; t counts from 1.
-	Step func(t int, potentials []int64)
+	// Step is called after every timestep with the scores the class is
+	// read from so far: the output layer's membrane potentials, or its
+	// spike counts for a model read out by spikes; t counts from 1.
+	Step func(t int, scores []int64)
 }
 
 // Result is the outcome of one sample.
 type Result struct {
-	Class      int     // argmax of Potentials, lowest index on ties
+	Class      int     // argmax of the scores (Potentials, or Counts for a spike readout), lowest index on ties
 	Potentials []int64 // the output layer's membranes after the last step
+	Counts     []int64 // the output layer's spikes per neuron over the run; nil unless the model is read out by spikes
 	Spikes     []int   // spikes fired per layer over the whole run (0 for non-spiking layers)
 }
 
@@ -78,16 +82,40 @@ func NewRunner(m *model.Model) *Runner {
 	return r
 }
 
-// Run feeds one sample (Input.Shape values, CHW) for T timesteps.
+// Run feeds one sample for T timesteps: Input.Shape values (CHW) for
+// constant coding, or a whole number of such frames for frame coding (see
+// model.CodingFrames). It panics if the sample's length does not fit the
+// coding, a programmer error.
 func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
-	for i, p := range sample {
-		r.input[i] = int32(p)
+	size := len(r.input)
+	frames := 1
+	if r.m.Input.Coding == model.CodingFrames {
+		frames = len(sample) / size
+	}
+	if len(sample) != frames*size || frames < 1 {
+		panic(fmt.Sprintf("snn: sample of %d values for %s coding of %v inputs", len(sample), r.m.Input.Coding, r.m.Input.Shape))
 	}
 	spikes := make([]int, len(r.m.Layers))
 	for i := range r.layers {
 		clear(r.layers[i].v)
 	}
+	var counts []int64
+	if r.m.SpikeReadout() {
+		counts = make([]int64, r.m.Layers[len(r.m.Layers)-1].Out.Size())
+	}
 	for t := 0; t < T; t++ {
+		// A constant input is loaded once; frame t is loaded at step t,
+		// and steps past the last frame read zeros.
+		switch {
+		case t < frames:
+			for i, p := range sample[t*size : (t+1)*size] {
+				r.input[i] = int32(p)
+			}
+		case t == frames:
+			if r.m.Input.Coding == model.CodingFrames {
+				clear(r.input)
+			}
+		}
 		in := r.input
 		for i := range r.m.Layers {
 			l := &r.m.Layers[i]
@@ -107,19 +135,29 @@ func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
 						h.Spikes(i, t, st.bit)
 					}
 				} else {
-					for j, a := range st.acc {
-						st.v[j] += a
-					}
+					integrate(l, st)
 				}
 			}
 			in = st.out
 		}
+		last := &r.layers[len(r.layers)-1]
+		scores := last.v
+		if counts != nil {
+			for j, s := range last.out {
+				counts[j] += int64(s)
+			}
+			scores = counts
+		}
 		if h.Step != nil {
-			h.Step(t+1, r.layers[len(r.layers)-1].v)
+			h.Step(t+1, scores)
 		}
 	}
-	last := r.layers[len(r.layers)-1].v
-	return Result{Class: Argmax(last), Potentials: append([]int64(nil), last...), Spikes: spikes}
+	res := Result{Potentials: append([]int64(nil), r.layers[len(r.layers)-1].v...), Counts: counts, Spikes: spikes}
+	res.Class = Argmax(res.Potentials)
+	if counts != nil {
+		res.Class = Argmax(counts)
+	}
+	return res
 }
 
 // Argmax returns the index of the largest value, the lowest on ties.
@@ -209,14 +247,40 @@ func denseScatter(l *model.Layer, in []int32, st *layerState) {
 	}
 }
 
-// fire integrates acc into the membranes, fires every neuron at or above its
-// channel's threshold and resets it; it returns the number of spikes.
+// update is one neuron's membrane after a timestep's leak, current a and
+// bias b, before any firing: the model package's neuron equation.
+func update(l *model.Layer, v, a, b int64) int64 {
+	if l.Leak != 0 {
+		v -= v * int64(l.Leak) / model.LeakOne
+	}
+	return v + a + b
+}
+
+// bias returns the bias of neuron j, whose output channel (or dense neuron)
+// is j/per.
+func bias(l *model.Layer, j, per int) int64 {
+	if l.Bias == nil {
+		return 0
+	}
+	return l.Bias[j/per]
+}
+
+// integrate updates the membranes of a non-spiking layer.
+func integrate(l *model.Layer, st *layerState) {
+	per := l.Out.Size() / l.Outputs() // neurons sharing one channel
+	for j, a := range st.acc {
+		st.v[j] = update(l, st.v[j], a, bias(l, j, per))
+	}
+}
+
+// fire updates the membranes, fires every neuron at or above its channel's
+// threshold and resets it; it returns the number of spikes.
 func fire(l *model.Layer, st *layerState) int {
 	st.bit.Clear()
-	per := l.Out.Size() / len(l.Threshold) // neurons sharing one threshold
+	per := l.Out.Size() / l.Outputs() // neurons sharing one threshold and bias
 	n := 0
 	for j, a := range st.acc {
-		v := st.v[j] + a
+		v := update(l, st.v[j], a, bias(l, j, per))
 		th := l.Threshold[j/per]
 		var s int32
 		if v >= th {
