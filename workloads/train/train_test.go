@@ -220,6 +220,24 @@ func TestConvertApproachesANN(t *testing.T) {
 			}
 		}
 	}
+	// The thresholds follow the formulas of the brief: θ = λ₁·255/Δ_j
+	// for the first layer, θ = λ_l·k²/(λ_{l-1}·α_j) for the binary one.
+	lambdas, err := a.Lambdas(ctx, trainSet.Slice(500), 99.9, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, alpha := a.Effective()
+	for j, th := range m.Layers[0].Threshold {
+		delta := maxAbs(a.Latent[0][j*25:(j+1)*25]) / 127
+		if want := int64(math.Round(lambdas[0] * 255 / delta)); th != want {
+			t.Errorf("conv1 threshold[%d] = %d, want %d", j, th, want)
+		}
+	}
+	for j, th := range m.Layers[2].Threshold {
+		if want := max(1, int64(math.Round(lambdas[2]*4/(lambdas[0]*float64(alpha[2][j]))))); th != want {
+			t.Errorf("conv3 threshold[%d] = %d, want %d", j, th, want)
+		}
+	}
 	last := m.Layers[len(m.Layers)-1]
 	if last.Spiking || slices.Min(last.Scale) != slices.Max(last.Scale) {
 		t.Errorf("output layer: spiking %v, scales %v..%v; want non-spiking with one scale", last.Spiking, slices.Min(last.Scale), slices.Max(last.Scale))
