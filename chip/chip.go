@@ -150,7 +150,10 @@ func (c *Chip) build(si int, params crossbar.Params, dev crossbar.Device) error 
 		st.arrays = append(st.arrays, arr)
 		st.noisy = st.noisy || arr.Noisy()
 	}
-	st.neurons = neuron.IF{Channels: lm.Outputs, Positions: lm.Positions, ResetToZero: l.Reset == model.ResetZero}
+	st.neurons = neuron.IF{
+		Channels: lm.Outputs, Positions: lm.Positions, ResetToZero: l.Reset == model.ResetZero,
+		Bias: l.Bias, Leak: int64(l.Leak), LeakOne: model.LeakOne,
+	}
 	if l.Spiking {
 		st.neurons.Threshold = l.Threshold
 	}

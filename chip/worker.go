@@ -9,6 +9,7 @@ import (
 	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/sim"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // Hooks observe a run without changing it; slices are valid during the
@@ -17,8 +18,9 @@ type Hooks struct {
 	// Spikes gets every spiking layer's output at every timestep, with
 	// the layer's index in the model (as the golden model reports it).
 	Spikes func(layer, t int, spikes bitvec.Vec)
-	// Step gets the output layer's membranes after every timestep; t
-	// counts from 1. Reading the class at step t gives what a run of t
+	// Step gets the scores the class is read from after every timestep
+	// (the output layer's membranes, or its spike counts for a spike
+	// readout); t counts from 1. Reading the class at step t gives what a run of t
 	// timesteps would have given.
 	Step func(t int, potentials []int64)
 }
@@ -27,6 +29,7 @@ type Hooks struct {
 type Result struct {
 	Class      int
 	Potentials []int64 // output layer membranes
+	Counts     []int64 // output layer spike counts, for a model read out by spikes
 	Cycles     int64
 	Layers     []LayerStats // per weight layer
 }
@@ -66,6 +69,9 @@ type Worker struct {
 	eng     sim.Engine
 	net     noc.Network
 	input   []uint8
+	// counts are the output layer's spikes per neuron, for a model read
+	// out by spike counts.
+	counts []int64
 	// timing-pass state
 	slot []slotStage
 	hs   []*stageHandlers
@@ -111,6 +117,12 @@ const noiseTag = 0x9e3779b97f4a7c15
 // worker runs it or what ran before.
 func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	w.input = sample
+	if w.c.m.SpikeReadout() {
+		if w.counts == nil {
+			w.counts = make([]int64, w.c.stages[len(w.c.stages)-1].neurons.Neurons())
+		}
+		clear(w.counts)
+	}
 	// The tag keeps the noise streams apart from the arrays' device
 	// streams, which are (seed, stage<<32 | block).
 	w.scratch.Reseed(w.c.seed^noiseTag, key)
@@ -127,13 +139,28 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 		for si := range w.c.stages {
 			w.step(si, t, h)
 		}
+		last := &w.st[len(w.st)-1]
+		scores := last.v
+		if w.counts != nil {
+			for wi, word := range last.spikes {
+				for word != 0 {
+					w.counts[wi<<6+trailingZeros(word)]++
+					word &= word - 1
+				}
+			}
+			scores = w.counts
+		}
 		if h.Step != nil {
-			h.Step(t+1, w.st[len(w.st)-1].v)
+			h.Step(t+1, scores)
 		}
 	}
 	cycles := w.replay(T)
 	last := w.st[len(w.st)-1].v
 	res := Result{Class: neuron.Argmax(last), Potentials: append([]int64(nil), last...), Cycles: cycles}
+	if w.counts != nil {
+		res.Counts = append([]int64(nil), w.counts...)
+		res.Class = neuron.Argmax(w.counts)
+	}
 	for si := range w.st {
 		res.Layers = append(res.Layers, w.st[si].stats)
 	}
@@ -144,7 +171,7 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 func (w *Worker) step(si, t int, h Hooks) {
 	s := &w.c.stages[si]
 	ss := &w.st[si]
-	w.loadInput(si)
+	w.loadInput(si, t)
 	rec := &ss.recs[t]
 	if ss.memo && !s.noisy && bytes.Equal(ss.in, ss.prevIn) {
 		// The same input gives the same reads: reuse the currents and
@@ -191,11 +218,21 @@ func (w *Worker) step(si, t int, h Hooks) {
 // loadInput fills the stage's input values: the sample for the first
 // stage, else the source stage's spikes of this timestep, summed over the
 // pool window if there is one.
-func (w *Worker) loadInput(si int) {
+func (w *Worker) loadInput(si, t int) {
 	s := &w.c.stages[si]
 	ss := &w.st[si]
 	if s.lm.Source < 0 {
-		copy(ss.in, w.input)
+		// A constant input is the same every timestep; frame coding
+		// reads frame t, and zeros once the frames run out.
+		n := len(ss.in)
+		switch {
+		case w.c.m.Input.Coding != model.CodingFrames:
+			copy(ss.in, w.input)
+		case (t+1)*n <= len(w.input):
+			copy(ss.in, w.input[t*n:(t+1)*n])
+		default:
+			clear(ss.in)
+		}
 		return
 	}
 	clear(ss.in)

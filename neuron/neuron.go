@@ -1,8 +1,10 @@
 // Package neuron models the digital neuron units of a tile: integrate-and-
 // fire neurons with an int64 membrane register each, a positive integer
-// threshold per output channel, reset by subtraction or to zero, and no
-// leak. A layer without thresholds only integrates (the output layer,
-// whose membranes are read out at the end).
+// threshold and an optional integer bias per output channel, an optional
+// leak (a fixed-point fraction of the membrane removed each timestep,
+// truncated toward zero), and reset by subtraction or to zero. A layer
+// without thresholds only integrates (the output layer read out by
+// potential).
 package neuron
 
 import "github.com/nmsim/nmsim/internal/bitvec"
@@ -14,6 +16,11 @@ type IF struct {
 	// Threshold per channel; nil for an integrating, non-firing layer.
 	Threshold   []int64
 	ResetToZero bool
+	// Bias per channel, added every timestep; nil for none.
+	Bias []int64
+	// Leak/LeakOne of the membrane decays before each timestep's input;
+	// Leak 0 is a plain integrate-and-fire neuron.
+	Leak, LeakOne int64
 }
 
 // Neurons is the number of neurons.
@@ -29,16 +36,25 @@ func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
 	spikes.Clear()
 	for ch := 0; ch < n.Channels; ch++ {
 		mem := v[ch*n.Positions : (ch+1)*n.Positions]
+		var bias int64
+		if n.Bias != nil {
+			bias = n.Bias[ch]
+		}
+		if n.Leak != 0 {
+			for pos := range mem {
+				mem[pos] -= mem[pos] * n.Leak / n.LeakOne
+			}
+		}
 		if n.Threshold == nil {
 			for pos := range mem {
-				mem[pos] += current[pos*n.Channels+ch]
+				mem[pos] += current[pos*n.Channels+ch] + bias
 			}
 			continue
 		}
 		th := n.Threshold[ch]
 		base := ch * n.Positions
 		for pos := range mem {
-			m := mem[pos] + current[pos*n.Channels+ch]
+			m := mem[pos] + current[pos*n.Channels+ch] + bias
 			if m >= th {
 				fired++
 				spikes.Set(base + pos)
