@@ -72,8 +72,12 @@ type stage struct {
 	spikeFlows []flow
 	flowSets   [][]int32
 	flowSetOf  []int32
-	// homeFlows[h] lists the spike flows that leave home h.
+	// homeFlows[h] lists the spike flows that leave home h; homeSets[h]
+	// the flow sets of its neurons, and setDsts the remote tiles of each
+	// set (a tree multicast sends a set's spikes once to all of them).
 	homeFlows [][]int
+	homeSets  [][]int
+	setDsts   [][]int
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -263,6 +267,7 @@ func (st *stage) buildScatter(rows int) {
 func (c *Chip) buildRoutes(si int, rt mapper.Routes) {
 	st := &c.stages[si]
 	st.homeFlows = make([][]int, len(st.homes))
+	st.homeSets = make([][]int, len(st.homes))
 	if len(rt.SetOf) == 0 {
 		return
 	}
@@ -292,6 +297,13 @@ func (c *Chip) buildRoutes(si int, rt mapper.Routes) {
 			id = int32(len(st.flowSets))
 			setIndex[key] = id
 			st.flowSets = append(st.flowSets, flows)
+			var dsts []int
+			for _, fi := range flows {
+				dsts = append(dsts, st.spikeFlows[fi].dst)
+			}
+			st.setDsts = append(st.setDsts, dsts)
+			h := st.homeIndex[home]
+			st.homeSets[h] = append(st.homeSets[h], int(id))
 		}
 		st.flowSetOf[n] = id
 	}

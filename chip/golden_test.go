@@ -26,6 +26,9 @@ func golden(t *testing.T, c *Chip, m *model.Model, sample []uint8, T int) Result
 	ref, got := trace{}, trace{}
 	want := snn.NewRunner(m).Run(sample, T, snn.Hooks{Spikes: ref.hook})
 	res := c.NewWorker().Infer(sample, 0, T, Hooks{Spikes: got.hook})
+	if res.NoCErr != nil {
+		t.Fatal(res.NoCErr)
+	}
 	if len(ref) != len(got) {
 		t.Fatalf("chip reported %d layer-timesteps, reference %d", len(got), len(ref))
 	}
@@ -58,6 +61,12 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 			// Uneven row splits (100 + 44 rows) give blocks of different
 			// word counts.
 			func(c *arch.Config) { c.Crossbar.Rows = 100 },
+			// Tree multicast, a torus, and the contention-free network.
+			func(c *arch.Config) {
+				c.NoC.Multicast, c.Chip.Topology, c.Tile.Crossbars = "tree", "torus", 1
+				c.Chip.MeshWidth, c.Chip.MeshHeight = 4, 4
+			},
+			func(c *arch.Config) { c.NoC.Model = "zeroload" },
 		} {
 			cfg := arch.Default()
 			tweak(cfg)

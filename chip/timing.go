@@ -25,7 +25,6 @@ const (
 	evTileDone = iota
 	evArrive
 	evNeuronDone
-	evSink
 )
 
 // handler is a pre-built event target, so events carry no payload and
@@ -125,8 +124,10 @@ func (w *Worker) tileDone(si, ti int) {
 			continue
 		}
 		// A partial sum takes two spike slots: a neuron address and a
-		// value of the same width.
-		w.send(si, s.tiles[ti], s.homes[hi], 2*vals, sh.arrive[hi])
+		// value of the same width. The home waits for every injection.
+		w.dst[0] = s.homes[hi]
+		calls := w.send(si, s.tiles[ti], w.dst[:1], 2*vals, sh.arrive[hi])
+		w.slot[si].pending[hi] += calls - 1
 	}
 }
 
@@ -144,35 +145,67 @@ func (w *Worker) arrive(si, hi int) {
 	w.eng.Schedule(w.eng.Now()+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi], nil)
 }
 
-// neuronDone: home hi's neurons have fired; their spikes leave.
+// neuronDone: home hi's neurons have fired; their spikes leave, either
+// replicated at the source (one stream of packets per destination tile,
+// spikes bound for the same tile sharing packets) or as one tree multicast
+// per destination set that the routers fork.
 func (w *Worker) neuronDone(si, hi int) {
 	s := &w.c.stages[si]
 	rec := w.slot[si].rec
+	src := s.homes[hi]
+	if w.c.cfg.NoC.Multicast == "tree" {
+		for _, set := range s.homeSets[hi] {
+			if n := rec.spikeCount[set]; n > 0 && len(s.setDsts[set]) > 0 {
+				w.send(si, src, s.setDsts[set], n, nil)
+			}
+		}
+		return
+	}
+	if len(w.flowCount) < len(s.spikeFlows) {
+		w.flowCount = make([]int64, len(s.spikeFlows))
+	}
+	for _, set := range s.homeSets[hi] {
+		if n := rec.spikeCount[set]; n > 0 {
+			for _, fi := range s.flowSets[set] {
+				w.flowCount[fi] += n
+			}
+		}
+	}
 	for _, fi := range s.homeFlows[hi] {
-		if n := rec.spikeCount[fi]; n > 0 {
-			f := s.spikeFlows[fi]
-			w.send(si, f.src, f.dst, n, &w.sink)
+		if n := w.flowCount[fi]; n > 0 {
+			w.flowCount[fi] = 0
+			w.dst[0] = s.spikeFlows[fi].dst
+			w.send(si, src, w.dst[:1], n, nil)
 		}
 	}
 }
 
-// send packs slots spike-address slots into AER packets and injects them,
-// charging the network's events to stage si.
-func (w *Worker) send(si, src, dst int, slots int64, done sim.Handler) {
+// send packs slots spike-address slots into AER packets and injects them
+// from src to the tiles dsts (a tree multicast when there are several),
+// charging the network's events to stage si. Full packets and a last,
+// partial one go as two injections; done (if any) is scheduled once for
+// each, and send returns how many that is.
+func (w *Worker) send(si, src int, dsts []int, slots int64, done sim.Handler) int {
 	cfg := w.c.cfg.NoC
 	per := int64(cfg.MaxSpikesPerPacket)
 	flits := func(n int64) int {
 		return int((int64(cfg.HeaderBits) + n*int64(cfg.SpikeBits) + int64(cfg.FlitBits) - 1) / int64(cfg.FlitBits))
 	}
-	full, rest := slots/per, slots%per
-	if full > 0 && rest > 0 {
-		// The full packets go first; the last (partial) one signals done.
-		w.net.Send(&w.eng, src, dst, int(full), flits(per), &w.sink)
-		w.net.Send(&w.eng, src, dst, 1, flits(rest), done)
-	} else if full > 0 {
-		w.net.Send(&w.eng, src, dst, int(full), flits(per), done)
-	} else {
-		w.net.Send(&w.eng, src, dst, 1, flits(rest), done)
+	inject := func(packets int64, flits int) {
+		if len(dsts) == 1 {
+			w.net.Send(&w.eng, src, dsts[0], int(packets), flits, done)
+		} else {
+			w.net.Multicast(&w.eng, src, dsts, int(packets), flits, done)
+		}
+	}
+	calls := 0
+	if full := slots / per; full > 0 {
+		inject(full, flits(per))
+		calls++
+	}
+	if rest := slots % per; rest > 0 {
+		inject(1, flits(rest))
+		calls++
 	}
 	c := w.net.TakeCounters()
 	st := &w.st[si].stats.Counters
@@ -180,6 +213,7 @@ func (w *Worker) send(si, src, dst int, slots int64, done sim.Handler) {
 	st.Flits += c.Flits
 	st.RouterFlits += c.RouterFlits
 	st.LinkFlits += c.LinkFlits
+	return calls
 }
 
 func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }

@@ -29,9 +29,13 @@ type Hooks struct {
 type Result struct {
 	Class      int
 	Potentials []int64 // output layer membranes
-	Counts     []int64 // output layer spike counts, for a model read out by spikes
-	Cycles     int64
-	Layers     []LayerStats // per weight layer
+	// NoC holds the network's traffic statistics of this sample; NoCErr
+	// is set when the network stalled (a deadlock the watchdog caught).
+	NoC    noc.Stats
+	NoCErr error
+	Counts []int64 // output layer spike counts, for a model read out by spikes
+	Cycles int64
+	Layers []LayerStats // per weight layer
 }
 
 // record is the activity of one stage at one timestep, replayed by the
@@ -39,7 +43,7 @@ type Result struct {
 type record struct {
 	tileCycles []int64 // per stage tile: busiest block's crossbar cycles
 	psumVals   []int64 // per (tile, home) pair: partial sums sent over the network
-	spikeCount []int64 // per spike flow
+	spikeCount []int64 // per flow set: spikes of neurons with those destinations
 }
 
 // stageState is a worker's private state for one stage.
@@ -69,16 +73,19 @@ type Worker struct {
 	eng     sim.Engine
 	net     noc.Network
 	input   []uint8
+	// flowCount is per spike flow of a stage, for source replication.
+	flowCount []int64
+	dst       [1]int // a one-tile destination list
 	// counts are the output layer's spikes per neuron, for a model read
 	// out by spike counts.
 	counts []int64
 	// timing-pass state
 	slot []slotStage
 	hs   []*stageHandlers
-	sink handler
 }
 
-// NewWorker prepares a worker with a contention-free network.
+// NewWorker prepares a worker with its own network (the model arch.toml's
+// noc.model chooses).
 func (c *Chip) NewWorker() *Worker {
 	w := &Worker{c: c, st: make([]stageState, len(c.stages)), net: noc.New(c.cfg)}
 	for si := range c.stages {
@@ -96,7 +103,6 @@ func (c *Chip) NewWorker() *Worker {
 		ss.lastRec = newRecord(s)
 	}
 	w.slot = make([]slotStage, len(c.stages))
-	w.sink = handler{w: w, kind: evSink}
 	return w
 }
 
@@ -104,7 +110,7 @@ func newRecord(s *stage) record {
 	return record{
 		tileCycles: make([]int64, len(s.tiles)),
 		psumVals:   make([]int64, len(s.pairs)),
-		spikeCount: make([]int64, len(s.spikeFlows)),
+		spikeCount: make([]int64, len(s.flowSets)),
 	}
 }
 
@@ -155,8 +161,9 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 		}
 	}
 	cycles := w.replay(T)
+	nocStats, nocErr := w.net.TakeStats(), w.net.Err()
 	last := w.st[len(w.st)-1].v
-	res := Result{Class: neuron.Argmax(last), Potentials: append([]int64(nil), last...), Cycles: cycles}
+	res := Result{Class: neuron.Argmax(last), Potentials: append([]int64(nil), last...), Cycles: cycles, NoC: nocStats, NoCErr: nocErr}
 	if w.counts != nil {
 		res.Counts = append([]int64(nil), w.counts...)
 		res.Class = neuron.Argmax(w.counts)
@@ -206,9 +213,7 @@ func (w *Worker) step(si, t int, h Hooks) {
 				for word != 0 {
 					n := wi<<6 + trailingZeros(word)
 					word &= word - 1
-					for _, f := range s.flowSets[s.flowSetOf[n]] {
-						rec.spikeCount[f]++
-					}
+					rec.spikeCount[s.flowSetOf[n]]++
 				}
 			}
 		}

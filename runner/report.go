@@ -36,6 +36,7 @@ type Report struct {
 	Golden *struct {
 		Mismatches int64 `json:"mismatches"`
 	} `json:"golden,omitempty"`
+	NoC        NoCReport       `json:"noc"`
 	MonteCarlo *MonteCarlo     `json:"mc,omitempty"`
 	Chip       ChipReport      `json:"chip"`
 	Layers     []LayerReport   `json:"layers"`
@@ -70,4 +71,17 @@ type LayerReport struct {
 type TimestepAccuracy struct {
 	Timesteps int     `json:"timesteps"`
 	Accuracy  float64 `json:"accuracy"`
+}
+
+// NoCReport is the network's traffic over the whole run.
+type NoCReport struct {
+	Model              string  `json:"model"`
+	Multicast          string  `json:"multicast"`
+	Packets            int64   `json:"packets"`
+	Flits              int64   `json:"flits"`
+	AvgLatencyCycles   float64 `json:"avg_latency_cycles"`
+	P99LatencyCycles   int64   `json:"p99_latency_cycles"`
+	MaxLatencyCycles   int64   `json:"max_latency_cycles"`
+	MeanHops           float64 `json:"mean_hops"`
+	MaxLinkUtilisation float64 `json:"max_link_utilisation"` // busiest link's flits per cycle of the run
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
 	"github.com/nmsim/nmsim/neuron"
+	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/snn"
 )
@@ -39,6 +40,8 @@ type sampleResult struct {
 	correctAt  []bool // per Options.AccuracyAt
 	cycles     int64
 	layers     []chip.LayerStats
+	noc        noc.Stats
+	err        error
 	mismatches int64
 }
 
@@ -100,6 +103,11 @@ feed:
 	if err != nil {
 		return nil, fmt.Errorf("runner: interrupted: %w", err)
 	}
+	for i := range results {
+		if results[i].err != nil {
+			return nil, fmt.Errorf("runner: sample %d: %w", i, results[i].err)
+		}
+	}
 	return reduce(c, set.Name, results, o), nil
 }
 
@@ -123,7 +131,7 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 		hooks.Spikes = cmp.check
 	}
 	res := cw.Infer(x, key, T, hooks)
-	r := sampleResult{correct: res.Class == label, correctAt: at, cycles: res.Cycles, layers: res.Layers}
+	r := sampleResult{correct: res.Class == label, correctAt: at, cycles: res.Cycles, layers: res.Layers, noc: res.NoC, err: res.NoCErr}
 	if cmp != nil {
 		r.mismatches = cmp.mismatches
 	}
@@ -185,6 +193,7 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	layers := make([]LayerReport, len(pl.Layers))
 	var total energy.Counters
 	var mismatches int64
+	var net noc.Stats
 	correct := 0
 	correctAt := make([]int, len(o.AccuracyAt))
 	for _, res := range results {
@@ -198,6 +207,7 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		}
 		r.Cycles.Total += res.cycles
 		mismatches += res.mismatches
+		net.Add(res.noc)
 		for li, ls := range res.layers {
 			layers[li].Spikes += ls.Spikes
 			layers[li].Counters.Add(ls.Counters)
@@ -233,6 +243,12 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		r.Energy.Total += it.Joules
 	}
 	r.Energy.PerInference = r.Energy.Total / n
+	r.NoC = NoCReport{
+		Model: cfg.NoC.Model, Multicast: cfg.NoC.Multicast,
+		Packets: net.Packets, Flits: net.Flits,
+		AvgLatencyCycles: net.MeanLatency(), P99LatencyCycles: net.Percentile(0.99), MaxLatencyCycles: net.LatencyMax,
+		MeanHops: net.MeanHops(), MaxLinkUtilisation: net.MaxLinkUtilisation(r.Cycles.Total),
+	}
 	r.Spikes.PerInference = float64(r.Spikes.Total) / n
 	var used, cells int64
 	for li := range pl.Layers {

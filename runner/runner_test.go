@@ -223,3 +223,37 @@ func TestAccuracyAtEqualsShorterRuns(t *testing.T) {
 		t.Error("accuracy at timestep 5 of a 4-step run accepted")
 	}
 }
+
+// TestTreeMulticastSavesLinkTraffic runs the same samples with spikes
+// replicated at the source and forked in the routers: results are equal,
+// the tree uses fewer link traversals.
+func TestTreeMulticastSavesLinkTraffic(t *testing.T) {
+	set := mnistTest(t, 8)
+	o := testmodel.Small
+	o.Side = 28
+	m := testmodel.Random(rand.New(rand.NewPCG(11, 12)), o)
+	var reports []*Report
+	for _, mc := range []string{"source", "tree"} {
+		cfg := arch.Default()
+		cfg.NoC.Multicast = mc
+		cfg.Tile.Crossbars = 1 // spread the layers so spikes fan out
+		cfg.Chip.MeshWidth, cfg.Chip.MeshHeight = 8, 8
+		c, err := chip.New(cfg, m, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Run(context.Background(), c, set, Options{Timesteps: 6, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, r)
+	}
+	src, tree := reports[0], reports[1]
+	if src.Accuracy != tree.Accuracy || src.Spikes.Total != tree.Spikes.Total {
+		t.Fatal("the multicast mode changed results")
+	}
+	if tree.Counters.LinkFlits >= src.Counters.LinkFlits || tree.NoC.Packets >= src.NoC.Packets {
+		t.Fatalf("tree: %d link flits, %d packets; source: %d, %d", tree.Counters.LinkFlits, tree.NoC.Packets, src.Counters.LinkFlits, src.NoC.Packets)
+	}
+	t.Logf("link flits: source %d, tree %d; cycles %d vs %d", src.Counters.LinkFlits, tree.Counters.LinkFlits, src.Cycles.Total, tree.Cycles.Total)
+}

@@ -126,7 +126,7 @@ func TestRunJSONIsByteIdenticalAcrossWorkers(t *testing.T) {
 	if err := json.Unmarshal(reports[0], &r); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"accuracy", "samples", "timesteps", "cycles.total", "cycles.per_inference", "energy_j.total", "energy_j.per_inference", "energy_j.breakdown", "spikes.total", "spikes.per_layer", "golden.mismatches"} {
+	for _, key := range []string{"accuracy", "samples", "timesteps", "cycles.total", "cycles.per_inference", "energy_j.total", "energy_j.per_inference", "energy_j.breakdown", "spikes.total", "spikes.per_layer", "golden.mismatches", "noc.packets", "noc.flits", "noc.avg_latency_cycles", "noc.max_link_utilisation"} {
 		var v any = r
 		for _, part := range strings.Split(key, ".") {
 			m, ok := v.(map[string]any)

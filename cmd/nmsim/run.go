@@ -156,6 +156,8 @@ func printReport(env *Env, r *runner.Report, dir string) {
 		{"latency / inference", si(r.LatencyS.PerInference, "s") + fmt.Sprintf(" at %g MHz", r.ClockMHz)},
 		{"energy / inference", si(r.Energy.PerInference, "J")},
 		{"spikes / inference", fmt.Sprintf("%.0f", r.Spikes.PerInference)},
+		{"NoC packets / inference", fmt.Sprintf("%.0f (%s network, %s multicast)", float64(r.NoC.Packets)/float64(max(r.Samples, 1)), r.NoC.Model, r.NoC.Multicast)},
+		{"NoC packet latency", fmt.Sprintf("mean %.1f, p99 %d, max %d cycles; busiest link %.1f %%", r.NoC.AvgLatencyCycles, r.NoC.P99LatencyCycles, r.NoC.MaxLatencyCycles, 100*r.NoC.MaxLinkUtilisation)},
 		{"tiles used", fmt.Sprintf("%d of %d", r.Chip.TilesUsed, r.Chip.Tiles)},
 		{"crossbars used", fmt.Sprintf("%d of %d (cell utilisation %.1f %%)", r.Chip.CrossbarsUsed, r.Chip.Crossbars, 100*r.Chip.CellUtilization)},
 	}
