@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -153,22 +154,11 @@ func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
 		}
 	}
 	res := Result{Potentials: append([]int64(nil), r.layers[len(r.layers)-1].v...), Counts: counts, Spikes: spikes}
-	res.Class = Argmax(res.Potentials)
+	res.Class = neuron.Argmax(res.Potentials)
 	if counts != nil {
-		res.Class = Argmax(counts)
+		res.Class = neuron.Argmax(counts)
 	}
 	return res
-}
-
-// Argmax returns the index of the largest value, the lowest on ties.
-func Argmax(v []int64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func sumPool(l *model.Layer, in, out []int32) {

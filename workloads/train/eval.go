@@ -3,6 +3,7 @@ package train
 import (
 	"context"
 	"fmt"
+	"github.com/nmsim/nmsim/neuron"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -84,7 +85,7 @@ func EvalSNN(ctx context.Context, m *model.Model, data *dataset.Set, timesteps [
 				k := 0
 				res := r.Run(data.Image(i), ts[len(ts)-1], snn.Hooks{Step: func(t int, v []int64) {
 					if t == ts[k] {
-						row[k] = int32(snn.Argmax(v))
+						row[k] = int32(neuron.Argmax(v))
 						k++
 					}
 				}})
