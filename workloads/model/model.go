@@ -14,12 +14,15 @@
 //
 // One timestep of a weighted layer, for each of its neurons, in this order:
 //
-//	v = v - (v*Leak)/LeakOne   // leak; Go's integer division truncates toward zero
-//	v = v + current + bias     // current: the integer weighted input sum
+//	v = v - sign(v)*((|v|*Leak + LeakOne/2) >> 12)  // leak, rounded half away from zero
+//	v = v + current + bias                          // current: the integer weighted input sum
 //	if spiking && v >= threshold { spike; v = v - threshold (or 0) }
 //
-// With Leak = 0 (every converted or BSNN model) the first line does
-// nothing and the neuron is the plain integrate-and-fire neuron.
+// The leak removes v·Leak/LeakOne rounded to the nearest integer (halves
+// away from zero), so it never pushes v past zero and, unlike truncation,
+// does not bias the membrane upwards. With Leak = 0 (every converted or
+// BSNN model) the first line does nothing and the neuron is the plain
+// integrate-and-fire neuron.
 package model
 
 import (
@@ -87,9 +90,12 @@ const (
 	ReadoutSpikes Readout = "spikes"
 )
 
-// LeakOne is the unit of Layer.Leak: a leak of LeakOne/4 removes a quarter
-// of the membrane each timestep.
-const LeakOne = 1 << 12
+// LeakShift and LeakOne give the unit of Layer.Leak: a leak of LeakOne/4
+// removes a quarter of the membrane each timestep.
+const (
+	LeakShift = 12
+	LeakOne   = 1 << LeakShift
+)
 
 // Shape is a channels × height × width tensor shape. A vector of n values is
 // {C: n, H: 1, W: 1}.
@@ -140,8 +146,9 @@ type Layer struct {
 	// membrane at every timestep whatever the input. Nil means no bias.
 	Bias []int64
 	// Leak is the fraction of the membrane that decays each timestep, in
-	// units of 1/LeakOne (0..LeakOne): v -= (v*Leak)/LeakOne, truncated
-	// toward zero, before the timestep's input is added. 0 (no leak) for
+	// units of 1/LeakOne (0..LeakOne): v loses v·Leak/LeakOne rounded half
+	// away from zero, before the timestep's input is added (see the
+	// package documentation for the exact integer formula). 0 (no leak) for
 	// integrate-and-fire neurons; the importer derives it from a leaky
 	// neuron's time constant (Leak ≈ LeakOne·dt/τ).
 	Leak int

@@ -752,7 +752,22 @@ func (b *builder) finish(c *pending, th []float64, alpha float64) error {
 	if bits == 0 && ml != nil {
 		bits = ml.WeightBits
 	}
-	q := quantize(c.w, outs, bits, b.o.Binarize || b.o.WeightBits == 1, !spiking)
+	// The weights' own unit (±α, or 1 for integers) is kept only where it
+	// loses nothing: every bias a whole number of units, and no leak unless
+	// nmsim wrote the layer (a leak rounds the membrane to whole units
+	// every step, which a coarse unit turns into a different neuron).
+	exact := func(scale []float64) bool {
+		if alpha > 0 && ml == nil {
+			return false
+		}
+		for o, s := range scale {
+			if x := c.b[o] / s; math.Abs(x-math.Round(x)) > 1e-9*max(1, math.Abs(x)) {
+				return false
+			}
+		}
+		return true
+	}
+	q := quantize(c.w, outs, bits, b.o.Binarize || b.o.WeightBits == 1, !spiking, exact)
 	l.Weights, l.WeightBits = q.w, q.bits
 	r := LayerReport{Layer: l.Name, Op: l.Op, Nodes: c.nodes, WeightBits: q.bits, Method: q.method, WeightError: q.err}
 

@@ -16,18 +16,23 @@ type quantized struct {
 
 // quantize stores the real weights w ([outs][fanIn]) as integers.
 //
-// In order: weights that are already ±α per output become a binary layer
-// (unless bits asks for more); integers that fit bits are kept exactly
-// (scale 1, as Export writes them); force (or bits = 1) binarizes to
+// In order, when exact is set: weights that are already ±α per output
+// become a binary layer (unless bits asks for more), and integers that fit
+// bits are kept exactly (scale 1, as Export writes them). Otherwise, or
+// when neither applies, force (or bits = 1) binarizes to
 // α·sign(W) with α the mean |W| of each output; anything else is rounded
 // to bits (default DefaultWeightBits) with a step of max|W|/(2^(bits−1)−1)
 // per output. shared uses one scale for all outputs, as a layer whose
 // membranes are compared with each other (the output layer read out by
 // potential) needs.
-func quantize(w []float64, outs, bits int, force, shared bool) quantized {
+//
+// exact(scale) tells whether a unit keeps the rest of the layer exact (its
+// biases whole multiples of it, its leak not coarsened): the caller's
+// judgement, since quantize sees only the weights.
+func quantize(w []float64, outs, bits int, force, shared bool, exact func(scale []float64) bool) quantized {
 	fan := len(w) / outs
 	if !force && bits <= 1 {
-		if alpha, ok := binaryRows(w, outs, fan, shared); ok {
+		if alpha, ok := binaryRows(w, outs, fan, shared); ok && exact(alpha) {
 			return finishQuant(w, outs, alpha, 1, "binary ±α")
 		}
 	}
@@ -52,12 +57,12 @@ func quantize(w []float64, outs, bits int, force, shared bool) quantized {
 		return finishQuant(w, outs, fillZero(alpha), 1, "binarized α·sign(W)")
 	}
 	limit := float64(int(1)<<(bits-1) - 1)
-	if integral(w, limit) {
-		scale := make([]float64, outs)
-		for o := range scale {
-			scale[o] = 1
-		}
-		return finishQuant(w, outs, scale, bits, "integers")
+	unit := make([]float64, outs)
+	for o := range unit {
+		unit[o] = 1
+	}
+	if !force && integral(w, limit) && exact(unit) {
+		return finishQuant(w, outs, unit, bits, "integers")
 	}
 	scale := make([]float64, outs)
 	var top float64

@@ -241,7 +241,12 @@ func denseScatter(l *model.Layer, in []int32, st *layerState) {
 // bias b, before any firing: the model package's neuron equation.
 func update(l *model.Layer, v, a, b int64) int64 {
 	if l.Leak != 0 {
-		v -= v * int64(l.Leak) / model.LeakOne
+		// v·Leak/LeakOne rounded half away from zero.
+		if v >= 0 {
+			v -= (v*int64(l.Leak) + model.LeakOne/2) >> model.LeakShift
+		} else {
+			v += (-v*int64(l.Leak) + model.LeakOne/2) >> model.LeakShift
+		}
 	}
 	return v + a + b
 }

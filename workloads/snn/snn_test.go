@@ -43,7 +43,7 @@ func TestHandComputedNetwork(t *testing.T) {
 }
 
 // TestFramesBiasLeakSpikeReadout works through, by hand, a network that uses
-// frame coding, biases, leaks (with truncation toward zero on both signs)
+// frame coding, biases, leaks (rounded half away from zero on both signs)
 // and a spiking output layer read out by spike counts.
 func TestFramesBiasLeakSpikeReadout(t *testing.T) {
 	in := model.Shape{C: 2, H: 1, W: 1}
@@ -61,25 +61,26 @@ func TestFramesBiasLeakSpikeReadout(t *testing.T) {
 	if err := m.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	// Three frames, then a fourth step of zeros.
-	// h0: t0 0+4+1=5 fires (0); t1 1; t2 1-0+6+1=8 fires (3); t3 3-1+1=3.
-	// h1: t0 3; t1 3-1=2; t2 2-1+3=4 fires (0); t3 0.
-	// o0: t0 +1 fires (0); then 0.    o1: t0 -1-3=-4; t1 -4+2-3=-5;
-	// t2 -5+2-3=-6 (the leak of -2.5 truncates to -2); t3 -6+3-3=-6.
+	// Three frames, then a fourth step of zeros. Halving leaks round half
+	// away from zero: 1 → 0, 3 → 1, -5 → -2.
+	// h0: t0 0+4+1=5 fires (0); t1 1; t2 0+6+1=7 fires (2); t3 1+1=2.
+	// h1: t0 3; t1 1; t2 0+3=3; t3 1 (never reaches 4).
+	// o0: fires at t0 and t2 (input +1), 0 otherwise.
+	// o1: t0 -1-3=-4; t1 -2-3=-5; t2 -2-1-3=-6; t3 -3-3=-6.
 	var steps [][]int64
 	var spikes []uint64
 	res := NewRunner(m).Run([]uint8{2, 1, 0, 0, 3, 1}, 4, Hooks{
 		Spikes: func(l, t int, s bitvec.Vec) { spikes = append(spikes, s[0]) },
 		Step:   func(t int, scores []int64) { steps = append(steps, append([]int64(nil), scores...)) },
 	})
-	wantSpikes := []uint64{0b01, 0b01, 0, 0, 0b11, 0, 0, 0}
+	wantSpikes := []uint64{0b01, 0b01, 0, 0, 0b01, 0b01, 0, 0}
 	if fmt.Sprint(spikes) != fmt.Sprint(wantSpikes) {
 		t.Errorf("spikes (h, o per step) %b, want %b", spikes, wantSpikes)
 	}
-	if fmt.Sprint(steps) != "[[1 0] [1 0] [1 0] [1 0]]" {
+	if fmt.Sprint(steps) != "[[1 0] [1 0] [2 0] [2 0]]" {
 		t.Errorf("scores per step %v", steps)
 	}
-	if res.Class != 0 || fmt.Sprint(res.Counts) != "[1 0]" || fmt.Sprint(res.Potentials) != "[0 -6]" || fmt.Sprint(res.Spikes) != "[3 1]" {
+	if res.Class != 0 || fmt.Sprint(res.Counts) != "[2 0]" || fmt.Sprint(res.Potentials) != "[0 -6]" || fmt.Sprint(res.Spikes) != "[2 2]" {
 		t.Errorf("result %+v", res)
 	}
 }
