@@ -278,7 +278,7 @@ func (b *builder) inputNode(n *Node) error {
 // maxActivations bounds the elements of any tensor the chain produces.
 // Per-element parameters are expanded to it, so a small hostile file could
 // otherwise ask for gigabytes; real NIR networks are far below it.
-const maxActivations = 1 << 24
+const maxActivations = 1 << 22
 
 // shapeOf maps a NIR tensor shape to a model shape: [n] is n×1×1, [C, L]
 // is C×1×L, [C, H, W] is itself.
