@@ -2,7 +2,7 @@
 // fire neurons with an int64 membrane register each, a positive integer
 // threshold and an optional integer bias per output channel, an optional
 // leak (a fixed-point fraction of the membrane removed each timestep,
-// truncated toward zero), and reset by subtraction or to zero. A layer
+// rounded half away from zero), and reset by subtraction or to zero. A layer
 // without thresholds only integrates (the output layer read out by
 // potential).
 package neuron
@@ -42,7 +42,7 @@ func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
 		}
 		if n.Leak != 0 {
 			for pos := range mem {
-				mem[pos] -= mem[pos] * n.Leak / n.LeakOne
+				mem[pos] -= n.leak(mem[pos])
 			}
 		}
 		if n.Threshold == nil {
@@ -68,6 +68,15 @@ func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
 		}
 	}
 	return fired
+}
+
+// leak is v·Leak/LeakOne rounded half away from zero, so that the decay
+// pulls positive and negative membranes toward zero alike.
+func (n *IF) leak(v int64) int64 {
+	if v < 0 {
+		return -((-v*n.Leak + n.LeakOne/2) / n.LeakOne)
+	}
+	return (v*n.Leak + n.LeakOne/2) / n.LeakOne
 }
 
 // Argmax is the read-out of an integrating output layer: the index of the

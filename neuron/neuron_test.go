@@ -55,7 +55,7 @@ func TestIntegratingLayerNeverFires(t *testing.T) {
 }
 
 func TestBiasAndLeak(t *testing.T) {
-	// Leak of 1/4 (truncated toward zero), bias 3, threshold 10.
+	// Leak of 1/4 (rounded half away from zero), bias 3, threshold 10.
 	n := IF{Channels: 1, Positions: 1, Threshold: []int64{10}, Bias: []int64{3}, Leak: 1, LeakOne: 4}
 	v := []int64{0}
 	s := bitvec.New(1)
@@ -63,8 +63,8 @@ func TestBiasAndLeak(t *testing.T) {
 	for _, in := range []int64{4, 4, 0, -20} {
 		fired = append(fired, n.Step(v, []int64{in}, s))
 	}
-	// 0→7; 7−1=6→13 fires→3; 3−0=3→6; 6−1=5→−12; −12−(−3)=−9 would be next.
-	if fired[0] != 0 || fired[1] != 1 || fired[2] != 0 || fired[3] != 0 || v[0] != -12 {
+	// 0→7; 7−2=5→12 fires→2; 2−1=1→4; 4−1=3→−14.
+	if fired[0] != 0 || fired[1] != 1 || fired[2] != 0 || fired[3] != 0 || v[0] != -14 {
 		t.Fatalf("fired %v, membrane %d", fired, v[0])
 	}
 }
