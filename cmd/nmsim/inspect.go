@@ -17,9 +17,10 @@ func (*inspectCommand) Synopsis() string {
 }
 
 const inspectUsage = `
-Usage: nmsim inspect model.bin
+Usage: nmsim inspect model.bin (or model.nir)
 
-Verifies the file's checksum and structure and prints the network: input
+Verifies the file's checksum and structure (a .nir file is imported as
+'nmsim import' would with its defaults) and prints the network: input
 shape and coding, per layer the operation, shapes, weight bits, the range
 of its integer thresholds, and how the model was made (provenance).
 `
@@ -30,13 +31,13 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(pos[0])
+	m, err := loadModel(pos[0])
 	if err != nil {
 		return err
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %d classes; %d timesteps by default\n",
-		m.Name, m.Input.Shape, m.Input.Coding, m.Input.Bits, m.Classes, m.Timesteps)
+	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %d classes read out by %s; %d timesteps by default\n",
+		m.Name, m.Input.Shape, m.Input.Coding, m.Input.Bits, m.Classes, readoutName(m), m.Timesteps)
 	var rows [][]string
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -55,11 +56,20 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 			neuron = "integrate (output)"
 			if l.Spiking {
 				neuron = "IF, reset " + string(l.Reset)
+				if l.Leak > 0 {
+					neuron = "L" + neuron
+				}
 				lo, hi := l.Threshold[0], l.Threshold[0]
 				for _, t := range l.Threshold {
 					lo, hi = min(lo, t), max(hi, t)
 				}
 				th = fmt.Sprintf("%d … %d", lo, hi)
+			}
+			if l.Leak > 0 {
+				neuron += fmt.Sprintf(", leak %d/%d", l.Leak, model.LeakOne)
+			}
+			if l.Bias != nil {
+				neuron += ", bias"
 			}
 		}
 		rows = append(rows, []string{l.Name, string(l.Op), l.In.String(), l.Out.String(), geom, bits, neuron, th})

@@ -43,6 +43,8 @@ func commands() []command {
 		&sweepCommand{},
 		&mergeCommand{},
 		&reportCommand{},
+		&importCommand{},
+		&exportCommand{},
 	}
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name() < cmds[j].Name() })
 	return cmds
