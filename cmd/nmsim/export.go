@@ -14,8 +14,10 @@ type exportCommand struct {
 	dt  float64
 }
 
-func (*exportCommand) Name() string     { return "export" }
-func (*exportCommand) Synopsis() string { return "write a model.bin as a NIR graph for other frameworks" }
+func (*exportCommand) Name() string { return "export" }
+func (*exportCommand) Synopsis() string {
+	return "write a model.bin as a NIR graph for other frameworks"
+}
 
 const exportUsage = `
 Usage: nmsim export model.bin -o model.nir [--dt seconds]
