@@ -150,8 +150,23 @@ func newPlot(xLabel, yLabel string) *plot.Plot {
 	}
 	p.Legend.TextStyle.Font.Size = tickSize
 	p.Legend.Top = true
+	p.X.Tick.Marker, p.Y.Tick.Marker = tidyTicks{}, tidyTicks{}
 	p.Legend.ThumbnailWidth = 0.2 * vg.Inch
 	return p
+}
+
+// tidyTicks are gonum's default ticks labelled without trailing zeros
+// (97.5 and 90, not 97.50 and 90.00).
+type tidyTicks struct{}
+
+func (tidyTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 // axisLabel is "label (unit)" with the prefix for values up to largest.
