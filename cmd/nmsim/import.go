@@ -53,7 +53,7 @@ come back exactly as they were; a flag you give overrides what the file
 recorded. docs/nir.md has the whole mapping.
 
 Example (the NIR paper's N-MNIST network, fed 1 ms event frames):
-  nmsim import cnn_sinabs.nir -o cnn.bin --coding frames --input-bits 4 --timesteps 300
+  nmsim import cnn_sinabs.nir -o cnn.bin --coding frames --input-bits 2 --timesteps 300
 `
 
 func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error {

@@ -84,8 +84,8 @@ func TestImportRealFiles(t *testing.T) {
 		t.Skip("no NIR files in", dir)
 	}
 	bin := filepath.Join(t.TempDir(), "cnn.bin")
-	out, _, err := runCLI("import", filepath.Join(dir, "cnn_sinabs.nir"), "-o", bin, "--coding", "frames", "--input-bits", "4", "--timesteps", "300")
-	if err != nil || !strings.Contains(out, "7 layers, input 2x34x34 (frames, 4-bit), readout by spike counts, 300 timesteps") || !strings.Contains(out, "quantized to 8 bits") {
+	out, _, err := runCLI("import", filepath.Join(dir, "cnn_sinabs.nir"), "-o", bin, "--coding", "frames", "--input-bits", "2", "--timesteps", "300")
+	if err != nil || !strings.Contains(out, "7 layers, input 2x34x34 (frames, 2-bit), readout by spike counts, 300 timesteps") || !strings.Contains(out, "quantized to 8 bits") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
 	if m, err := model.Load(bin); err != nil || m.Name != "cnn_sinabs" {
