@@ -44,7 +44,6 @@ type Spec struct {
 type Axis struct {
 	Key    string // dotted arch key, e.g. "crossbar.adc_bits"
 	Values []any  // int64, float64, string or bool, as TOML decodes them
-	line   int
 }
 
 // Constraint is a boolean expression over arch keys; points for which it is
@@ -337,7 +336,7 @@ func (p *specParser) axis(key string, v any) {
 		}
 	}
 	if ok {
-		p.spec.Axes = append(p.spec.Axes, Axis{Key: key, Values: vals, line: p.line(label)})
+		p.spec.Axes = append(p.spec.Axes, Axis{Key: key, Values: vals})
 	}
 }
 

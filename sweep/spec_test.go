@@ -41,8 +41,8 @@ func TestParseSmallest(t *testing.T) {
 		File: "sweep.toml", Arch: "configs/rram-xnor.toml", Models: []string{"models/mnist-convert.bin"},
 		Dataset: "mnist", Samples: 100, Seeds: []uint64{1},
 		Axes: []Axis{
-			{Key: "crossbar.adc_bits", Values: []any{int64(3), int64(4), int64(6)}, line: 8},
-			{Key: "crossbar.rows", Values: []any{int64(64), int64(128)}, line: 9},
+			{Key: "crossbar.adc_bits", Values: []any{int64(3), int64(4), int64(6)}},
+			{Key: "crossbar.rows", Values: []any{int64(64), int64(128)}},
 		},
 	}
 	if !reflect.DeepEqual(s, want) {

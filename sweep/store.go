@@ -83,7 +83,7 @@ func openStore(dir string) (s *store, torn int, err error) {
 	s = &store{f: f, done: make(map[string]bool, len(lines))}
 	for _, l := range lines {
 		if s.done[l.key] {
-			return nil, 0, fmt.Errorf("sweep: %s:%d: point %s is already on an earlier line (was the file edited or concatenated? `nmsim merge` de-duplicates shards)", path, l.line, l.key)
+			return nil, 0, fmt.Errorf("sweep: %s:%d: point %s is already on an earlier line (was the file edited or concatenated? combine sweep directories with nmsim merge)", path, l.line, l.key)
 		}
 		s.done[l.key] = true
 	}

@@ -87,7 +87,7 @@ func (c *sweepCommand) Run(ctx context.Context, args []string, env *Env) error {
 	plan, err := sweep.NewPlan(spec, dir)
 	if err != nil {
 		if how != "flag" {
-			return fmt.Errorf("%w\n(data directory %s chosen by %s)", err, dir, how)
+			return fmt.Errorf("%w\n(the data directory was chosen by %s; --data picks another)", err, how)
 		}
 		return err
 	}
