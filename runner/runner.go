@@ -17,6 +17,7 @@ import (
 	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"
 )
 
@@ -48,8 +49,8 @@ type sampleResult struct {
 // Run simulates the first o.Samples samples of set on c.
 func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Report, error) {
 	m := c.Model()
-	if set.Shape != m.Input.Shape {
-		return nil, fmt.Errorf("runner: data set %s has %s samples, model %q expects %s", set.Name, set.Shape, m.Name, m.Input.Shape)
+	if err := checkShape(set, m); err != nil {
+		return nil, err
 	}
 	if set.Classes > m.Classes {
 		return nil, fmt.Errorf("runner: data set %s has %d classes, model %q only %d outputs", set.Name, set.Classes, m.Name, m.Classes)
@@ -269,4 +270,17 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		}{mismatches}
 	}
 	return r
+}
+
+// checkShape accepts samples of the model's input shape, or for a
+// frame-coded model a whole number of such frames stacked along channels.
+func checkShape(set *dataset.Set, m *model.Model) error {
+	in := m.Input.Shape
+	if set.Shape == in {
+		return nil
+	}
+	if m.Input.Coding == model.CodingFrames && set.Shape.H == in.H && set.Shape.W == in.W && set.Shape.C%in.C == 0 {
+		return nil
+	}
+	return fmt.Errorf("runner: data set %s has %s samples, model %q expects %s (%s coding)", set.Name, set.Shape, m.Name, in, m.Input.Coding)
 }

@@ -64,7 +64,7 @@ object) give the accuracy mean, standard deviation and 95 % interval.
 
 func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("run", c.Synopsis(), runUsage, env.Stderr)
-	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist (default: the one the model was trained on)")
+	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: the one the model was trained on)")
 	fs.StringVar(&c.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
 	fs.IntVar(&c.samples, "samples", 0, "number of test samples, the first N (0: all)")
 	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample (0: the model's default)")
@@ -102,14 +102,14 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if name == "" {
 		name = "mnist"
 	}
-	dir, how := dataset.ResolveDir(c.data)
-	set, err := dataset.Load(name, dir, "test")
-	if err != nil {
-		return fmt.Errorf("run: %w (data directory %s, %s)", err, dir, how)
-	}
 	T := c.timesteps
 	if T == 0 {
 		T = m.Timesteps
+	}
+	dir, how := dataset.ResolveDir(c.data)
+	set, err := loadTestSet(name, dir, c.samples, T, m)
+	if err != nil {
+		return fmt.Errorf("run: %w (data directory %s, %s)", err, dir, how)
 	}
 	n := set.Len()
 	if c.samples > 0 && c.samples < n {
@@ -198,4 +198,18 @@ func printReport(env *Env, r *runner.Report, dir string) {
 	}
 	fmt.Fprintln(w, "\nper layer (per inference; energy without leakage)")
 	table(w, []string{"layer", "spikes", "energy", "crossbars", "row×col splits", "cell use"}, rows)
+}
+
+// loadTestSet reads the test split of a data set: IDX images, or N-MNIST
+// event streams binned into one frame per timestep (counts saturated at
+// the model's input width).
+func loadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set, error) {
+	if name != "nmnist" {
+		return dataset.Load(name, dir, "test")
+	}
+	if m.Input.Coding != model.CodingFrames {
+		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input", m.Name, m.Input.Coding)
+	}
+	set, _, err := dataset.LoadNMNIST(dir, "test", samples, dataset.FrameOptions{Frames: T, MaxCount: 1<<m.Input.Bits - 1})
+	return set, err
 }
