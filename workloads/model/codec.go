@@ -614,8 +614,16 @@ func parseTensor(name string, raw json.RawMessage) (*tensor, error) {
 // consistent with dtype×shape and tile the data section with no gap and no
 // overlap.
 func checkLayout(tensors map[string]*tensor, bodyLen uint64) error {
+	// Check in name order so that a file with several problems always
+	// reports the same one.
+	names := make([]string, 0, len(tensors))
+	for name := range tensors {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	list := make([]*tensor, 0, len(tensors))
-	for _, t := range tensors {
+	for _, name := range names {
+		t := tensors[name]
 		if t.begin > t.end || t.end > bodyLen {
 			return fmt.Errorf("tensor %q: data_offsets [%d, %d] outside the %d-byte data section", t.name, t.begin, t.end, bodyLen)
 		}
