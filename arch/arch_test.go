@@ -3,6 +3,7 @@ package arch
 import (
 	"bytes"
 	"errors"
+	"github.com/nmsim/nmsim/internal/tomlkeys"
 	"math"
 	"os"
 	"path/filepath"
@@ -263,7 +264,7 @@ func TestEditDistance(t *testing.T) {
 		{"", "", 0}, {"abc", "", 3}, {"adc_bit", "adc_bits", 1},
 		{"adc_btis", "adc_bits", 1}, {"kitten", "sitting", 3},
 	} {
-		if got := editDistance(tt.a, tt.b); got != tt.want {
+		if got := tomlkeys.EditDistance(tt.a, tt.b); got != tt.want {
 			t.Errorf("editDistance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}

@@ -3,9 +3,10 @@ package arch
 import (
 	"errors"
 	"fmt"
+	"github.com/nmsim/nmsim/internal/tomlkeys"
+	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -36,7 +37,7 @@ func Parse(data []byte, filename string) (*Config, error) {
 	lines := keyLines(data)
 	set := map[string]bool{}
 	var errs Errors
-	for _, table := range sortedKeys(doc) {
+	for _, table := range slices.Sorted(maps.Keys(doc)) {
 		errs = append(errs, c.overlayTable(table, doc[table], set)...)
 	}
 	for _, e := range errs {
@@ -81,7 +82,7 @@ func (c *Config) overlayTable(table string, v any, set map[string]bool) Errors {
 		return Errors{&FieldError{Key: table, Value: formatValue(v),
 			Msg: fmt.Sprintf("expected the table [%s], got %s", table, typeName(v))}}
 	}
-	for _, name := range sortedKeys(m) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
 		key := joinKey(table, name)
 		f, ok := c.lookup(key)
 		if !ok {
@@ -108,7 +109,7 @@ func leafKeys(key string, v any) []string {
 		return []string{key}
 	}
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, leafKeys(key+"."+joinKey(k), m[k])...)
 	}
 	return out
@@ -117,15 +118,6 @@ func leafKeys(key string, v any) []string {
 // joinKey writes key parts as one dotted TOML key, quoting parts that are not
 // bare keys, so that a quoted "a.b" is never confused with table a, key b.
 func joinKey(parts ...string) string { return toml.Key(parts).String() }
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
 
 // syntaxError turns a toml parse failure into a FieldError at the parser's
 // position.
@@ -160,7 +152,7 @@ func suggest(key string, c *Config) string {
 	known := c.Keys()
 	table, rest, dotted := strings.Cut(key, ".")
 	if dotted && slices.Contains(c.tables(), table) {
-		return nearest(rest, known, func(k string) (string, bool) {
+		return tomlkeys.Nearest(rest, known, func(k string) (string, bool) {
 			t, name, _ := strings.Cut(k, ".")
 			return name, t == table
 		})
@@ -171,59 +163,7 @@ func suggest(key string, c *Config) string {
 			return k
 		}
 	}
-	return nearest(key, append(known, c.tables()...), func(k string) (string, bool) { return k, true })
-}
-
-// nearest returns the candidate whose projected name is closest to target,
-// if the distance is small relative to the target's length (a third of its
-// characters, at least one) or the target is a prefix of the name.
-func nearest(target string, candidates []string, project func(string) (string, bool)) string {
-	best, bestDist := "", max(1, len(target)/3)+1
-	for _, cand := range candidates {
-		name, ok := project(cand)
-		if !ok {
-			continue
-		}
-		d := editDistance(target, name)
-		if len(target) >= 4 && strings.HasPrefix(name, target) {
-			// A key written without its unit suffix ("clock" for
-			// "clock_mhz") is a near miss however many letters are cut.
-			d = 1
-		}
-		if d < bestDist {
-			best, bestDist = cand, d
-		}
-	}
-	return best
-}
-
-// editDistance is the optimal-string-alignment distance: insertions,
-// deletions, substitutions and swaps of adjacent characters, the usual
-// shapes of a typo, each cost 1.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// rows i-2, i-1 and i of the dynamic-programming table
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
+	return tomlkeys.Nearest(key, append(known, c.tables()...), nil)
 }
 
 // lineIndex maps dotted keys and table names to the first line naming them.
@@ -244,87 +184,5 @@ func (li lineIndex) of(key string) int {
 	}
 }
 
-// keyLines scans the text for table headers and key/value lines. The toml
-// package keeps key positions private, so this is a light re-scan of a
-// document that already parsed; lines inside multi-line strings may be
-// misread, which at worst gives a line number that is off, never an error.
-func keyLines(data []byte) lineIndex {
-	li := lineIndex{}
-	table := ""
-	record := func(key string, n int) {
-		if _, ok := li[key]; !ok {
-			li[key] = n
-		}
-	}
-	for i, raw := range strings.Split(string(data), "\n") {
-		s := strings.TrimSpace(raw)
-		switch {
-		case s == "" || s[0] == '#':
-			continue
-		case s[0] == '[':
-			name := strings.TrimLeft(s, "[")
-			end := indexUnquoted(name, ']')
-			if end < 0 {
-				continue
-			}
-			table = joinKey(splitKey(name[:end])...)
-			record(table, i+1)
-		default:
-			eq := indexUnquoted(s, '=')
-			if eq < 0 {
-				continue
-			}
-			key := joinKey(splitKey(s[:eq])...)
-			if table != "" {
-				key = table + "." + key
-			}
-			record(key, i+1)
-		}
-	}
-	return li
-}
-
-// indexUnquoted returns the index of the first c outside TOML quotes, or -1.
-func indexUnquoted(s string, c byte) int {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		switch {
-		case quote == '"' && s[i] == '\\':
-			i++
-		case quote != 0:
-			if s[i] == quote {
-				quote = 0
-			}
-		case s[i] == '"' || s[i] == '\'':
-			quote = s[i]
-		case s[i] == c:
-			return i
-		}
-	}
-	return -1
-}
-
-// splitKey splits a TOML dotted key into its unquoted parts.
-func splitKey(s string) []string {
-	var parts []string
-	for {
-		dot := indexUnquoted(s, '.')
-		part := s
-		if dot >= 0 {
-			part = s[:dot]
-		}
-		part = strings.TrimSpace(part)
-		if len(part) >= 2 && part[0] == '"' {
-			if u, err := strconv.Unquote(part); err == nil {
-				part = u
-			}
-		} else if len(part) >= 2 && part[0] == '\'' {
-			part = part[1 : len(part)-1]
-		}
-		parts = append(parts, part)
-		if dot < 0 {
-			return parts
-		}
-		s = s[dot+1:]
-	}
-}
+// keyLines finds the line of every key and table of the text.
+func keyLines(data []byte) lineIndex { return tomlkeys.Lines(data, joinKey) }

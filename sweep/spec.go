@@ -10,8 +10,10 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"github.com/nmsim/nmsim/internal/tomlkeys"
 	"go/ast"
 	"go/parser"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -84,7 +86,7 @@ func Parse(data []byte, filename string) (*Spec, error) {
 		}
 		return nil, arch.Errors{&arch.FieldError{File: filename, Msg: "TOML syntax error: " + err.Error()}}
 	}
-	p := &specParser{file: filename, text: strings.Split(string(data), "\n"), lines: scanLines(data), spec: &Spec{File: filename}}
+	p := &specParser{file: filename, text: strings.Split(string(data), "\n"), lines: tomlkeys.Lines(data, func(parts ...string) string { return strings.Join(parts, ".") }), spec: &Spec{File: filename}}
 	p.order = map[string]int{}
 	for i, k := range md.Keys() {
 		p.order[strings.Join(k, ".")] = i
@@ -147,10 +149,10 @@ func (p *specParser) line(key string) int {
 
 func (p *specParser) top(doc map[string]any) {
 	s := p.spec
-	for _, k := range sortedKeys(doc) {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		if !slices.Contains(topKeys, k) {
 			msg := fmt.Sprintf("unknown key %q", k)
-			if near := nearest(k, topKeys); near != "" {
+			if near := tomlkeys.Nearest(k, topKeys, nil); near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			} else {
 				msg += "; the keys are " + strings.Join(topKeys, ", ") + " (arch keys to sweep go under [axes])"
@@ -274,7 +276,7 @@ func unique[T comparable](p *specParser, key string, vals []T) {
 // [axes.crossbar] adc_bits = … all name the same arch key. A table at a
 // path that is an arch key is a range; elsewhere it is a level of nesting.
 func (p *specParser) axes(prefix string, m map[string]any) {
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		key := prefix + k
 		v := m[k]
 		if sub, ok := v.(map[string]any); ok {
@@ -350,10 +352,10 @@ func isList(v any) bool {
 func (p *specParser) rangeValues(label string, m map[string]any) []any {
 	known := []string{"from", "to", "step", "times"}
 	bad := false
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(known, k) {
 			msg := fmt.Sprintf("unknown range key %q", k)
-			if near := nearest(k, known); near != "" {
+			if near := tomlkeys.Nearest(k, known, nil); near != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", near)
 			}
 			p.unknown(label+"."+k, msg+"; a range is {from, to, step} or {from, to, times}")
@@ -503,7 +505,7 @@ func tomlText(v any) string {
 		return "[" + strings.Join(parts, ", ") + "]"
 	case map[string]any:
 		var parts []string
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			parts = append(parts, k+" = "+tomlText(v[k]))
 		}
 		return "{" + strings.Join(parts, ", ") + "}"
@@ -513,152 +515,3 @@ func tomlText(v any) string {
 }
 
 func fmtNum(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// nearest returns the candidate within a small edit distance of s (a third
-// of its length, at least one), or "".
-func nearest(s string, candidates []string) string {
-	best, bestDist := "", max(1, len(s)/3)+1
-	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestDist {
-			best, bestDist = c, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// scanLines maps each dotted key of a TOML document (quoted parts unquoted,
-// so "crossbar.rows" and crossbar.rows read alike) to the first line that
-// names it. The toml package keeps positions private; this light re-scan of
-// a document that already parsed only labels errors, so a misread line
-// costs a wrong line number, never a wrong result.
-func scanLines(data []byte) map[string]int {
-	lines := map[string]int{}
-	table, depth := "", 0
-	for i, raw := range strings.Split(string(data), "\n") {
-		s := strings.TrimSpace(raw)
-		if depth > 0 || s == "" || s[0] == '#' {
-			depth += brackets(s)
-			continue
-		}
-		if s[0] == '[' {
-			name := strings.Trim(s[:max(0, indexUnquoted(s, ']'))], "[ ")
-			table = strings.Join(splitKey(name), ".")
-			if _, ok := lines[table]; !ok {
-				lines[table] = i + 1
-			}
-			continue
-		}
-		eq := indexUnquoted(s, '=')
-		if eq < 0 {
-			continue
-		}
-		key := strings.Join(splitKey(s[:eq]), ".")
-		if table != "" {
-			key = table + "." + key
-		}
-		if _, ok := lines[key]; !ok {
-			lines[key] = i + 1
-		}
-		depth = brackets(s[eq+1:])
-	}
-	return lines
-}
-
-// brackets is the net count of '[' over ']' outside strings and comments,
-// to skip the continuation lines of a multi-line array.
-func brackets(s string) int {
-	n := 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case quote == '"' && c == '\\':
-			i++
-		case quote != 0:
-			if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#':
-			return n
-		case c == '[':
-			n++
-		case c == ']':
-			n--
-		}
-	}
-	return n
-}
-
-// indexUnquoted returns the index of the first c outside quotes, or -1.
-func indexUnquoted(s string, c byte) int {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		switch {
-		case quote == '"' && s[i] == '\\':
-			i++
-		case quote != 0:
-			if s[i] == quote {
-				quote = 0
-			}
-		case s[i] == '"' || s[i] == '\'':
-			quote = s[i]
-		case s[i] == c:
-			return i
-		}
-	}
-	return -1
-}
-
-// splitKey splits a dotted TOML key into its unquoted parts.
-func splitKey(s string) []string {
-	var parts []string
-	for {
-		dot := indexUnquoted(s, '.')
-		part := s
-		if dot >= 0 {
-			part = s[:dot]
-		}
-		part = strings.TrimSpace(part)
-		if u, err := strconv.Unquote(part); err == nil && strings.HasPrefix(part, `"`) {
-			part = u
-		} else if len(part) >= 2 && part[0] == '\'' {
-			part = part[1 : len(part)-1]
-		}
-		parts = append(parts, part)
-		if dot < 0 {
-			return parts
-		}
-		s = s[dot+1:]
-	}
-}
