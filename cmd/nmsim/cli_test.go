@@ -180,3 +180,19 @@ func TestInspectAndMapShowTheModel(t *testing.T) {
 		}
 	}
 }
+
+func TestRunTablesForPapers(t *testing.T) {
+	dir := fixture(t)
+	for format, want := range map[string]string{"md": "| metric | value |", "latex": `\begin{tabular}{ll}`} {
+		out, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--samples", "2", "--timesteps", "3", "--format", format)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, want) || !strings.Contains(out, "accuracy") {
+			t.Errorf("--format %s output lacks %q:\n%s", format, want, out)
+		}
+	}
+	if _, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--format", "html"); err == nil {
+		t.Error("--format html accepted")
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/atomicfile"
+	"github.com/nmsim/nmsim/report"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
 )
@@ -69,6 +70,23 @@ func table(w io.Writer, header []string, rows [][]string) {
 		t.Append(r)
 	}
 	t.Render()
+}
+
+// formatTable renders rows under header as a terminal table ("text"), a
+// GitHub Markdown table ("md") or a booktabs LaTeX tabular ("latex").
+func formatTable(w io.Writer, format string, header []string, rows [][]string) error {
+	if format == "text" {
+		table(w, header, rows)
+		return nil
+	}
+	t := &report.Table{}
+	for _, h := range header {
+		t.Columns = append(t.Columns, report.Column{Name: h})
+	}
+	for _, r := range rows {
+		t.Rows = append(t.Rows, report.TableRow{Text: r})
+	}
+	return t.Write(w, format)
 }
 
 // si formats v with an SI prefix and unit.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"sort"
 
@@ -26,6 +27,7 @@ type runCommand struct {
 	cpuProf   string
 	mc        int
 	at        string
+	format    string
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -75,10 +77,14 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
+	fs.StringVar(&c.format, "format", "text", "tables as text (terminal), md (GitHub Markdown) or latex (booktabs), for papers")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
 		return err
+	}
+	if c.format != "text" && c.format != "md" && c.format != "latex" {
+		return fmt.Errorf("run: --format %q: want text, md or latex", c.format)
 	}
 	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 || c.mc < 1 {
 		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0, --workers and --mc ≥ 1")
@@ -137,7 +143,9 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	printReport(env, rep, dir)
+	if err := printReport(env.Stdout, c.format, rep, dir); err != nil {
+		return err
+	}
 	if c.jsonPath != "" {
 		if err := writeJSON(c.jsonPath, rep); err != nil {
 			return fmt.Errorf("run: %w", err)
@@ -146,8 +154,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
-func printReport(env *Env, r *runner.Report, dir string) {
-	w := env.Stdout
+func printReport(w io.Writer, format string, r *runner.Report, dir string) error {
 	fmt.Fprintf(w, "model %s on %s, %d %s test samples from %s\n", r.Model, r.Chip.Mesh, r.Samples, r.Dataset, dir)
 	rows := [][]string{
 		{"accuracy", fmt.Sprintf("%.2f %% (%d/%d)", 100*r.Accuracy, r.Correct, r.Samples)},
@@ -173,7 +180,9 @@ func printReport(env *Env, r *runner.Report, dir string) {
 			[]string{"accuracy mean ± std", fmt.Sprintf("%.2f %% ± %.2f", 100*mc.Mean, 100*mc.Std)},
 			[]string{"accuracy 95 % interval", fmt.Sprintf("[%.2f %%, %.2f %%]", 100*mc.CI95[0], 100*mc.CI95[1])})
 	}
-	table(w, []string{"metric", "value"}, rows)
+	if err := formatTable(w, format, []string{"metric", "value"}, rows); err != nil {
+		return err
+	}
 
 	var comps []string
 	for k := range r.Energy.Breakdown {
@@ -187,7 +196,9 @@ func printReport(env *Env, r *runner.Report, dir string) {
 		rows = append(rows, []string{k, si(e/n, "J"), fmt.Sprintf("%.1f %%", 100*e/r.Energy.Total)})
 	}
 	fmt.Fprintln(w, "\nenergy per inference by component")
-	table(w, []string{"component", "energy", "share"}, rows)
+	if err := formatTable(w, format, []string{"component", "energy", "share"}, rows); err != nil {
+		return err
+	}
 
 	rows = rows[:0]
 	for _, l := range r.Layers {
@@ -197,7 +208,7 @@ func printReport(env *Env, r *runner.Report, dir string) {
 		})
 	}
 	fmt.Fprintln(w, "\nper layer (per inference; energy without leakage)")
-	table(w, []string{"layer", "spikes", "energy", "crossbars", "row×col splits", "cell use"}, rows)
+	return formatTable(w, format, []string{"layer", "spikes", "energy", "crossbars", "row×col splits", "cell use"}, rows)
 }
 
 // loadTestSet reads the test split of a data set: IDX images, or N-MNIST
