@@ -4,8 +4,6 @@
 // component does nothing (costs nothing) until an event wakes it.
 package sim
 
-import "container/heap"
-
 // Cycle is simulated time in clock cycles.
 type Cycle uint64
 
@@ -23,22 +21,53 @@ type Event struct {
 	seq     uint64
 }
 
+// queue is a binary min-heap of events on (cycle, sequence). It is typed,
+// not container/heap, so pushing and popping an event allocates nothing.
 type queue []Event
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
+func (q queue) less(i, j int) bool {
 	if q[i].At != q[j].At {
 		return q[i].At < q[j].At
 	}
 	return q[i].seq < q[j].seq
 }
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(Event)) }
-func (q *queue) Pop() any {
-	old := *q
-	e := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return e
+
+func (q *queue) push(e Event) {
+	*q = append(*q, e)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (q *queue) pop() Event {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = Event{} // drop references for the collector
+	h = h[:last]
+	for i := 0; ; {
+		small, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h.less(l, small) {
+			small = l
+		}
+		if r < len(h) && h.less(r, small) {
+			small = r
+		}
+		if small == i {
+			break
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+	*q = h
+	return top
 }
 
 // Engine runs events in time order. It is not safe for concurrent use; a
@@ -61,14 +90,14 @@ func (e *Engine) Schedule(at Cycle, h Handler, payload any) {
 		panic("sim: event scheduled in the past")
 	}
 	e.seq++
-	heap.Push(&e.q, Event{At: at, Handler: h, Payload: payload, seq: e.seq})
+	e.q.push(Event{At: at, Handler: h, Payload: payload, seq: e.seq})
 }
 
 // Run handles events until the queue is empty and returns the cycle of the
 // last one: the global barrier at which everything has drained.
 func (e *Engine) Run() Cycle {
-	for e.q.Len() > 0 {
-		ev := heap.Pop(&e.q).(Event)
+	for len(e.q) > 0 {
+		ev := e.q.pop()
 		e.now = ev.At
 		ev.Handler.Handle(ev)
 		for _, h := range e.Hooks {
@@ -85,4 +114,4 @@ func (e *Engine) Reset(start Cycle) {
 }
 
 // Pending is the number of queued events.
-func (e *Engine) Pending() int { return e.q.Len() }
+func (e *Engine) Pending() int { return len(e.q) }

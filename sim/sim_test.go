@@ -62,3 +62,31 @@ func TestSchedulingIntoThePastPanics(t *testing.T) {
 	}()
 	e.Schedule(9, &recorder{}, "x")
 }
+
+// TestEngineOrdersManyEvents checks the heap against a sort of random
+// events, ties broken by scheduling order.
+func TestEngineOrdersManyEvents(t *testing.T) {
+	var e Engine
+	type rec struct{ at, n int }
+	var got []rec
+	h := handlerFunc(func(ev Event) { got = append(got, rec{int(ev.At), ev.Payload.(int)}) })
+	x := uint64(12345)
+	for n := 0; n < 2000; n++ {
+		x = x*6364136223846793005 + 1442695040888963407
+		e.Schedule(Cycle(x>>58), h, n)
+	}
+	e.Run()
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if a.at > b.at || (a.at == b.at && a.n > b.n) {
+			t.Fatalf("event %v ran before %v", a, b)
+		}
+	}
+	if len(got) != 2000 {
+		t.Fatalf("%d events ran", len(got))
+	}
+}
+
+type handlerFunc func(Event)
+
+func (f handlerFunc) Handle(e Event) { f(e) }
