@@ -79,6 +79,11 @@ type Array struct {
 	// state of its cells after faults (a stuck cell reads as its stuck
 	// state): index ((o*slices)+b)*2 + 0 for w⁺ and +1 for w⁻.
 	cols []bitvec.Vec
+	// complementary is set when every w⁻ column is exactly the complement
+	// of its w⁺ column over the used rows (±1 weights, no stuck cell): a
+	// pair then reads popcount(s AND w⁺) − (|s| − popcount(s AND w⁺)), one
+	// popcount instead of two.
+	complementary bool
 	// fullScale is the ADC's largest output code, 2^ADCBits − 1.
 	fullScale int
 	// maxCode is fullScale when a popcount read can exceed it, or −1 when
@@ -193,6 +198,7 @@ func (a *Array) applyDevice(d Device, rng *rand.Rand, draws bool) {
 		m.remap(a.cols, a.rows, phys)
 	}
 	m.foldFaults(a.cols, a.rows, phys)
+	a.complementary = complementary(a.cols, a.rows)
 	if d.analog() {
 		g := m.conductances(a.p, d, a.cols, a.rows, phys)
 		a.q, a.qScale = packCells(g, a.rows, a.usedCols, min(a.p.RowsPerRead, a.rows))
@@ -212,3 +218,21 @@ func (a *Array) UsedCols() int { return a.usedCols }
 // give a different result on every read and a caller must not reuse one
 // read's result for another.
 func (a *Array) Noisy() bool { return a.noise > 0 }
+
+// complementary reports whether each column pair's cells are exactly one of
+// w⁺, w⁻ on every used row.
+func complementary(cols []bitvec.Vec, rows int) bool {
+	full := bitvec.New(rows)
+	for r := 0; r < rows; r++ {
+		full.Set(r)
+	}
+	for i := 0; i+1 < len(cols); i += 2 {
+		pos, neg := cols[i], cols[i+1]
+		for w := range pos {
+			if pos[w]&neg[w] != 0 || pos[w]|neg[w] != full[w] {
+				return false
+			}
+		}
+	}
+	return true
+}

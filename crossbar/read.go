@@ -59,7 +59,7 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 		c.ShiftAdds += int64(reads) * int64(a.usedCols)
 		cycles += int64(reads) * a.readCycles
 		if a.q == nil && a.noise == 0 && (a.maxCode < 0 || active <= a.maxCode) {
-			a.readWhole(plane, p, acc)
+			a.readWhole(plane, p, active, acc)
 		} else {
 			a.readGroups(plane, p, acc, s)
 		}
@@ -70,7 +70,13 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 // readWhole is the fast path: every cell is exactly G_on or G_off, reads
 // are noiseless and no column's count can reach the ADC's limit, so the
 // reads of a plane add up to one popcount per column.
-func (a *Array) readWhole(plane bitvec.Vec, p int, acc []int64) {
+func (a *Array) readWhole(plane bitvec.Vec, p, active int, acc []int64) {
+	if a.complementary {
+		for o := 0; o < a.outputs; o++ {
+			acc[o] += int64(2*bitvec.AndCount(plane, a.cols[2*o])-active) << p
+		}
+		return
+	}
 	for o := 0; o < a.outputs; o++ {
 		var sum int64
 		for b := 0; b < a.slices; b++ {
