@@ -196,3 +196,29 @@ func TestRunTablesForPapers(t *testing.T) {
 		t.Error("--format html accepted")
 	}
 }
+
+func TestCompareWritesOneRowPerModel(t *testing.T) {
+	dir := fixture(t)
+	out := filepath.Join(dir, "cmp")
+	m := filepath.Join(dir, "model.bin")
+	stdout, _, err := runCLI("compare", presetPath, m, m, "--samples", "3", "--out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(stdout, "model.bin") != 2 {
+		t.Errorf("want two rows:\n%s", stdout)
+	}
+	csvData, err := os.ReadFile(out + ".csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(csvData)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "model,method,accuracy") || lines[1] != lines[2] {
+		t.Errorf("csv:\n%s", csvData)
+	}
+	for _, ext := range []string{".md", ".json"} {
+		if _, err := os.Stat(out + ext); err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -39,6 +39,7 @@ func commands() []command {
 		&mapCommand{},
 		&runCommand{},
 		&inspectCommand{},
+		&compareCommand{},
 		&nocCommand{},
 		&sweepCommand{},
 		&mergeCommand{},

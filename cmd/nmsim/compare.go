@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/energy"
+	"github.com/nmsim/nmsim/internal/atomicfile"
+	"github.com/nmsim/nmsim/runner"
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// compareCommand is `nmsim compare arch.toml model.bin…`.
+type compareCommand struct {
+	dataset string
+	data    string
+	samples int
+	workers int
+	seed    uint64
+	sets    setFlags
+	out     string
+}
+
+func (*compareCommand) Name() string { return "compare" }
+func (*compareCommand) Synopsis() string {
+	return "run several models on the same chip and tabulate them side by side"
+}
+
+const compareUsage = `
+Usage: nmsim compare arch.toml model.bin [model.bin …] [flags]
+
+Runs each model on the same chip and data (each at its own default
+timesteps) and prints one row per model: how it was made, accuracy,
+timesteps, spikes per inference (in total and per spiking layer), cycles
+and energy per inference with the breakdown by component. With --out
+PREFIX it also writes PREFIX.md (GitHub Markdown), PREFIX.csv (exact values
+in base units) and PREFIX.json (the full report of every run).
+
+Example:
+  nmsim compare configs/rram-xnor.toml models/mnist-convert.bin other.bin --samples 1000 --out cmp
+`
+
+func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error {
+	fs := newFlagSet("compare", c.Synopsis(), compareUsage, env.Stderr)
+	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: each model's own)")
+	fs.StringVar(&c.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
+	fs.IntVar(&c.samples, "samples", 0, "number of test samples, the first N (0: all)")
+	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the chip's random draws")
+	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
+	fs.StringVar(&c.out, "out", "", "also write PREFIX.md, PREFIX.csv and PREFIX.json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) < 2 {
+		fs.Usage()
+		return fmt.Errorf("compare: want arch.toml and at least one model.bin, got %d arguments", len(pos))
+	}
+	cfg, err := loadArch(pos[0], c.sets)
+	if err != nil {
+		return err
+	}
+	var models []*model.Model
+	for _, p := range pos[1:] {
+		m, err := model.Load(p)
+		if err != nil {
+			return err
+		}
+		models = append(models, m)
+	}
+	dir, how := dataset.ResolveDir(c.data)
+	var reports []*runner.Report
+	for i, m := range models {
+		ch, err := chip.New(cfg, m, c.seed)
+		if err != nil {
+			return fmt.Errorf("%s on %s: %w", pos[1+i], pos[0], err)
+		}
+		name := cmpOr(c.dataset, cmpOr(m.Provenance["dataset"], "mnist"))
+		set, err := loadTestSet(name, dir, c.samples, m.Timesteps, m)
+		if err != nil {
+			return fmt.Errorf("compare: %s: %w (data directory %s, %s)", pos[1+i], err, dir, how)
+		}
+		n := set.Len()
+		if c.samples > 0 {
+			n = min(n, c.samples)
+		}
+		bar := newProgress(env.Stderr, n, filepath.Base(pos[1+i]))
+		r, err := runner.Run(ctx, ch, set, runner.Options{Samples: n, Timesteps: m.Timesteps, Workers: c.workers, Seed: c.seed, Progress: func() { bar.Add(1) }})
+		bar.Finish()
+		if err != nil {
+			return fmt.Errorf("compare: %s: %w", pos[1+i], err)
+		}
+		reports = append(reports, r)
+	}
+	header, rows, exact := compareTable(pos[1:], models, reports)
+	table(env.Stdout, header, rows)
+	if c.out == "" {
+		return nil
+	}
+	var md bytes.Buffer
+	if err := formatTable(&md, "md", header, rows); err != nil {
+		return err
+	}
+	var cb bytes.Buffer
+	cw := csv.NewWriter(&cb)
+	if err := cw.WriteAll(exact); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{{c.out + ".md", md.Bytes()}, {c.out + ".csv", cb.Bytes()}} {
+		if err := atomicfile.WriteFile(f.path, f.data, 0o644); err != nil {
+			return fmt.Errorf("compare: %w", err)
+		}
+	}
+	return writeJSON(c.out+".json", reports)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// compareTable lays out one row per model: rounded text for people and,
+// separately, exact values in base units for the CSV.
+func compareTable(paths []string, models []*model.Model, reports []*runner.Report) (header []string, rows, exact [][]string) {
+	comps := []string{energy.CrossbarCells, energy.RowDrivers, energy.ADC, energy.ShiftAdd, energy.Neurons, energy.NIPackets, energy.Routers, energy.Links, energy.Leakage}
+	header = []string{"model", "method", "accuracy", "timesteps", "spikes / inference", "spikes per layer", "cycles / inference", "latency", "energy / inference"}
+	exactHead := []string{"model", "method", "accuracy", "timesteps", "spikes_per_inference", "spikes_per_layer", "cycles_per_inference", "latency_s", "energy_j_per_inference"}
+	for _, k := range comps {
+		header = append(header, k)
+		exactHead = append(exactHead, k+"_j_per_inference")
+	}
+	exact = append(exact, exactHead)
+	for i, r := range reports {
+		n := float64(max(r.Samples, 1))
+		var perLayer, perLayerExact []string
+		for _, l := range r.Layers {
+			if l.Spikes > 0 {
+				perLayer = append(perLayer, fmt.Sprintf("%s %.0f", l.Name, l.SpikesPerInference))
+				perLayerExact = append(perLayerExact, fmt.Sprintf("%s=%g", l.Name, l.SpikesPerInference))
+			}
+		}
+		method := cmpOr(models[i].Provenance["method"], "?")
+		row := []string{
+			filepath.Base(paths[i]), method, fmt.Sprintf("%.2f %%", 100*r.Accuracy), fmt.Sprint(r.Timesteps),
+			fmt.Sprintf("%.0f", r.Spikes.PerInference), strings.Join(perLayer, ", "),
+			fmt.Sprintf("%.0f", r.Cycles.PerInference), si(r.LatencyS.PerInference, "s"), si(r.Energy.PerInference, "J"),
+		}
+		ex := []string{
+			paths[i], method, strconv.FormatFloat(r.Accuracy, 'g', -1, 64), fmt.Sprint(r.Timesteps),
+			strconv.FormatFloat(r.Spikes.PerInference, 'g', -1, 64), strings.Join(perLayerExact, " "),
+			strconv.FormatFloat(r.Cycles.PerInference, 'g', -1, 64), strconv.FormatFloat(r.LatencyS.PerInference, 'g', -1, 64),
+			strconv.FormatFloat(r.Energy.PerInference, 'g', -1, 64),
+		}
+		for _, k := range comps {
+			row = append(row, si(r.Energy.Breakdown[k]/n, "J"))
+			ex = append(ex, strconv.FormatFloat(r.Energy.Breakdown[k]/n, 'g', -1, 64))
+		}
+		rows = append(rows, row)
+		exact = append(exact, ex)
+	}
+	return header, rows, exact
+}
