@@ -71,7 +71,8 @@ Presets: mlp = ` + preset("mlp") + `, conv = ` + preset("conv") + `.
 
 Examples:
   nmsim train --method convert --dataset mnist --net conv -o mnist.bin
-  nmsim train --method convert --dataset fashion-mnist --net conv --threshold-scale 0.8 -o fmnist.bin
+  nmsim train --method convert --dataset fashion-mnist --net conv -o fmnist.bin
+  nmsim train --method convert --dataset fashion-mnist --threshold-scale 0.7 --eval-timesteps 4,8,16 -o fast.bin
   nmsim train --method convert --net 784-256-256-10 --epochs 1 --train-samples 5000 --eval-samples 1000
   nmsim train --method convert --net 8c3p1-ap2-16c3p1-ap2-10 --json results.json -o small.bin
 `
