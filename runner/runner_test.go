@@ -137,17 +137,23 @@ func shippedModel(b *testing.B) *model.Model {
 }
 
 // BenchmarkRunMNIST is `nmsim run` on the shipped model and preset:
-// inferences per second with one worker and with two, with ideal devices
-// and with every non-ideality on.
+// inferences per second with one worker and with two, with ideal devices,
+// with the static non-idealities (variation, faults, IR drop) and with
+// read noise on top.
 func BenchmarkRunMNIST(b *testing.B) {
 	m := shippedModel(b)
 	const n = 20
 	set := mnistTest(b, n)
-	for _, devices := range []string{"ideal", "nonideal"} {
+	for _, devices := range []string{"ideal", "static", "static+noise"} {
 		cfg := arch.Default()
-		if devices == "nonideal" {
-			cfg.Device.VariationSigma, cfg.Device.ReadNoiseSigma = 0.1, 0.02
+		if devices != "ideal" {
+			// Static non-idealities are drawn once per chip; read noise
+			// is drawn on every read.
+			cfg.Device.VariationSigma = 0.1
 			cfg.Device.StuckAtOffRate, cfg.Device.StuckAtOnRate, cfg.Device.IRDrop = 0.001, 0.001, 0.001
+		}
+		if devices == "static+noise" {
+			cfg.Device.ReadNoiseSigma = 0.02
 		}
 		c, err := chip.New(cfg, m, 1)
 		if err != nil {
