@@ -460,23 +460,7 @@ func (n *Net) routeMask(r int, f *flit) uint8 {
 // runs once per head flit per router.
 func (n *Net) route(r, dst int) int {
 	g := &n.g
-	sx := n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w)
-	sy := n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h)
-	yFirst := sx == 0
-	if g.yx {
-		yFirst = sy != 0
-	}
-	switch {
-	case yFirst && sy > 0:
-		return portYPlus
-	case yFirst && sy < 0:
-		return portYMinus
-	case sx > 0:
-		return portXPlus
-	case sx < 0:
-		return portXMinus
-	}
-	return portLocal
+	return dimensionOrderPort(n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w), n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h), g.yx)
 }
 
 // hops is topo.hops from precomputed coordinates.

@@ -104,10 +104,15 @@ func (g topo) hops(src, dst int) int {
 func (g topo) route(n, dst int) int {
 	x, y := g.xy(n)
 	dx, dy := g.xy(dst)
-	sx := step(x, dx, g.w, g.torus)
-	sy := step(y, dy, g.h, g.torus)
+	return dimensionOrderPort(step(x, dx, g.w, g.torus), step(y, dy, g.h, g.torus), g.yx)
+}
+
+// dimensionOrderPort is the output port for the remaining signed steps
+// sx, sy: x first (XY routing) unless yx, then the other dimension, and
+// the local port when both are zero.
+func dimensionOrderPort(sx, sy int, yx bool) int {
 	yFirst := sx == 0
-	if g.yx {
+	if yx {
 		yFirst = sy != 0
 	}
 	switch {
