@@ -13,6 +13,7 @@ package chip
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/crossbar"
@@ -193,7 +194,7 @@ func (c *Chip) build(si int, params crossbar.Params, dev crossbar.Device) error 
 			st.contrib = append(st.contrib, nil)
 			st.homeNeurons = append(st.homeNeurons, 0)
 		}
-		if !contains(st.contrib[hi], ti) {
+		if !slices.Contains(st.contrib[hi], ti) {
 			st.contrib[hi] = append(st.contrib[hi], ti)
 		}
 		pi := -1
@@ -311,15 +312,6 @@ func (c *Chip) buildRoutes(si int, rt mapper.Routes) {
 		h := st.homeIndex[f.src]
 		st.homeFlows[h] = append(st.homeFlows[h], fi)
 	}
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // LayerStats is what one weight layer did during a run.

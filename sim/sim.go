@@ -112,6 +112,3 @@ func (e *Engine) Reset(start Cycle) {
 	e.q = e.q[:0]
 	e.now = start
 }
-
-// Pending is the number of queued events.
-func (e *Engine) Pending() int { return len(e.q) }
