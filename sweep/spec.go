@@ -279,6 +279,12 @@ func (p *specParser) axes(prefix string, m map[string]any) {
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		key := prefix + k
 		v := m[k]
+		if prefix == "" && slices.Contains(topKeys, k) {
+			// A top-level key written after the [axes] header belongs to
+			// [axes] in TOML: the usual slip, so say how to fix it.
+			p.fail("axes."+key, nil, "%q is a top-level key, but TOML reads every key after the [axes] header as part of [axes]: move it above [axes]", k)
+			continue
+		}
 		if sub, ok := v.(map[string]any); ok {
 			if _, err := arch.Default().Get(key); err != nil {
 				p.axes(key+".", sub)
