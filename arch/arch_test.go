@@ -3,7 +3,6 @@ package arch
 import (
 	"bytes"
 	"errors"
-	"github.com/nmsim/nmsim/internal/tomlkeys"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nmsim/nmsim/internal/tomlkeys"
 )
 
 func TestDefaultValidates(t *testing.T) {

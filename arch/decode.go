@@ -3,13 +3,13 @@ package arch
 import (
 	"errors"
 	"fmt"
-	"github.com/nmsim/nmsim/internal/tomlkeys"
 	"maps"
 	"os"
 	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
+	"github.com/nmsim/nmsim/internal/tomlkeys"
 )
 
 // Load reads and parses an arch.toml file; see Parse.

@@ -1,14 +1,13 @@
 package arch
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the .golden files of testdata/errors from the current output")
+	"github.com/nmsim/nmsim/internal/golden"
+)
 
 // TestErrorGoldens parses every testdata/errors/*.toml and compares the
 // full error text with the neighbouring .golden file, so a change in the
@@ -33,20 +32,7 @@ func TestErrorGoldens(t *testing.T) {
 				t.Fatalf("Parse(%s) succeeded; every input here must fail", in)
 			}
 			got := perr.Error() + "\n"
-			golden := strings.TrimSuffix(in, ".toml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./arch -run TestErrorGoldens -update)", err)
-			}
-			if got != string(want) {
-				t.Errorf("error text for %s differs from %s\n--- got\n%s--- want\n%s", in, golden, got, want)
-			}
+			golden.Check(t, strings.TrimSuffix(in, ".toml")+".golden", got)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"image/png"
 	"os"
@@ -11,11 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/golden"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/sweep"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // fixture writes a sweep directory by hand: adc_bits × rows, 6 points, one
 // more that did not fit and one without a result, with metrics chosen so
@@ -78,22 +76,9 @@ func fixture(t *testing.T) string {
 	return dir
 }
 
-func golden(t *testing.T, name, got string) {
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./report -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestLoadAndPareto(t *testing.T) {
@@ -141,7 +126,7 @@ func TestTables(t *testing.T) {
 		if err := tab.Write(&b, format); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, file+".golden", b.String())
+		checkGolden(t, file+".golden", b.String())
 	}
 	if err := tab.Write(&bytes.Buffer{}, "html"); err == nil {
 		t.Error("unknown format accepted")

@@ -10,7 +10,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"github.com/nmsim/nmsim/internal/tomlkeys"
 	"go/ast"
 	"go/parser"
 	"maps"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/tomlkeys"
 )
 
 // Spec is a parsed sweep.toml, before it is expanded into points. Paths are

@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,9 +9,8 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the .golden files of testdata/errors")
 
 // smallest is the smallest sweep.toml of the design issue, verbatim.
 const smallest = `arch = "configs/rram-xnor.toml"
@@ -118,26 +116,8 @@ func TestErrorGoldens(t *testing.T) {
 			if !errors.As(perr, &errs) {
 				t.Errorf("error is a %T, not an arch.Errors", perr)
 			}
-			golden(t, strings.TrimSuffix(in, ".toml")+".golden", perr.Error()+"\n")
+			golden.Check(t, strings.TrimSuffix(in, ".toml")+".golden", perr.Error()+"\n")
 		})
-	}
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./sweep -update writes it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", path, got, want)
 	}
 }
 

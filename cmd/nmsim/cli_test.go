@@ -4,18 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/golden"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const presetPath = "../../configs/rram-xnor.toml"
 
@@ -87,18 +85,7 @@ func TestErrorMessages(t *testing.T) {
 				t.Fatal("no error")
 			}
 			got := strings.ReplaceAll(err.Error(), dir, "$TMP") + "\n"
-			golden := filepath.Join("testdata", "errors", tc.name+".golden")
-			if *update {
-				mustWrite(t, golden, []byte(got))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("error changed:\n--- got\n%s--- want\n%s", got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", "errors", tc.name+".golden"), got)
 		})
 	}
 }

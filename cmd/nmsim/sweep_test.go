@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/golden"
 	"github.com/nmsim/nmsim/workloads/dataset"
 )
 
@@ -154,18 +155,7 @@ func TestSweepErrorMessages(t *testing.T) {
 				t.Fatal("no error")
 			}
 			got := strings.ReplaceAll(strings.ReplaceAll(err.Error(), dir, "$TMP"), data, "$DATA") + "\n"
-			golden := filepath.Join("testdata", "errors", tc.name+".golden")
-			if *update {
-				mustWrite(t, golden, []byte(got))
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if got != string(want) {
-				t.Fatalf("error changed:\n--- got\n%s--- want\n%s", got, want)
-			}
+			golden.Check(t, filepath.Join("testdata", "errors", tc.name+".golden"), got)
 		})
 	}
 }

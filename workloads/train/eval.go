@@ -3,11 +3,11 @@ package train
 import (
 	"context"
 	"fmt"
-	"github.com/nmsim/nmsim/neuron"
 	"slices"
 	"sync"
 	"sync/atomic"
 
+	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"

@@ -1,0 +1,32 @@
+// Package golden compares test output with golden files, in the spirit of
+// cockroachdb/datadriven: the expected text lives in testdata, and
+// `go test -update` rewrites it from the current output for review. Only
+// tests import it.
+package golden
+
+import (
+	"flag"
+	"os"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files from the current output")
+
+// Check fails t unless got equals the content of the file at path; with
+// -update it writes got there instead.
+func Check(t testing.TB, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test -update writes it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
