@@ -94,6 +94,10 @@ type Array struct {
 	readCycles int64
 	// gOff is G_off in units of G_on and noise the relative read noise σ.
 	gOff, noise float64
+	// noiseTables[n][k] samples the code offset that read noise gives a
+	// column of k on-cells among n driven rows (see codeNoiseTables); nil
+	// unless reads are noisy and every cell is at a nominal level.
+	noiseTables [][]noiseTable
 	// The ADC subtracts adcOff per driven row and converts perCode codes
 	// per unit of current: G_off and 1/(G_on − G_off) as calibrated on the
 	// nominal levels, both scaled to the mean cell with CalibrateADC.
@@ -177,6 +181,9 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	}
 	if a.fullScale < min(p.RowsPerRead, rows) {
 		a.maxCode = a.fullScale
+	}
+	if a.noise > 0 && a.q == nil {
+		a.noiseTables = codeNoiseTables(a, min(p.RowsPerRead, rows))
 	}
 	a.readCycles = int64(p.ReadLatencyCycles) + int64(min(p.ColsPerADC, used))*int64(p.ADCLatencyCycles)
 	return a, nil
