@@ -1,9 +1,7 @@
 package arch
 
 import (
-	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/nmsim/nmsim/internal/golden"
@@ -13,26 +11,11 @@ import (
 // full error text with the neighbouring .golden file, so a change in the
 // wording users see is a visible diff in review.
 func TestErrorGoldens(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join("testdata", "errors", "*.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(inputs) == 0 {
-		t.Fatal("no testdata/errors/*.toml inputs")
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".toml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, perr := Parse(data, filepath.Base(in))
-			if perr == nil {
-				t.Fatalf("Parse(%s) succeeded; every input here must fail", in)
-			}
-			got := perr.Error() + "\n"
-			golden.Check(t, strings.TrimSuffix(in, ".toml")+".golden", got)
-		})
-	}
+	golden.Files(t, filepath.Join("testdata", "errors", "*.toml"), func(t *testing.T, name string, data []byte) string {
+		_, err := Parse(data, name)
+		if err == nil {
+			t.Fatalf("Parse(%s) succeeded; every input here must fail", name)
+		}
+		return err.Error() + "\n"
+	})
 }

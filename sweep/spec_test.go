@@ -2,7 +2,6 @@ package sweep
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -97,28 +96,17 @@ func TestRanges(t *testing.T) {
 // TestErrorGoldens parses every testdata/errors/*.toml and compares the
 // whole error text with its .golden file (go test -update rewrites them).
 func TestErrorGoldens(t *testing.T) {
-	inputs, err := filepath.Glob(filepath.Join("testdata", "errors", "*.toml"))
-	if err != nil || len(inputs) == 0 {
-		t.Fatalf("no inputs: %v", err)
-	}
-	for _, in := range inputs {
-		name := strings.TrimSuffix(filepath.Base(in), ".toml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, perr := Parse(data, filepath.Base(in))
-			if perr == nil {
-				t.Fatalf("Parse(%s) succeeded; every input here must fail", in)
-			}
-			var errs arch.Errors
-			if !errors.As(perr, &errs) {
-				t.Errorf("error is a %T, not an arch.Errors", perr)
-			}
-			golden.Check(t, strings.TrimSuffix(in, ".toml")+".golden", perr.Error()+"\n")
-		})
-	}
+	golden.Files(t, filepath.Join("testdata", "errors", "*.toml"), func(t *testing.T, name string, data []byte) string {
+		_, err := Parse(data, name)
+		if err == nil {
+			t.Fatalf("Parse(%s) succeeded; every input here must fail", name)
+		}
+		var errs arch.Errors
+		if !errors.As(err, &errs) {
+			t.Errorf("error is a %T, not an arch.Errors", err)
+		}
+		return err.Error() + "\n"
+	})
 }
 
 func TestConstraintEval(t *testing.T) {

@@ -7,6 +7,8 @@ package golden
 import (
 	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +30,26 @@ func Check(t testing.TB, path, got string) {
 	}
 	if got != string(want) {
 		t.Errorf("output differs from %s\n--- got\n%s--- want\n%s", path, got, want)
+	}
+}
+
+// Files runs a subtest for every file matching pattern: output turns the
+// file's content into text, which must equal the neighbouring file with
+// the input's extension replaced by .golden.
+func Files(t *testing.T, pattern string, output func(t *testing.T, name string, data []byte) string) {
+	t.Helper()
+	inputs, err := filepath.Glob(pattern)
+	if err != nil || len(inputs) == 0 {
+		t.Fatalf("no inputs match %s: %v", pattern, err)
+	}
+	for _, in := range inputs {
+		base := strings.TrimSuffix(in, filepath.Ext(in))
+		t.Run(filepath.Base(base), func(t *testing.T) {
+			data, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			Check(t, base+".golden", output(t, filepath.Base(in), data))
+		})
 	}
 }
