@@ -77,9 +77,11 @@ type graphJSON struct {
 }
 
 type inputJSON struct {
-	Shape  []int  `json:"shape"`
-	Coding Coding `json:"coding"`
-	Bits   int    `json:"bits"`
+	Shape   []int  `json:"shape"`
+	Coding  Coding `json:"coding"`
+	Bits    int    `json:"bits"`
+	Window  int    `json:"window,omitempty"`
+	FrameUS int    `json:"frame_us,omitempty"`
 }
 
 type layerJSON struct {
@@ -94,6 +96,7 @@ type layerJSON struct {
 	Leak       int    `json:"leak,omitempty"`
 	Spiking    bool   `json:"spiking"`
 	Reset      Reset  `json:"reset,omitempty"`
+	FireOnce   bool   `json:"fire_once,omitempty"`
 }
 
 // tensor is one entry of the safetensors tensor table plus, when encoding,
@@ -199,8 +202,9 @@ func marshalJSON(v any) ([]byte, error) {
 
 func toGraph(m *Model) graphJSON {
 	g := graphJSON{
-		Name:       m.Name,
-		Input:      inputJSON{Shape: shapeSlice(m.Input.Shape), Coding: m.Input.Coding, Bits: m.Input.Bits},
+		Name: m.Name,
+		Input: inputJSON{Shape: shapeSlice(m.Input.Shape), Coding: m.Input.Coding, Bits: m.Input.Bits,
+			Window: m.Input.Window, FrameUS: m.Input.FrameUS},
 		Classes:    m.Classes,
 		Timesteps:  m.Timesteps,
 		Readout:    m.Readout,
@@ -211,7 +215,7 @@ func toGraph(m *Model) graphJSON {
 		g.Layers = append(g.Layers, layerJSON{
 			Name: l.Name, Op: l.Op, In: shapeSlice(l.In), Out: shapeSlice(l.Out),
 			Kernel: l.Kernel, Stride: l.Stride, Pad: l.Pad, WeightBits: l.WeightBits,
-			Leak: l.Leak, Spiking: l.Spiking, Reset: l.Reset,
+			Leak: l.Leak, Spiking: l.Spiking, Reset: l.Reset, FireOnce: l.FireOnce,
 		})
 	}
 	return g
@@ -712,7 +716,7 @@ func parseGraph(s string) (*Model, error) {
 	}
 	m := &Model{
 		Name:      g.Name,
-		Input:     Input{Shape: in, Coding: g.Input.Coding, Bits: g.Input.Bits},
+		Input:     Input{Shape: in, Coding: g.Input.Coding, Bits: g.Input.Bits, Window: g.Input.Window, FrameUS: g.Input.FrameUS},
 		Classes:   g.Classes,
 		Timesteps: g.Timesteps,
 		Readout:   g.Readout,
@@ -726,6 +730,7 @@ func parseGraph(s string) (*Model, error) {
 		*l = Layer{
 			Name: lj.Name, Op: lj.Op, Kernel: lj.Kernel, Stride: lj.Stride, Pad: lj.Pad,
 			WeightBits: lj.WeightBits, Leak: lj.Leak, Spiking: lj.Spiking, Reset: lj.Reset,
+			FireOnce: lj.FireOnce,
 		}
 		if l.In, err = toShape(lj.In); err != nil {
 			return nil, fmt.Errorf("layer %d in: %w", i, err)

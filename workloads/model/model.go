@@ -73,7 +73,23 @@ const (
 	// shorter recording padded to a longer one). Each frame is read
 	// bit-serially like a constant input, Input.Bits planes.
 	CodingFrames Coding = "frames"
+	// CodingTTFS is time-to-first-spike coding: every non-zero input value
+	// fires one spike, brighter values earlier, spread over Input.Window
+	// timesteps (see SpikeTime); a zero never fires. The first layer reads
+	// one bit per input per timestep.
+	CodingTTFS Coding = "ttfs"
 )
+
+// SpikeTime is the timestep (0-based) at which TTFS coding fires input
+// value x of a bits-wide input over a window of timesteps, or -1 if x is 0
+// and never fires: t = ⌊(2^bits − 1 − x)·window / 2^bits⌋, so the largest
+// value fires at 0 and every value fires before window.
+func SpikeTime(x, bits, window int) int {
+	if x <= 0 {
+		return -1
+	}
+	return ((1<<bits - 1 - x) * window) >> bits
+}
 
 // Readout is how the class is read from the last layer.
 type Readout string
@@ -88,6 +104,13 @@ const (
 	// class is the argmax of its neurons' spike counts over the whole run
 	// (as the NIR paper's N-MNIST CNN is read).
 	ReadoutSpikes Readout = "spikes"
+	// ReadoutFirstSpike: the last layer is a fire-once spiking layer and
+	// the class is its first neuron to fire (time-to-first-spike
+	// decisions). The run stops at the end of the first timestep at which
+	// any output neuron fires; of the neurons that fired then, the one with
+	// the highest membrane wins (lowest index on ties). If none fires
+	// within the run, the class is the argmax of the output membranes.
+	ReadoutFirstSpike Readout = "first-spike"
 )
 
 // LeakShift and LeakOne give the unit of Layer.Leak: a leak of LeakOne/4
@@ -119,6 +142,13 @@ type Input struct {
 	// Bits is the width of each input value (8 for pixels): values lie in
 	// [0, 2^Bits).
 	Bits int
+	// Window is, for TTFS coding only, the number of timesteps over which
+	// the input spike times spread (see SpikeTime); 0 otherwise.
+	Window int
+	// FrameUS is, for frame coding of event-camera data only, the length
+	// of one frame in µs that the model was trained with; 0 when unknown
+	// or not event data (readers then use their default, 1 ms for N-MNIST).
+	FrameUS int
 }
 
 // Layer is one layer of the network. Activations flow in CHW order.
@@ -158,6 +188,11 @@ type Layer struct {
 	// argmax of their membrane.
 	Spiking bool
 	Reset   Reset
+	// FireOnce makes every neuron of a spiking layer fire at most once
+	// per sample (time-to-first-spike networks): once it has fired, its
+	// membrane is frozen, it is never updated again, and Reset does not
+	// apply.
+	FireOnce bool
 	// Threshold holds one positive threshold per output channel (per
 	// neuron for dense layers), in units of the integer weighted sum.
 	// Nil when Spiking is false. A neuron fires when v >= its threshold.
@@ -218,11 +253,22 @@ type Model struct {
 // spike counts rather than from its membranes.
 func (m *Model) SpikeReadout() bool { return m.Readout == ReadoutSpikes }
 
+// FirstSpikeReadout reports whether the class is the first output neuron to
+// fire, and the run stops there.
+func (m *Model) FirstSpikeReadout() bool { return m.Readout == ReadoutFirstSpike }
+
+// OutputSpikes reports whether the last layer fires (any readout other than
+// by potential).
+func (m *Model) OutputSpikes() bool { return m.SpikeReadout() || m.FirstSpikeReadout() }
+
 // InputBits returns the bit width of the values that layer i reads: the
 // model input's bits for layer 0, the pooled count width after a sum pool,
 // and 1 (spikes) otherwise.
 func (m *Model) InputBits(i int) int {
 	if i == 0 {
+		if m.Input.Coding == CodingTTFS {
+			return 1
+		}
 		return m.Input.Bits
 	}
 	prev := &m.Layers[i-1]

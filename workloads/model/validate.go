@@ -23,6 +23,8 @@ const (
 	// MaxBias bounds the magnitude of a bias, so that a timestep's bias
 	// plus its weighted sum cannot come near overflowing an int64 membrane.
 	MaxBias = 1 << 40
+	// MaxWindow bounds a TTFS coding window, in timesteps.
+	MaxWindow = 1 << 16
 )
 
 // Validate checks every structural invariant of the model: shapes chain from
@@ -54,10 +56,22 @@ func (m *Model) validate() error {
 		return fmt.Errorf("input bits %d, want 1..16", m.Input.Bits)
 	}
 	if !knownCoding(m.Input.Coding) {
-		return fmt.Errorf("input coding %q unknown (known: %q, %q)", m.Input.Coding, CodingConstant, CodingFrames)
+		return fmt.Errorf("input coding %q unknown (known: %q, %q, %q)", m.Input.Coding, CodingConstant, CodingFrames, CodingTTFS)
 	}
-	if m.Readout != "" && m.Readout != ReadoutPotential && m.Readout != ReadoutSpikes {
-		return fmt.Errorf("readout %q unknown (known: %q, %q)", m.Readout, ReadoutPotential, ReadoutSpikes)
+	switch {
+	case m.Input.Coding == CodingTTFS && (m.Input.Window < 1 || m.Input.Window > MaxWindow):
+		return fmt.Errorf("ttfs input window %d timesteps, want 1..%d", m.Input.Window, MaxWindow)
+	case m.Input.Coding != CodingTTFS && m.Input.Window != 0:
+		return fmt.Errorf("input window %d set for %s coding, want 0 (it is for ttfs coding only)", m.Input.Window, m.Input.Coding)
+	case m.Input.FrameUS < 0:
+		return fmt.Errorf("input frame length %d µs, want >= 0", m.Input.FrameUS)
+	case m.Input.Coding != CodingFrames && m.Input.FrameUS != 0:
+		return fmt.Errorf("input frame length %d µs set for %s coding, want 0 (it is for frame coding only)", m.Input.FrameUS, m.Input.Coding)
+	}
+	switch m.Readout {
+	case "", ReadoutPotential, ReadoutSpikes, ReadoutFirstSpike:
+	default:
+		return fmt.Errorf("readout %q unknown (known: %q, %q, %q)", m.Readout, ReadoutPotential, ReadoutSpikes, ReadoutFirstSpike)
 	}
 	if m.Timesteps < 1 {
 		return fmt.Errorf("timesteps %d, want >= 1", m.Timesteps)
@@ -87,12 +101,15 @@ func (m *Model) validate() error {
 			}
 			return fmt.Errorf("layer %q: in %v does not match %s %v", l.Name, l.In, from, prev)
 		}
-		if err := l.validate(i == len(m.Layers)-1, m.SpikeReadout()); err != nil {
+		if err := l.validate(i == len(m.Layers)-1, m.OutputSpikes()); err != nil {
 			return fmt.Errorf("layer %q: %w", l.Name, err)
 		}
 		prev = l.Out
 	}
 	last := &m.Layers[len(m.Layers)-1]
+	if m.FirstSpikeReadout() && !last.FireOnce {
+		return fmt.Errorf("readout %q needs a fire-once last layer; layer %q is not", ReadoutFirstSpike, last.Name)
+	}
 	if m.Classes != last.Out.Size() {
 		return fmt.Errorf("classes %d but last layer %q has %d outputs (%v)", m.Classes, last.Name, last.Out.Size(), last.Out)
 	}
@@ -100,7 +117,7 @@ func (m *Model) validate() error {
 }
 
 // knownCoding reports whether c is an input coding nmsim implements.
-func knownCoding(c Coding) bool { return c == CodingConstant || c == CodingFrames }
+func knownCoding(c Coding) bool { return c == CodingConstant || c == CodingFrames || c == CodingTTFS }
 
 // checkName keeps layer names to characters that are safe in tensor names
 // ("<layer>.weight"), file names and reports, and that need no JSON escaping.
@@ -255,6 +272,8 @@ func (l *Layer) validateSumPool(last bool) error {
 		return fmt.Errorf("sumpool has leak %d, want 0", l.Leak)
 	case l.Reset != "" && l.Reset != ResetSubtract && l.Reset != ResetZero:
 		return fmt.Errorf("reset %q unknown", l.Reset)
+	case l.FireOnce:
+		return errors.New("sumpool is fire-once, but it has no neurons")
 	}
 	return nil
 }
@@ -319,14 +338,20 @@ func (l *Layer) validateNeurons(last, spikeReadout bool) error {
 		if len(l.Threshold) != 0 {
 			return fmt.Errorf("non-spiking layer has %d thresholds, want none", len(l.Threshold))
 		}
+		if l.FireOnce {
+			return errors.New("a non-spiking layer cannot be fire-once")
+		}
 		if l.Reset != "" && l.Reset != ResetSubtract && l.Reset != ResetZero {
 			return fmt.Errorf("reset %q unknown", l.Reset)
 		}
 		return nil
 	}
 	if !l.Spiking {
+		if l.FireOnce {
+			return errors.New("a non-spiking layer cannot be fire-once")
+		}
 		if last {
-			return errors.New("the last layer must be spiking (readout by spike counts)")
+			return errors.New("the last layer must be spiking (readout by spikes)")
 		}
 		return errors.New("only the last layer may be non-spiking")
 	}
