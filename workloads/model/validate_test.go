@@ -86,7 +86,7 @@ func TestValidate(t *testing.T) {
 		{"scale zero", func(m *Model) { m.Layers[4].Scale[2] = 0 }, "scale[2] is 0"},
 		{"bad utf-8", func(m *Model) { m.Provenance["x"] = "\xff" }, `provenance entry "x" is not valid UTF-8`},
 		{"readout", func(m *Model) { m.Readout = "rate" }, `readout "rate" unknown`},
-		{"readout spikes, last integrates", func(m *Model) { m.Readout = ReadoutSpikes }, `layer "fc2": the last layer must be spiking (readout by spike counts)`},
+		{"readout spikes, last integrates", func(m *Model) { m.Readout = ReadoutSpikes }, `layer "fc2": the last layer must be spiking (readout by spikes)`},
 		{"readout potential, last spikes", func(m *Model) {
 			m.Layers[4].Spiking, m.Layers[4].Reset, m.Layers[4].Threshold = true, ResetZero, []int64{1, 1, 1}
 		}, `the last layer must be non-spiking (its membrane gives the class; readout by spikes needs readout "spikes")`},
