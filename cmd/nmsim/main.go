@@ -35,7 +35,7 @@ type Env struct {
 
 func commands() []command {
 	cmds := []command{
-		&trainCommand{},
+		newTrainCommand(),
 		&mapCommand{},
 		&runCommand{},
 		&inspectCommand{},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,66 +17,116 @@ import (
 	"github.com/nmsim/nmsim/workloads/train"
 )
 
-// trainCommand is `nmsim train`: make a model.bin from a data set.
+// trainCommand is `nmsim train`: make a model.bin from a data set with one
+// of several training methods. The flags common to every method live here;
+// each method adds its own (trainMethod).
 type trainCommand struct {
-	method         string
-	datasetName    string
-	dataDir        string
-	net            string
-	epochs         int
-	batch          int
-	lr             float64
-	seed           uint64
-	workers        int
-	percentile     float64
-	calib          int
-	weightBits     int
-	thresholdScale float64
-	evalTimesteps  string
-	evalSamples    int
-	trainSamples   int
-	out            string
-	jsonOut        string
+	method       string
+	datasetName  string
+	dataDir      string
+	net          string
+	epochs       int
+	batch        int
+	lr           float64
+	seed         uint64
+	workers      int
+	evalSamples  int
+	trainSamples int
+	out          string
+	jsonOut      string
+	methods      map[string]trainMethod
+}
+
+// trainMethod is one --method of `nmsim train`.
+type trainMethod interface {
+	// addFlags registers the method's own flags; their help starts with
+	// the method's name in parentheses.
+	addFlags(fs *flag.FlagSet)
+	// usage is the method's section of --help.
+	usage() string
+	// run trains on the job's data and returns the model (its Provenance
+	// filled with the method's settings and measured accuracies) and a
+	// JSON-able record of the results for --json.
+	run(ctx context.Context, job *trainJob) (*model.Model, any, error)
+}
+
+// trainJob is what a method gets: the common options and the data.
+type trainJob struct {
+	*trainCommand
+	Stdout, Stderr io.Writer
+	// DataDir is the resolved data directory.
+	DataDir string
+	// Train and Test are the static image sets (mnist, fashion-mnist),
+	// already cut to --train-samples and --eval-samples; nil for data
+	// sets that a method loads itself (nmnist).
+	Train, Test *dataset.Set
+}
+
+// progress starts a progress bar on stderr (silent unless a terminal).
+func (j *trainJob) progress(total int, label string) *progress {
+	return newProgress(j.Stderr, total, label)
+}
+
+// parseNet parses --net for the loaded data's input shape and checks that
+// it ends in one output per class.
+func (j *trainJob) parseNet(shape model.Shape, classes int) (train.Net, error) {
+	net, err := train.ParseNet(j.net, shape)
+	if err != nil {
+		return train.Net{}, fmt.Errorf("--net: %w", err)
+	}
+	if net.Classes() != classes {
+		return train.Net{}, fmt.Errorf("--net %q ends in %d outputs but %s has %d classes", j.net, net.Classes(), j.datasetName, classes)
+	}
+	return net, nil
+}
+
+// epochLogger returns a train.Progress callback that draws a bar per epoch
+// and prints a line at the end of each.
+func (j *trainJob) epochLogger() func(train.Progress) {
+	var bar *progress
+	return func(p train.Progress) {
+		if p.Step == 1 {
+			bar = j.progress(p.Steps, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs))
+		}
+		bar.Add(1)
+		if p.Step == p.Steps {
+			bar.Finish()
+			fmt.Fprintf(j.Stdout, "epoch %2d/%d  loss %.4f  train accuracy %6.2f%%  %s\n",
+				p.Epoch, p.Epochs, p.Loss, 100*p.Accuracy, p.Elapsed.Round(time.Second))
+		}
+	}
+}
+
+func newTrainCommand() *trainCommand {
+	return &trainCommand{methods: map[string]trainMethod{
+		"convert": &convertMethod{},
+	}}
 }
 
 func (*trainCommand) Name() string { return "train" }
 
 func (*trainCommand) Synopsis() string {
-	return "train a binary network and convert it to a spiking model.bin"
+	return "train a binary spiking network (conversion, TTFS or surrogate gradients) into a model.bin"
 }
 
-func (*trainCommand) usage() string {
-	return `Usage:
-  nmsim train --method convert [flags]
+func (c *trainCommand) methodNames() []string {
+	names := make([]string, 0, len(c.methods))
+	for n := range c.methods {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
 
-Method "convert" (paper 1, Lu & Sengupta 2020) trains a binary ANN and turns
-it into a spiking network:
-  1. Train: weights α·sign(W) with α = mean|W| per output channel (the first
-     and last weight layers stay full precision), no bias, no batch-norm,
-     ReLU, average pooling; Adam with a cosine learning-rate decay and a
-     straight-through estimator for sign.
-  2. Convert: every ReLU becomes an integrate-and-fire neuron (reset by
-     subtraction, no leak). Each layer's threshold is the --percentile of
-     its ReLU outputs over --calib training images, so a neuron fires at a
-     rate proportional to its ANN activation; α, the pooling 1/k² and the
-     quantisation steps of the --weight-bits full-precision layers fold into
-     integer thresholds. Pixels enter as a constant current every timestep;
-     the class is the argmax of the last layer's summed input.
-  3. Evaluate: the ANN, then the spiking model (the reference SNN) at each
-     of --eval-timesteps, on the test set. The model is written to -o with
-     the smallest T within 0.3 points of the best as its default timesteps.
-
-` + train.NetSyntax + `
-
-Presets: mlp = ` + preset("mlp") + `, conv = ` + preset("conv") + `.
-
-Examples:
-  nmsim train --method convert --dataset mnist --net conv -o mnist.bin
-  nmsim train --method convert --dataset fashion-mnist --net conv -o fmnist.bin
-  nmsim train --method convert --dataset fashion-mnist --threshold-scale 0.7 --eval-timesteps 4,8,16 -o fast.bin
-  nmsim train --method convert --net 784-256-256-10 --epochs 1 --train-samples 5000 --eval-samples 1000
-  nmsim train --method convert --net 8c3p1-ap2-16c3p1-ap2-10 --json results.json -o small.bin
-`
+func (c *trainCommand) usage() string {
+	var b strings.Builder
+	b.WriteString("Usage:\n  nmsim train --method " + strings.Join(c.methodNames(), "|") + " [flags]\n\n")
+	for _, n := range c.methodNames() {
+		b.WriteString(c.methods[n].usage())
+		b.WriteString("\n")
+	}
+	b.WriteString(train.NetSyntax + "\n\nPresets: mlp = " + preset("mlp") + ", conv = " + preset("conv") + ".\n")
+	return b.String()
 }
 
 func preset(name string) string {
@@ -84,49 +135,27 @@ func preset(name string) string {
 }
 
 func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
+	if c.methods == nil {
+		*c = *newTrainCommand()
+	}
 	fs := newFlagSet("train", c.Synopsis(), c.usage(), w)
-	fs.StringVar(&c.method, "method", "convert", "training method (only \"convert\" for now)")
-	fs.StringVar(&c.datasetName, "dataset", "mnist", "data set: mnist or fashion-mnist")
+	fs.StringVar(&c.method, "method", "convert", "training method: "+strings.Join(c.methodNames(), ", "))
+	fs.StringVar(&c.datasetName, "dataset", "mnist", "data set: mnist, fashion-mnist (or nmnist, for methods that read events)")
 	fs.StringVar(&c.dataDir, "data", "", "data directory (default $NMSIM_DATA, else ../shared/data beside the repo, else ./data)")
 	fs.StringVar(&c.net, "net", "conv", "preset (mlp, conv) or layer string, see above")
 	fs.IntVar(&c.epochs, "epochs", 10, "training epochs")
 	fs.IntVar(&c.batch, "batch", 64, "minibatch size")
-	fs.Float64Var(&c.lr, "lr", 2e-3, "initial Adam learning rate (cosine decay to 0)")
+	fs.Float64Var(&c.lr, "lr", 2e-3, "initial learning rate")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed for the initial weights and the shuffling")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "worker goroutines (results do not depend on it)")
-	fs.Float64Var(&c.percentile, "percentile", 99.9, "percentile of each layer's positive ReLU outputs that sets its threshold")
-	fs.IntVar(&c.calib, "calib", 2000, "training images used to set the thresholds")
-	fs.IntVar(&c.weightBits, "weight-bits", 8, "bits of the full-precision first and last layers in the model (2..8)")
-	fs.Float64Var(&c.thresholdScale, "threshold-scale", 1, "factor on every balanced threshold (< 1 fires sooner: better at few timesteps)")
-	fs.StringVar(&c.evalTimesteps, "eval-timesteps", "4,8,16,32,64,128", "comma-separated timestep counts to measure the SNN at")
-	fs.IntVar(&c.evalSamples, "eval-samples", 0, "test images to evaluate on (0 = all)")
-	fs.IntVar(&c.trainSamples, "train-samples", 0, "training images to use (0 = all; for quick tests)")
+	fs.IntVar(&c.evalSamples, "eval-samples", 0, "test samples to evaluate on (0 = all)")
+	fs.IntVar(&c.trainSamples, "train-samples", 0, "training samples to use (0 = all; for quick tests)")
 	fs.StringVar(&c.out, "o", "model.bin", "where to write the model")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	for _, n := range c.methodNames() {
+		c.methods[n].addFlags(fs)
+	}
 	return fs
-}
-
-// trainResults is what --json writes.
-type trainResults struct {
-	Method           string      `json:"method"`
-	Dataset          string      `json:"dataset"`
-	Net              string      `json:"net"`
-	Epochs           int         `json:"epochs"`
-	Seed             uint64      `json:"seed"`
-	TrainSamples     int         `json:"train_samples"`
-	TrainSeconds     float64     `json:"train_seconds"`
-	EvalSamples      int         `json:"eval_samples"`
-	ANNAccuracy      float64     `json:"ann_accuracy"`
-	SNN              []snnResult `json:"snn"`
-	SpikesPerSample  []float64   `json:"spikes_per_sample_per_layer"`
-	DefaultTimesteps int         `json:"default_timesteps"`
-	Model            string      `json:"model"`
-	Command          string      `json:"command"`
-}
-
-type snnResult struct {
-	Timesteps int     `json:"timesteps"`
-	Accuracy  float64 `json:"accuracy"`
 }
 
 func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -138,18 +167,17 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("train: unexpected argument %q (all inputs are flags; see --help)", pos[0])
 	}
-	if c.method != "convert" {
-		return fmt.Errorf("train: method %q unknown (supported: convert)", c.method)
-	}
-	timesteps, err := parseTimesteps(c.evalTimesteps)
-	if err != nil {
-		return fmt.Errorf("train: --eval-timesteps: %w", err)
+	method, ok := c.methods[c.method]
+	if !ok {
+		return fmt.Errorf("train: method %q unknown (supported: %s)", c.method, strings.Join(c.methodNames(), ", "))
 	}
 	switch {
 	case c.workers < 1:
 		return fmt.Errorf("train: --workers %d, want >= 1", c.workers)
-	case c.calib < 1:
-		return fmt.Errorf("train: --calib %d, want >= 1", c.calib)
+	case c.epochs < 1:
+		return fmt.Errorf("train: --epochs %d, want >= 1", c.epochs)
+	case c.batch < 1:
+		return fmt.Errorf("train: --batch %d, want >= 1", c.batch)
 	case c.evalSamples < 0 || c.trainSamples < 0:
 		return errors.New("train: --eval-samples and --train-samples must be >= 0")
 	case c.out == "":
@@ -159,111 +187,53 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if dir == "" {
 		return fmt.Errorf("train: no data directory (%s); give --data DIR", how)
 	}
-	trainSet, err := dataset.Load(c.datasetName, dir, "train")
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
+	job := &trainJob{trainCommand: c, Stdout: env.Stdout, Stderr: env.Stderr, DataDir: dir}
+	if c.datasetName != "nmnist" {
+		if job.Train, err = dataset.Load(c.datasetName, dir, "train"); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		if job.Test, err = dataset.Load(c.datasetName, dir, "test"); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		if c.trainSamples > 0 {
+			job.Train = job.Train.Slice(c.trainSamples)
+		}
+		if c.evalSamples > 0 {
+			job.Test = job.Test.Slice(c.evalSamples)
+		}
+		fmt.Fprintf(env.Stdout, "%s: %d training and %d test images (data from %s, %s)\n",
+			c.datasetName, job.Train.Len(), job.Test.Len(), dir, how)
 	}
-	testSet, err := dataset.Load(c.datasetName, dir, "test")
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	if c.trainSamples > 0 {
-		trainSet = trainSet.Slice(c.trainSamples)
-	}
-	if c.evalSamples > 0 {
-		testSet = testSet.Slice(c.evalSamples)
-	}
-	net, err := train.ParseNet(c.net, trainSet.Shape)
-	if err != nil {
-		return fmt.Errorf("train: --net: %w", err)
-	}
-	if net.Classes() != trainSet.Classes {
-		return fmt.Errorf("train: --net %q ends in %d outputs but %s has %d classes", c.net, net.Classes(), c.datasetName, trainSet.Classes)
-	}
-	fmt.Fprintf(env.Stdout, "training %s on %d %s images (data from %s, %s)\n", net.Spec, trainSet.Len(), c.datasetName, dir, how)
 
 	start := time.Now()
-	var bar *progress
-	ann, err := train.Train(ctx, net, trainSet, train.Config{
-		Epochs: c.epochs, Batch: c.batch, LR: c.lr, Seed: c.seed, Workers: c.workers,
-		Progress: func(p train.Progress) {
-			if p.Step == 1 {
-				bar = newProgress(env.Stderr, p.Steps, fmt.Sprintf("epoch %d/%d", p.Epoch, p.Epochs))
-			}
-			bar.Add(1)
-			if p.Step == p.Steps {
-				bar.Finish()
-				fmt.Fprintf(env.Stdout, "epoch %2d/%d  loss %.4f  train accuracy %6.2f%%  %s\n",
-					p.Epoch, p.Epochs, p.Loss, 100*p.Accuracy, p.Elapsed.Round(time.Second))
-			}
-		},
-	})
+	m, results, err := method.run(ctx, job)
 	if err != nil {
-		return err
+		return fmt.Errorf("train: %s: %w", c.method, err)
 	}
-	trainTime := time.Since(start)
-
-	annAcc, err := ann.Accuracy(ctx, testSet, c.workers)
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	fmt.Fprintf(env.Stdout, "ANN (binary weights) test accuracy: %.2f%% on %d images; trained in %s\n",
-		100*annAcc, testSet.Len(), trainTime.Round(time.Second))
-
-	m, err := train.Convert(ctx, ann, trainSet.Slice(c.calib), train.ConvertConfig{
-		Name: c.datasetName + "-convert", Percentile: c.percentile, WeightBits: c.weightBits,
-		ThresholdScale: c.thresholdScale, Timesteps: timesteps[len(timesteps)-1], Workers: c.workers,
-	})
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	fmt.Fprintf(env.Stdout, "converted: thresholds at the %v-th percentile (λ %s)\n", c.percentile, m.Provenance["lambda"])
-
-	evalBar := newProgress(env.Stderr, testSet.Len(), "SNN eval")
-	res, err := train.EvalSNN(ctx, m, testSet, timesteps, c.workers, evalBar.Add)
-	evalBar.Finish()
-	if err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	m.Timesteps = res.DefaultTimesteps(0.003)
-	printSNNTable(env.Stdout, annAcc, &res)
-
-	command := "nmsim train " + shellJoin(args)
-	var accs []string
-	for k, t := range res.Timesteps {
-		accs = append(accs, fmt.Sprintf("T%d=%.4f", t, res.Accuracy(k)))
+	if m.Provenance == nil {
+		m.Provenance = map[string]string{}
 	}
 	for k, v := range map[string]string{
+		"method":        c.method,
 		"dataset":       c.datasetName,
+		"net":           c.net,
 		"epochs":        strconv.Itoa(c.epochs),
 		"batch":         strconv.Itoa(c.batch),
 		"lr":            strconv.FormatFloat(c.lr, 'g', -1, 64),
 		"seed":          strconv.FormatUint(c.seed, 10),
-		"train_samples": strconv.Itoa(trainSet.Len()),
-		"train_seconds": strconv.FormatFloat(trainTime.Seconds(), 'f', 0, 64),
-		"eval_samples":  strconv.Itoa(testSet.Len()),
-		"ann_accuracy":  strconv.FormatFloat(annAcc, 'f', 4, 64),
-		"snn_accuracy":  strings.Join(accs, " "),
-		"command":       command,
+		"total_seconds": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 0, 64),
+		"command":       "nmsim train " + shellJoin(args),
 	} {
-		m.Provenance[k] = v
+		if _, set := m.Provenance[k]; !set {
+			m.Provenance[k] = v
+		}
 	}
 	if err := model.Save(c.out, m); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
 	fmt.Fprintf(env.Stdout, "wrote %s (default %d timesteps)\n", c.out, m.Timesteps)
-
 	if c.jsonOut != "" {
-		out := trainResults{
-			Method: c.method, Dataset: c.datasetName, Net: net.Spec, Epochs: c.epochs, Seed: c.seed,
-			TrainSamples: trainSet.Len(), TrainSeconds: trainTime.Seconds(), EvalSamples: testSet.Len(),
-			ANNAccuracy: annAcc, SpikesPerSample: res.SpikesPerSample, DefaultTimesteps: m.Timesteps,
-			Model: c.out, Command: command,
-		}
-		for k, t := range res.Timesteps {
-			out.SNN = append(out.SNN, snnResult{Timesteps: t, Accuracy: res.Accuracy(k)})
-		}
-		if err := writeJSON(c.jsonOut, out); err != nil {
+		if err := writeJSON(c.jsonOut, results); err != nil {
 			return fmt.Errorf("train: --json: %w", err)
 		}
 	}
