@@ -37,8 +37,10 @@ func golden(t *testing.T, c *Chip, m *model.Model, sample []uint8, T int) Result
 			t.Fatalf("layer %s timestep %d: %d spikes differ", m.Layers[k[0]].Name, k[1], d)
 		}
 	}
-	if fmt.Sprint(want.Potentials) != fmt.Sprint(res.Potentials) || fmt.Sprint(want.Counts) != fmt.Sprint(res.Counts) || want.Class != res.Class {
-		t.Fatalf("output potentials %v counts %v class %d, reference %v %v class %d", res.Potentials, res.Counts, res.Class, want.Potentials, want.Counts, want.Class)
+	if fmt.Sprint(want.Potentials) != fmt.Sprint(res.Potentials) || fmt.Sprint(want.Counts) != fmt.Sprint(res.Counts) ||
+		want.Class != res.Class || want.Decision != res.Decision {
+		t.Fatalf("output potentials %v counts %v class %d decision %d, reference %v %v class %d decision %d",
+			res.Potentials, res.Counts, res.Class, res.Decision, want.Potentials, want.Counts, want.Class, want.Decision)
 	}
 	return res
 }
@@ -155,4 +157,65 @@ func TestGoldenEquivalenceExtendedNeurons(t *testing.T) {
 	if total == 0 {
 		t.Fatal("the output layer never fired: the spike readout is not exercised")
 	}
+}
+
+// TestGoldenEquivalenceTTFS covers time-to-first-spike models: TTFS input
+// coding, fire-once neurons in every layer (conv and dense), and the
+// first-spike readout that stops the run.
+func TestGoldenEquivalenceTTFS(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	decided, undecided := 0, 0
+	for trial := 0; trial < 6; trial++ {
+		m := testmodel.Random(rng, testmodel.Small)
+		m.Input.Coding, m.Input.Window = model.CodingTTFS, 12
+		m.Readout = model.ReadoutFirstSpike
+		for i := range m.Layers {
+			l := &m.Layers[i]
+			if !l.HasWeights() {
+				continue
+			}
+			l.Spiking, l.FireOnce, l.Reset = true, true, model.ResetZero
+			l.Threshold = make([]int64, l.Outputs())
+			for j := range l.Threshold {
+				switch {
+				case i == len(m.Layers)-1:
+					l.Threshold[j] = 200 + rng.Int64N(400)
+				case l.WeightBits > 1:
+					l.Threshold[j] = 100 + rng.Int64N(300)
+				default:
+					l.Threshold[j] = 1 + rng.Int64N(4)
+				}
+			}
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		c, err := New(arch.Default(), m, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := golden(t, c, m, testmodel.Sample(rng, m), 16)
+		for li, l := range res.Layers {
+			if n := c.stages[li].neurons.Neurons(); l.Spikes > int64(n) {
+				t.Fatalf("layer %s fired %d spikes with %d fire-once neurons", l.Name, l.Spikes, n)
+			}
+		}
+		t.Logf("trial %d: decision at step %d, class %d, spikes %v", trial, res.Decision, res.Class, layerSpikes(res))
+		if res.Decision > 0 {
+			decided++
+		} else {
+			undecided++
+		}
+	}
+	if decided == 0 {
+		t.Fatalf("no sample reached a first-spike decision (%d undecided): the readout is not exercised", undecided)
+	}
+}
+
+func layerSpikes(r Result) []int64 {
+	var n []int64
+	for _, l := range r.Layers {
+		n = append(n, l.Spikes)
+	}
+	return n
 }

@@ -36,6 +36,10 @@ type Result struct {
 	Counts []int64 // output layer spike counts, for a model read out by spikes
 	Cycles int64
 	Layers []LayerStats // per weight layer
+	// Decision is, for a first-spike readout, the timestep (from 1) at
+	// whose end the class was known and the run stopped (Cycles then
+	// counts up to there); 0 if no output neuron fired within the run.
+	Decision int
 }
 
 // record is the activity of one stage at one timestep, replayed by the
@@ -53,6 +57,9 @@ type stageState struct {
 	acc        []int64 // input current, position-major
 	v          []int64 // membranes
 	spikes     bitvec.Vec
+	// done marks the neurons of a fire-once layer that have fired; nil
+	// for other layers.
+	done bitvec.Vec
 	// planeBuf holds the input bit-planes of every (position, row split):
 	// InputBits planes of splitWords words each, built by scatter.
 	planeBuf  []uint64
@@ -79,6 +86,8 @@ type Worker struct {
 	// counts are the output layer's spikes per neuron, for a model read
 	// out by spike counts.
 	counts []int64
+	// spikeAt is each input's spike time (-1: never), for TTFS coding.
+	spikeAt []int
 	// timing-pass state
 	slot []slotStage
 	hs   []*stageHandlers
@@ -101,6 +110,12 @@ func (c *Chip) NewWorker() *Worker {
 		ss.blockCyc = make([]int64, len(s.arrays))
 		ss.blockVals = make([]int64, len(s.arrays))
 		ss.lastRec = newRecord(s)
+		if s.layer.FireOnce {
+			ss.done = bitvec.New(s.neurons.Neurons())
+		}
+	}
+	if c.m.Input.Coding == model.CodingTTFS {
+		w.spikeAt = make([]int, c.m.Input.Shape.Size())
 	}
 	w.slot = make([]slotStage, len(c.stages))
 	return w
@@ -132,15 +147,20 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	// The tag keeps the noise streams apart from the arrays' device
 	// streams, which are (seed, stage<<32 | block).
 	w.scratch.Reseed(w.c.seed^noiseTag, key)
+	for i := range w.spikeAt {
+		w.spikeAt[i] = model.SpikeTime(int(sample[i]), w.c.m.Input.Bits, w.c.m.Input.Window)
+	}
 	for si := range w.st {
 		ss := &w.st[si]
 		clear(ss.v)
+		clear(ss.done)
 		ss.memo = false
 		ss.stats = LayerStats{Name: w.c.stages[si].lm.Name}
 		for len(ss.recs) < T {
 			ss.recs = append(ss.recs, newRecord(&w.c.stages[si]))
 		}
 	}
+	decision := 0
 	for t := 0; t < T; t++ {
 		for si := range w.c.stages {
 			w.step(si, t, h)
@@ -159,14 +179,27 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 		if h.Step != nil {
 			h.Step(t+1, scores)
 		}
+		if w.c.m.FirstSpikeReadout() && last.spikes.Count() > 0 {
+			// The class is known: the chip stops here.
+			decision = t + 1
+			break
+		}
 	}
-	cycles := w.replay(T)
+	ran := T
+	if decision > 0 {
+		ran = decision
+	}
+	cycles := w.replay(ran)
 	nocStats, nocErr := w.net.TakeStats(), w.net.Err()
-	last := w.st[len(w.st)-1].v
-	res := Result{Class: neuron.Argmax(last), Potentials: append([]int64(nil), last...), Cycles: cycles, NoC: nocStats, NoCErr: nocErr}
-	if w.counts != nil {
+	last := &w.st[len(w.st)-1]
+	res := Result{Class: neuron.Argmax(last.v), Potentials: append([]int64(nil), last.v...), Cycles: cycles,
+		NoC: nocStats, NoCErr: nocErr, Decision: decision}
+	switch {
+	case w.counts != nil:
 		res.Counts = append([]int64(nil), w.counts...)
 		res.Class = neuron.Argmax(w.counts)
+	case decision > 0:
+		res.Class = neuron.FirstSpikeWinner(last.v, last.spikes)
 	}
 	for si := range w.st {
 		res.Layers = append(res.Layers, w.st[si].stats)
@@ -180,7 +213,9 @@ func (w *Worker) step(si, t int, h Hooks) {
 	ss := &w.st[si]
 	w.loadInput(si, t)
 	rec := &ss.recs[t]
-	if ss.memo && !s.noisy && bytes.Equal(ss.in, ss.prevIn) {
+	// A fire-once layer skips reads for neurons that have fired, so the
+	// same input need not cost the same: it is always computed.
+	if ss.memo && !s.noisy && ss.done == nil && bytes.Equal(ss.in, ss.prevIn) {
 		// The same input gives the same reads: reuse the currents and
 		// charge the same operations again.
 		copyRecord(rec, &ss.lastRec)
@@ -200,8 +235,12 @@ func (w *Worker) step(si, t int, h Hooks) {
 		copyRecord(&ss.lastRec, rec)
 	}
 	addCrossbar(&ss.stats.Counters, ss.counters)
-	ss.stats.Counters.NeuronUpdates += int64(s.neurons.Neurons())
-	fired := s.neurons.Step(ss.v, ss.acc, ss.spikes)
+	live := s.neurons.Neurons()
+	if ss.done != nil {
+		live -= ss.done.Count() // a neuron that has fired is never updated again
+	}
+	ss.stats.Counters.NeuronUpdates += int64(live)
+	fired := s.neurons.Step(ss.v, ss.acc, ss.spikes, ss.done)
 	ss.stats.Spikes += int64(fired)
 	clear(rec.spikeCount)
 	if s.neurons.Threshold != nil {
@@ -231,6 +270,13 @@ func (w *Worker) loadInput(si, t int) {
 		// reads frame t, and zeros once the frames run out.
 		n := len(ss.in)
 		switch {
+		case w.spikeAt != nil:
+			for i, at := range w.spikeAt {
+				ss.in[i] = 0
+				if at == t {
+					ss.in[i] = 1
+				}
+			}
 		case w.c.m.Input.Coding != model.CodingFrames:
 			copy(ss.in, w.input)
 		case (t+1)*n <= len(w.input):
@@ -264,6 +310,9 @@ func (w *Worker) compute(si int) {
 		split := b.RowLo / rows
 		var cyc, vals int64
 		for pos := 0; pos < s.lm.Positions; pos++ {
+			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
+				continue // every neuron this read would feed has fired
+			}
 			base := (pos*s.lm.RowSplits + split) * bitsIn * sw
 			for p := range ss.planes {
 				ss.planes[p] = ss.planeBuf[base+p*sw : base+p*sw+nw]
@@ -299,6 +348,17 @@ func (w *Worker) scatterPlanes(s *stage, ss *stageState) {
 			}
 		}
 	}
+}
+
+// allDone reports whether the neurons of channels [lo, hi) at position pos
+// (channel-major, positions per channel) have all fired.
+func allDone(done bitvec.Vec, pos, positions, lo, hi int) bool {
+	for ch := lo; ch < hi; ch++ {
+		if !done.Get(ch*positions + pos) {
+			return false
+		}
+	}
+	return true
 }
 
 func copyRecord(dst, src *record) {

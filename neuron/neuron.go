@@ -31,7 +31,11 @@ func (n *IF) Neurons() int { return n.Channels * n.Positions }
 // into the membranes v (channel-major), fires and resets. Spikes are
 // written channel-major into spikes, which is cleared first. It returns the
 // number of spikes.
-func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
+//
+// done, for a fire-once layer, marks the neurons that have fired: they are
+// skipped (membrane frozen, no reset), and a neuron that fires is marked
+// instead of reset. nil for an ordinary layer.
+func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 	fired := 0
 	spikes.Clear()
 	for ch := 0; ch < n.Channels; ch++ {
@@ -40,28 +44,26 @@ func (n *IF) Step(v, current []int64, spikes bitvec.Vec) int {
 		if n.Bias != nil {
 			bias = n.Bias[ch]
 		}
-		if n.Leak != 0 {
-			for pos := range mem {
-				mem[pos] -= n.leak(mem[pos])
-			}
-		}
-		if n.Threshold == nil {
-			for pos := range mem {
-				mem[pos] += current[pos*n.Channels+ch] + bias
-			}
-			continue
-		}
-		th := n.Threshold[ch]
 		base := ch * n.Positions
 		for pos := range mem {
-			m := mem[pos] + current[pos*n.Channels+ch] + bias
-			if m >= th {
+			if done != nil && done.Get(base+pos) {
+				continue
+			}
+			m := mem[pos]
+			if n.Leak != 0 {
+				m -= n.leak(m)
+			}
+			m += current[pos*n.Channels+ch] + bias
+			if n.Threshold != nil && m >= n.Threshold[ch] {
 				fired++
 				spikes.Set(base + pos)
-				if n.ResetToZero {
+				switch {
+				case done != nil:
+					done.Set(base + pos)
+				case n.ResetToZero:
 					m = 0
-				} else {
-					m -= th
+				default:
+					m -= n.Threshold[ch]
 				}
 			}
 			mem[pos] = m
@@ -77,6 +79,20 @@ func (n *IF) leak(v int64) int64 {
 		return -((-v*n.Leak + n.LeakOne/2) / n.LeakOne)
 	}
 	return (v*n.Leak + n.LeakOne/2) / n.LeakOne
+}
+
+// FirstSpikeWinner is the read-out of a first-spike output layer at the
+// timestep its first spikes came: of the neurons that fired (set in
+// spikes), the one with the largest membrane, the lowest index on ties. It
+// returns -1 if none fired.
+func FirstSpikeWinner(v []int64, spikes bitvec.Vec) int {
+	best := -1
+	for i, x := range v {
+		if spikes.Get(i) && (best < 0 || x > v[best]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // Argmax is the read-out of an integrating output layer: the index of the

@@ -12,7 +12,7 @@ func TestIFResetBySubtractionKeepsTheResidue(t *testing.T) {
 	s := bitvec.New(1)
 	var got []int
 	for _, in := range []int64{7, 7, 0, 25, 0, 0} {
-		got = append(got, n.Step(v, []int64{in}, s))
+		got = append(got, n.Step(v, []int64{in}, s, nil))
 	}
 	// 7 → 14 fires (4) → 4 → 29 fires (19) → fires (9) → 9.
 	want := []int{0, 1, 0, 1, 1, 0}
@@ -31,7 +31,7 @@ func TestIFResetToZeroAndChannelOrder(t *testing.T) {
 	v := make([]int64, 4)
 	s := bitvec.New(4)
 	// position-major current: pos0 (ch0, ch1), pos1 (ch0, ch1)
-	fired := n.Step(v, []int64{6, 200, 1, 3}, s)
+	fired := n.Step(v, []int64{6, 200, 1, 3}, s, nil)
 	if fired != 2 || !s.Get(0) || s.Get(1) || !s.Get(2) || s.Get(3) {
 		t.Fatalf("fired %d, spikes %b", fired, s[0])
 	}
@@ -45,7 +45,7 @@ func TestIntegratingLayerNeverFires(t *testing.T) {
 	v := make([]int64, 3)
 	s := bitvec.New(3)
 	for i := 0; i < 3; i++ {
-		if n.Step(v, []int64{1, -2, 1 << 40}, s) != 0 {
+		if n.Step(v, []int64{1, -2, 1 << 40}, s, nil) != 0 {
 			t.Fatal("an integrating layer fired")
 		}
 	}
@@ -61,10 +61,29 @@ func TestBiasAndLeak(t *testing.T) {
 	s := bitvec.New(1)
 	var fired []int
 	for _, in := range []int64{4, 4, 0, -20} {
-		fired = append(fired, n.Step(v, []int64{in}, s))
+		fired = append(fired, n.Step(v, []int64{in}, s, nil))
 	}
 	// 0→7; 7−2=5→12 fires→2; 2−1=1→4; 4−1=3→−14.
 	if fired[0] != 0 || fired[1] != 1 || fired[2] != 0 || fired[3] != 0 || v[0] != -14 {
 		t.Fatalf("fired %v, membrane %d", fired, v[0])
+	}
+}
+
+func TestFireOnceFreezesAndFirstSpikeWinner(t *testing.T) {
+	n := IF{Channels: 3, Positions: 1, Threshold: []int64{5, 5, 5}}
+	v := make([]int64, 3)
+	s, done := bitvec.New(3), bitvec.New(3)
+	if f := n.Step(v, []int64{6, 7, 1}, s, done); f != 2 || !done.Get(0) || !done.Get(1) || done.Get(2) {
+		t.Fatalf("fired %d, done %b", f, done[0])
+	}
+	if got := FirstSpikeWinner(v, s); got != 1 {
+		t.Fatalf("winner %d, want 1 (membrane 7 beats 6)", got)
+	}
+	// Fired neurons keep their membranes and never fire again.
+	if f := n.Step(v, []int64{100, 100, 1}, s, done); f != 0 || v[0] != 6 || v[1] != 7 || v[2] != 2 {
+		t.Fatalf("fired %d, membranes %v, want 0 and [6 7 2]", f, v)
+	}
+	if FirstSpikeWinner(v, s) != -1 {
+		t.Fatal("a winner with no spikes")
 	}
 }

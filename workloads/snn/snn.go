@@ -36,6 +36,10 @@ type Result struct {
 	Potentials []int64 // the output layer's membranes after the last step
 	Counts     []int64 // the output layer's spikes per neuron over the run; nil unless the model is read out by spikes
 	Spikes     []int   // spikes fired per layer over the whole run (0 for non-spiking layers)
+	// Decision is, for a first-spike readout, the timestep (from 1) at
+	// whose end the class was decided and the run stopped; 0 if no output
+	// neuron fired within the run.
+	Decision int
 }
 
 // layerState is the per-layer working memory, reused across samples.
@@ -46,6 +50,8 @@ type layerState struct {
 	v   []int64 // membrane potentials, CHW order
 	out []int32 // output values this timestep (spikes 0/1 or pooled counts), CHW
 	bit bitvec.Vec
+	// fired marks the neurons of a fire-once layer that have fired.
+	fired []bool
 }
 
 // Runner runs samples through one model. It is not safe for concurrent use;
@@ -54,6 +60,8 @@ type Runner struct {
 	m      *model.Model
 	layers []layerState
 	input  []int32
+	// spikeAt is each input's TTFS spike time (-1: never), for TTFS coding.
+	spikeAt []int
 }
 
 // NewRunner prepares a runner; m must be valid (model.Validate).
@@ -78,7 +86,13 @@ func NewRunner(m *model.Model) *Runner {
 			}
 			st.v = make([]int64, n)
 			st.bit = bitvec.New(n)
+			if l.FireOnce {
+				st.fired = make([]bool, n)
+			}
 		}
+	}
+	if m.Input.Coding == model.CodingTTFS {
+		r.spikeAt = make([]int, m.Input.Shape.Size())
 	}
 	return r
 }
@@ -99,7 +113,12 @@ func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
 	spikes := make([]int, len(r.m.Layers))
 	for i := range r.layers {
 		clear(r.layers[i].v)
+		clear(r.layers[i].fired)
 	}
+	for i := range r.spikeAt {
+		r.spikeAt[i] = model.SpikeTime(int(sample[i]), r.m.Input.Bits, r.m.Input.Window)
+	}
+	decision := 0
 	var counts []int64
 	if r.m.SpikeReadout() {
 		counts = make([]int64, r.m.Layers[len(r.m.Layers)-1].Out.Size())
@@ -108,6 +127,10 @@ func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
 		// A constant input is loaded once; frame t is loaded at step t,
 		// and steps past the last frame read zeros.
 		switch {
+		case r.spikeAt != nil:
+			for i, at := range r.spikeAt {
+				r.input[i] = b2i(at == t)
+			}
 		case t < frames:
 			for i, p := range sample[t*size : (t+1)*size] {
 				r.input[i] = int32(p)
@@ -152,13 +175,29 @@ func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
 		if h.Step != nil {
 			h.Step(t+1, scores)
 		}
+		if r.m.FirstSpikeReadout() && last.bit.Count() > 0 {
+			decision = t + 1
+			break
+		}
 	}
-	res := Result{Potentials: append([]int64(nil), r.layers[len(r.layers)-1].v...), Counts: counts, Spikes: spikes}
-	res.Class = neuron.Argmax(res.Potentials)
-	if counts != nil {
+	last := &r.layers[len(r.layers)-1]
+	res := Result{Potentials: append([]int64(nil), last.v...), Counts: counts, Spikes: spikes, Decision: decision}
+	switch {
+	case counts != nil:
 		res.Class = neuron.Argmax(counts)
+	case decision > 0:
+		res.Class = neuron.FirstSpikeWinner(last.v, last.bit)
+	default:
+		res.Class = neuron.Argmax(res.Potentials)
 	}
 	return res
+}
+
+func b2i(b bool) int32 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func sumPool(l *model.Layer, in, out []int32) {
@@ -269,12 +308,17 @@ func integrate(l *model.Layer, st *layerState) {
 }
 
 // fire updates the membranes, fires every neuron at or above its channel's
-// threshold and resets it; it returns the number of spikes.
+// threshold and resets it; it returns the number of spikes. A fire-once
+// neuron that has fired is left alone.
 func fire(l *model.Layer, st *layerState) int {
 	st.bit.Clear()
 	per := l.Out.Size() / l.Outputs() // neurons sharing one threshold and bias
 	n := 0
 	for j, a := range st.acc {
+		st.out[j] = 0
+		if st.fired != nil && st.fired[j] {
+			continue
+		}
 		v := update(l, st.v[j], a, bias(l, j, per))
 		th := l.Threshold[j/per]
 		var s int32
@@ -282,9 +326,12 @@ func fire(l *model.Layer, st *layerState) int {
 			s = 1
 			n++
 			st.bit.Set(j)
-			if l.Reset == model.ResetZero {
+			switch {
+			case st.fired != nil:
+				st.fired[j] = true // frozen: no reset
+			case l.Reset == model.ResetZero:
 				v = 0
-			} else {
+			default:
 				v -= th
 			}
 		}

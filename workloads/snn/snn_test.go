@@ -84,3 +84,39 @@ func TestFramesBiasLeakSpikeReadout(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// TestHandComputedTTFS runs a time-to-first-spike network worked out by
+// hand: TTFS input coding, fire-once hidden neurons and the first-spike
+// readout that stops the run.
+func TestHandComputedTTFS(t *testing.T) {
+	in := model.Shape{C: 3, H: 1, W: 1}
+	hid := model.Shape{C: 2, H: 1, W: 1}
+	m := &model.Model{
+		Name:  "ttfs",
+		Input: model.Input{Shape: in, Coding: model.CodingTTFS, Bits: 8, Window: 4},
+		Layers: []model.Layer{
+			// h0 = x0 + x1 + x2, h1 = x0 - x1 + x2; both fire at 2.
+			{Name: "h", Op: model.OpDense, In: in, Out: hid, WeightBits: 1, Weights: []int8{1, 1, 1, 1, -1, 1},
+				Spiking: true, FireOnce: true, Reset: model.ResetZero, Threshold: []int64{2, 2}},
+			// o0 = h0 + h1 (threshold 2), o1 = h0 (threshold 1).
+			{Name: "o", Op: model.OpDense, In: hid, Out: hid, WeightBits: 1, Weights: []int8{1, 1, 1, -1},
+				Spiking: true, FireOnce: true, Reset: model.ResetZero, Threshold: []int64{2, 1}},
+		},
+		Classes: 2, Timesteps: 4, Readout: model.ReadoutFirstSpike,
+	}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// Pixels 255, 130, 1 spike at steps 0, 1 and 3 (window 4).
+	// Step 0: h = 1 1.  Step 1: h = 2 0 → h0 fires (frozen at 2).
+	//   Output at step 1: o = 1 1 → o1 fires: decision at step 2 (from 1), class 1.
+	var got []uint64
+	res := NewRunner(m).Run([]uint8{255, 130, 1}, 4, Hooks{Spikes: func(l, t int, s bitvec.Vec) { got = append(got, s[0]) }})
+	want := []uint64{0b00, 0b00, 0b01, 0b10} // (h, o) at steps 0 and 1
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("spikes %b, want %b", got, want)
+	}
+	if res.Decision != 2 || res.Class != 1 || res.Spikes[0] != 1 || res.Spikes[1] != 1 {
+		t.Fatalf("decision %d class %d spikes %v, want decision 2, class 1, spikes [1 1]", res.Decision, res.Class, res.Spikes)
+	}
+}
