@@ -167,29 +167,7 @@ func TestGoldenEquivalenceTTFS(t *testing.T) {
 	decided, undecided := 0, 0
 	for trial := 0; trial < 6; trial++ {
 		m := testmodel.Random(rng, testmodel.Small)
-		m.Input.Coding, m.Input.Window = model.CodingTTFS, 12
-		m.Readout = model.ReadoutFirstSpike
-		for i := range m.Layers {
-			l := &m.Layers[i]
-			if !l.HasWeights() {
-				continue
-			}
-			l.Spiking, l.FireOnce, l.Reset = true, true, model.ResetZero
-			l.Threshold = make([]int64, l.Outputs())
-			for j := range l.Threshold {
-				switch {
-				case i == len(m.Layers)-1:
-					l.Threshold[j] = 200 + rng.Int64N(400)
-				case l.WeightBits > 1:
-					l.Threshold[j] = 100 + rng.Int64N(300)
-				default:
-					l.Threshold[j] = 1 + rng.Int64N(4)
-				}
-			}
-		}
-		if err := m.Validate(); err != nil {
-			t.Fatal(err)
-		}
+		testmodel.TTFS(rng, m, 12)
 		c, err := New(arch.Default(), m, 1)
 		if err != nil {
 			t.Fatal(err)

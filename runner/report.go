@@ -33,7 +33,10 @@ type Report struct {
 		PerInference float64 `json:"per_inference"`
 		PerLayer     []int64 `json:"per_layer"`
 	} `json:"spikes"`
-	Golden *struct {
+	// Decision is set for a model read out by its first output spike,
+	// whose runs stop as soon as the class is known.
+	Decision *DecisionReport `json:"decision,omitempty"`
+	Golden   *struct {
 		Mismatches int64 `json:"mismatches"`
 	} `json:"golden,omitempty"`
 	NoC        NoCReport       `json:"noc"`
@@ -41,6 +44,19 @@ type Report struct {
 	Chip       ChipReport      `json:"chip"`
 	Layers     []LayerReport   `json:"layers"`
 	Counters   energy.Counters `json:"counters"`
+}
+
+// DecisionReport is the time to decision of a first-spike model.
+type DecisionReport struct {
+	// Decided is the fraction of samples whose output layer fired within
+	// the run (the rest ran all timesteps and were read by membrane).
+	Decided float64 `json:"decided"`
+	// MeanTimesteps is the mean number of timesteps run: the decision
+	// timestep, or the run length for an undecided sample. Cycles per
+	// inference is the matching time to decision in cycles.
+	MeanTimesteps float64 `json:"mean_timesteps"`
+	// Timesteps is the run length: no sample runs longer.
+	Timesteps int `json:"timesteps"`
 }
 
 // ChipReport is the occupancy of the chip.

@@ -44,6 +44,7 @@ type sampleResult struct {
 	noc        noc.Stats
 	err        error
 	mismatches int64
+	decision   int // chip.Result.Decision
 }
 
 // Run simulates the first o.Samples samples of set on c.
@@ -132,7 +133,17 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 		hooks.Spikes = cmp.check
 	}
 	res := cw.Infer(x, key, T, hooks)
-	r := sampleResult{correct: res.Class == label, correctAt: at, cycles: res.Cycles, layers: res.Layers, noc: res.NoC, err: res.NoCErr}
+	if res.Decision > 0 {
+		// A run of t >= Decision timesteps decides the same way; the
+		// hook saw only the steps before the stop.
+		for k, tk := range o.AccuracyAt {
+			if tk >= res.Decision {
+				at[k] = res.Class == label
+			}
+		}
+	}
+	r := sampleResult{correct: res.Class == label, correctAt: at, cycles: res.Cycles, layers: res.Layers,
+		noc: res.NoC, err: res.NoCErr, decision: res.Decision}
 	if cmp != nil {
 		r.mismatches = cmp.mismatches
 	}
@@ -197,7 +208,14 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	var net noc.Stats
 	correct := 0
 	correctAt := make([]int, len(o.AccuracyAt))
+	decided, ran := 0, 0
 	for _, res := range results {
+		if res.decision > 0 {
+			decided++
+			ran += res.decision
+		} else {
+			ran += o.Timesteps
+		}
 		if res.correct {
 			correct++
 		}
@@ -219,6 +237,9 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	r.Correct = correct
 	for k, t := range o.AccuracyAt {
 		r.AccuracyAt = append(r.AccuracyAt, TimestepAccuracy{Timesteps: t, Accuracy: float64(correctAt[k]) / n})
+	}
+	if m.FirstSpikeReadout() {
+		r.Decision = &DecisionReport{Decided: float64(decided) / n, MeanTimesteps: float64(ran) / n, Timesteps: o.Timesteps}
 	}
 	r.Cycles.PerInference = float64(r.Cycles.Total) / n
 	r.LatencyS.PerInference = em.Seconds(r.Cycles.Total) / n

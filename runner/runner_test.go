@@ -211,7 +211,32 @@ func TestMonteCarloIsDeterministicAcrossWorkers(t *testing.T) {
 // timesteps of a long run gives what a run of t timesteps gives.
 func TestAccuracyAtEqualsShorterRuns(t *testing.T) {
 	set := mnistTest(t, 30)
-	c := randomMNISTChip(t)
+	t.Run("rate", func(t *testing.T) { testAccuracyAt(t, set, randomMNISTChip(t)) })
+	t.Run("first-spike", func(t *testing.T) {
+		o := testmodel.Small
+		o.Side = 28
+		rng := rand.New(rand.NewPCG(11, 12))
+		m := testmodel.Random(rng, o)
+		testmodel.TTFS(rng, m, 8)
+		// MNIST's few bright pixels per 3×3 window need lower thresholds
+		// than random images to fire the first layer.
+		for j, th := range m.Layers[0].Threshold {
+			m.Layers[0].Threshold[j] = 1 + th/8
+		}
+		c, err := chip.New(arch.Default(), m, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := testAccuracyAt(t, set, c)
+		if r.Decision == nil || !(r.Decision.Decided > 0) || !(r.Decision.MeanTimesteps < 9) {
+			t.Errorf("decision report %+v, spikes %v: want some samples decided before the end", r.Decision, r.Spikes.PerLayer)
+		}
+	})
+}
+
+// testAccuracyAt checks that the accuracies read after 2, 5 and 9 steps of
+// a 9-step run equal those of runs that long; it returns the long run.
+func testAccuracyAt(t *testing.T, set *dataset.Set, c *chip.Chip) *Report {
 	long, err := Run(context.Background(), c, set, Options{Timesteps: 9, Workers: 2, AccuracyAt: []int{2, 5, 9}})
 	if err != nil {
 		t.Fatal(err)
@@ -228,6 +253,7 @@ func TestAccuracyAtEqualsShorterRuns(t *testing.T) {
 	if _, err := Run(context.Background(), c, set, Options{Timesteps: 4, Workers: 1, AccuracyAt: []int{5}}); err == nil {
 		t.Error("accuracy at timestep 5 of a 4-step run accepted")
 	}
+	return long
 }
 
 // TestTreeMulticastSavesLinkTraffic runs the same samples with spikes

@@ -88,3 +88,33 @@ func Sample(rng *rand.Rand, m *model.Model) []uint8 {
 	}
 	return x
 }
+
+// TTFS turns a model from Random into a time-to-first-spike network: TTFS
+// input coding over window timesteps, fire-once neurons in every weight
+// layer (the output layer too) with thresholds drawn so that some samples
+// decide early and some never, and the first-spike readout.
+func TTFS(rng *rand.Rand, m *model.Model, window int) {
+	m.Input.Coding, m.Input.Window = model.CodingTTFS, window
+	m.Readout = model.ReadoutFirstSpike
+	for i := range m.Layers {
+		l := &m.Layers[i]
+		if !l.HasWeights() {
+			continue
+		}
+		l.Spiking, l.FireOnce, l.Reset = true, true, model.ResetZero
+		l.Threshold = make([]int64, l.Outputs())
+		for j := range l.Threshold {
+			switch {
+			case i == len(m.Layers)-1:
+				l.Threshold[j] = 200 + rng.Int64N(400)
+			case l.WeightBits > 1:
+				l.Threshold[j] = 100 + rng.Int64N(300)
+			default:
+				l.Threshold[j] = 1 + rng.Int64N(4)
+			}
+		}
+	}
+	if err := m.Validate(); err != nil {
+		panic(fmt.Sprintf("testmodel: invalid TTFS model: %v", err))
+	}
+}
