@@ -39,7 +39,9 @@ Usage: nmsim compare arch.toml model.bin [model.bin …] [flags]
 
 Runs each model on the same chip and data (each at its own default
 timesteps) and prints one row per model: how it was made, accuracy,
-timesteps, spikes per inference (in total and per spiking layer), cycles
+timesteps, the mean timesteps to a decision (a first-spike model stops at
+its first output spike; a rate-coded one runs all its timesteps), spikes
+per inference (in total and per spiking layer), cycles (to the decision)
 and energy per inference with the breakdown by component. With --out
 PREFIX it also writes PREFIX.md (GitHub Markdown), PREFIX.csv (exact values
 in base units) and PREFIX.json (the full report of every run).
@@ -137,8 +139,8 @@ func cmpOr(a, b string) string {
 // separately, exact values in base units for the CSV.
 func compareTable(paths []string, models []*model.Model, reports []*runner.Report) (header []string, rows, exact [][]string) {
 	comps := []string{energy.CrossbarCells, energy.RowDrivers, energy.ADC, energy.ShiftAdd, energy.Neurons, energy.NIPackets, energy.Routers, energy.Links, energy.Leakage}
-	header = []string{"model", "method", "accuracy", "timesteps", "spikes / inference", "spikes per layer", "cycles / inference", "latency", "energy / inference"}
-	exactHead := []string{"model", "method", "accuracy", "timesteps", "spikes_per_inference", "spikes_per_layer", "cycles_per_inference", "latency_s", "energy_j_per_inference"}
+	header = []string{"model", "method", "accuracy", "timesteps", "steps to decision", "spikes / inference", "spikes per layer", "cycles / inference", "latency", "energy / inference"}
+	exactHead := []string{"model", "method", "accuracy", "timesteps", "decision_timesteps", "spikes_per_inference", "spikes_per_layer", "cycles_per_inference", "latency_s", "energy_j_per_inference"}
 	for _, k := range comps {
 		header = append(header, k)
 		exactHead = append(exactHead, k+"_j_per_inference")
@@ -154,14 +156,20 @@ func compareTable(paths []string, models []*model.Model, reports []*runner.Repor
 			}
 		}
 		method := cmpOr(models[i].Provenance["method"], "?")
+		// Rate-coded models decide after their last timestep; first-spike
+		// models stop at their first output spike.
+		steps := float64(r.Timesteps)
+		if r.Decision != nil {
+			steps = r.Decision.MeanTimesteps
+		}
 		row := []string{
 			filepath.Base(paths[i]), method, fmt.Sprintf("%.2f %%", 100*r.Accuracy), fmt.Sprint(r.Timesteps),
-			fmt.Sprintf("%.0f", r.Spikes.PerInference), strings.Join(perLayer, ", "),
+			strconv.FormatFloat(steps, 'f', 1, 64), fmt.Sprintf("%.0f", r.Spikes.PerInference), strings.Join(perLayer, ", "),
 			fmt.Sprintf("%.0f", r.Cycles.PerInference), si(r.LatencyS.PerInference, "s"), si(r.Energy.PerInference, "J"),
 		}
 		ex := []string{
 			paths[i], method, strconv.FormatFloat(r.Accuracy, 'g', -1, 64), fmt.Sprint(r.Timesteps),
-			strconv.FormatFloat(r.Spikes.PerInference, 'g', -1, 64), strings.Join(perLayerExact, " "),
+			strconv.FormatFloat(steps, 'g', -1, 64), strconv.FormatFloat(r.Spikes.PerInference, 'g', -1, 64), strings.Join(perLayerExact, " "),
 			strconv.FormatFloat(r.Cycles.PerInference, 'g', -1, 64), strconv.FormatFloat(r.LatencyS.PerInference, 'g', -1, 64),
 			strconv.FormatFloat(r.Energy.PerInference, 'g', -1, 64),
 		}

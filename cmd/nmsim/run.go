@@ -168,6 +168,10 @@ func printReport(w io.Writer, format string, r *runner.Report, dir string) error
 		{"tiles used", fmt.Sprintf("%d of %d", r.Chip.TilesUsed, r.Chip.Tiles)},
 		{"crossbars used", fmt.Sprintf("%d of %d (cell utilisation %.1f %%)", r.Chip.CrossbarsUsed, r.Chip.Crossbars, 100*r.Chip.CellUtilization)},
 	}
+	if d := r.Decision; d != nil {
+		rows = append(rows, []string{"time to decision", fmt.Sprintf("%.2f timesteps on average (first output spike; %.1f %% decided within %d)",
+			d.MeanTimesteps, 100*d.Decided, d.Timesteps)})
+	}
 	if r.Golden != nil {
 		rows = append(rows, []string{"golden spike mismatches", fmt.Sprint(r.Golden.Mismatches)})
 	}
@@ -221,6 +225,8 @@ func loadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set
 	if m.Input.Coding != model.CodingFrames {
 		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input", m.Name, m.Input.Coding)
 	}
-	set, _, err := dataset.LoadNMNIST(dir, "test", samples, dataset.FrameOptions{Frames: T, MaxCount: 1<<m.Input.Bits - 1})
+	// The frame length the model was trained with; 0 gives the reader's
+	// default (1 ms).
+	set, _, err := dataset.LoadNMNIST(dir, "test", samples, dataset.FrameOptions{Frames: T, WindowUS: m.Input.FrameUS, MaxCount: 1<<m.Input.Bits - 1})
 	return set, err
 }
