@@ -101,8 +101,11 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 }
 
 func readoutName(m *model.Model) string {
-	if m.SpikeReadout() {
+	switch {
+	case m.SpikeReadout():
 		return "spike counts"
+	case m.FirstSpikeReadout():
+		return "first output spike (the run stops there)"
 	}
 	return "potential"
 }

@@ -36,8 +36,15 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 		return err
 	}
 	w := env.Stdout
+	coding := string(m.Input.Coding)
+	switch {
+	case m.Input.Coding == model.CodingTTFS:
+		coding += fmt.Sprintf(" over %d timesteps", m.Input.Window)
+	case m.Input.FrameUS > 0:
+		coding += fmt.Sprintf(" of %d µs", m.Input.FrameUS)
+	}
 	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %d classes read out by %s; %d timesteps by default\n",
-		m.Name, m.Input.Shape, m.Input.Coding, m.Input.Bits, m.Classes, readoutName(m), m.Timesteps)
+		m.Name, m.Input.Shape, coding, m.Input.Bits, m.Classes, readoutName(m), m.Timesteps)
 	var rows [][]string
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -56,6 +63,9 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 			neuron = "integrate (output)"
 			if l.Spiking {
 				neuron = "IF, reset " + string(l.Reset)
+				if l.FireOnce {
+					neuron = "IF, fires once"
+				}
 				if l.Leak > 0 {
 					neuron = "L" + neuron
 				}

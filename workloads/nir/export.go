@@ -44,7 +44,7 @@ func Export(m *model.Model, dt float64) (*Graph, error) {
 	e := &exporter{g: &Graph{Version: ExportVersion, Nodes: map[string]*Node{}}, used: map[string]bool{}, dt: dt}
 	md := meta{
 		Format: metaFormat, Name: m.Name, Coding: m.Input.Coding, InputBits: m.Input.Bits,
-		Timesteps: m.Timesteps, Readout: m.Readout, DT: dt, Provenance: m.Provenance,
+		Window: m.Input.Window, FrameUS: m.Input.FrameUS, Timesteps: m.Timesteps, Readout: m.Readout, DT: dt, Provenance: m.Provenance,
 	}
 	in := e.unique("input")
 	out := e.unique("output")
@@ -55,7 +55,7 @@ func Export(m *model.Model, dt float64) (*Graph, error) {
 	e.add(in, "Input", map[string]Array{"shape": Ints([]int{len(dims)}, dims...)})
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		ml := metaLayer{Layer: l.Name, WeightBits: l.WeightBits, Reset: l.Reset, Scale: l.Scale}
+		ml := metaLayer{Layer: l.Name, WeightBits: l.WeightBits, Reset: l.Reset, Scale: l.Scale, FireOnce: l.FireOnce}
 		switch l.Op {
 		case model.OpSumPool:
 			ml.Node = e.unique(l.Name)

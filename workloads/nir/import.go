@@ -92,6 +92,8 @@ type meta struct {
 	Name       string            `json:"name"`
 	Coding     model.Coding      `json:"coding"`
 	InputBits  int               `json:"input_bits"`
+	Window     int               `json:"window,omitempty"`   // TTFS coding's window, timesteps
+	FrameUS    int               `json:"frame_us,omitempty"` // event frames' length
 	Timesteps  int               `json:"timesteps"`
 	Readout    model.Readout     `json:"readout,omitempty"`
 	DT         float64           `json:"dt"`
@@ -110,6 +112,7 @@ type metaLayer struct {
 	Stride     int         `json:"stride,omitempty"`  // sum pools only: 0 or the kernel
 	Out        []int       `json:"out,omitempty"`     // dense layers whose output is not a vector
 	Scale      []float64   `json:"scale,omitempty"`
+	FireOnce   bool        `json:"fire_once,omitempty"`
 }
 
 // Import converts a NIR graph into an nmsim model, or says why it cannot.
@@ -811,6 +814,7 @@ func (b *builder) finish(c *pending, th []float64, alpha float64) error {
 	case ml != nil:
 		l.Reset = ml.Reset
 		l.Scale = ml.Scale
+		l.FireOnce = ml.FireOnce
 		if len(ml.Out) == 3 && l.Op == model.OpDense && ml.Out[0]*ml.Out[1]*ml.Out[2] == l.Out.Size() {
 			l.Out = model.Shape{C: ml.Out[0], H: ml.Out[1], W: ml.Out[2]}
 		}
@@ -878,6 +882,9 @@ func (b *builder) model() (*model.Model, error) {
 	if md := b.md; md != nil {
 		if md.Readout != "" || !last.Spiking {
 			m.Readout = md.Readout
+		}
+		if m.Input.Coding == md.Coding {
+			m.Input.Window, m.Input.FrameUS = md.Window, md.FrameUS
 		}
 		m.Provenance = md.Provenance
 	} else {

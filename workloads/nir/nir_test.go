@@ -203,7 +203,7 @@ func TestRoundTripRandom(t *testing.T) {
 		// (including the full leak), scales, a '/' in a name, and a
 		// spiking output read out by spikes.
 		x := testmodel.Random(rng, testmodel.Small)
-		x.Input.Coding, x.Input.Bits = model.CodingFrames, 3
+		x.Input.Coding, x.Input.Bits, x.Input.FrameUS = model.CodingFrames, 3, 1000*int(seed)
 		x.Layers[0].Name = "block/conv1"
 		x.Layers[0].Leak = model.LeakOne
 		x.Layers[2].Leak = 1 + int(seed)*700
@@ -229,5 +229,9 @@ func TestRoundTripRandom(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(fmt.Sprint("extended", seed), func(t *testing.T) { roundTrip(t, x) })
+		// A time-to-first-spike network: TTFS coding, fire-once layers.
+		f := testmodel.Random(rng, testmodel.Small)
+		testmodel.TTFS(rng, f, 5+int(seed))
+		t.Run(fmt.Sprint("ttfs", seed), func(t *testing.T) { roundTrip(t, f) })
 	}
 }
