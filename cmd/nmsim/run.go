@@ -28,6 +28,7 @@ type runCommand struct {
 	mc        int
 	at        string
 	format    string
+	frameUS   int
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -58,6 +59,11 @@ Examples:
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --timesteps 16 --json out.json
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --mc 10 --set device.variation_sigma=0.2
 
+Event data (--dataset nmnist) are binned into frames of the model's frame
+length (--frame-us overrides it), one frame per timestep; each pixel's
+count in a frame is clipped to the model's input bits, so a 1-bit input
+reads each frame as spikes (one per pixel that saw events).
+
 With --mc N the run is repeated on N chip instances, each with its own
 device draws (seed of instance 0 is --seed, the others derived from it);
 the tables describe instance 0 and the Monte-Carlo rows (and the "mc" JSON
@@ -78,6 +84,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set crossbar.adc_bits=4 (repeatable)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.format, "format", "text", "tables as text (terminal), md (GitHub Markdown) or latex (booktabs), for papers")
+	fs.IntVar(&c.frameUS, "frame-us", 0, "event data (nmnist): frame length in µs that events are binned into, one frame per timestep (0: the model's own, else 1000)")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
@@ -96,6 +103,12 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	m, err := model.Load(pos[1])
 	if err != nil {
 		return err
+	}
+	if c.frameUS != 0 {
+		if c.frameUS < 0 || m.Input.Coding != model.CodingFrames {
+			return fmt.Errorf("run: --frame-us %d: want > 0, for a model with frame-coded input (%s reads %s-coded input)", c.frameUS, pos[1], m.Input.Coding)
+		}
+		m.Input.FrameUS = c.frameUS
 	}
 	build := func(seed uint64) (*chip.Chip, error) { return chip.New(cfg, m, seed) }
 	if _, err := build(c.seed); err != nil {
