@@ -100,6 +100,7 @@ func (j *trainJob) epochLogger() func(train.Progress) {
 func newTrainCommand() *trainCommand {
 	return &trainCommand{methods: map[string]trainMethod{
 		"convert": &convertMethod{},
+		"ttfs":    &ttfsMethod{},
 	}}
 }
 
