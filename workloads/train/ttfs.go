@@ -354,10 +354,9 @@ func fireLayer(st *ttfsLayerState, signT []int8, th, none int32) {
 // t* = (t − 1) + (θ − (vAt − cur))/cur, in (t − 1, t]. It also returns
 // slope = ∂t*/∂θ = 1/cur and frac = t* − (t − 1), the factor by which an
 // input of the crossing step moves t* relative to an earlier one.
-func crossTime(t int32, vAt, cur int32, theta float64) (tStar, slope, frac float64) {
-	c := float64(cur)
-	frac = (theta - float64(vAt-cur)) / c
-	return float64(t) - 1 + frac, 1 / c, frac
+func crossTime(t int32, vAt, cur, theta float64) (tStar, slope, frac float64) {
+	frac = (theta - (vAt - cur)) / cur
+	return float64(t) - 1 + frac, 1 / cur, frac
 }
 
 // addTimeGrad adds coef times ∂t*/∂w_i / (−slope) for every input i to
@@ -406,7 +405,7 @@ func (p *ttfsPass) spikeTime(w *ttfsWeights, interpolate bool, i, o int) (t, slo
 		return float64(at), 1, 1
 	}
 	st.cur[o] = crossingInput(st.in, w.signT[i], len(st.v), o, at)
-	return crossTime(at, st.vAt[o], st.cur[o], p.n.Threshold[i])
+	return crossTime(at, float64(st.vAt[o]), float64(st.cur[o]), p.n.Threshold[i])
 }
 
 // backward computes, for the sample last run forward with label, the
