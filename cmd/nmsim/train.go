@@ -99,8 +99,9 @@ func (j *trainJob) epochLogger() func(train.Progress) {
 
 func newTrainCommand() *trainCommand {
 	return &trainCommand{methods: map[string]trainMethod{
-		"convert": &convertMethod{},
-		"ttfs":    &ttfsMethod{},
+		"convert":   &convertMethod{},
+		"surrogate": &surrogateMethod{},
+		"ttfs":      &ttfsMethod{},
 	}}
 }
 

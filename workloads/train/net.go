@@ -111,6 +111,8 @@ const NetSyntax = `A net is a preset name or a list of layers joined by '-':
   <n>c<k>[s<s>][p<p>]  convolution: n output channels, k×k kernel, stride s
                        (default 1), zero padding p (default 0), then ReLU
   ap<k>                average pooling over non-overlapping k×k windows
+  gap                  global average pooling: one value per channel (the
+                       input must be square; it is ap<k> with k its side)
   <n>                  fully connected layer of n units, then ReLU
 A leading number equal to the input size (784 for 28×28 images) names the
 input and is skipped, so "784-512-512-10" and "512-512-10" are the same MLP.
@@ -168,6 +170,12 @@ func ParseNet(spec string, in model.Shape) (Net, error) {
 func parseLayer(tok string, in model.Shape) (Layer, error) {
 	if tok == "" {
 		return Layer{}, errors.New("empty layer (two '-' in a row?)")
+	}
+	if tok == "gap" {
+		if in.H != in.W || in.H < 2 {
+			return Layer{}, fmt.Errorf("global average pooling needs a square input of side >= 2, not %dx%d", in.H, in.W)
+		}
+		return Layer{Kind: Pool, In: in, Out: model.Shape{C: in.C, H: 1, W: 1}, Kernel: in.H}, nil
 	}
 	if rest, ok := strings.CutPrefix(tok, "ap"); ok {
 		k, err := positive(rest, "pool size")

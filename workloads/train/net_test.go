@@ -29,6 +29,9 @@ func TestParseNet(t *testing.T) {
 			{Conv, model.Shape{C: 8, H: 14, W: 14}, false}, {Conv, model.Shape{C: 16, H: 12, W: 12}, true},
 			{Pool, model.Shape{C: 16, H: 2, W: 2}, false}, {Dense, model.Shape{C: 100, H: 1, W: 1}, true},
 			{Dense, model.Shape{C: 10, H: 1, W: 1}, false}}},
+		{"8c3p1-ap2-gap-10", []lay{
+			{Conv, model.Shape{C: 8, H: 28, W: 28}, false}, {Pool, model.Shape{C: 8, H: 14, W: 14}, false},
+			{Pool, model.Shape{C: 8, H: 1, W: 1}, false}, {Dense, model.Shape{C: 10, H: 1, W: 1}, false}}},
 		{" ap4-4c7s1-10 ", []lay{{Pool, model.Shape{C: 1, H: 7, W: 7}, false}, {Conv, model.Shape{C: 4, H: 1, W: 1}, false}, {Dense, model.Shape{C: 10, H: 1, W: 1}, false}}},
 	}
 	for _, tt := range tests {
@@ -76,6 +79,8 @@ func TestParseNetErrors(t *testing.T) {
 		{"ap0-10", `pool size "0"`},
 		{"100-16c3-10", "convolution after a fully connected layer"},
 		{"16c5-+10", `units "+10"`},
+		{"8c3s2p1-gap-gap-10", "global average pooling needs a square input of side >= 2, not 1x1"},
+		{"100-gap-10", "global average pooling needs a square input"},
 	}
 	for _, tt := range tests {
 		_, err := ParseNet(tt.spec, mnist)

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+	"github.com/nmsim/nmsim/workloads/train"
+)
+
+// surrogateMethod is `nmsim train --method surrogate`: paper 3's (ALBSNN)
+// direct training with surrogate gradients and per-layer binarization.
+type surrogateMethod struct {
+	timesteps      int
+	tolerance      float64
+	estimatorEpoch int
+	fpBits         int
+	slope          float64
+	detachReset    bool
+	shift          int
+	valSamples     int
+	frameUS        int
+	maxCount       int
+}
+
+func (*surrogateMethod) usage() string {
+	return `Method "surrogate" (paper 3, Pei et al. 2023, ALBSNN) trains the spiking
+network directly: integrate-and-fire neurons (reset by subtraction) over
+--timesteps steps, backpropagation through time with a sigmoid surrogate for
+the spike's derivative (--slope), batch norm before every hidden layer's
+neurons, Adam with a cosine learning-rate decay. Pixels enter as a constant
+current (so --timesteps 1 works); N-MNIST (--dataset nmnist) enters as
+--timesteps frames of --frame-us µs of event counts (clipped at --max-count).
+After --estimator-epochs full-precision epochs the accuracy-loss estimator
+binarizes (α·sign(W), straight-through estimator) every weight layer whose
+binarization alone costs at most --binarize-tolerance of validation accuracy;
+the others stay --fp-bits wide in the model. Batch norm, α and the
+quantisation steps fold into integer thresholds and biases; the integer model
+is evaluated with the reference SNN on the test set. Prefer small conv nets
+with global average pooling (gap) before the output layer.
+  Examples:
+    nmsim train --method surrogate --dataset fashion-mnist --net 32c3p1-ap2-64c3p1-ap2-128c3p1-gap-10 --timesteps 1 -o fmnist.bin
+    nmsim train --method surrogate --dataset nmnist --net 16c5s2p2-32c3p1-ap2-64c3p1-gap-10 --timesteps 8 --frame-us 40000 -o nmnist.bin
+`
+}
+
+func (c *surrogateMethod) addFlags(fs *flag.FlagSet) {
+	fs.IntVar(&c.timesteps, "timesteps", 1, "(surrogate) timesteps T of training and of the model (frames per sample for nmnist)")
+	fs.Float64Var(&c.tolerance, "binarize-tolerance", 0.005, "(surrogate) largest validation accuracy loss (fraction) for which the estimator binarizes a layer; negative: none")
+	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", 1, "(surrogate) full-precision epochs before the accuracy-loss estimator decides")
+	fs.IntVar(&c.fpBits, "fp-bits", 8, "(surrogate) bits of the layers that stay full precision in the model (2..8)")
+	fs.Float64Var(&c.slope, "slope", 4, "(surrogate) slope k of the sigmoid surrogate derivative")
+	fs.BoolVar(&c.detachReset, "detach-reset", false, "(surrogate) leave the reset out of backpropagation through time")
+	fs.IntVar(&c.shift, "shift", 0, "(surrogate) random translation of training samples by up to this many pixels")
+	fs.IntVar(&c.valSamples, "val-samples", 0, "(surrogate) training samples held out for the estimator (0: it uses the first 2000 training samples)")
+	fs.IntVar(&c.frameUS, "frame-us", 40000, "(surrogate) nmnist: frame length in µs")
+	fs.IntVar(&c.maxCount, "max-count", 15, "(surrogate) nmnist: events per pixel and frame are clipped at this count")
+}
+
+// surrogateResults is what --json writes for the surrogate method.
+type surrogateResults struct {
+	Method          string                `json:"method"`
+	Dataset         string                `json:"dataset"`
+	Net             string                `json:"net"`
+	Timesteps       int                   `json:"timesteps"`
+	Epochs          int                   `json:"epochs"`
+	Seed            uint64                `json:"seed"`
+	TrainSamples    int                   `json:"train_samples"`
+	EvalSamples     int                   `json:"eval_samples"`
+	Workers         int                   `json:"workers"`
+	EpochSeconds    []float64             `json:"epoch_seconds"`
+	Estimator       []train.LayerEstimate `json:"estimator"`
+	BinaryLayers    string                `json:"binary_layers"`
+	WeightBits      int64                 `json:"weight_storage_bits"`
+	FullBits        int64                 `json:"full_precision_storage_bits"`
+	FloatAccuracy   float64               `json:"float_test_accuracy"`
+	ModelAccuracy   float64               `json:"model_test_accuracy"`
+	SpikesPerSample []float64             `json:"spikes_per_sample_per_layer"`
+	Model           string                `json:"model"`
+}
+
+func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model, any, error) {
+	cfg := train.SurrogateConfig{
+		Timesteps: c.timesteps, Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
+		BinarizeTolerance: c.tolerance, EstimatorEpochs: c.estimatorEpoch, WeightBits: c.fpBits,
+		Slope: c.slope, DetachReset: c.detachReset, Shift: c.shift,
+		Progress: job.epochLogger(),
+		Log:      func(s string) { fmt.Fprintln(job.Stdout, s) },
+	}
+	trainSet, testSet := job.Train, job.Test
+	shape := model.Shape{}
+	if job.datasetName == "nmnist" {
+		if c.maxCount < 1 || c.maxCount > 255 {
+			return nil, nil, fmt.Errorf("--max-count %d, want 1..255", c.maxCount)
+		}
+		if c.timesteps < 1 || c.frameUS < 1 {
+			return nil, nil, fmt.Errorf("--timesteps %d and --frame-us %d must be >= 1", c.timesteps, c.frameUS)
+		}
+		opt := dataset.FrameOptions{Frames: c.timesteps, WindowUS: c.frameUS, MaxCount: c.maxCount}
+		var clipTrain, clipTest int
+		var err error
+		if trainSet, clipTrain, err = dataset.LoadNMNIST(job.DataDir, "train", job.trainSamples, opt); err != nil {
+			return nil, nil, err
+		}
+		if testSet, clipTest, err = dataset.LoadNMNIST(job.DataDir, "test", job.evalSamples, opt); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(job.Stdout, "nmnist: %d training and %d test samples of %d frames of %d µs (counts clipped at %d: %d and %d times)\n",
+			trainSet.Len(), testSet.Len(), c.timesteps, c.frameUS, c.maxCount, clipTrain, clipTest)
+		cfg.Coding, cfg.FrameUS, cfg.InputBits = model.CodingFrames, c.frameUS, bitsFor(c.maxCount)
+		shape = dataset.FrameShape
+	} else {
+		if trainSet == nil {
+			return nil, nil, fmt.Errorf("data set %q is not loaded", job.datasetName)
+		}
+		shape = trainSet.Shape
+	}
+	net, err := job.parseNet(shape, trainSet.Classes)
+	if err != nil {
+		return nil, nil, err
+	}
+	var val *dataset.Set
+	if c.valSamples > 0 {
+		if c.valSamples >= trainSet.Len() {
+			return nil, nil, fmt.Errorf("--val-samples %d leaves no training samples of %d", c.valSamples, trainSet.Len())
+		}
+		n := trainSet.Len() - c.valSamples
+		val = &dataset.Set{Name: trainSet.Name + "-val", Shape: trainSet.Shape, Classes: trainSet.Classes,
+			Images: trainSet.Images[n*trainSet.Shape.Size():], Labels: trainSet.Labels[n:]}
+		trainSet = trainSet.Slice(n)
+	}
+	fmt.Fprintf(job.Stdout, "training %s at T=%d on %d samples with %d workers\n", net.Spec, c.timesteps, trainSet.Len(), job.workers)
+	start := time.Now()
+	sn, err := train.TrainSurrogate(ctx, net, trainSet, val, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	trainTime := time.Since(start)
+	floatAcc, err := sn.Accuracy(ctx, testSet, job.workers)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := sn.Model(job.datasetName + "-surrogate")
+	if err != nil {
+		return nil, nil, err
+	}
+	res, err := train.EvalModel(ctx, m, testSet, job.workers)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &sn.Report
+	var perEpoch []string
+	for _, s := range rep.EpochSeconds {
+		perEpoch = append(perEpoch, strconv.FormatFloat(s, 'f', 0, 64))
+	}
+	var spikes []string
+	for i, s := range res.SpikesPerSample {
+		if m.Layers[i].Spiking {
+			spikes = append(spikes, fmt.Sprintf("%s=%.0f", m.Layers[i].Name, s))
+		}
+	}
+	fmt.Fprintf(job.Stdout, "trained in %s (seconds per epoch with %d workers: %s)\n", trainTime.Round(time.Second), rep.Workers, strings.Join(perEpoch, " "))
+	fmt.Fprintf(job.Stdout, "binary layers: %s; weight storage %s\n", m.Provenance["binary_layers"], m.Provenance["weight_storage"])
+	fmt.Fprintf(job.Stdout, "test accuracy on %d samples at T=%d: real-valued net %.2f%%, integer model (reference SNN) %.2f%%\n",
+		testSet.Len(), c.timesteps, 100*floatAcc, 100*res.Accuracy())
+	fmt.Fprintf(job.Stdout, "spikes per sample: %s\n", strings.Join(spikes, " "))
+	for k, v := range map[string]string{
+		"train_samples":       strconv.Itoa(trainSet.Len()),
+		"train_seconds":       strconv.FormatFloat(trainTime.Seconds(), 'f', 0, 64),
+		"epoch_seconds":       strings.Join(perEpoch, " "),
+		"workers":             strconv.Itoa(rep.Workers),
+		"eval_samples":        strconv.Itoa(testSet.Len()),
+		"test_accuracy_float": strconv.FormatFloat(floatAcc, 'f', 4, 64),
+		"snn_accuracy":        fmt.Sprintf("T%d=%.4f", c.timesteps, res.Accuracy()),
+		"spikes_per_sample":   strings.Join(spikes, " "),
+	} {
+		m.Provenance[k] = v
+	}
+	if job.datasetName == "nmnist" {
+		m.Provenance["max_count"] = strconv.Itoa(c.maxCount)
+	}
+	out := surrogateResults{
+		Method: "surrogate", Dataset: job.datasetName, Net: net.Spec, Timesteps: c.timesteps, Epochs: job.epochs, Seed: job.seed,
+		TrainSamples: trainSet.Len(), EvalSamples: testSet.Len(), Workers: rep.Workers, EpochSeconds: rep.EpochSeconds,
+		Estimator: rep.Layers, BinaryLayers: m.Provenance["binary_layers"], WeightBits: rep.WeightBits, FullBits: rep.FullPrecisionBits,
+		FloatAccuracy: floatAcc, ModelAccuracy: res.Accuracy(), SpikesPerSample: res.SpikesPerSample, Model: job.out,
+	}
+	return m, out, nil
+}
+
+// bitsFor is the number of bits that hold 0..v.
+func bitsFor(v int) int {
+	b := 1
+	for v >= 1<<b {
+		b++
+	}
+	return b
+}

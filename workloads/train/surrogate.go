@@ -1,0 +1,626 @@
+package train
+
+// Surrogate-gradient training of binary spiking networks (paper 3, Pei et
+// al. 2023, ALBSNN): integrate-and-fire neurons trained by backpropagation
+// through time with a sigmoid surrogate for the derivative of the spike,
+// batch norm before every hidden layer's neurons (folded into integer
+// thresholds and biases afterwards), direct input (the analog pixel as a
+// constant current, so one timestep suffices) or event frames, global
+// average pooling instead of large dense layers, and an accuracy-loss
+// estimator that decides per layer whether its weights become α·sign(W)
+// or stay full precision.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// SurrogateConfig is how to train with surrogate gradients.
+type SurrogateConfig struct {
+	// Timesteps is T, the number of timesteps of BPTT (and of the model's
+	// runs). For frame coding it is the number of frames per sample.
+	Timesteps int
+	// Coding is model.CodingConstant (the 8-bit pixel every timestep;
+	// "" means this) or model.CodingFrames (T frames of event counts per
+	// sample, the data set's channels being T times the net's).
+	Coding model.Coding
+	// InputBits is the width of the input values (8 for pixels; for
+	// frames, enough for the largest count). 0 means 8.
+	InputBits int
+	// FrameUS is recorded in the model for frame coding (frame length, µs).
+	FrameUS       int
+	Epochs, Batch int
+	// LR is Adam's initial learning rate, decayed to 0 along a cosine.
+	LR      float64
+	Seed    uint64
+	Workers int
+	// BinarizeTolerance is the accuracy-loss estimator's budget: after
+	// EstimatorEpochs epochs of full-precision training, a weight layer
+	// is binarized for the rest of training if binarizing it alone costs
+	// at most this fraction of validation accuracy (0.01 = one point).
+	// Negative: no layer is binarized.
+	BinarizeTolerance float64
+	// EstimatorEpochs is the number of full-precision epochs before the
+	// estimator decides (default 1); it must be below Epochs unless no
+	// layer may be binarized.
+	EstimatorEpochs int
+	// WeightBits (2..8, default 8) is the width of the layers that stay
+	// full precision in the integer model.
+	WeightBits int
+	// Slope is k of the surrogate derivative k·σ(kx)(1−σ(kx)) of the
+	// spike at x = v − θ (default 4).
+	Slope float64
+	// DetachReset drops the reset's term from BPTT (T > 1 only).
+	DetachReset bool
+	// Shift is a random translation of up to ±Shift pixels of each
+	// training sample (augmentation; 0 for none).
+	Shift int
+	// Progress, if set, is called after every minibatch from the
+	// goroutine that called TrainSurrogate; Log with notes such as the
+	// estimator's decisions.
+	Progress func(Progress)
+	Log      func(string)
+}
+
+func (c *SurrogateConfig) defaults() {
+	if c.Coding == "" {
+		c.Coding = model.CodingConstant
+	}
+	if c.InputBits == 0 {
+		c.InputBits = 8
+	}
+	if c.EstimatorEpochs == 0 {
+		c.EstimatorEpochs = 1
+	}
+	if c.WeightBits == 0 {
+		c.WeightBits = 8
+	}
+	if c.Slope == 0 {
+		c.Slope = 4
+	}
+}
+
+func (c *SurrogateConfig) check() error {
+	switch {
+	case c.Timesteps < 1:
+		return fmt.Errorf("timesteps %d, want >= 1", c.Timesteps)
+	case c.Coding != model.CodingConstant && c.Coding != model.CodingFrames:
+		return fmt.Errorf("input coding %q, want %q or %q", c.Coding, model.CodingConstant, model.CodingFrames)
+	case c.InputBits < 1 || c.InputBits > 16:
+		return fmt.Errorf("input bits %d, want 1..16", c.InputBits)
+	case c.Epochs < 1:
+		return fmt.Errorf("epochs %d, want >= 1", c.Epochs)
+	case c.Batch < 1:
+		return fmt.Errorf("batch %d, want >= 1", c.Batch)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("learning rate %v, want > 0", c.LR)
+	case c.Workers < 1:
+		return fmt.Errorf("workers %d, want >= 1", c.Workers)
+	case math.IsNaN(c.BinarizeTolerance):
+		return errors.New("binarize tolerance is NaN")
+	case c.EstimatorEpochs < 1:
+		return fmt.Errorf("estimator epochs %d, want >= 1", c.EstimatorEpochs)
+	case c.BinarizeTolerance >= 0 && c.EstimatorEpochs >= c.Epochs:
+		return fmt.Errorf("estimator epochs %d must be below epochs %d (binarized layers need training after the estimate)", c.EstimatorEpochs, c.Epochs)
+	case c.WeightBits < 2 || c.WeightBits > 8:
+		return fmt.Errorf("weight bits %d, want 2..8", c.WeightBits)
+	case !(c.Slope > 0) || math.IsInf(c.Slope, 0):
+		return fmt.Errorf("surrogate slope %v, want > 0", c.Slope)
+	case c.Shift < 0 || c.Shift > 127:
+		return fmt.Errorf("shift %d, want 0..127", c.Shift)
+	}
+	return nil
+}
+
+// SurrogateNet is a trained surrogate-gradient SNN in real values.
+type SurrogateNet struct {
+	// Net is the architecture; Layers[i].Binary says what the accuracy-
+	// loss estimator chose.
+	Net Net
+	// Latent holds each weight layer's real weights ([Outputs][FanIn]),
+	// nil for pooling layers; binary layers compute with α·sign(Latent),
+	// α per output (one α for the whole output layer, so that its
+	// outputs stay comparable).
+	Latent [][]float32
+	// Gamma, Beta, Mean and Var are the batch norm of each hidden weight
+	// layer (one per output channel; nil elsewhere): u = γ(z−μ)/√(σ²+ε)+β,
+	// with the running mean and variance used after training.
+	Gamma, Beta, Mean, Var [][]float32
+	// Bias is the output layer's bias.
+	Bias   []float32
+	Config SurrogateConfig
+	Report SurrogateReport
+}
+
+// SurrogateReport says what training found.
+type SurrogateReport struct {
+	// Layers has one entry per weight layer, in order.
+	Layers []LayerEstimate
+	// FullPrecisionAccuracy is the validation accuracy (batch statistics)
+	// when the estimator ran, with every layer full precision.
+	FullPrecisionAccuracy float64
+	// ValAccuracy is the final real-valued validation accuracy (running
+	// statistics).
+	ValAccuracy float64
+	// EpochSeconds is the wall time of each epoch.
+	EpochSeconds []float64
+	// Workers is the worker count that EpochSeconds was measured with.
+	Workers int
+	// WeightBits is the storage of all weights as the integer model holds
+	// them; FullPrecisionBits if every layer were WeightBits wide.
+	WeightBits, FullPrecisionBits int64
+}
+
+// LayerEstimate is the accuracy-loss estimator's view of one weight layer.
+type LayerEstimate struct {
+	Layer   int // index in Net.Layers
+	Weights int
+	// Drop is the validation accuracy lost (fraction) when this layer
+	// alone was binarized; WeightError the relative L2 error
+	// ‖W − α·sign(W)‖/‖W‖ of binarizing it, both at estimate time.
+	Drop, WeightError float64
+	Binary            bool
+}
+
+// StorageSaved is the fraction of weight storage that binarization saved
+// against all layers at WeightBits.
+func (r *SurrogateReport) StorageSaved() float64 {
+	if r.FullPrecisionBits == 0 {
+		return 0
+	}
+	return 1 - float64(r.WeightBits)/float64(r.FullPrecisionBits)
+}
+
+// sampleShape is the shape of one data set sample for the net and config.
+func sampleShape(net *Net, cfg *SurrogateConfig) model.Shape {
+	if cfg.Coding == model.CodingFrames {
+		return model.Shape{C: net.In.C * cfg.Timesteps, H: net.In.H, W: net.In.W}
+	}
+	return net.In
+}
+
+func checkSurrogateData(net *Net, cfg *SurrogateConfig, data *dataset.Set) error {
+	if data.Len() == 0 {
+		return fmt.Errorf("data set %q is empty", data.Name)
+	}
+	if want := sampleShape(net, cfg); data.Shape != want {
+		return fmt.Errorf("data set %q has %v samples, the net expects %v (%s coding, %d timesteps)", data.Name, data.Shape, want, cfg.Coding, cfg.Timesteps)
+	}
+	if data.Classes != net.Classes() {
+		return fmt.Errorf("data set %q has %d classes, the net's last layer has %d outputs", data.Name, data.Classes, net.Classes())
+	}
+	return nil
+}
+
+// newSurrogateNet initialises the weights as NewANN does (He-normal), batch
+// norm to γ = 1, β = 0, and every layer full precision.
+func newSurrogateNet(net Net, cfg SurrogateConfig) *SurrogateNet {
+	for i := range net.Layers {
+		net.Layers[i].Binary = false
+	}
+	net.Layers = append([]Layer(nil), net.Layers...)
+	a := NewANN(net, cfg.Seed)
+	L := len(net.Layers)
+	s := &SurrogateNet{Net: net, Latent: a.Latent, Config: cfg,
+		Gamma: make([][]float32, L), Beta: make([][]float32, L), Mean: make([][]float32, L), Var: make([][]float32, L),
+		Bias: make([]float32, net.Classes())}
+	for i := range net.Layers[:L-1] {
+		l := &net.Layers[i]
+		if !l.HasWeights() {
+			continue
+		}
+		c := l.Out.C
+		s.Gamma[i], s.Beta[i], s.Mean[i], s.Var[i] = make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+		for j := 0; j < c; j++ {
+			s.Gamma[i][j], s.Var[i][j] = 1, 1
+		}
+	}
+	return s
+}
+
+// effective returns the weights the net computes with (α·sign(W) for binary
+// layers) and the α of each binary layer.
+func (s *SurrogateNet) effective(w, alpha [][]float32) {
+	last := len(s.Net.Layers) - 1
+	for i := range s.Net.Layers {
+		l := &s.Net.Layers[i]
+		if !l.HasWeights() {
+			continue
+		}
+		if !l.Binary {
+			copy(w[i], s.Latent[i])
+			continue
+		}
+		if i == last {
+			binarize(s.Latent[i], w[i], alpha[i][:1], len(s.Latent[i]))
+		} else {
+			binarize(s.Latent[i], w[i], alpha[i], l.FanIn())
+		}
+	}
+}
+
+// params returns forward parameters for the net's effective weights with
+// batch statistics (batch true) or the running ones.
+func (s *SurrogateNet) params(batch bool) *sparams {
+	L := len(s.Net.Layers)
+	sp := &sparams{w: make([][]float32, L), gamma: s.Gamma, beta: s.Beta, bias: s.Bias,
+		scale: make([][]float32, L), shift: make([][]float32, L), thr: make([][]float32, L),
+		lastScale: 1 / float32(s.Config.Timesteps), unit: 1, frames: s.Config.Coding == model.CodingFrames, batchStats: batch}
+	if !sp.frames {
+		sp.unit = 1.0 / 255
+	}
+	alpha := make([][]float32, L)
+	widest := 0
+	for i := range s.Net.Layers {
+		l := &s.Net.Layers[i]
+		if l.HasWeights() {
+			sp.w[i] = make([]float32, len(s.Latent[i]))
+			alpha[i] = make([]float32, l.Outputs())
+			widest = max(widest, l.Out.C)
+		}
+		if s.Gamma[i] != nil {
+			c := len(s.Gamma[i])
+			sp.scale[i], sp.shift[i], sp.thr[i] = make([]float32, c), make([]float32, c), make([]float32, c)
+			for j := 0; j < c; j++ {
+				a := float64(s.Gamma[i][j]) / math.Sqrt(float64(s.Var[i][j])+bnEps)
+				sp.scale[i][j] = float32(a)
+				sp.shift[i][j] = float32(float64(s.Beta[i][j]) - a*float64(s.Mean[i][j]))
+				sp.thr[i][j] = 1
+			}
+		}
+	}
+	sp.ones = make([]float32, widest)
+	for j := range sp.ones {
+		sp.ones[j] = 1
+	}
+	s.effective(sp.w, alpha)
+	return sp
+}
+
+// bnMomentum is the weight of each shard's statistics in the running
+// averages.
+const bnMomentum = 0.05
+
+// TrainSurrogate trains a spiking net of shape net on trainSet by BPTT with
+// surrogate gradients and minibatch Adam, choosing its binary layers with
+// the accuracy-loss estimator on valSet (nil: the first 2000 training
+// samples). It stops with ctx's error between minibatches when ctx is
+// cancelled. The result does not depend on cfg.Workers.
+func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set, cfg SurrogateConfig) (*SurrogateNet, error) {
+	cfg.defaults()
+	if err := cfg.check(); err != nil {
+		return nil, fmt.Errorf("surrogate: %w", err)
+	}
+	if err := checkSurrogateData(&net, &cfg, trainSet); err != nil {
+		return nil, fmt.Errorf("surrogate: %w", err)
+	}
+	if valSet == nil {
+		valSet = trainSet.Slice(2000)
+	}
+	if err := checkSurrogateData(&net, &cfg, valSet); err != nil {
+		return nil, fmt.Errorf("surrogate: validation: %w", err)
+	}
+	start := time.Now()
+	s := newSurrogateNet(net, cfg)
+	s.Report.Workers = cfg.Workers
+	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x73687566)) // "shuf"
+	nShards := (cfg.Batch + surrogateShard - 1) / surrogateShard
+	workers := min(cfg.Workers, nShards)
+	passes := make([]*spass, workers)
+	for w := range passes {
+		passes[w] = newSPass(&s.Net, cfg.Timesteps, float32(cfg.Slope), cfg.DetachReset)
+	}
+	grads := make([]*sgrads, nShards)
+	for i := range grads {
+		grads[i] = newSGrads(s)
+	}
+	L := len(s.Net.Layers)
+	opt := make([]adam, L)
+	optG, optB := make([]adam, L), make([]adam, L)
+	optBias := adam{m: make([]float32, len(s.Bias)), v: make([]float32, len(s.Bias))}
+	for i, w := range s.Latent {
+		if w != nil {
+			opt[i] = adam{m: make([]float32, len(w)), v: make([]float32, len(w))}
+		}
+		if g := s.Gamma[i]; g != nil {
+			optG[i] = adam{m: make([]float32, len(g)), v: make([]float32, len(g))}
+			optB[i] = adam{m: make([]float32, len(g)), v: make([]float32, len(g))}
+		}
+	}
+	order := make([]int, trainSet.Len())
+	for i := range order {
+		order[i] = i
+	}
+	steps := (trainSet.Len() + cfg.Batch - 1) / cfg.Batch
+	total := steps * cfg.Epochs
+	shardLoss := make([]float64, nShards)
+	shardRight := make([]int, nShards)
+	shiftX, shiftY := make([]int8, cfg.Batch), make([]int8, cfg.Batch)
+	sp := s.params(true)
+	alpha := make([][]float32, L)
+	for i := range s.Net.Layers {
+		if s.Net.Layers[i].HasWeights() {
+			alpha[i] = make([]float32, s.Net.Layers[i].Outputs())
+		}
+	}
+	t := 0
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		epochStart := time.Now()
+		shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		var epochLoss float64
+		var epochRight, seen int
+		for step := 0; step < steps; step++ {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("surrogate: stopped in epoch %d: %w", epoch, err)
+			}
+			batch := order[step*cfg.Batch : min((step+1)*cfg.Batch, len(order))]
+			if cfg.Shift > 0 {
+				for b := range batch {
+					shiftX[b] = int8(shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
+					shiftY[b] = int8(shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
+				}
+			}
+			s.effective(sp.w, alpha)
+			used := (len(batch) + surrogateShard - 1) / surrogateShard
+			scale := 1 / float32(len(batch))
+			var wg sync.WaitGroup
+			for wk := 0; wk < min(workers, used); wk++ {
+				wg.Add(1)
+				go func(p *spass) {
+					defer wg.Done()
+					psp := *sp
+					for sh := wk; sh < used; sh += workers {
+						lo, hi := sh*surrogateShard, min((sh+1)*surrogateShard, len(batch))
+						if cfg.Shift > 0 {
+							psp.shiftX, psp.shiftY = shiftX[lo:hi], shiftY[lo:hi]
+						}
+						idx := batch[lo:hi]
+						p.load(trainSet, idx, &psp)
+						p.forward(&psp, len(idx))
+						labels := make([]uint8, len(idx))
+						for b, i := range idx {
+							labels[b] = trainSet.Labels[i]
+						}
+						shardLoss[sh], shardRight[sh] = p.softmaxLoss(labels, scale)
+						p.backward(&psp, grads[sh], len(idx))
+					}
+				}(passes[wk])
+			}
+			wg.Wait()
+			g0 := grads[0]
+			for sh := 1; sh < used; sh++ {
+				g := grads[sh]
+				addTo(g0.bias, g.bias)
+				for i := range g.w {
+					addTo(g0.w[i], g.w[i])
+					addTo(g0.gamma[i], g.gamma[i])
+					addTo(g0.beta[i], g.beta[i])
+				}
+			}
+			for sh := 0; sh < used; sh++ {
+				epochLoss += shardLoss[sh]
+				epochRight += shardRight[sh]
+				for i := range s.Mean {
+					for c := range s.Mean[i] {
+						s.Mean[i][c] += bnMomentum * (grads[sh].mean[i][c] - s.Mean[i][c])
+						s.Var[i][c] += bnMomentum * (grads[sh].vari[i][c] - s.Var[i][c])
+					}
+				}
+			}
+			seen += len(batch)
+			t++
+			lr := cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(t-1)/float64(total)))
+			last := L - 1
+			for i := range s.Net.Layers {
+				l := &s.Net.Layers[i]
+				if !l.HasWeights() {
+					continue
+				}
+				if l.Binary {
+					if i == last {
+						steGrad(s.Latent[i], alpha[i][:1], g0.w[i], len(s.Latent[i]))
+					} else {
+						steGrad(s.Latent[i], alpha[i], g0.w[i], l.FanIn())
+					}
+				}
+				opt[i].step(s.Latent[i], g0.w[i], lr, t, l.Binary)
+				if s.Gamma[i] != nil {
+					optG[i].step(s.Gamma[i], g0.gamma[i], lr, t, false)
+					optB[i].step(s.Beta[i], g0.beta[i], lr, t, false)
+				}
+			}
+			optBias.step(s.Bias, g0.bias, lr, t, false)
+			if cfg.Progress != nil {
+				cfg.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: step + 1, Steps: steps,
+					Loss: epochLoss / float64(seen), Accuracy: float64(epochRight) / float64(seen), Elapsed: time.Since(start)})
+			}
+		}
+		s.Report.EpochSeconds = append(s.Report.EpochSeconds, time.Since(epochStart).Seconds())
+		if epoch == cfg.EstimatorEpochs && cfg.BinarizeTolerance >= 0 {
+			if err := s.estimate(ctx, valSet, cfg.Workers); err != nil {
+				return nil, err
+			}
+		}
+	}
+	acc, err := s.Accuracy(ctx, valSet, cfg.Workers)
+	if err != nil {
+		return nil, err
+	}
+	s.Report.ValAccuracy = acc
+	s.storage()
+	return s, nil
+}
+
+func addTo(dst, src []float32) {
+	for j, v := range src {
+		dst[j] += v
+	}
+}
+
+// estimate is the accuracy-loss estimator: it measures the validation
+// accuracy with every layer full precision and with each weight layer alone
+// binarized (batch statistics, so that batch norm adapts to the binary
+// weights as it will in training), and binarizes, for the rest of training,
+// the layers whose loss is within the tolerance.
+func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers int) error {
+	full, err := s.accuracy(ctx, val, workers, true)
+	if err != nil {
+		return err
+	}
+	s.Report.FullPrecisionAccuracy = full
+	s.Report.Layers = nil
+	var chosen []int
+	for i := range s.Net.Layers {
+		l := &s.Net.Layers[i]
+		if !l.HasWeights() {
+			continue
+		}
+		l.Binary = true
+		acc, err := s.accuracy(ctx, val, workers, true)
+		l.Binary = false
+		if err != nil {
+			return err
+		}
+		e := LayerEstimate{Layer: i, Weights: len(s.Latent[i]), Drop: full - acc, WeightError: s.binarizeError(i)}
+		e.Binary = e.Drop <= s.Config.BinarizeTolerance
+		if e.Binary {
+			chosen = append(chosen, i)
+		}
+		s.Report.Layers = append(s.Report.Layers, e)
+		if s.Config.Log != nil {
+			s.Config.Log(fmt.Sprintf("estimator: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f points), weight error %.3f → %s",
+				i+1, l.Kind, e.Weights, 100*acc, -100*e.Drop, e.WeightError, map[bool]string{true: "binary", false: "full precision"}[e.Binary]))
+		}
+	}
+	for _, i := range chosen {
+		s.Net.Layers[i].Binary = true
+		for j, v := range s.Latent[i] {
+			s.Latent[i][j] = max(-1, min(1, v))
+		}
+	}
+	return nil
+}
+
+// binarizeError is ‖W − α·sign(W)‖/‖W‖ for layer i (α per output, or per
+// layer for the output layer).
+func (s *SurrogateNet) binarizeError(i int) float64 {
+	w := s.Latent[i]
+	fan := s.Net.Layers[i].FanIn()
+	if i == len(s.Net.Layers)-1 {
+		fan = len(w)
+	}
+	b := make([]float32, len(w))
+	alpha := make([]float32, len(w)/fan)
+	binarize(w, b, alpha, fan)
+	var num, den float64
+	for j, v := range w {
+		d := float64(v - b[j])
+		num += d * d
+		den += float64(v) * float64(v)
+	}
+	if den == 0 {
+		return 0
+	}
+	return math.Sqrt(num / den)
+}
+
+// storage fills the report's weight storage counts.
+func (s *SurrogateNet) storage() {
+	s.Report.WeightBits, s.Report.FullPrecisionBits = 0, 0
+	k := int64(s.Config.WeightBits)
+	for i := range s.Net.Layers {
+		l := &s.Net.Layers[i]
+		if !l.HasWeights() {
+			continue
+		}
+		n := int64(len(s.Latent[i]))
+		s.Report.FullPrecisionBits += n * k
+		if l.Binary {
+			s.Report.WeightBits += n
+		} else {
+			s.Report.WeightBits += n * k
+		}
+	}
+}
+
+// Accuracy is the fraction of data the real-valued net classifies right
+// (running batch-norm statistics), on workers goroutines.
+func (s *SurrogateNet) Accuracy(ctx context.Context, data *dataset.Set, workers int) (float64, error) {
+	return s.accuracy(ctx, data, workers, false)
+}
+
+func (s *SurrogateNet) accuracy(ctx context.Context, data *dataset.Set, workers int, batch bool) (float64, error) {
+	if err := checkSurrogateData(&s.Net, &s.Config, data); err != nil {
+		return 0, fmt.Errorf("surrogate accuracy: %w", err)
+	}
+	sp := s.params(batch)
+	right, err := s.forEachShard(ctx, data, workers, sp, nil)
+	if err != nil {
+		return 0, fmt.Errorf("surrogate accuracy: %w", err)
+	}
+	return float64(right) / float64(data.Len()), nil
+}
+
+// forEachShard runs data forward in shards of surrogateShard samples on
+// workers goroutines, calls visit (if set) after each, and returns how many
+// samples were classified right.
+func (s *SurrogateNet) forEachShard(ctx context.Context, data *dataset.Set, workers int, sp *sparams, visit func(p *spass, first, n int)) (int, error) {
+	if workers < 1 {
+		return 0, fmt.Errorf("workers %d, want >= 1", workers)
+	}
+	shards := (data.Len() + surrogateShard - 1) / surrogateShard
+	classes := s.Net.Classes()
+	right := make([]int, workers)
+	var wg sync.WaitGroup
+	for wk := 0; wk < workers; wk++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := newSPass(&s.Net, s.Config.Timesteps, float32(s.Config.Slope), s.Config.DetachReset)
+			idx := make([]int, 0, surrogateShard)
+			for sh := wk; sh < shards; sh += workers {
+				if ctx.Err() != nil {
+					return
+				}
+				first := sh * surrogateShard
+				n := min(surrogateShard, data.Len()-first)
+				idx = idx[:0]
+				for b := 0; b < n; b++ {
+					idx = append(idx, first+b)
+				}
+				p.load(data, idx, sp)
+				p.forward(sp, n)
+				logits := p.act[len(s.Net.Layers)]
+				for b := 0; b < n; b++ {
+					z := logits[b*classes : (b+1)*classes]
+					best := 0
+					for j, v := range z {
+						if v > z[best] {
+							best = j
+						}
+					}
+					if best == int(data.Labels[first+b]) {
+						right[wk]++
+					}
+				}
+				if visit != nil {
+					visit(p, first, n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sum := 0
+	for _, r := range right {
+		sum += r
+	}
+	return sum, ctx.Err()
+}

@@ -1,0 +1,304 @@
+package train
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+	"github.com/nmsim/nmsim/workloads/snn"
+)
+
+// TestSurrogateGradient checks the backward pass against central
+// differences of the loss with the spike replaced by a smooth sigmoid
+// (where the surrogate derivative is the true one), through batch norm,
+// pooling, reset by subtraction and several timesteps.
+func TestSurrogateGradient(t *testing.T) {
+	in := model.Shape{C: 2, H: 6, W: 6}
+	net, err := ParseNet("3c3p1-ap2-4c3-5-3", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, T := range []int{1, 3} {
+		cfg := SurrogateConfig{Timesteps: T, Seed: 3}
+		cfg.defaults()
+		s := newSurrogateNet(net, cfg)
+		s.Net.Layers[2].Binary = true // a binary hidden layer: gradient w.r.t. its effective weights
+		rng := rand.New(rand.NewPCG(5, 5))
+		for i := range s.Gamma {
+			for c := range s.Gamma[i] {
+				s.Gamma[i][c] = float32(0.5 + rng.Float64())
+				s.Beta[i][c] = float32(rng.NormFloat64() * 0.5)
+			}
+		}
+		for c := range s.Bias {
+			s.Bias[c] = float32(rng.NormFloat64() * 0.1)
+		}
+		data := synthetic(in, 3, 5, 9)
+		idx := []int{0, 1, 2, 3, 4}
+		p := newSPass(&s.Net, T, 2, false)
+		p.smooth = true
+		sp := s.params(true)
+		loss := func() float64 {
+			p.load(data, idx, sp)
+			p.forward(sp, len(idx))
+			l, _ := p.softmaxLoss(data.Labels, 1)
+			return l
+		}
+		loss()
+		g := newSGrads(s)
+		p.backward(sp, g, len(idx))
+		check := func(name string, x []float32, grad []float32, j int) {
+			t.Helper()
+			const h = 1e-2
+			old := x[j]
+			x[j] = old + h
+			lp := loss()
+			x[j] = old - h
+			lm := loss()
+			x[j] = old
+			num := (lp - lm) / (2 * h)
+			if diff := math.Abs(num - float64(grad[j])); diff > 2e-2*math.Max(1e-2, math.Abs(num)) && diff > 2e-3 {
+				t.Errorf("T=%d %s[%d]: backward %.5g, central difference %.5g", T, name, j, grad[j], num)
+			}
+		}
+		for _, i := range []int{0, 2, 3, 4} {
+			for j := 0; j < len(sp.w[i]); j += 7 {
+				check("w"+string(rune('0'+i)), sp.w[i], g.w[i], j)
+			}
+		}
+		for _, i := range []int{0, 2, 3} {
+			for c := range s.Gamma[i] {
+				check("gamma"+string(rune('0'+i)), s.Gamma[i], g.gamma[i], c)
+				check("beta"+string(rune('0'+i)), s.Beta[i], g.beta[i], c)
+			}
+		}
+		for c := range s.Bias {
+			check("bias", s.Bias, g.bias, c)
+		}
+	}
+}
+
+// quickSurrogate trains net on data for a few hundred samples' worth of
+// steps and returns it with its integer model.
+func quickSurrogate(t *testing.T, net Net, data, val *dataset.Set, cfg SurrogateConfig) (*SurrogateNet, *model.Model) {
+	t.Helper()
+	s, err := TrainSurrogate(context.Background(), net, data, val, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.Model("t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, m
+}
+
+// TestSurrogateLearnsT1 trains a small conv net at one timestep on 2000
+// MNIST images (126 steps) with the accuracy-loss estimator, and checks
+// the integer model's test accuracy through the reference SNN and the
+// estimator's bookkeeping.
+func TestSurrogateLearnsT1(t *testing.T) {
+	trainSet, testSet := mnist(t, "train", 2000), mnist(t, "test", 500)
+	net := mustNet(t, "8c3p1-ap2-16c3p1-ap2-10", trainSet.Shape)
+	s, m := quickSurrogate(t, net, trainSet, trainSet.Slice(500), SurrogateConfig{Timesteps: 1, Epochs: 2, Batch: 32, LR: 5e-3, Seed: 1, Workers: 2, BinarizeTolerance: 0.02})
+	res, err := EvalModel(context.Background(), m, testSet, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	float, err := s.Accuracy(context.Background(), testSet, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("T=1: real-valued %.2f%%, integer model %.2f%%, binary %v, storage %d of %d bits, spikes %v",
+		100*float, 100*res.Accuracy(), m.Provenance["binary_layers"], s.Report.WeightBits, s.Report.FullPrecisionBits, res.SpikesPerSample)
+	if res.Accuracy() < 0.85 {
+		t.Errorf("integer model test accuracy %.2f%%, want >= 85%%", 100*res.Accuracy())
+	}
+	if math.Abs(res.Accuracy()-float) > 0.02 {
+		t.Errorf("integer model %.2f%% vs real-valued net %.2f%%: want within 2 points", 100*res.Accuracy(), 100*float)
+	}
+	if len(s.Report.Layers) != 3 {
+		t.Fatalf("estimator reported %d layers, want 3", len(s.Report.Layers))
+	}
+	var bits int64
+	for _, e := range s.Report.Layers {
+		ml := &m.Layers[e.Layer]
+		if e.Binary != (ml.WeightBits == 1) || e.Binary != s.Net.Layers[e.Layer].Binary || e.Binary != (e.Drop <= 0.02) {
+			t.Errorf("layer %d: estimate %+v, model weight bits %d", e.Layer, e, ml.WeightBits)
+		}
+		bits += int64(len(ml.Weights) * ml.WeightBits)
+	}
+	if bits != s.Report.WeightBits || s.Report.FullPrecisionBits != int64(8*(72+1152+784*10)) {
+		t.Errorf("storage %d of %d bits, model holds %d", s.Report.WeightBits, s.Report.FullPrecisionBits, bits)
+	}
+}
+
+// TestSurrogateLearnsFrames trains on frame-coded input at T=3 (BPTT over
+// the frames): MNIST images cut into three frames of horizontal bands, so
+// that no single frame shows the whole digit.
+func TestSurrogateLearnsFrames(t *testing.T) {
+	src, srcTest := mnist(t, "train", 1500), mnist(t, "test", 300)
+	frames := func(s *dataset.Set) *dataset.Set {
+		const T = 3
+		out := &dataset.Set{Name: "bands", Shape: model.Shape{C: T, H: 28, W: 28}, Classes: s.Classes, Labels: s.Labels,
+			Images: make([]uint8, s.Len()*T*784)}
+		for i := 0; i < s.Len(); i++ {
+			img := s.Image(i)
+			for p, v := range img {
+				f := min(p/28/10, T-1) // rows 0-9, 10-19, 20-27
+				out.Images[(i*T+f)*784+p] = v >> 4
+			}
+		}
+		return out
+	}
+	data, test := frames(src), frames(srcTest)
+	net := mustNet(t, "8c3s2p1-16c3p1-ap2-10", model.Shape{C: 1, H: 28, W: 28})
+	s, m := quickSurrogate(t, net, data, nil, SurrogateConfig{Timesteps: 3, Coding: model.CodingFrames, InputBits: 4, FrameUS: 1000,
+		Epochs: 2, Batch: 32, LR: 5e-3, Seed: 2, Workers: 2, BinarizeTolerance: -1})
+	res, err := EvalModel(context.Background(), m, test, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	float, _ := s.Accuracy(context.Background(), test, 2)
+	t.Logf("T=3 frames: real-valued %.2f%%, integer model %.2f%%, spikes %v", 100*float, 100*res.Accuracy(), res.SpikesPerSample)
+	if res.Accuracy() < 0.75 {
+		t.Errorf("integer model test accuracy %.2f%%, want >= 75%%", 100*res.Accuracy())
+	}
+	if m.Input.Coding != model.CodingFrames || m.Input.FrameUS != 1000 || m.Timesteps != 3 || m.Provenance["binary_layers"] != "none" {
+		t.Errorf("model input %+v, timesteps %d, binary %q", m.Input, m.Timesteps, m.Provenance["binary_layers"])
+	}
+}
+
+// TestSurrogateFolding checks the integer mapping: the trainer's forward
+// pass run with the model's integer weights, biases and thresholds fires
+// exactly the reference SNN's spikes, layer by layer and timestep by
+// timestep; and the real-valued net (before rounding) fires almost the
+// same spikes. At T = 1 the only differences come from quantising the
+// full-precision layers' weights to 8 bits (the folded θ and bias are exact
+// there); over more timesteps the rounding of θ and bias to integers adds
+// a few.
+func TestSurrogateFolding(t *testing.T) {
+	data := mnist(t, "train", 400)
+	for _, T := range []int{1, 4} {
+		net := mustNet(t, "6c3p1-ap2-8c3p1-ap2-12c3p1-gap-12-10", data.Shape)
+		s, m := quickSurrogate(t, net, data, nil, SurrogateConfig{Timesteps: T, Epochs: 2, Batch: 16, LR: 1e-2, Seed: 4, Workers: 1, BinarizeTolerance: 1})
+		if got := m.Provenance["binary_layers"]; got != "conv1 conv3 conv5 dense7 dense8" {
+			t.Fatalf("T=%d: binary layers %q, want all (tolerance 1)", T, got)
+		}
+		isp := s.integerParams(m)
+		fsp := s.params(false)
+		pi := newSPass(&s.Net, T, 4, false)
+		pf := newSPass(&s.Net, T, 4, false)
+		r := snn.NewRunner(m)
+		var spikes, diffFloat, agree int
+		for i := 0; i < data.Len(); i++ {
+			pi.load(data, []int{i}, isp)
+			pi.forward(isp, 1)
+			pf.load(data, []int{i}, fsp)
+			pf.forward(fsp, 1)
+			res := r.Run(data.Image(i), T, snn.Hooks{Spikes: func(l, step int, v bitvec.Vec) {
+				size := m.Layers[l].Out.Size()
+				for j := 0; j < size; j++ {
+					want := v.Get(j)
+					if got := pi.act[l+1][step*size+j] == 1; got != want {
+						t.Fatalf("T=%d sample %d layer %d step %d neuron %d: trainer (integer) %v, SNN %v", T, i, l, step, j, got, want)
+					}
+					if got := pf.act[l+1][step*size+j] == 1; got != want {
+						diffFloat++
+					}
+					spikes++
+				}
+			}})
+			logits := pi.act[len(s.Net.Layers)][:10]
+			for c, v := range res.Potentials {
+				if float32(v) != logits[c] {
+					t.Fatalf("T=%d sample %d: output %d potential %d, trainer %v", T, i, c, v, logits[c])
+				}
+			}
+			best := 0
+			for c, v := range pf.act[len(s.Net.Layers)][:10] {
+				if v > pf.act[len(s.Net.Layers)][best] {
+					best = c
+				}
+			}
+			if best == res.Class {
+				agree++
+			}
+		}
+		t.Logf("T=%d: real-valued net differs on %d of %d neuron-steps; same class on %d of %d samples", T, diffFloat, spikes, agree, data.Len())
+		if limit := spikes / 50; diffFloat > limit {
+			t.Errorf("T=%d: real-valued net differs from the integer model on %d of %d neuron-steps, want <= %d", T, diffFloat, spikes, limit)
+		}
+	}
+}
+
+// TestSurrogateDeterministic trains with 1, 2 and 3 workers (augmentation,
+// the estimator and a short last minibatch included) and requires
+// identical parameters.
+func TestSurrogateDeterministic(t *testing.T) {
+	in := model.Shape{C: 1, H: 8, W: 8}
+	data := synthetic(in, 3, 90, 5)
+	net := mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in)
+	var first *SurrogateNet
+	for _, workers := range []int{1, 2, 3} {
+		s, err := TrainSurrogate(context.Background(), net, data, data.Slice(40), SurrogateConfig{Timesteps: 2, Epochs: 2, Batch: 40, LR: 1e-2,
+			Seed: 6, Workers: workers, BinarizeTolerance: 0.05, Shift: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = s
+			continue
+		}
+		for i := range s.Latent {
+			for _, pair := range [][2][]float32{{s.Latent[i], first.Latent[i]}, {s.Gamma[i], first.Gamma[i]}, {s.Beta[i], first.Beta[i]},
+				{s.Mean[i], first.Mean[i]}, {s.Var[i], first.Var[i]}} {
+				if !slices.Equal(pair[0], pair[1]) {
+					t.Errorf("workers %d: layer %d parameters differ from 1 worker's", workers, i)
+				}
+			}
+			if s.Net.Layers[i].Binary != first.Net.Layers[i].Binary {
+				t.Errorf("workers %d: layer %d binary %v, 1 worker %v", workers, i, s.Net.Layers[i].Binary, first.Net.Layers[i].Binary)
+			}
+		}
+		if !slices.Equal(s.Bias, first.Bias) || s.Report.ValAccuracy != first.Report.ValAccuracy {
+			t.Errorf("workers %d: output bias or validation accuracy differ", workers)
+		}
+	}
+}
+
+func TestSurrogateConfigErrors(t *testing.T) {
+	in := model.Shape{C: 1, H: 4, W: 4}
+	net := mustNet(t, "4-2", in)
+	data := synthetic(in, 2, 8, 1)
+	ok := SurrogateConfig{Timesteps: 1, Epochs: 2, Batch: 4, LR: 1e-3, Workers: 1}
+	for _, tt := range []struct {
+		mod  func(*SurrogateConfig)
+		want string
+	}{
+		{func(c *SurrogateConfig) { c.Timesteps = 0 }, "timesteps 0"},
+		{func(c *SurrogateConfig) { c.Epochs = 1 }, "estimator epochs 1 must be below epochs 1"},
+		{func(c *SurrogateConfig) { c.WeightBits = 9 }, "weight bits 9"},
+		{func(c *SurrogateConfig) { c.Coding = model.CodingTTFS }, "input coding"},
+		{func(c *SurrogateConfig) { c.Coding = model.CodingFrames; c.Timesteps = 3 }, "expects 3x4x4"},
+		{func(c *SurrogateConfig) { c.LR = math.NaN() }, "learning rate"},
+	} {
+		cfg := ok
+		tt.mod(&cfg)
+		_, err := TrainSurrogate(context.Background(), net, data, nil, cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want one containing %q", err, tt.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := TrainSurrogate(ctx, net, data, nil, ok); err == nil {
+		t.Error("TrainSurrogate with a cancelled context succeeded")
+	}
+}
