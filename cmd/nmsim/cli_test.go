@@ -208,4 +208,16 @@ func TestCompareWritesOneRowPerModel(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	stdout, _, err = runCLI("compare", presetPath, m, "--samples", "3", "--golden", "--out", out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csvData, err = os.ReadFile(out + ".csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(csvData)), "\n"); len(lines) != 2 ||
+		!strings.HasSuffix(lines[0], ",golden_mismatches") || !strings.HasSuffix(lines[1], ",0") || !strings.Contains(stdout, "golden mismatches") {
+		t.Errorf("--golden: stdout\n%s\ncsv:\n%s", stdout, csvData)
+	}
 }

@@ -27,6 +27,7 @@ type compareCommand struct {
 	seed    uint64
 	sets    setFlags
 	out     string
+	golden  bool
 }
 
 func (*compareCommand) Name() string { return "compare" }
@@ -44,10 +45,13 @@ its first output spike; a rate-coded one runs all its timesteps), spikes
 per inference (in total and per spiking layer), cycles (to the decision)
 and energy per inference with the breakdown by component. With --out
 PREFIX it also writes PREFIX.md (GitHub Markdown), PREFIX.csv (exact values
-in base units) and PREFIX.json (the full report of every run).
+in base units) and PREFIX.json (the full report of every run). With
+--golden every sample also runs through the reference software SNN and a
+column counts the samples whose spikes differ from the chip's (0 on an ideal
+chip).
 
 Example:
-  nmsim compare configs/rram-xnor.toml models/mnist-convert.bin other.bin --samples 1000 --out cmp
+  nmsim compare configs/rram-xnor.toml models/mnist-convert.bin models/mnist-ttfs.bin --samples 1000 --golden --out cmp
 `
 
 func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -59,6 +63,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the chip's random draws")
 	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
 	fs.StringVar(&c.out, "out", "", "also write PREFIX.md, PREFIX.csv and PREFIX.json")
+	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -96,7 +101,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 			n = min(n, c.samples)
 		}
 		bar := newProgress(env.Stderr, n, filepath.Base(pos[1+i]))
-		r, err := runner.Run(ctx, ch, set, runner.Options{Samples: n, Timesteps: m.Timesteps, Workers: c.workers, Seed: c.seed, Progress: func() { bar.Add(1) }})
+		r, err := runner.Run(ctx, ch, set, runner.Options{Samples: n, Timesteps: m.Timesteps, Workers: c.workers, Seed: c.seed, Golden: c.golden, Progress: func() { bar.Add(1) }})
 		bar.Finish()
 		if err != nil {
 			return fmt.Errorf("compare: %s: %w", pos[1+i], err)
@@ -145,6 +150,11 @@ func compareTable(paths []string, models []*model.Model, reports []*runner.Repor
 		header = append(header, k)
 		exactHead = append(exactHead, k+"_j_per_inference")
 	}
+	golden := len(reports) > 0 && reports[0].Golden != nil
+	if golden {
+		header = append(header, "golden mismatches")
+		exactHead = append(exactHead, "golden_mismatches")
+	}
 	exact = append(exact, exactHead)
 	for i, r := range reports {
 		n := float64(max(r.Samples, 1))
@@ -176,6 +186,10 @@ func compareTable(paths []string, models []*model.Model, reports []*runner.Repor
 		for _, k := range comps {
 			row = append(row, si(r.Energy.Breakdown[k]/n, "J"))
 			ex = append(ex, strconv.FormatFloat(r.Energy.Breakdown[k]/n, 'g', -1, 64))
+		}
+		if golden {
+			row = append(row, fmt.Sprint(r.Golden.Mismatches))
+			ex = append(ex, fmt.Sprint(r.Golden.Mismatches))
 		}
 		rows = append(rows, row)
 		exact = append(exact, ex)
