@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sort"
+	"strconv"
 
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/runner"
@@ -239,7 +240,12 @@ func loadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set
 		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input", m.Name, m.Input.Coding)
 	}
 	// The frame length the model was trained with; 0 gives the reader's
-	// default (1 ms).
-	set, _, err := dataset.LoadNMNIST(dir, "test", samples, dataset.FrameOptions{Frames: T, WindowUS: m.Input.FrameUS, MaxCount: 1<<m.Input.Bits - 1})
+	// default (1 ms). Counts clip where training clipped them (nmsim
+	// train records it), else at the largest input value.
+	maxCount := 1<<m.Input.Bits - 1
+	if c, err := strconv.Atoi(m.Provenance["max_count"]); err == nil && c >= 1 && c < maxCount {
+		maxCount = c
+	}
+	set, _, err := dataset.LoadNMNIST(dir, "test", samples, dataset.FrameOptions{Frames: T, WindowUS: m.Input.FrameUS, MaxCount: maxCount})
 	return set, err
 }
