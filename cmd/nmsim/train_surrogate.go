@@ -45,7 +45,7 @@ is evaluated with the reference SNN on the test set. Prefer small conv nets
 with global average pooling (gap) before the output layer.
   Examples:
     nmsim train --method surrogate --dataset fashion-mnist --net 32c3p1-ap2-64c3p1-ap2-128c3p1-gap-10 --timesteps 1 -o fmnist.bin
-    nmsim train --method surrogate --dataset nmnist --net 16c5s2p2-32c3p1-ap2-64c3p1-gap-10 --timesteps 8 --frame-us 40000 -o nmnist.bin
+    nmsim train --method surrogate --dataset nmnist --net 16c5s2p1-32c3p1-ap2-64c3p1-gap-10 --timesteps 8 --frame-us 40000 -o nmnist.bin
 `
 }
 
