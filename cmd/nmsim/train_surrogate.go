@@ -149,7 +149,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := train.EvalModel(ctx, m, testSet, job.workers)
+	res, err := train.EvalSNN(ctx, m, testSet, []int{m.Timesteps}, job.workers, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,7 +167,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	fmt.Fprintf(job.Stdout, "trained in %s (seconds per epoch with %d workers: %s)\n", trainTime.Round(time.Second), rep.Workers, strings.Join(perEpoch, " "))
 	fmt.Fprintf(job.Stdout, "binary layers: %s; weight storage %s\n", m.Provenance["binary_layers"], m.Provenance["weight_storage"])
 	fmt.Fprintf(job.Stdout, "test accuracy on %d samples at T=%d: real-valued net %.2f%%, integer model (reference SNN) %.2f%%\n",
-		testSet.Len(), c.timesteps, 100*floatAcc, 100*res.Accuracy())
+		testSet.Len(), c.timesteps, 100*floatAcc, 100*res.Accuracy(0))
 	fmt.Fprintf(job.Stdout, "spikes per sample: %s\n", strings.Join(spikes, " "))
 	for k, v := range map[string]string{
 		"train_samples":       strconv.Itoa(trainSet.Len()),
@@ -176,7 +176,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 		"workers":             strconv.Itoa(rep.Workers),
 		"eval_samples":        strconv.Itoa(testSet.Len()),
 		"test_accuracy_float": strconv.FormatFloat(floatAcc, 'f', 4, 64),
-		"snn_accuracy":        fmt.Sprintf("T%d=%.4f", c.timesteps, res.Accuracy()),
+		"snn_accuracy":        fmt.Sprintf("T%d=%.4f", c.timesteps, res.Accuracy(0)),
 		"spikes_per_sample":   strings.Join(spikes, " "),
 	} {
 		m.Provenance[k] = v
@@ -188,7 +188,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 		Method: "surrogate", Dataset: job.datasetName, Net: net.Spec, Timesteps: c.timesteps, Epochs: job.epochs, Seed: job.seed,
 		TrainSamples: trainSet.Len(), EvalSamples: testSet.Len(), Workers: rep.Workers, EpochSeconds: rep.EpochSeconds,
 		Estimator: rep.Layers, BinaryLayers: m.Provenance["binary_layers"], WeightBits: rep.WeightBits, FullBits: rep.FullPrecisionBits,
-		FloatAccuracy: floatAcc, ModelAccuracy: res.Accuracy(), SpikesPerSample: res.SpikesPerSample, Model: job.out,
+		FloatAccuracy: floatAcc, ModelAccuracy: res.Accuracy(0), SpikesPerSample: res.SpikesPerSample, Model: job.out,
 	}
 	return m, out, nil
 }

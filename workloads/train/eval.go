@@ -40,6 +40,18 @@ func (r *SNNResult) DefaultTimesteps(tol float64) int {
 	return r.Timesteps[len(r.Timesteps)-1]
 }
 
+// fitsInput says whether data's samples are m's input: images of its
+// shape, or, for frame coding, any whole number of frames (a data set whose
+// channels are a multiple of the model's input channels, as LoadNMNIST
+// makes).
+func fitsInput(m *model.Model, data *dataset.Set) bool {
+	in := m.Input.Shape
+	if m.Input.Coding == model.CodingFrames {
+		return data.Shape.H == in.H && data.Shape.W == in.W && data.Shape.C%in.C == 0
+	}
+	return data.Shape == in
+}
+
 // EvalSNN runs every sample of data through the reference SNN once, for the
 // largest of timesteps, and reads the class after each requested count from
 // the accumulated output membranes, so the table costs one run per sample.
@@ -59,8 +71,8 @@ func EvalSNN(ctx context.Context, m *model.Model, data *dataset.Set, timesteps [
 	if workers < 1 {
 		return SNNResult{}, fmt.Errorf("SNN evaluation: workers %d, want >= 1", workers)
 	}
-	if data.Shape != m.Input.Shape {
-		return SNNResult{}, fmt.Errorf("SNN evaluation: data set %q has %v images, the model expects %v", data.Name, data.Shape, m.Input.Shape)
+	if !fitsInput(m, data) {
+		return SNNResult{}, fmt.Errorf("SNN evaluation: data set %q has %v samples, the model reads %v (%s coding)", data.Name, data.Shape, m.Input.Shape, m.Input.Coding)
 	}
 	n := data.Len()
 	if n == 0 {

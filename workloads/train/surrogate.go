@@ -15,9 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"sync"
-	"time"
 
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -308,41 +306,29 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 	if err := checkSurrogateData(&net, &cfg, valSet); err != nil {
 		return nil, fmt.Errorf("surrogate: validation: %w", err)
 	}
-	start := time.Now()
 	s := newSurrogateNet(net, cfg)
 	s.Report.Workers = cfg.Workers
-	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x73687566)) // "shuf"
-	nShards := (cfg.Batch + surrogateShard - 1) / surrogateShard
-	workers := min(cfg.Workers, nShards)
-	passes := make([]*spass, workers)
+	lp := newLoop("surrogate", trainSet.Len(), cfg.Batch, surrogateShard, cfg.Epochs, cfg.Workers, cfg.Seed, cfg.Progress)
+	passes := make([]*spass, lp.workers)
 	for w := range passes {
 		passes[w] = newSPass(&s.Net, cfg.Timesteps, float32(cfg.Slope), cfg.DetachReset)
 	}
-	grads := make([]*sgrads, nShards)
+	grads := make([]*sgrads, lp.shards())
 	for i := range grads {
 		grads[i] = newSGrads(s)
 	}
 	L := len(s.Net.Layers)
 	opt := make([]adam, L)
 	optG, optB := make([]adam, L), make([]adam, L)
-	optBias := adam{m: make([]float32, len(s.Bias)), v: make([]float32, len(s.Bias))}
+	optBias := newAdam(len(s.Bias))
 	for i, w := range s.Latent {
 		if w != nil {
-			opt[i] = adam{m: make([]float32, len(w)), v: make([]float32, len(w))}
+			opt[i] = newAdam(len(w))
 		}
 		if g := s.Gamma[i]; g != nil {
-			optG[i] = adam{m: make([]float32, len(g)), v: make([]float32, len(g))}
-			optB[i] = adam{m: make([]float32, len(g)), v: make([]float32, len(g))}
+			optG[i], optB[i] = newAdam(len(g)), newAdam(len(g))
 		}
 	}
-	order := make([]int, trainSet.Len())
-	for i := range order {
-		order[i] = i
-	}
-	steps := (trainSet.Len() + cfg.Batch - 1) / cfg.Batch
-	total := steps * cfg.Epochs
-	shardLoss := make([]float64, nShards)
-	shardRight := make([]int, nShards)
 	shiftX, shiftY := make([]int8, cfg.Batch), make([]int8, cfg.Batch)
 	sp := s.params(true)
 	alpha := make([][]float32, L)
@@ -351,104 +337,81 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 			alpha[i] = make([]float32, s.Net.Layers[i].Outputs())
 		}
 	}
-	t := 0
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		epochStart := time.Now()
-		shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var epochLoss float64
-		var epochRight, seen int
-		for step := 0; step < steps; step++ {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("surrogate: stopped in epoch %d: %w", epoch, err)
-			}
-			batch := order[step*cfg.Batch : min((step+1)*cfg.Batch, len(order))]
-			if cfg.Shift > 0 {
-				for b := range batch {
-					shiftX[b] = int8(shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
-					shiftY[b] = int8(shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
-				}
-			}
-			s.effective(sp.w, alpha)
-			used := (len(batch) + surrogateShard - 1) / surrogateShard
-			scale := 1 / float32(len(batch))
-			var wg sync.WaitGroup
-			for wk := 0; wk < min(workers, used); wk++ {
-				wg.Add(1)
-				go func(p *spass) {
-					defer wg.Done()
-					psp := *sp
-					for sh := wk; sh < used; sh += workers {
-						lo, hi := sh*surrogateShard, min((sh+1)*surrogateShard, len(batch))
-						if cfg.Shift > 0 {
-							psp.shiftX, psp.shiftY = shiftX[lo:hi], shiftY[lo:hi]
-						}
-						idx := batch[lo:hi]
-						p.load(trainSet, idx, &psp)
-						p.forward(&psp, len(idx))
-						labels := make([]uint8, len(idx))
-						for b, i := range idx {
-							labels[b] = trainSet.Labels[i]
-						}
-						shardLoss[sh], shardRight[sh] = p.softmaxLoss(labels, scale)
-						p.backward(&psp, grads[sh], len(idx))
-					}
-				}(passes[wk])
-			}
-			wg.Wait()
-			g0 := grads[0]
-			for sh := 1; sh < used; sh++ {
-				g := grads[sh]
-				addTo(g0.bias, g.bias)
-				for i := range g.w {
-					addTo(g0.w[i], g.w[i])
-					addTo(g0.gamma[i], g.gamma[i])
-					addTo(g0.beta[i], g.beta[i])
-				}
-			}
-			for sh := 0; sh < used; sh++ {
-				epochLoss += shardLoss[sh]
-				epochRight += shardRight[sh]
-				for i := range s.Mean {
-					for c := range s.Mean[i] {
-						s.Mean[i][c] += bnMomentum * (grads[sh].mean[i][c] - s.Mean[i][c])
-						s.Var[i][c] += bnMomentum * (grads[sh].vari[i][c] - s.Var[i][c])
-					}
-				}
-			}
-			seen += len(batch)
-			t++
-			lr := cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(t-1)/float64(total)))
-			last := L - 1
-			for i := range s.Net.Layers {
-				l := &s.Net.Layers[i]
-				if !l.HasWeights() {
-					continue
-				}
-				if l.Binary {
-					if i == last {
-						steGrad(s.Latent[i], alpha[i][:1], g0.w[i], len(s.Latent[i]))
-					} else {
-						steGrad(s.Latent[i], alpha[i], g0.w[i], l.FanIn())
-					}
-				}
-				opt[i].step(s.Latent[i], g0.w[i], lr, t, l.Binary)
-				if s.Gamma[i] != nil {
-					optG[i].step(s.Gamma[i], g0.gamma[i], lr, t, false)
-					optB[i].step(s.Beta[i], g0.beta[i], lr, t, false)
-				}
-			}
-			optBias.step(s.Bias, g0.bias, lr, t, false)
-			if cfg.Progress != nil {
-				cfg.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: step + 1, Steps: steps,
-					Loss: epochLoss / float64(seen), Accuracy: float64(epochRight) / float64(seen), Elapsed: time.Since(start)})
+	scale := float32(0)
+	labels := make([][]uint8, lp.workers)
+	err := lp.run(ctx, func(mb *minibatch) {
+		if cfg.Shift > 0 {
+			for b := range mb.Samples {
+				shiftX[b] = int8(lp.shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
+				shiftY[b] = int8(lp.shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
 			}
 		}
-		s.Report.EpochSeconds = append(s.Report.EpochSeconds, time.Since(epochStart).Seconds())
+		s.effective(sp.w, alpha)
+		scale = 1 / float32(len(mb.Samples))
+	}, func(wk, sh int, idx []int) (float64, int) {
+		p, psp := passes[wk], *sp
+		if cfg.Shift > 0 {
+			lo := sh * surrogateShard
+			psp.shiftX, psp.shiftY = shiftX[lo:lo+len(idx)], shiftY[lo:lo+len(idx)]
+		}
+		p.load(trainSet, idx, &psp)
+		p.forward(&psp, len(idx))
+		labels[wk] = labels[wk][:0]
+		for _, i := range idx {
+			labels[wk] = append(labels[wk], trainSet.Labels[i])
+		}
+		loss, right := p.softmaxLoss(labels[wk], scale)
+		p.backward(&psp, grads[sh], len(idx))
+		return loss, right
+	}, func(mb *minibatch) {
+		g0 := grads[0]
+		for sh := 1; sh < mb.Shards; sh++ {
+			g := grads[sh]
+			addTo(g0.bias, g.bias)
+			for i := range g.w {
+				addTo(g0.w[i], g.w[i])
+				addTo(g0.gamma[i], g.gamma[i])
+				addTo(g0.beta[i], g.beta[i])
+			}
+		}
+		for sh := 0; sh < mb.Shards; sh++ {
+			for i := range s.Mean {
+				for c := range s.Mean[i] {
+					s.Mean[i][c] += bnMomentum * (grads[sh].mean[i][c] - s.Mean[i][c])
+					s.Var[i][c] += bnMomentum * (grads[sh].vari[i][c] - s.Var[i][c])
+				}
+			}
+		}
+		lr := mb.lr(cfg.LR)
+		last := L - 1
+		for i := range s.Net.Layers {
+			l := &s.Net.Layers[i]
+			if !l.HasWeights() {
+				continue
+			}
+			if l.Binary {
+				if i == last {
+					steGrad(s.Latent[i], alpha[i][:1], g0.w[i], len(s.Latent[i]))
+				} else {
+					steGrad(s.Latent[i], alpha[i], g0.w[i], l.FanIn())
+				}
+			}
+			opt[i].step(s.Latent[i], g0.w[i], lr, mb.T, l.Binary)
+			if s.Gamma[i] != nil {
+				optG[i].step(s.Gamma[i], g0.gamma[i], lr, mb.T, false)
+				optB[i].step(s.Beta[i], g0.beta[i], lr, mb.T, false)
+			}
+		}
+		optBias.step(s.Bias, g0.bias, lr, mb.T, false)
+	}, func(epoch int, seconds float64) error {
+		s.Report.EpochSeconds = append(s.Report.EpochSeconds, seconds)
 		if epoch == cfg.EstimatorEpochs && cfg.BinarizeTolerance >= 0 {
-			if err := s.estimate(ctx, valSet, cfg.Workers); err != nil {
-				return nil, err
-			}
+			return s.estimate(ctx, valSet, cfg.Workers)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	acc, err := s.Accuracy(ctx, valSet, cfg.Workers)
 	if err != nil {
@@ -457,12 +420,6 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 	s.Report.ValAccuracy = acc
 	s.storage()
 	return s, nil
-}
-
-func addTo(dst, src []float32) {
-	for j, v := range src {
-		dst[j] += v
-	}
 }
 
 // estimate is the accuracy-loss estimator: it measures the validation
@@ -598,19 +555,7 @@ func (s *SurrogateNet) forEachShard(ctx context.Context, data *dataset.Set, work
 				}
 				p.load(data, idx, sp)
 				p.forward(sp, n)
-				logits := p.act[len(s.Net.Layers)]
-				for b := 0; b < n; b++ {
-					z := logits[b*classes : (b+1)*classes]
-					best := 0
-					for j, v := range z {
-						if v > z[best] {
-							best = j
-						}
-					}
-					if best == int(data.Labels[first+b]) {
-						right[wk]++
-					}
-				}
+				right[wk] += countRight(p.act[len(s.Net.Layers)], classes, data.Labels[first:first+n])
 				if visit != nil {
 					visit(p, first, n)
 				}

@@ -1,17 +1,12 @@
 package train
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 
-	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/snn"
 )
 
 // maxThreshold bounds a folded threshold (a channel whose batch-norm gain
@@ -205,74 +200,4 @@ func (s *SurrogateNet) integerParams(m *model.Model) *sparams {
 		}
 	}
 	return sp
-}
-
-// ModelResult is an integer model's accuracy through the reference SNN.
-type ModelResult struct {
-	Samples, Correct int
-	// SpikesPerSample is the mean number of spikes per sample of each
-	// layer (0 for pooling and the output layer).
-	SpikesPerSample []float64
-}
-
-// Accuracy is the fraction right.
-func (r *ModelResult) Accuracy() float64 { return float64(r.Correct) / float64(r.Samples) }
-
-// EvalModel runs every sample of data through the reference SNN for
-// m.Timesteps timesteps on workers goroutines: constant-coded images, or
-// frame-coded samples of any whole number of frames (a data set whose
-// channels are a multiple of the model's input channels, as LoadNMNIST
-// makes). The result does not depend on workers.
-func EvalModel(ctx context.Context, m *model.Model, data *dataset.Set, workers int) (ModelResult, error) {
-	in := m.Input.Shape
-	ok := data.Shape == in
-	if m.Input.Coding == model.CodingFrames {
-		ok = data.Shape.H == in.H && data.Shape.W == in.W && data.Shape.C%in.C == 0
-	}
-	switch {
-	case !ok:
-		return ModelResult{}, fmt.Errorf("model evaluation: data set %q has %v samples, the model reads %v (%s coding)", data.Name, data.Shape, in, m.Input.Coding)
-	case data.Len() == 0:
-		return ModelResult{}, fmt.Errorf("model evaluation: data set %q is empty", data.Name)
-	case workers < 1:
-		return ModelResult{}, fmt.Errorf("model evaluation: workers %d, want >= 1", workers)
-	}
-	n := data.Len()
-	right := make([]int, workers)
-	spikes := make([][]int, workers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := snn.NewRunner(m)
-			spikes[wk] = make([]int, len(m.Layers))
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				res := r.Run(data.Image(i), m.Timesteps, snn.Hooks{})
-				if res.Class == int(data.Labels[i]) {
-					right[wk]++
-				}
-				for l, c := range res.Spikes {
-					spikes[wk][l] += c
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return ModelResult{}, fmt.Errorf("model evaluation: %w", err)
-	}
-	res := ModelResult{Samples: n, SpikesPerSample: make([]float64, len(m.Layers))}
-	for wk := range right {
-		res.Correct += right[wk]
-		for l, c := range spikes[wk] {
-			res.SpikesPerSample[l] += float64(c) / float64(n)
-		}
-	}
-	return res, nil
 }

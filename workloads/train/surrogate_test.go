@@ -107,7 +107,7 @@ func TestSurrogateLearnsT1(t *testing.T) {
 	trainSet, testSet := mnist(t, "train", 2000), mnist(t, "test", 500)
 	net := mustNet(t, "8c3p1-ap2-16c3p1-ap2-10", trainSet.Shape)
 	s, m := quickSurrogate(t, net, trainSet, trainSet.Slice(500), SurrogateConfig{Timesteps: 1, Epochs: 2, Batch: 32, LR: 5e-3, Seed: 1, Workers: 2, BinarizeTolerance: 0.02})
-	res, err := EvalModel(context.Background(), m, testSet, 2)
+	res, err := EvalSNN(context.Background(), m, testSet, []int{m.Timesteps}, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,12 +116,12 @@ func TestSurrogateLearnsT1(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("T=1: real-valued %.2f%%, integer model %.2f%%, binary %v, storage %d of %d bits, spikes %v",
-		100*float, 100*res.Accuracy(), m.Provenance["binary_layers"], s.Report.WeightBits, s.Report.FullPrecisionBits, res.SpikesPerSample)
-	if res.Accuracy() < 0.85 {
-		t.Errorf("integer model test accuracy %.2f%%, want >= 85%%", 100*res.Accuracy())
+		100*float, 100*res.Accuracy(0), m.Provenance["binary_layers"], s.Report.WeightBits, s.Report.FullPrecisionBits, res.SpikesPerSample)
+	if res.Accuracy(0) < 0.85 {
+		t.Errorf("integer model test accuracy %.2f%%, want >= 85%%", 100*res.Accuracy(0))
 	}
-	if math.Abs(res.Accuracy()-float) > 0.02 {
-		t.Errorf("integer model %.2f%% vs real-valued net %.2f%%: want within 2 points", 100*res.Accuracy(), 100*float)
+	if math.Abs(res.Accuracy(0)-float) > 0.02 {
+		t.Errorf("integer model %.2f%% vs real-valued net %.2f%%: want within 2 points", 100*res.Accuracy(0), 100*float)
 	}
 	if len(s.Report.Layers) != 3 {
 		t.Fatalf("estimator reported %d layers, want 3", len(s.Report.Layers))
@@ -161,14 +161,14 @@ func TestSurrogateLearnsFrames(t *testing.T) {
 	net := mustNet(t, "8c3s2p1-16c3p1-ap2-10", model.Shape{C: 1, H: 28, W: 28})
 	s, m := quickSurrogate(t, net, data, nil, SurrogateConfig{Timesteps: 3, Coding: model.CodingFrames, InputBits: 4, FrameUS: 1000,
 		Epochs: 2, Batch: 32, LR: 5e-3, Seed: 2, Workers: 2, BinarizeTolerance: -1})
-	res, err := EvalModel(context.Background(), m, test, 2)
+	res, err := EvalSNN(context.Background(), m, test, []int{m.Timesteps}, 2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	float, _ := s.Accuracy(context.Background(), test, 2)
-	t.Logf("T=3 frames: real-valued %.2f%%, integer model %.2f%%, spikes %v", 100*float, 100*res.Accuracy(), res.SpikesPerSample)
-	if res.Accuracy() < 0.75 {
-		t.Errorf("integer model test accuracy %.2f%%, want >= 75%%", 100*res.Accuracy())
+	t.Logf("T=3 frames: real-valued %.2f%%, integer model %.2f%%, spikes %v", 100*float, 100*res.Accuracy(0), res.SpikesPerSample)
+	if res.Accuracy(0) < 0.75 {
+		t.Errorf("integer model test accuracy %.2f%%, want >= 75%%", 100*res.Accuracy(0))
 	}
 	if m.Input.Coding != model.CodingFrames || m.Input.FrameUS != 1000 || m.Timesteps != 3 || m.Provenance["binary_layers"] != "none" {
 		t.Errorf("model input %+v, timesteps %d, binary %q", m.Input, m.Timesteps, m.Provenance["binary_layers"])

@@ -204,18 +204,13 @@ func Train(ctx context.Context, net Net, data *dataset.Set, cfg Config) (*ANN, e
 	if err := checkData(&net, data); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	start := time.Now()
 	a := NewANN(net, cfg.Seed)
-	// The shuffling has its own stream so that changing the
-	// initialisation code never changes the sample order.
-	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x73687566)) // "shuf"
-	nShards := (cfg.Batch + shardSize - 1) / shardSize
-	workers := min(cfg.Workers, nShards)
-	passes := make([]*pass, workers)
+	lp := newLoop("train", data.Len(), cfg.Batch, shardSize, cfg.Epochs, cfg.Workers, cfg.Seed, cfg.Progress)
+	passes := make([]*pass, lp.workers)
 	for w := range passes {
 		passes[w] = newPass(&a.Net)
 	}
-	grads := make([][][]float32, nShards) // [shard][layer]
+	grads := make([][][]float32, lp.shards()) // [shard][layer]
 	for s := range grads {
 		grads[s] = make([][]float32, len(net.Layers))
 		for i, w := range a.Latent {
@@ -227,73 +222,31 @@ func Train(ctx context.Context, net Net, data *dataset.Set, cfg Config) (*ANN, e
 	opt := make([]adam, len(net.Layers))
 	for i, w := range a.Latent {
 		if w != nil {
-			opt[i] = adam{m: make([]float32, len(w)), v: make([]float32, len(w))}
+			opt[i] = newAdam(len(w))
 		}
 	}
-	order := make([]int, data.Len())
-	for i := range order {
-		order[i] = i
-	}
-	steps := (data.Len() + cfg.Batch - 1) / cfg.Batch
-	total := steps * cfg.Epochs
-	shardLoss := make([]float64, nShards)
-	shardRight := make([]int, nShards)
-	t := 0
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var epochLoss float64
-		var epochRight, seen int
-		for step := 0; step < steps; step++ {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("train: stopped in epoch %d: %w", epoch, err)
+	var w, alpha [][]float32
+	scale := float32(0)
+	err := lp.run(ctx, func(mb *minibatch) {
+		w, alpha = a.Effective()
+		scale = 1 / float32(len(mb.Samples))
+	}, func(wk, s int, samples []int) (float64, int) {
+		return passes[wk].gradient(data, samples, w, grads[s], scale)
+	}, func(mb *minibatch) {
+		sumShards(grads, mb.Shards)
+		for i := range net.Layers {
+			l := &net.Layers[i]
+			if !l.HasWeights() {
+				continue
 			}
-			batch := order[step*cfg.Batch : min((step+1)*cfg.Batch, len(order))]
-			w, alpha := a.Effective()
-			used := (len(batch) + shardSize - 1) / shardSize
-			scale := 1 / float32(len(batch))
-			var wg sync.WaitGroup
-			for wk := 0; wk < min(workers, used); wk++ {
-				wg.Add(1)
-				go func(p *pass) {
-					defer wg.Done()
-					for s := wk; s < used; s += workers {
-						idx := batch[s*shardSize : min((s+1)*shardSize, len(batch))]
-						shardLoss[s], shardRight[s] = p.gradient(data, idx, w, grads[s], scale)
-					}
-				}(passes[wk])
+			if l.Binary {
+				steGrad(a.Latent[i], alpha[i], grads[0][i], l.FanIn())
 			}
-			wg.Wait()
-			// Sum the shards in order (the same order for any worker
-			// count), into shard 0's buffers.
-			for s := 1; s < used; s++ {
-				for i, g := range grads[s] {
-					for j, v := range g {
-						grads[0][i][j] += v
-					}
-				}
-			}
-			for s := 0; s < used; s++ {
-				epochLoss += shardLoss[s]
-				epochRight += shardRight[s]
-			}
-			seen += len(batch)
-			t++
-			lr := cfg.LR * 0.5 * (1 + math.Cos(math.Pi*float64(t-1)/float64(total)))
-			for i := range net.Layers {
-				l := &net.Layers[i]
-				if !l.HasWeights() {
-					continue
-				}
-				if l.Binary {
-					steGrad(a.Latent[i], alpha[i], grads[0][i], l.FanIn())
-				}
-				opt[i].step(a.Latent[i], grads[0][i], lr, t, l.Binary)
-			}
-			if cfg.Progress != nil {
-				cfg.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: step + 1, Steps: steps,
-					Loss: epochLoss / float64(seen), Accuracy: float64(epochRight) / float64(seen), Elapsed: time.Since(start)})
-			}
+			opt[i].step(a.Latent[i], grads[0][i], mb.lr(cfg.LR), mb.T, l.Binary)
 		}
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -315,6 +268,8 @@ func (p *pass) gradient(data *dataset.Set, idx []int, w, grad [][]float32, scale
 	p.backward(w, grad, len(idx))
 	return loss, right
 }
+
+func newAdam(n int) adam { return adam{m: make([]float32, n), v: make([]float32, n)} }
 
 // step applies one Adam update with bias correction at step t (from 1).
 // Binary layers keep their latent weights in [-1, 1]: beyond that the
@@ -346,19 +301,7 @@ func (a *ANN) Accuracy(ctx context.Context, data *dataset.Set, workers int) (flo
 	classes := a.Net.Classes()
 	right := make([]int, workers)
 	err := a.forEachShard(ctx, data, workers, w, func(wk int, p *pass, first, n int) {
-		logits := p.act[len(a.Net.Layers)]
-		for b := 0; b < n; b++ {
-			z := logits[b*classes : (b+1)*classes]
-			best := 0
-			for j, v := range z {
-				if v > z[best] {
-					best = j
-				}
-			}
-			if best == int(data.Labels[first+b]) {
-				right[wk]++
-			}
-		}
+		right[wk] += countRight(p.act[len(a.Net.Layers)], classes, data.Labels[first:first+n])
 	})
 	if err != nil {
 		return 0, fmt.Errorf("ANN accuracy: %w", err)
@@ -368,6 +311,25 @@ func (a *ANN) Accuracy(ctx context.Context, data *dataset.Set, workers int) (flo
 		sum += r
 	}
 	return float64(sum) / float64(data.Len()), nil
+}
+
+// countRight is how many of the len(labels) rows of logits (classes wide)
+// have their largest value (the first, on ties) at the label.
+func countRight(logits []float32, classes int, labels []uint8) int {
+	right := 0
+	for b, label := range labels {
+		z := logits[b*classes : (b+1)*classes]
+		best := 0
+		for j, v := range z {
+			if v > z[best] {
+				best = j
+			}
+		}
+		if best == int(label) {
+			right++
+		}
+	}
+	return right
 }
 
 // forEachShard runs every shardSize-slice of data forward with weights w

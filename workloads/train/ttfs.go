@@ -33,7 +33,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -518,17 +517,14 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 	if err != nil {
 		return nil, fmt.Errorf("ttfs train: %w", err)
 	}
-	start := time.Now()
-	shuffle := rand.New(rand.NewPCG(cfg.Seed, 0x73687566)) // "shuf", as Train
 	L := len(net.Layers)
-	nShards := (cfg.Batch + shardSize - 1) / shardSize
-	workers := min(cfg.Workers, nShards)
-	passes := make([]*ttfsPass, workers)
+	lp := newLoop("ttfs train", data.Len(), cfg.Batch, shardSize, cfg.Epochs, cfg.Workers, cfg.Seed, cfg.Progress)
+	passes := make([]*ttfsPass, lp.workers)
 	for i := range passes {
 		passes[i] = newTTFSPass(n)
 	}
-	grads := make([][][]float32, nShards)
-	gths := make([][]float64, nShards)
+	grads := make([][][]float32, lp.shards())
+	gths := make([][]float64, lp.shards())
 	for s := range grads {
 		grads[s] = make([][]float32, L)
 		for i, w := range n.Latent {
@@ -538,98 +534,59 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 	}
 	opt := make([]adam, L)
 	for i, w := range n.Latent {
-		opt[i] = adam{m: make([]float32, len(w)), v: make([]float32, len(w))}
+		opt[i] = newAdam(len(w))
 	}
 	// Each threshold is learnt as ln θ with its own Adam state.
 	logTh := make([]float32, L)
-	thOpt := adam{m: make([]float32, L), v: make([]float32, L)}
+	thOpt := newAdam(L)
 	gth := make([]float32, L)
 	for i, th := range n.Threshold {
 		logTh[i] = float32(math.Log(th))
 	}
 	var w ttfsWeights
-	order := make([]int, data.Len())
-	for i := range order {
-		order[i] = i
-	}
-	steps := (data.Len() + cfg.Batch - 1) / cfg.Batch
-	total := steps * cfg.Epochs
-	shardLoss := make([]float64, nShards)
-	shardRight := make([]int, nShards)
-	t := 0
-	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
-		shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		var epochLoss float64
-		var epochRight, seen int
-		for step := 0; step < steps; step++ {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("ttfs train: stopped in epoch %d: %w", epoch, err)
+	scale := 0.0
+	err = lp.run(ctx, func(mb *minibatch) {
+		n.weights(&w)
+		scale = 1 / float64(len(mb.Samples))
+	}, func(wk, s int, samples []int) (loss float64, right int) {
+		p := passes[wk]
+		for i := range grads[s] {
+			clear(grads[s][i])
+		}
+		clear(gths[s])
+		for _, idx := range samples {
+			label := int(data.Labels[idx])
+			if c, _ := p.forward(&w, data.Image(idx)); c == label {
+				right++
 			}
-			batch := order[step*cfg.Batch : min((step+1)*cfg.Batch, len(order))]
-			n.weights(&w)
-			used := (len(batch) + shardSize - 1) / shardSize
-			scale := 1 / float64(len(batch))
-			var wg sync.WaitGroup
-			for wk := 0; wk < min(workers, used); wk++ {
-				wg.Add(1)
-				go func(p *ttfsPass) {
-					defer wg.Done()
-					for s := wk; s < used; s += workers {
-						for i := range grads[s] {
-							clear(grads[s][i])
-						}
-						clear(gths[s])
-						shardLoss[s], shardRight[s] = 0, 0
-						for _, idx := range batch[s*shardSize : min((s+1)*shardSize, len(batch))] {
-							label := int(data.Labels[idx])
-							if c, _ := p.forward(&w, data.Image(idx)); c == label {
-								shardRight[s]++
-							}
-							shardLoss[s] += p.backward(&w, &cfg, label, grads[s], gths[s], scale)
-						}
-					}
-				}(passes[wk])
-			}
-			wg.Wait()
-			// Sum the shards in order, into shard 0's buffers.
-			for s := 1; s < used; s++ {
-				for i, g := range grads[s] {
-					g0 := grads[0][i]
-					for j, v := range g {
-						g0[j] += v
-					}
-				}
-				for i, v := range gths[s] {
-					gths[0][i] += v
-				}
-			}
-			for s := 0; s < used; s++ {
-				epochLoss += shardLoss[s]
-				epochRight += shardRight[s]
-			}
-			seen += len(batch)
-			t++
-			cos := 0.5 * (1 + math.Cos(math.Pi*float64(t-1)/float64(total)))
-			for i := range n.Latent {
-				opt[i].step(n.Latent[i], grads[0][i], cfg.LR*cos, t, true)
-			}
-			if cfg.ThresholdLR > 0 {
-				for i, g := range gths[0] {
-					gth[i] = float32(g)
-				}
-				thOpt.step(logTh, gth, cfg.ThresholdLR*cos, t, false)
-				for i, lt := range logTh {
-					// θ ≥ 1: a neuron needs at least one input.
-					lt = max(0, lt)
-					logTh[i] = lt
-					n.Threshold[i] = math.Exp(float64(lt))
-				}
-			}
-			if cfg.Progress != nil {
-				cfg.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Step: step + 1, Steps: steps,
-					Loss: epochLoss / float64(seen), Accuracy: float64(epochRight) / float64(seen), Elapsed: time.Since(start)})
+			loss += p.backward(&w, &cfg, label, grads[s], gths[s], scale)
+		}
+		return loss, right
+	}, func(mb *minibatch) {
+		sumShards(grads, mb.Shards)
+		for s := 1; s < mb.Shards; s++ {
+			for i, v := range gths[s] {
+				gths[0][i] += v
 			}
 		}
+		for i := range n.Latent {
+			opt[i].step(n.Latent[i], grads[0][i], cfg.LR*mb.Decay, mb.T, true)
+		}
+		if cfg.ThresholdLR > 0 {
+			for i, g := range gths[0] {
+				gth[i] = float32(g)
+			}
+			thOpt.step(logTh, gth, cfg.ThresholdLR*mb.Decay, mb.T, false)
+			for i, lt := range logTh {
+				// θ ≥ 1: a neuron needs at least one input.
+				lt = max(0, lt)
+				logTh[i] = lt
+				n.Threshold[i] = math.Exp(float64(lt))
+			}
+		}
+	}, nil)
+	if err != nil {
+		return nil, err
 	}
 	return n, nil
 }
