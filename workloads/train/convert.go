@@ -149,16 +149,11 @@ func Convert(ctx context.Context, a *ANN, calib *dataset.Set, cfg ConvertConfig)
 	unit := 1.0 / 255
 	for i := range a.Net.Layers {
 		l := &a.Net.Layers[i]
-		ml := model.Layer{Name: fmt.Sprintf("%s%d", l.Kind, i+1), In: l.In, Out: l.Out}
+		ml := l.modelLayer(i)
 		if l.Kind == Pool {
-			ml.Op, ml.Kernel = model.OpSumPool, l.Kernel
 			unit /= float64(l.Kernel * l.Kernel)
 			m.Layers = append(m.Layers, ml)
 			continue
-		}
-		ml.Op = model.OpDense
-		if l.Kind == Conv {
-			ml.Op, ml.Kernel, ml.Stride, ml.Pad = model.OpConv, l.Kernel, l.Stride, l.Pad
 		}
 		outs, fan := l.Outputs(), l.FanIn()
 		steps := make([]float64, outs)

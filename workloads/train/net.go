@@ -242,3 +242,17 @@ func positive(s, what string) (int, error) {
 	}
 	return v, nil
 }
+
+// modelLayer is the model.Layer skeleton of layer i (name, shapes,
+// operation and its geometry; pooling becomes a sum pool whose 1/k² the
+// caller folds into the next layer), without weights or neurons.
+func (l *Layer) modelLayer(i int) model.Layer {
+	ml := model.Layer{Name: fmt.Sprintf("%s%d", l.Kind, i+1), In: l.In, Out: l.Out, Op: model.OpDense}
+	switch l.Kind {
+	case Pool:
+		ml.Op, ml.Kernel = model.OpSumPool, l.Kernel
+	case Conv:
+		ml.Op, ml.Kernel, ml.Stride, ml.Pad = model.OpConv, l.Kernel, l.Stride, l.Pad
+	}
+	return ml
+}

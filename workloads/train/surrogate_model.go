@@ -52,16 +52,11 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 	var binary []string
 	for i := range s.Net.Layers {
 		l := &s.Net.Layers[i]
-		ml := model.Layer{Name: fmt.Sprintf("%s%d", l.Kind, i+1), In: l.In, Out: l.Out}
+		ml := l.modelLayer(i)
 		if l.Kind == Pool {
-			ml.Op, ml.Kernel = model.OpSumPool, l.Kernel
 			unit /= float64(l.Kernel * l.Kernel)
 			m.Layers = append(m.Layers, ml)
 			continue
-		}
-		ml.Op = model.OpDense
-		if l.Kind == Conv {
-			ml.Op, ml.Kernel, ml.Stride, ml.Pad = model.OpConv, l.Kernel, l.Stride, l.Pad
 		}
 		outs, fan := l.Outputs(), l.FanIn()
 		w := s.Latent[i]
