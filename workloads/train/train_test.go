@@ -340,14 +340,3 @@ func TestConfigErrors(t *testing.T) {
 
 // BenchmarkTrainStep times one minibatch of 64 MNIST-sized images through
 // the conv preset, forward, backward and update.
-func BenchmarkTrainStep(b *testing.B) {
-	in := model.Shape{C: 1, H: 28, W: 28}
-	data := synthetic(in, 10, 64, 1)
-	net := mustNet(b, "conv", in)
-	b.ResetTimer()
-	for range b.N {
-		if _, err := Train(context.Background(), net, data, Config{Epochs: 1, Batch: 64, LR: 1e-3, Workers: 2}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
