@@ -6,11 +6,13 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
+	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // TestTrainCommand trains a tiny MLP end to end and checks the table, the
@@ -99,4 +101,89 @@ func haveTrainingData() bool {
 	dir, _ := dataset.ResolveDir("")
 	_, err := dataset.Load("mnist", dir, "train")
 	return err == nil
+}
+
+// TestTrainDirectMethods trains tiny TTFS and surrogate-gradient models
+// (the latter on N-MNIST event frames too) through the command line and
+// runs each on the chip with the golden check.
+func TestTrainDirectMethods(t *testing.T) {
+	if !haveTrainingData() {
+		t.Skip("no MNIST training data")
+	}
+	tmp := t.TempDir()
+	for _, tt := range []struct {
+		name    string
+		args    []string
+		coding  model.Coding
+		readout model.Readout
+		prov    []string
+	}{
+		{"ttfs", []string{"--method", "ttfs", "--net", "784-24-10", "--window", "32", "--lr", "0.03", "--epochs", "1", "--train-samples", "600", "--eval-samples", "50"},
+			model.CodingTTFS, model.ReadoutFirstSpike, []string{"window", "thresholds", "snn_accuracy", "decision_steps", "hidden_spikes"}},
+		{"surrogate", []string{"--method", "surrogate", "--net", "8c3s2p1-16c3s2p1-gap-10", "--timesteps", "1", "--epochs", "2", "--train-samples", "400", "--val-samples", "100", "--eval-samples", "50"},
+			model.CodingConstant, model.ReadoutPotential, []string{"binary_layers", "weight_storage", "snn_accuracy", "epoch_seconds"}},
+		{"surrogate-nmnist", []string{"--method", "surrogate", "--dataset", "nmnist", "--net", "8c5s2p1-gap-10", "--timesteps", "2", "--frame-us", "100000", "--max-count", "7",
+			"--epochs", "2", "--train-samples", "100", "--val-samples", "20", "--eval-samples", "20"},
+			model.CodingFrames, model.ReadoutPotential, []string{"binary_layers", "max_count", "snn_accuracy"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, js := filepath.Join(tmp, tt.name+".bin"), filepath.Join(tmp, tt.name+".json")
+			stdout, _, err := runCLI(append([]string{"train", "--workers", "2", "-o", out, "--json", js}, tt.args...)...)
+			if err != nil {
+				if strings.Contains(err.Error(), "nmnist") && strings.Contains(err.Error(), "no such file") {
+					t.Skipf("no N-MNIST data: %v", err)
+				}
+				t.Fatalf("train: %v\n%s", err, stdout)
+			}
+			m, err := model.Load(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Input.Coding != tt.coding || m.Readout != tt.readout {
+				t.Errorf("model coding %q readout %q, want %q %q", m.Input.Coding, m.Readout, tt.coding, tt.readout)
+			}
+			for _, k := range append(tt.prov, "method", "command", "total_seconds") {
+				if m.Provenance[k] == "" {
+					t.Errorf("provenance lacks %q: %v", k, m.Provenance)
+				}
+			}
+			if _, err := os.Stat(js); err != nil {
+				t.Error(err)
+			}
+			args := []string{"run", presetPath, out, "--samples", "5", "--golden", "--workers", "2"}
+			if tt.coding == model.CodingFrames {
+				args = append(args, "--dataset", "nmnist")
+			}
+			stdout, _, err = runCLI(args...)
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if !strings.Contains(stdout, "golden spike mismatches") || !regexp.MustCompile(`golden spike mismatches\s*│\s*0\s`).MatchString(stdout) {
+				t.Errorf("run --golden:\n%s", stdout)
+			}
+		})
+	}
+}
+
+// TestTrainHelpNetsParse: every --net of the help's examples is a valid
+// net for its data set.
+func TestTrainHelpNetsParse(t *testing.T) {
+	_, stderr, _ := runCLI("train", "--help")
+	examples := regexp.MustCompile(`nmsim train (.*)`).FindAllStringSubmatch(stderr, -1)
+	if len(examples) < 6 {
+		t.Fatalf("found %d examples in the help", len(examples))
+	}
+	for _, ex := range examples {
+		net := regexp.MustCompile(`--net (\S+)`).FindStringSubmatch(ex[1])
+		if net == nil {
+			continue
+		}
+		in := model.Shape{C: 1, H: 28, W: 28}
+		if strings.Contains(ex[1], "nmnist") {
+			in = dataset.FrameShape
+		}
+		if _, err := train.ParseNet(net[1], in); err != nil {
+			t.Errorf("example %q: %v", ex[0], err)
+		}
+	}
 }
