@@ -187,3 +187,38 @@ func TestTrainHelpNetsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestShippedModelsGolden runs every model in models/ on the default chip
+// for a few samples of its own data set with the golden check: each loads
+// (checksum), fits the preset and matches the reference SNN spike for
+// spike.
+func TestShippedModelsGolden(t *testing.T) {
+	paths, err := filepath.Glob("../../models/*.bin")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no shipped models: %v", err)
+	}
+	for _, p := range paths {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			m, err := model.Load(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := m.Provenance["dataset"]
+			dir, _ := dataset.ResolveDir("")
+			if name == "nmnist" {
+				if _, err := dataset.NMNISTFiles(dir, "test"); err != nil {
+					t.Skipf("no N-MNIST data: %v", err)
+				}
+			} else if _, err := dataset.Load(name, dir, "test"); err != nil {
+				t.Skipf("no %s data: %v", name, err)
+			}
+			stdout, _, err := runCLI("run", presetPath, p, "--dataset", name, "--samples", "3", "--golden", "--workers", "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !regexp.MustCompile(`golden spike mismatches\s*│\s*0\s`).MatchString(stdout) {
+				t.Errorf("run --golden:\n%s", stdout)
+			}
+		})
+	}
+}
