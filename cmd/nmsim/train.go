@@ -44,6 +44,8 @@ type trainMethod interface {
 	addFlags(fs *flag.FlagSet)
 	// usage is the method's section of --help.
 	usage() string
+	// defaultLR is the learning rate when --lr is not given.
+	defaultLR() float64
 	// run trains on the job's data and returns the model (its Provenance
 	// filled with the method's settings and measured accuracies) and a
 	// JSON-able record of the results for --json.
@@ -147,7 +149,7 @@ func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.net, "net", "conv", "preset (mlp, conv) or layer string, see above")
 	fs.IntVar(&c.epochs, "epochs", 10, "training epochs")
 	fs.IntVar(&c.batch, "batch", 64, "minibatch size")
-	fs.Float64Var(&c.lr, "lr", 2e-3, "initial learning rate")
+	fs.Float64Var(&c.lr, "lr", 0, "initial learning rate (0: the method's default, 0.002 for convert and surrogate, 0.01 for ttfs)")
 	fs.Uint64Var(&c.seed, "seed", 1, "random seed for the initial weights and the shuffling")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "worker goroutines (results do not depend on it)")
 	fs.IntVar(&c.evalSamples, "eval-samples", 0, "test samples to evaluate on (0 = all)")
@@ -173,7 +175,12 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if !ok {
 		return fmt.Errorf("train: method %q unknown (supported: %s)", c.method, strings.Join(c.methodNames(), ", "))
 	}
+	if c.lr == 0 {
+		c.lr = method.defaultLR()
+	}
 	switch {
+	case !(c.lr > 0):
+		return fmt.Errorf("train: --lr %v, want > 0", c.lr)
 	case c.workers < 1:
 		return fmt.Errorf("train: --workers %d, want >= 1", c.workers)
 	case c.epochs < 1:

@@ -22,6 +22,8 @@ type convertMethod struct {
 	evalTimesteps  string
 }
 
+func (*convertMethod) defaultLR() float64 { return 2e-3 }
+
 func (*convertMethod) usage() string {
 	return `Method "convert" (paper 1, Lu & Sengupta 2020) trains a binary ANN and turns
 it into a spiking network:

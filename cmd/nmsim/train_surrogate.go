@@ -28,6 +28,8 @@ type surrogateMethod struct {
 	maxCount       int
 }
 
+func (*surrogateMethod) defaultLR() float64 { return 2e-3 }
+
 func (*surrogateMethod) usage() string {
 	return `Method "surrogate" (paper 3, Pei et al. 2023, ALBSNN) trains the spiking
 network directly: integrate-and-fire neurons (reset by subtraction) over

@@ -69,6 +69,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--dataset", "cifar-11", "--data", "testdata"}, "cifar-11"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--workers", "0"}, "--workers 0"},
+		{[]string{"--lr", "-1"}, "--lr -1, want > 0"},
 	} {
 		_, _, err := runCLI(append([]string{"train"}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

@@ -22,6 +22,8 @@ type ttfsMethod struct {
 	interpolate bool
 }
 
+func (*ttfsMethod) defaultLR() float64 { return train.DefaultTTFSConfig().LR }
+
 func (*ttfsMethod) usage() string {
 	return `Method "ttfs" (S4NN/BS4NN, Kheradpisheh et al. 2020/2022; the closest public
 recipe to paper 2's BSTDG) trains a binary spiking network directly with
@@ -41,8 +43,8 @@ spike times. Dense nets only (e.g. 784-600-10); every layer is binary.
   spikes as the trainer; it is evaluated on the test set with the reference
   SNN (accuracy, hidden spikes per image, mean timesteps to the decision).
   Examples:
-    nmsim train --method ttfs --dataset mnist --net 784-600-10 -o mnist-ttfs.bin
-    nmsim train --method ttfs --dataset fashion-mnist --net 784-600-10 --window 128 -o fmnist-ttfs.bin
+    nmsim train --method ttfs --dataset mnist --net 784-600-10 --epochs 20 -o mnist-ttfs.bin
+    nmsim train --method ttfs --dataset fashion-mnist --net 784-600-10 --epochs 20 --threshold 40 -o fmnist-ttfs.bin
     nmsim train --method ttfs --net 784-64-10 --epochs 1 --train-samples 5000 --eval-samples 1000
 `
 }

@@ -74,10 +74,11 @@ type TTFSConfig struct {
 	Progress func(Progress)
 }
 
-// DefaultTTFSConfig returns the settings used for the committed models:
-// pass it to TrainTTFS after setting Epochs, Seed and Workers as needed.
+// DefaultTTFSConfig returns the settings of models/mnist-ttfs.bin
+// (models/fashion-mnist-ttfs.bin also set Threshold to 40): pass it to
+// TrainTTFS after setting Epochs, Seed and Workers as needed.
 func DefaultTTFSConfig() TTFSConfig {
-	return TTFSConfig{Window: 256, Epochs: 10, Batch: 64, LR: 2e-3, ThresholdLR: 2e-3, Gamma: 3, Seed: 1, Workers: 1}
+	return TTFSConfig{Window: 256, Epochs: 20, Batch: 64, LR: 0.01, ThresholdLR: 0, Gamma: 3, Seed: 1, Workers: 1}
 }
 
 func (c *TTFSConfig) check() error {
