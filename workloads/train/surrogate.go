@@ -94,14 +94,6 @@ func (c *SurrogateConfig) check() error {
 		return fmt.Errorf("input coding %q, want %q or %q", c.Coding, model.CodingConstant, model.CodingFrames)
 	case c.InputBits < 1 || c.InputBits > 16:
 		return fmt.Errorf("input bits %d, want 1..16", c.InputBits)
-	case c.Epochs < 1:
-		return fmt.Errorf("epochs %d, want >= 1", c.Epochs)
-	case c.Batch < 1:
-		return fmt.Errorf("batch %d, want >= 1", c.Batch)
-	case !(c.LR > 0) || math.IsInf(c.LR, 0):
-		return fmt.Errorf("learning rate %v, want > 0", c.LR)
-	case c.Workers < 1:
-		return fmt.Errorf("workers %d, want >= 1", c.Workers)
 	case math.IsNaN(c.BinarizeTolerance):
 		return errors.New("binarize tolerance is NaN")
 	case c.EstimatorEpochs < 1:
@@ -115,7 +107,8 @@ func (c *SurrogateConfig) check() error {
 	case c.Shift < 0 || c.Shift > 127:
 		return fmt.Errorf("shift %d, want 0..127", c.Shift)
 	}
-	return nil
+	common := Config{Epochs: c.Epochs, Batch: c.Batch, LR: c.LR, Workers: c.Workers}
+	return common.check()
 }
 
 // SurrogateNet is a trained surrogate-gradient SNN in real values.
