@@ -144,3 +144,20 @@ func addTo(dst, src []float32) {
 		dst[j] += v
 	}
 }
+
+// inRanges splits [0, n) into up to workers contiguous ranges and runs fn
+// on each on its own goroutine. For elementwise work (summing shards, an
+// optimiser step) the result does not depend on workers.
+func inRanges(n, workers int, fn func(lo, hi int)) {
+	workers = max(1, min(workers, n/4096)) // small arrays are not worth a goroutine
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := n*w/workers, n*(w+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	wg.Wait()
+}

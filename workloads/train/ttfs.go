@@ -564,14 +564,23 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 		}
 		return loss, right
 	}, func(mb *minibatch) {
-		sumShards(grads, mb.Shards)
 		for s := 1; s < mb.Shards; s++ {
 			for i, v := range gths[s] {
 				gths[0][i] += v
 			}
 		}
-		for i := range n.Latent {
-			opt[i].step(n.Latent[i], grads[0][i], cfg.LR*mb.Decay, mb.T, true)
+		// Sum the shards and step Adam elementwise, in ranges spread
+		// over the workers (the per-step serial part that would
+		// otherwise cap the second core's gain).
+		for i, w := range n.Latent {
+			g0 := grads[0][i]
+			inRanges(len(w), lp.workers, func(lo, hi int) {
+				for s := 1; s < mb.Shards; s++ {
+					addTo(g0[lo:hi], grads[s][i][lo:hi])
+				}
+				part := adam{m: opt[i].m[lo:hi], v: opt[i].v[lo:hi]}
+				part.step(w[lo:hi], g0[lo:hi], cfg.LR*mb.Decay, mb.T, true)
+			})
 		}
 		if cfg.ThresholdLR > 0 {
 			for i, g := range gths[0] {
