@@ -137,7 +137,6 @@ func Convert(ctx context.Context, a *ANN, calib *dataset.Set, cfg ConvertConfig)
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	_, alpha := a.Effective()
-	qmax := float64(int(1)<<(cfg.WeightBits-1) - 1)
 	last := len(a.Net.Layers) - 1
 	m := &model.Model{
 		Name:      cfg.Name,
@@ -156,45 +155,17 @@ func Convert(ctx context.Context, a *ANN, calib *dataset.Set, cfg ConvertConfig)
 			continue
 		}
 		outs, fan := l.Outputs(), l.FanIn()
-		steps := make([]float64, outs)
-		ml.Weights = make([]int8, outs*fan)
-		switch {
-		case l.Binary:
+		var binaryAlpha func(o int) float64
+		ml.WeightBits = cfg.WeightBits
+		if l.Binary {
 			ml.WeightBits = 1
-			for o := range steps {
-				steps[o] = float64(alpha[i][o])
-				for j, v := range a.Latent[i][o*fan : (o+1)*fan] {
-					ml.Weights[o*fan+j] = 1
-					if v < 0 {
-						ml.Weights[o*fan+j] = -1
-					}
-				}
-			}
-		case i == last:
-			ml.WeightBits = cfg.WeightBits
-			d := maxAbs(a.Latent[i]) / qmax
-			for o := range steps {
-				steps[o] = d
-			}
-		default:
-			ml.WeightBits = cfg.WeightBits
-			for o := range steps {
-				steps[o] = maxAbs(a.Latent[i][o*fan:(o+1)*fan]) / qmax
-			}
+			binaryAlpha = func(o int) float64 { return float64(alpha[i][o]) }
 		}
+		var steps []float64
+		ml.Weights, steps = quantiseWeights(a.Latent[i], fan, binaryAlpha, i == last, cfg.WeightBits)
 		ml.Scale = make([]float64, outs)
 		for o, d := range steps {
-			if !(d > 0) {
-				// An all-zero row: any positive step quantises it
-				// exactly, and its neurons never fire.
-				d = 1
-			}
 			ml.Scale[o] = d * unit
-			if !l.Binary {
-				for j, v := range a.Latent[i][o*fan : (o+1)*fan] {
-					ml.Weights[o*fan+j] = int8(math.Round(float64(v) / d))
-				}
-			}
 		}
 		if i == last {
 			m.Layers = append(m.Layers, ml)
@@ -226,6 +197,45 @@ func Convert(ctx context.Context, a *ANN, calib *dataset.Set, cfg ConvertConfig)
 		return nil, fmt.Errorf("convert: produced an invalid model: %w", err)
 	}
 	return m, nil
+}
+
+// quantiseWeights turns a weight layer's real weights w ([outputs][fan])
+// into the model's integers and the real value of one unit of each row.
+// A binary layer (binaryAlpha set) gets sign(w) (+1 for 0) worth
+// binaryAlpha(o); a full-precision one round(w/Δ) in bits bits, with
+// Δ = max|row|/(2^(bits−1)−1) per row, or one Δ for the whole layer when
+// shared (the output layer, whose argmax must stay the real one's). An
+// all-zero row gets the step 1, which quantises it exactly.
+func quantiseWeights(w []float32, fan int, binaryAlpha func(o int) float64, shared bool, bits int) ([]int8, []float64) {
+	qmax := float64(int(1)<<(bits-1) - 1)
+	outs := len(w) / fan
+	q, steps := make([]int8, len(w)), make([]float64, outs)
+	layerStep := maxAbs(w) / qmax
+	for o := range steps {
+		row := w[o*fan : (o+1)*fan]
+		switch {
+		case binaryAlpha != nil:
+			steps[o] = binaryAlpha(o)
+		case shared:
+			steps[o] = layerStep
+		default:
+			steps[o] = maxAbs(row) / qmax
+		}
+		if !(steps[o] > 0) {
+			steps[o] = 1
+		}
+		for j, v := range row {
+			switch {
+			case binaryAlpha == nil:
+				q[o*fan+j] = int8(math.Round(float64(v) / steps[o]))
+			case v >= 0:
+				q[o*fan+j] = 1
+			default:
+				q[o*fan+j] = -1
+			}
+		}
+	}
+	return q, steps
 }
 
 func maxAbs(v []float32) float64 {

@@ -33,7 +33,6 @@ const maxThreshold = 1 << 36
 // and the bias round(bias/(d·u)), so its argmax is the real one's.
 func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 	cfg := s.Config
-	qmax := float64(int(1)<<(cfg.WeightBits-1) - 1)
 	last := len(s.Net.Layers) - 1
 	m := &model.Model{
 		Name:      name,
@@ -59,40 +58,22 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 			continue
 		}
 		outs, fan := l.Outputs(), l.FanIn()
-		w := s.Latent[i]
-		steps := make([]float64, outs)
-		ml.Weights = make([]int8, outs*fan)
 		ml.WeightBits = cfg.WeightBits
+		var binaryAlpha func(o int) float64
 		if l.Binary {
 			ml.WeightBits = 1
 			binary = append(binary, ml.Name)
-		}
-		for o := range steps {
-			row := w[o*fan : (o+1)*fan]
-			switch {
-			case l.Binary && i == last:
-				steps[o] = math.Abs(float64(sp.w[i][0])) // the layer's α
-			case l.Binary:
-				steps[o] = math.Abs(float64(sp.w[i][o*fan]))
-			case i == last:
-				steps[o] = maxAbs(w) / qmax
-			default:
-				steps[o] = maxAbs(row) / qmax
-			}
-			if !(steps[o] > 0) {
-				steps[o] = 1 // an all-zero row: any step quantises it exactly
-			}
-			for j, v := range row {
-				switch {
-				case l.Binary && v >= 0:
-					ml.Weights[o*fan+j] = 1
-				case l.Binary:
-					ml.Weights[o*fan+j] = -1
-				default:
-					ml.Weights[o*fan+j] = int8(math.Round(float64(v) / steps[o]))
+			// The effective weights are ±α: one α for the output layer,
+			// one per row elsewhere.
+			binaryAlpha = func(o int) float64 {
+				if i == last {
+					o = 0
 				}
+				return math.Abs(float64(sp.w[i][o*fan]))
 			}
 		}
+		var steps []float64
+		ml.Weights, steps = quantiseWeights(s.Latent[i], fan, binaryAlpha, i == last, cfg.WeightBits)
 		ml.Scale = make([]float64, outs)
 		if i == last {
 			ml.Bias = make([]int64, outs)
@@ -158,41 +139,4 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 		return nil, fmt.Errorf("surrogate: produced an invalid model: %w", err)
 	}
 	return m, nil
-}
-
-// integerParams returns forward parameters that make a spass compute the
-// integer model m exactly (every value an integer below 2^24 held in a
-// float32): integer weights and inputs, u = Z + bias, thresholds θ, and
-// the output summed over timesteps plus T times its bias.
-func (s *SurrogateNet) integerParams(m *model.Model) *sparams {
-	L := len(s.Net.Layers)
-	sp := &sparams{w: make([][]float32, L), scale: make([][]float32, L), shift: make([][]float32, L), thr: make([][]float32, L),
-		lastScale: 1, unit: 1, frames: m.Input.Coding == model.CodingFrames, sumPool: true}
-	for i := range m.Layers {
-		ml := &m.Layers[i]
-		if !ml.HasWeights() {
-			continue
-		}
-		sp.w[i] = make([]float32, len(ml.Weights))
-		for j, v := range ml.Weights {
-			sp.w[i][j] = float32(v)
-		}
-		if i == L-1 {
-			sp.bias = make([]float32, len(ml.Bias))
-			for j, b := range ml.Bias {
-				sp.bias[j] = float32(b * int64(s.Config.Timesteps))
-			}
-			continue
-		}
-		// Thresholds and biases are per output channel (conv) or per
-		// neuron (dense, whose Out.C is its neuron count): one per C.
-		n := ml.Outputs()
-		sp.scale[i], sp.shift[i], sp.thr[i] = make([]float32, n), make([]float32, n), make([]float32, n)
-		for o := 0; o < n; o++ {
-			sp.scale[i][o] = 1
-			sp.shift[i][o] = float32(ml.Bias[o])
-			sp.thr[i][o] = float32(ml.Threshold[o])
-		}
-	}
-	return sp
 }

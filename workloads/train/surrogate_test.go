@@ -302,3 +302,40 @@ func TestSurrogateConfigErrors(t *testing.T) {
 		t.Error("TrainSurrogate with a cancelled context succeeded")
 	}
 }
+
+// integerParams returns forward parameters that make a spass compute the
+// integer model m exactly (every value an integer below 2^24 held in a
+// float32): integer weights and inputs, u = Z + bias, thresholds θ, and
+// the output summed over timesteps plus T times its bias.
+func (s *SurrogateNet) integerParams(m *model.Model) *sparams {
+	L := len(s.Net.Layers)
+	sp := &sparams{w: make([][]float32, L), scale: make([][]float32, L), shift: make([][]float32, L), thr: make([][]float32, L),
+		lastScale: 1, unit: 1, frames: m.Input.Coding == model.CodingFrames, sumPool: true}
+	for i := range m.Layers {
+		ml := &m.Layers[i]
+		if !ml.HasWeights() {
+			continue
+		}
+		sp.w[i] = make([]float32, len(ml.Weights))
+		for j, v := range ml.Weights {
+			sp.w[i][j] = float32(v)
+		}
+		if i == L-1 {
+			sp.bias = make([]float32, len(ml.Bias))
+			for j, b := range ml.Bias {
+				sp.bias[j] = float32(b * int64(s.Config.Timesteps))
+			}
+			continue
+		}
+		// Thresholds and biases are per output channel (conv) or per
+		// neuron (dense, whose Out.C is its neuron count): one per C.
+		n := ml.Outputs()
+		sp.scale[i], sp.shift[i], sp.thr[i] = make([]float32, n), make([]float32, n), make([]float32, n)
+		for o := 0; o < n; o++ {
+			sp.scale[i][o] = 1
+			sp.shift[i][o] = float32(ml.Bias[o])
+			sp.thr[i][o] = float32(ml.Threshold[o])
+		}
+	}
+	return sp
+}
