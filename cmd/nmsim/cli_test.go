@@ -4,14 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/nmsim/nmsim/internal/golden"
 	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/internal/version"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -127,6 +130,62 @@ func TestRunJSONIsByteIdenticalAcrossWorkers(t *testing.T) {
 	}
 	if g := r["golden"].(map[string]any)["mismatches"].(float64); g != 0 {
 		t.Fatalf("%v golden mismatches", g)
+	}
+}
+
+// TestCommandLineMistakes: a mistake in the command line is one line
+// that names it, suggests the nearest flag or command and points to the
+// help, and is a usageError (exit status 2).
+func TestCommandLineMistakes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "a.toml", "m.bin", "--sampels", "3"}, "nmsim run: unknown flag --sampels (did you mean --samples?); see 'nmsim run --help'"},
+		{[]string{"compare", "--gold"}, "nmsim compare: unknown flag --gold (did you mean --golden?); see 'nmsim compare --help'"},
+		{[]string{"train", "--epoch", "1"}, "nmsim train: unknown flag --epoch (did you mean --epochs?); see 'nmsim train --help'"},
+		{[]string{"export", "-x"}, "nmsim export: unknown flag -x; see 'nmsim export --help'"},
+		{[]string{"run", "--samples", "ten"}, `nmsim run: --samples "ten": want an integer; see 'nmsim run --help'`},
+		{[]string{"run", "--seed", "-1"}, `nmsim run: --seed "-1": want an integer ≥ 0; see 'nmsim run --help'`},
+		{[]string{"run", "--golden=maybe"}, `nmsim run: --golden "maybe": want true or false; see 'nmsim run --help'`},
+		{[]string{"run", "--set", "x"}, `nmsim run: --set "x": want key=value, e.g. crossbar.adc_bits=4; see 'nmsim run --help'`},
+		{[]string{"map", "--set"}, "nmsim map: --set needs a value; see 'nmsim map --help'"},
+		{[]string{"run", "a.toml"}, "nmsim run: want arch.toml model.bin, got 1 argument; see 'nmsim run --help'"},
+		{[]string{"compare", "a.toml"}, "nmsim compare: want arch.toml and at least one model.bin, got 1 argument; see 'nmsim compare --help'"},
+		{[]string{"rn"}, "nmsim: unknown command \"rn\" (did you mean run?); see 'nmsim --help'"},
+	} {
+		stdout, stderr, err := runCLI(tc.args...)
+		var ue *usageError
+		if !errors.As(err, &ue) || err.Error() != tc.want {
+			t.Errorf("%q: got %v (%T), want the usage error\n%s", tc.args, err, err, tc.want)
+		}
+		if stdout != "" || stderr != "" {
+			t.Errorf("%q printed stdout %q, stderr %q; want only the one-line error", tc.args, stdout, stderr)
+		}
+	}
+}
+
+// TestVersionAndHelp: nmsim --version and nmsim version print the version
+// and Go toolchain; nmsim help CMD is CMD's help on stdout; nmsim alone
+// prints the usage to stderr and fails as a usage error.
+func TestVersionAndHelp(t *testing.T) {
+	for _, arg := range []string{"--version", "version"} {
+		out, _, err := runCLI(arg)
+		if err != nil || !strings.HasPrefix(out, "nmsim "+version.Version+" (commit ") || !strings.Contains(out, runtime.Version()) {
+			t.Errorf("%s: err %v, output %q", arg, err, out)
+		}
+	}
+	out, _, err := runCLI("help", "run")
+	if err != nil || !strings.Contains(out, "Usage: nmsim run arch.toml model.bin") || !strings.Contains(out, "-samples") {
+		t.Errorf("help run: err %v, output:\n%s", err, out)
+	}
+	if _, _, err := runCLI("help", "simulate"); err == nil {
+		t.Error("help simulate: no error")
+	}
+	out, errOut, err := runCLI()
+	var ue *usageError
+	if !errors.As(err, &ue) || out != "" || !strings.Contains(errOut, "Commands:") {
+		t.Errorf("no arguments: err %v, stdout %q, stderr:\n%s", err, out, errOut)
 	}
 }
 

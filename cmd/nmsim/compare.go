@@ -69,8 +69,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 		return err
 	}
 	if len(pos) < 2 {
-		fs.Usage()
-		return fmt.Errorf("compare: want arch.toml and at least one model.bin, got %d arguments", len(pos))
+		return usageErr(fs, "want arch.toml and at least one model.bin, got %s", quantity(len(pos), "argument"))
 	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {

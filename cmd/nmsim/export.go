@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/nmsim/nmsim/workloads/nir"
@@ -45,8 +44,7 @@ func (c *exportCommand) Run(ctx context.Context, args []string, env *Env) error 
 		return err
 	}
 	if c.out == "" {
-		fs.Usage()
-		return errors.New("export: -o model.nir is required")
+		return usageErr(fs, "-o model.nir is required")
 	}
 	m, err := loadModel(pos[0])
 	if err != nil {

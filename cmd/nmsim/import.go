@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -72,8 +71,7 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 		return err
 	}
 	if c.out == "" {
-		fs.Usage()
-		return errors.New("import: -o model.bin is required")
+		return usageErr(fs, "-o model.bin is required")
 	}
 	g, err := nir.Open(pos[0])
 	if err != nil {

@@ -11,8 +11,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/nmsim/nmsim/internal/tomlkeys"
+	"github.com/nmsim/nmsim/internal/version"
 )
 
 // command is one subcommand.
@@ -65,43 +70,81 @@ Commands:
 		fmt.Fprintf(w, "  %-9s %s\n", c.Name(), c.Synopsis())
 	}
 	fmt.Fprint(w, `
-Run 'nmsim <command> --help' for the flags of a command.
+Run 'nmsim <command> --help' (or 'nmsim help <command>') for the flags of a
+command, 'nmsim --version' for the version.
 
 Quick start (the shipped preset, model and MNIST slice):
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --samples 1000
 `)
 }
 
-// errUsage marks errors whose message is already printed with the usage.
-var errUsage = errors.New("usage")
+// usageError is a mistake in the command line (an unknown command or flag,
+// a bad flag value, a wrong number of arguments): main prints its message,
+// one line, and exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usageErr says what is wrong with the command line of fs's command and
+// where its help is.
+func usageErr(fs *flag.FlagSet, format string, a ...any) error {
+	return &usageError{fmt.Sprintf("nmsim %s: %s; see 'nmsim %s --help'", fs.Name(), fmt.Sprintf(format, a...), fs.Name())}
+}
 
 func run(ctx context.Context, args []string, env *Env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return &usageError{}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			// nmsim help CMD is nmsim CMD --help, on stdout.
+			helpEnv := *env
+			helpEnv.Stderr = env.Stdout
+			err := run(ctx, []string{args[1], "--help"}, &helpEnv)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
 		usage(env.Stdout)
 		return nil
+	case "-version", "--version", "version":
+		fmt.Fprintln(env.Stdout, version.String())
+		return nil
 	}
+	var names []string
 	for _, c := range commands() {
 		if c.Name() == args[0] {
 			return c.Run(ctx, args[1:], env)
 		}
+		names = append(names, c.Name())
 	}
-	usage(env.Stderr)
-	return fmt.Errorf("unknown command %q", args[0])
+	msg := fmt.Sprintf("nmsim: unknown command %q", args[0])
+	if near := tomlkeys.Nearest(args[0], names, nil); near != "" {
+		msg += fmt.Sprintf(" (did you mean %s?)", near)
+	}
+	return &usageError{msg + "; see 'nmsim --help'"}
 }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	env := &Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
-	if err := run(ctx, os.Args[1:], env); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+	err := run(ctx, os.Args[1:], env)
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return
+	case errors.As(err, &ue):
+		if ue.msg != "" {
+			fmt.Fprintln(os.Stderr, ue.msg)
 		}
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "nmsim:", strings.TrimSpace(err.Error()))
-		}
-		os.Exit(1)
+		os.Exit(2)
 	}
+	fmt.Fprintln(os.Stderr, "nmsim:", strings.TrimSpace(err.Error()))
+	os.Exit(1)
 }
 
 // newFlagSet makes a flag set whose --help prints the command's own text.
@@ -117,15 +160,25 @@ func newFlagSet(name, synopsis, usageText string, w io.Writer) *flag.FlagSet {
 
 // parseFlags parses args allowing flags after positional arguments
 // ("nmsim run arch.toml model.bin --samples 10"), and returns the
-// positionals.
+// positionals. --help prints the command's help and returns flag.ErrHelp;
+// a bad flag is a one-line usageError, with the nearest flag name when
+// the flag is unknown.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package prints its error and the whole help on failure;
+	// keep it quiet and say it in one line instead.
+	help, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	defer func() { fs.Usage = help; fs.SetOutput(out) }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				help()
 				return nil, err
 			}
-			return nil, errUsage
+			return nil, flagError(fs, err)
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -136,16 +189,81 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+var (
+	unknownFlagRE = regexp.MustCompile(`^flag provided but not defined: -+(.*)$`)
+	badValueRE    = regexp.MustCompile(`^invalid (boolean )?value (".*") for (?:flag )?-+([^:\s]+): (.*)$`)
+	needsArgRE    = regexp.MustCompile(`^flag needs an argument: -+(.*)$`)
+)
+
+// flagError rewrites a flag package error in the words of nmsim's help.
+func flagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if m := unknownFlagRE.FindStringSubmatch(msg); m != nil {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		msg = "unknown flag " + dashes(m[1])
+		// One- and two-letter names are too short to guess from.
+		if near := tomlkeys.Nearest(m[1], names, nil); near != "" && len(m[1]) > 2 {
+			msg += fmt.Sprintf(" (did you mean %s?)", dashes(near))
+		}
+	} else if m := badValueRE.FindStringSubmatch(msg); m != nil {
+		why := m[4]
+		if m[1] != "" {
+			why = "want true or false"
+		} else if f := fs.Lookup(m[3]); f != nil && why == "parse error" {
+			why = wantOf(f)
+		}
+		msg = fmt.Sprintf("%s %s: %s", dashes(m[3]), m[2], why)
+	} else if m := needsArgRE.FindStringSubmatch(msg); m != nil {
+		msg = dashes(m[1]) + " needs a value"
+	}
+	return usageErr(fs, "%s", msg)
+}
+
+// wantOf says what kind of value flag f takes.
+func wantOf(f *flag.Flag) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return "parse error"
+	}
+	switch g.Get().(type) {
+	case int, int64:
+		return "want an integer"
+	case uint, uint64:
+		return "want an integer ≥ 0"
+	case float64:
+		return "want a number"
+	case time.Duration:
+		return "want a duration such as 90s or 1h30m"
+	}
+	return "parse error"
+}
+
+// dashes writes a flag name as the help does: -o, --samples.
+func dashes(name string) string {
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
 // parseArgs is parseFlags for a command that takes exactly the named
-// positional arguments; a wrong count prints the usage and names them.
+// positional arguments.
 func parseArgs(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return nil, err
 	}
 	if len(pos) != len(names) {
-		fs.Usage()
-		return nil, fmt.Errorf("%s: want %s, got %d arguments", fs.Name(), strings.Join(names, " "), len(pos))
+		return nil, usageErr(fs, "want %s, got %s", strings.Join(names, " "), quantity(len(pos), "argument"))
 	}
 	return pos, nil
+}
+
+// quantity writes a count and its noun: "1 timestep", "2 timesteps".
+func quantity(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

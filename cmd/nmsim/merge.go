@@ -41,8 +41,7 @@ func (c *mergeCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	if len(dirs) == 0 || c.out == "" {
-		fs.Usage()
-		return fmt.Errorf("merge: want --out DIR and at least one shard directory")
+		return usageErr(fs, "want --out DIR and at least one shard directory")
 	}
 	sum, err := sweep.Merge(dirs, c.out)
 	if err != nil {

@@ -96,8 +96,7 @@ func (c *nocCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	if len(pos) > 1 {
-		fs.Usage()
-		return fmt.Errorf("noc: want at most one arch.toml, got %d arguments", len(pos))
+		return usageErr(fs, "want at most one arch.toml, got %s", quantity(len(pos), "argument"))
 	}
 	cfg, err := c.config(fs, pos)
 	if err != nil {

@@ -169,7 +169,7 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return fmt.Errorf("train: unexpected argument %q (all inputs are flags; see --help)", pos[0])
+		return usageErr(fs, "unexpected argument %q (all inputs are flags)", pos[0])
 	}
 	method, ok := c.methods[c.method]
 	if !ok {
