@@ -280,3 +280,72 @@ func TestCompareWritesOneRowPerModel(t *testing.T) {
 		t.Errorf("--golden: stdout\n%s\ncsv:\n%s", stdout, csvData)
 	}
 }
+
+// TestWrongKindOfFile: a file given where another kind belongs (an arch
+// file for a model, swapped arguments, a NIR graph where run wants a
+// model.bin, a sweep for an arch file) is named by what it holds, before
+// any loader reads it.
+func TestWrongKindOfFile(t *testing.T) {
+	dir := fixture(t)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	const sweepPath = "../../configs/sweeps/smallest.toml"
+	mdl, nirPath, text := p("model.bin"), p("graph.h5"), p("notes.txt")
+	if _, _, err := runCLI("export", mdl, "-o", nirPath); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, text, []byte("nothing to see\n"))
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", presetPath, presetPath}, "the second argument, " + presetPath + ", is an arch file, not a model.bin (usage: nmsim run arch.toml model.bin)"},
+		{[]string{"run", mdl, presetPath}, "the arguments are the wrong way round: $TMP/model.bin is a model.bin and " + presetPath + " is an arch file"},
+		{[]string{"map", presetPath, nirPath}, "the second argument, $TMP/graph.h5, is an HDF5 (NIR) file, not a model.bin; convert it first: nmsim import $TMP/graph.h5 -o model.bin"},
+		{[]string{"map", presetPath, text}, "the second argument, $TMP/notes.txt, is a text file, not a model.bin"},
+		{[]string{"compare", presetPath, mdl, presetPath}, "the third argument, " + presetPath + ", is an arch file, not a model.bin"},
+		{[]string{"run", sweepPath, mdl}, "the first argument, " + sweepPath + ", is a sweep file, not an arch file; run it with: nmsim sweep " + sweepPath},
+		{[]string{"sweep", presetPath}, "the first argument, " + presetPath + ", is an arch file, not a sweep file"},
+		{[]string{"inspect", presetPath}, "the first argument, " + presetPath + ", is an arch file, not a model.bin"},
+		{[]string{"export", sweepPath, "-o", p("x.nir")}, "is a sweep file, not a model.bin"},
+		{[]string{"import", mdl, "-o", p("x.bin")}, "the first argument, $TMP/model.bin, is a model.bin, not an HDF5 (NIR) file"},
+	} {
+		_, _, err := runCLI(tc.args...)
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(strings.ReplaceAll(err.Error(), dir, "$TMP"), tc.want) {
+			t.Errorf("%q: got %v, want a usage error containing\n%s", tc.args, err, tc.want)
+		}
+	}
+	// A NIR graph is one whatever its name; inspect reads it.
+	if out, _, err := runCLI("inspect", nirPath); err != nil || !strings.Contains(out, "conv1") {
+		t.Errorf("inspect %s: %v\n%s", nirPath, err, out)
+	}
+	// A file that is none of the kinds reaches its loader, which says why.
+	mustWrite(t, p("zeros.bin"), make([]byte, 100))
+	if _, _, err := runCLI("run", presetPath, p("zeros.bin")); err == nil || errors.As(err, new(*usageError)) || !strings.Contains(err.Error(), "model: ") {
+		t.Errorf("run on zeros: %v", err)
+	}
+}
+
+func TestSniffBytes(t *testing.T) {
+	userBlock := append(make([]byte, 512), hdf5Signature...)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want fileKind
+	}{
+		{"empty", nil, kindUnknown},
+		{"hdf5", []byte(hdf5Signature + "\x00\x00"), kindNIR},
+		{"hdf5 after a user block", userBlock, kindNIR},
+		{"safetensors", append([]byte{2, 0, 0, 0, 0, 0, 0, 0}, "{}"...), kindModel},
+		{"huge header length", append([]byte{0, 0, 0, 0, 0, 0, 0, 1}, "{}"...), kindUnknown},
+		{"arch table", []byte("# chip\n[crossbar]\nrows = 64\n"), kindArch},
+		{"arch dotted key", []byte("chip.mesh_width = 4\n"), kindArch},
+		{"sweep", []byte("arch = \"a.toml\"\nmodels = [\"m.bin\"]\n[crossbar]\n"), kindSweep},
+		{"text", []byte("hello\n"), kindText},
+		{"latin-1", []byte("caf\xe9\n"), kindUnknown},
+	} {
+		if got := sniffBytes(tc.data); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

@@ -71,6 +71,9 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 	if len(pos) < 2 {
 		return usageErr(fs, "want arch.toml and at least one model.bin, got %s", quantity(len(pos), "argument"))
 	}
+	if err := checkArgKinds(fs, pos, []string{"arch.toml", "model.bin"}); err != nil {
+		return err
+	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {
 		return err

@@ -39,7 +39,7 @@ func (c *exportCommand) Run(ctx context.Context, args []string, env *Env) error 
 	fs := newFlagSet("export", c.Synopsis(), exportUsage, env.Stderr)
 	fs.StringVar(&c.out, "o", "", "the NIR file to write (required)")
 	fs.Float64Var(&c.dt, "dt", 0, fmt.Sprintf("seconds per timestep for time constants (default %g)", nir.DefaultDT))
-	pos, err := parseArgs(fs, args, "model.bin")
+	pos, err := parseArgs(fs, args, "model.bin|model.nir")
 	if err != nil {
 		return err
 	}

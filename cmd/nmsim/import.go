@@ -131,10 +131,10 @@ func printImportReport(env *Env, rep *nir.Report) {
 	}
 }
 
-// loadModel reads a model.bin, or imports a NIR graph (a .nir file) with
-// the default options.
+// loadModel reads a model.bin, or imports a NIR graph (an HDF5 file,
+// whatever its name) with the default options.
 func loadModel(path string) (*model.Model, error) {
-	if !strings.EqualFold(filepath.Ext(path), ".nir") {
+	if sniff(path) != kindNIR {
 		return model.Load(path)
 	}
 	g, err := nir.Open(path)

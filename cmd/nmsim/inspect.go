@@ -19,7 +19,7 @@ func (*inspectCommand) Synopsis() string {
 const inspectUsage = `
 Usage: nmsim inspect model.bin (or model.nir)
 
-Verifies the file's checksum and structure (a .nir file is imported as
+Verifies the file's checksum and structure (a NIR graph is imported as
 'nmsim import' would with its defaults) and prints the network: input
 shape and coding, per layer the operation, shapes, weight bits, the range
 of its integer thresholds, and how the model was made (provenance).
@@ -27,7 +27,7 @@ of its integer thresholds, and how the model was made (provenance).
 
 func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("inspect", c.Synopsis(), inspectUsage, env.Stderr)
-	pos, err := parseArgs(fs, args, "model.bin")
+	pos, err := parseArgs(fs, args, "model.bin|model.nir")
 	if err != nil {
 		return err
 	}

@@ -248,7 +248,8 @@ func dashes(name string) string {
 }
 
 // parseArgs is parseFlags for a command that takes exactly the named
-// positional arguments.
+// positional arguments, each holding the kind of file its name says
+// (checkArgKinds).
 func parseArgs(fs *flag.FlagSet, args []string, names ...string) ([]string, error) {
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -256,6 +257,9 @@ func parseArgs(fs *flag.FlagSet, args []string, names ...string) ([]string, erro
 	}
 	if len(pos) != len(names) {
 		return nil, usageErr(fs, "want %s, got %s", strings.Join(names, " "), quantity(len(pos), "argument"))
+	}
+	if err := checkArgKinds(fs, pos, names); err != nil {
+		return nil, err
 	}
 	return pos, nil
 }
