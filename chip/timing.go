@@ -73,39 +73,50 @@ func (w *Worker) handlersFor(si int) *stageHandlers {
 	return sh
 }
 
-// replay runs the recorded activity of T timesteps through the pipelined
-// timing model and returns the total cycles.
-func (w *Worker) replay(T int) int64 {
+// startTiming resets the timing pass for a new sample.
+func (w *Worker) startTiming() {
 	w.net.Reset()
-	stages := len(w.c.stages)
-	var total int64
-	start := sim.Cycle(0)
-	for k := 0; k < T+stages-1; k++ {
-		w.eng.Reset(start)
-		for si := range w.c.stages {
-			sl := &w.slot[si]
-			t := k - si
-			sl.active = t >= 0 && t < T
-			if !sl.active {
-				continue
-			}
-			s := &w.c.stages[si]
-			sl.rec = &w.st[si].recs[t]
-			sl.pending = sl.pending[:0]
-			for hi := range s.homes {
-				sl.pending = append(sl.pending, len(s.contrib[hi]))
-			}
-			sh := w.handlersFor(si)
-			for ti := range s.tiles {
-				w.eng.Schedule(start+sim.Cycle(sl.rec.tileCycles[ti]), sh.tile[ti], nil)
-			}
+	w.cycles, w.slotStart = 0, 0
+}
+
+// runSlot runs time slot k of the pipelined timing model: stage si replays
+// its record of timestep k−si, for the timesteps below ran. The slot ends
+// at the global barrier, when the engine has nothing left.
+func (w *Worker) runSlot(k, ran int) {
+	start := w.slotStart
+	w.eng.Reset(start)
+	for si := range w.c.stages {
+		sl := &w.slot[si]
+		t := k - si
+		sl.active = t >= 0 && t < ran
+		if !sl.active {
+			continue
 		}
-		end := w.eng.Run()
-		length := max(int64(end-start), 1)
-		total += length
-		start += sim.Cycle(length)
+		s := &w.c.stages[si]
+		recs := w.st[si].recs
+		sl.rec = &recs[t%len(recs)]
+		sl.pending = sl.pending[:0]
+		for hi := range s.homes {
+			sl.pending = append(sl.pending, len(s.contrib[hi]))
+		}
+		sh := w.handlersFor(si)
+		for ti := range s.tiles {
+			w.eng.Schedule(start+sim.Cycle(sl.rec.tileCycles[ti]), sh.tile[ti], nil)
+		}
 	}
-	return total
+	end := w.eng.Run()
+	length := max(int64(end-start), 1)
+	w.cycles += length
+	w.slotStart = start + sim.Cycle(length)
+}
+
+// drain runs the slots that empty the pipeline after the last of ran
+// timesteps and returns the sample's total cycles.
+func (w *Worker) drain(ran int) int64 {
+	for k := ran; k < ran+len(w.c.stages)-1; k++ {
+		w.runSlot(k, ran)
+	}
+	return w.cycles
 }
 
 // tileDone: tile ti of stage si has finished its reads; it hands its

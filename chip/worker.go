@@ -68,8 +68,12 @@ type stageState struct {
 	blockVals []int64
 	counters  crossbar.Counters // of the last computed timestep
 	lastRec   record
-	recs      []record // per timestep
-	stats     LayerStats
+	// recs is a ring of the last len(stages) timesteps' records: the
+	// timing pass runs slot t right after the functional pass of
+	// timestep t and reads stage si's record of timestep t−si, so memory
+	// does not grow with the timesteps.
+	recs  []record
+	stats LayerStats
 }
 
 // Worker runs samples on a chip; each goroutine needs its own.
@@ -88,9 +92,12 @@ type Worker struct {
 	counts []int64
 	// spikeAt is each input's spike time (-1: never), for TTFS coding.
 	spikeAt []int
-	// timing-pass state
-	slot []slotStage
-	hs   []*stageHandlers
+	// timing-pass state: per stage, the slot being timed; cycles so far
+	// and the cycle the next slot starts at
+	slot      []slotStage
+	hs        []*stageHandlers
+	cycles    int64
+	slotStart sim.Cycle
 }
 
 // NewWorker prepares a worker with its own network (the model arch.toml's
@@ -110,6 +117,10 @@ func (c *Chip) NewWorker() *Worker {
 		ss.blockCyc = make([]int64, len(s.arrays))
 		ss.blockVals = make([]int64, len(s.arrays))
 		ss.lastRec = newRecord(s)
+		ss.recs = make([]record, len(c.stages))
+		for i := range ss.recs {
+			ss.recs[i] = newRecord(s)
+		}
 		if s.layer.FireOnce {
 			ss.done = bitvec.New(s.neurons.Neurons())
 		}
@@ -156,15 +167,15 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 		clear(ss.done)
 		ss.memo = false
 		ss.stats = LayerStats{Name: w.c.stages[si].lm.Name}
-		for len(ss.recs) < T {
-			ss.recs = append(ss.recs, newRecord(&w.c.stages[si]))
-		}
 	}
+	w.startTiming()
 	decision := 0
 	for t := 0; t < T; t++ {
 		for si := range w.c.stages {
 			w.step(si, t, h)
 		}
+		// Every stage's record of timestep t−si is in: time slot t.
+		w.runSlot(t, t+1)
 		last := &w.st[len(w.st)-1]
 		scores := last.v
 		if w.counts != nil {
@@ -189,7 +200,7 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	if decision > 0 {
 		ran = decision
 	}
-	cycles := w.replay(ran)
+	cycles := w.drain(ran)
 	nocStats, nocErr := w.net.TakeStats(), w.net.Err()
 	last := &w.st[len(w.st)-1]
 	res := Result{Class: neuron.Argmax(last.v), Potentials: append([]int64(nil), last.v...), Cycles: cycles,
@@ -212,7 +223,7 @@ func (w *Worker) step(si, t int, h Hooks) {
 	s := &w.c.stages[si]
 	ss := &w.st[si]
 	w.loadInput(si, t)
-	rec := &ss.recs[t]
+	rec := &ss.recs[t%len(ss.recs)]
 	// A fire-once layer skips reads for neurons that have fired, so the
 	// same input need not cost the same: it is always computed.
 	if ss.memo && !s.noisy && ss.done == nil && bytes.Equal(ss.in, ss.prevIn) {

@@ -60,8 +60,11 @@ func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Repor
 	if o.Samples > 0 && o.Samples < n {
 		n = o.Samples
 	}
-	if o.Timesteps < 1 || o.Workers < 1 {
-		return nil, fmt.Errorf("runner: timesteps (%d) and workers (%d) must be at least 1", o.Timesteps, o.Workers)
+	if o.Timesteps < 1 || o.Timesteps > model.MaxTimesteps {
+		return nil, fmt.Errorf("runner: timesteps %d, want 1..%d", o.Timesteps, model.MaxTimesteps)
+	}
+	if o.Workers < 1 {
+		return nil, fmt.Errorf("runner: workers %d, want at least 1", o.Workers)
 	}
 	for _, t := range o.AccuracyAt {
 		if t < 1 || t > o.Timesteps {

@@ -22,6 +22,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/tomlkeys"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // Spec is a parsed sweep.toml, before it is expanded into points. Paths are
@@ -191,7 +192,7 @@ func (p *specParser) top(doc map[string]any) {
 	}
 	if v, ok := doc["timesteps"]; ok {
 		for _, x := range p.list("timesteps", v) {
-			s.Timesteps = append(s.Timesteps, int(p.positive("timesteps", x, 1<<20)))
+			s.Timesteps = append(s.Timesteps, int(p.positive("timesteps", x, model.MaxTimesteps)))
 		}
 		unique(p, "timesteps", s.Timesteps)
 	}

@@ -25,6 +25,13 @@ const (
 	MaxBias = 1 << 40
 	// MaxWindow bounds a TTFS coding window, in timesteps.
 	MaxWindow = 1 << 16
+	// MaxTimesteps bounds the timesteps of one inference (a model's
+	// default and any run's). 65,536 is over 60 times the longest runs
+	// of real BSNN workloads (conversion needs up to ~1,000 timesteps,
+	// N-MNIST at 1 ms frames ~300, TTFS windows 256) and equals the
+	// longest TTFS window; run time grows linearly with it, so a hostile
+	// value such as 2^40 must be refused rather than run.
+	MaxTimesteps = 1 << 16
 )
 
 // Validate checks every structural invariant of the model: shapes chain from
@@ -73,8 +80,8 @@ func (m *Model) validate() error {
 	default:
 		return fmt.Errorf("readout %q unknown (known: %q, %q, %q)", m.Readout, ReadoutPotential, ReadoutSpikes, ReadoutFirstSpike)
 	}
-	if m.Timesteps < 1 {
-		return fmt.Errorf("timesteps %d, want >= 1", m.Timesteps)
+	if m.Timesteps < 1 || m.Timesteps > MaxTimesteps {
+		return fmt.Errorf("timesteps %d, want 1..%d", m.Timesteps, MaxTimesteps)
 	}
 	if len(m.Layers) == 0 {
 		return errors.New("no layers")
