@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strings"
 
@@ -14,7 +13,7 @@ import (
 
 // Load reads and parses an arch.toml file; see Parse.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := tomlkeys.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("arch: load config: %w", err)
 	}
@@ -29,6 +28,9 @@ func Parse(data []byte, filename string) (*Config, error) {
 	// Decoding into a generic map first, rather than straight into Config,
 	// lets us report every unknown key and every type error in one pass;
 	// the toml package stops at the first type mismatch.
+	if line, err := tomlkeys.CheckLimits(data); err != nil {
+		return nil, Errors{&FieldError{File: filename, Line: line, Msg: err.Error()}}
+	}
 	var doc map[string]any
 	if _, err := toml.Decode(string(data), &doc); err != nil {
 		return nil, Errors{syntaxError(filename, err)}

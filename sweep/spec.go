@@ -14,7 +14,6 @@ import (
 	"go/parser"
 	"maps"
 	"math"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,7 +65,7 @@ var topKeys = []string{"arch", "models", "dataset", "samples", "seeds", "timeste
 
 // Load reads and parses a sweep file; see Parse.
 func Load(path string) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := tomlkeys.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sweep: %w", err)
 	}
@@ -78,6 +77,9 @@ func Load(path string) (*Spec, error) {
 // take, bad ranges, zip groups and constraints are all reported at once, as
 // an arch.Errors of *arch.FieldError with file and line.
 func Parse(data []byte, filename string) (*Spec, error) {
+	if line, err := tomlkeys.CheckLimits(data); err != nil {
+		return nil, arch.Errors{&arch.FieldError{File: filename, Line: line, Msg: err.Error()}}
+	}
 	var doc map[string]any
 	md, err := toml.Decode(string(data), &doc)
 	if err != nil {
