@@ -76,7 +76,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: the one the model was trained on)")
 	fs.StringVar(&c.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
 	fs.IntVar(&c.samples, "samples", 0, "number of test samples, the first N (0: all)")
-	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample (0: the model's default)")
+	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample, at most 65536 (0: the model's default)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of every random draw of the simulated chip")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers (samples are independent)")
 	fs.StringVar(&c.at, "accuracy-at", "", "also report accuracy after these timesteps of the same run, e.g. 4,8,16")
@@ -96,6 +96,9 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	}
 	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 || c.mc < 1 {
 		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0, --workers and --mc ≥ 1")
+	}
+	if c.timesteps > model.MaxTimesteps {
+		return fmt.Errorf("run: --timesteps %d: at most %d", c.timesteps, model.MaxTimesteps)
 	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {
