@@ -42,10 +42,7 @@ func (n *Net) deadlock(t sim.Cycle) {
 		fmt.Fprintf(&b, "\n  ... and %d more blocked VCs", lines-maxStuckLines)
 	}
 	n.err = fmt.Errorf("%s", b.String())
-	for i := range n.wheel {
-		n.wheel[i] = n.wheel[i][:0]
-	}
-	n.pendingEv = 0
+	n.wh.clear()
 }
 
 // waitsFor says what the front flit f of input VC q at router r needs at

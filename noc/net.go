@@ -3,7 +3,6 @@ package noc
 import (
 	"fmt"
 	"math"
-	"math/bits"
 	"slices"
 
 	"github.com/nmsim/nmsim/arch"
@@ -12,7 +11,11 @@ import (
 
 // Net is the cycle-level network: one input-queued virtual-channel router
 // per tile on a W×H mesh or torus, credit-based flow control, a p-stage
-// pipeline and dimension-order routing (docs/noc.md has the model).
+// pipeline and dimension-order routing (docs/noc.md has the model). The
+// code follows BookSim's division: this file is the topology glue and the
+// Network API; wheel.go the timing wheel, ni.go the network interfaces,
+// router.go the routers' pipeline and alloc.go their VC and switch
+// allocators.
 //
 // It is event-driven in two ways. Towards the engine it is one handler
 // that has an event queued only for cycles in which something happens, so
@@ -37,15 +40,13 @@ type Net struct {
 	buf []flit // rings of d flits, one per input VC in use
 	nis []nic
 
-	wheel     [][]wakeup
-	wheelMask sim.Cycle
-	pendingEv int
-	activeR   []int32
-	activeN   []int32
-	ticks     []sim.Cycle // cycles for which a tick is queued on the engine
-	eng       *sim.Engine
-	lastNow   sim.Cycle // the engine's cycle at the last Send
-	tk        ticker
+	wh      wheel
+	activeR []int32
+	activeN []int32
+	ticks   []sim.Cycle // cycles for which a tick is queued on the engine
+	eng     *sim.Engine
+	lastNow sim.Cycle // the engine's cycle at the last Send
+	tk      ticker
 
 	pkts     []packet
 	freePkt  []int32
@@ -57,118 +58,16 @@ type Net struct {
 	lastProgress sim.Cycle
 	err          error
 
+	obs Observer // nil: nobody watches
+
 	c  Counters
 	s  Stats
 	tr tree
-
-	// Synthetic traffic measures the packets created in [measFrom, measTo).
-	meas             *Stats
-	measFrom, measTo sim.Cycle
-	measOut          int
 
 	// allocation scratch
 	vaBest    [vcSlots]int8
 	vaTouched []int
 }
-
-// maxVCs is the most VCs per port; a router's input VCs are numbered
-// port·maxVCs + vc, so that their set fits one uint64 and the port and VC
-// of a bit are a shift and a mask away.
-const (
-	maxVCs  = 8
-	vcSlots = numPorts * maxVCs
-)
-
-// router is one router's allocation state.
-type router struct {
-	nonempty uint64          // input VCs holding flits
-	ovBusy   [numPorts]uint8 // output VCs held by a packet
-	saIn     [numPorts]uint8 // per input port: round-robin pointer over its VCs
-	saOut    [numPorts]uint8 // per output port: round-robin pointer over input ports
-	mcPtr    uint8           // round-robin pointer over input VCs for multicast heads
-	// Per output VC (port·maxVCs + vc): credits for the downstream buffer,
-	// and the round-robin pointer over input VCs of its VC arbiter.
-	credit   [vcSlots]int16
-	vaOutPtr [vcSlots]uint8
-	seen     sim.Cycle // cycle+1 at which it was put on the wake list
-	wake     sim.Cycle // cycle+1 of the last wake-up scheduled
-}
-
-// inVC is one input virtual channel: a ring of flits in buf and the state
-// of the packet at its front.
-type inVC struct {
-	ready   sim.Cycle // the cycle from which the front flit may be allocated
-	off     int32     // its ring's offset in buf
-	head, n uint8     // ring position of the front flit, flits held
-	outMask uint8     // output ports of the front packet (0: not routed yet)
-	vaMask  uint8     // those ports that hold an output VC
-	sent    uint8     // those ports the front flit has crossed the switch to
-	vaPtr   uint8     // round-robin pointer over output VCs
-	held    uint8     // the output ports whose VC the front packet holds
-	outVC   [numPorts]uint8
-}
-
-// flit is one buffered flit; arrive is the cycle it is written into the
-// buffer (it is put there when it leaves the upstream switch, which the
-// credit it used already reserved).
-type flit struct {
-	arrive     sim.Cycle
-	pkt        int32
-	dst        int16 // of a unicast packet, so routing need not look it up; -1 for a tree
-	head, tail bool
-}
-
-type packet struct {
-	src, dst int   // dst < 0: tree multicast to dsts
-	dsts     []int // sorted, distinct
-	flits    int
-	created  sim.Cycle
-	bundle   int32
-	pending  int // destinations still waiting for the tail
-	measured bool
-}
-
-// bundle is the packets of one Send or Multicast call: done is due when
-// the last is ejected.
-type bundle struct {
-	left int
-	done sim.Handler
-}
-
-// nic is a tile's network interface: an unbounded FIFO of packets that it
-// injects one flit per cycle into its router's local input port, one
-// packet at a time, each on a VC it picks round-robin.
-type nic struct {
-	queue   []int32
-	qhead   int
-	cur     int32 // packet being injected, -1 if none
-	next    int   // its next flit
-	vc      int
-	rr      int
-	credit  [maxVCs]int16 // for the router's local input VCs
-	seen    sim.Cycle     // cycle+1 at which it was put on the wake list
-	wake    sim.Cycle     // cycle+1 of the last wake-up scheduled
-	sentAt  sim.Cycle     // cycle+1 of its last injected flit
-	pending bool          // has a packet to inject
-}
-
-// wakeup is an entry of the timing wheel.
-type wakeup struct {
-	node     int32
-	kind     uint8
-	port, vc uint8
-}
-
-const (
-	wakeRouter = iota
-	wakeNI
-	creditRouter // a credit for output VC (port, vc) of router node
-	creditNI     // a credit for the NI's VC vc
-)
-
-type ticker struct{ n *Net }
-
-func (t *ticker) Handle(e sim.Event) { t.n.tick(e.At) }
 
 // NewNet builds the cycle-level network for cfg, which must validate.
 func NewNet(cfg *arch.Config) *Net {
@@ -184,6 +83,9 @@ func NewNet(cfg *arch.Config) *Net {
 		// cycles (ejection never blocks); a hundred times that is a
 		// generous bound that still ends a broken run quickly.
 		watchdog: sim.Cycle(100 * (p + l + 1)),
+		// Nothing is filed further ahead than a flit's arrival plus
+		// its allocation delay: p + l cycles.
+		wh: newWheel(p + l + 2),
 	}
 	// A p-stage router spends max(p−2, 0) cycles in route computation
 	// before VC and switch allocation, then min(p, 2) cycles in
@@ -215,11 +117,6 @@ func NewNet(cfg *arch.Config) *Net {
 		}
 	}
 	n.nis = make([]nic, nodes)
-	// Nothing is scheduled further ahead than a flit's arrival plus its
-	// allocation delay: p + l cycles.
-	size := 1 << bits.Len(uint(p+l+2))
-	n.wheel = make([][]wakeup, size)
-	n.wheelMask = sim.Cycle(size - 1)
 	for i := range n.vaBest {
 		n.vaBest[i] = -1
 	}
@@ -228,6 +125,9 @@ func NewNet(cfg *arch.Config) *Net {
 	n.Reset()
 	return n
 }
+
+// Observe makes o see every packet from now on (nil: nobody).
+func (n *Net) Observe(o Observer) { n.obs = o }
 
 // Reset implements Network. Statistics and counters are kept until taken.
 func (n *Net) Reset() {
@@ -254,16 +154,13 @@ func (n *Net) Reset() {
 			n.nis[i].credit[vc] = int16(n.d)
 		}
 	}
-	for i := range n.wheel {
-		n.wheel[i] = n.wheel[i][:0]
-	}
-	n.pendingEv = 0
+	n.wh.clear()
 	n.activeR, n.activeN = n.activeR[:0], n.activeN[:0]
 	n.ticks = n.ticks[:0]
 	n.eng = nil
 	n.pkts, n.freePkt = n.pkts[:0], n.freePkt[:0]
 	n.bundles, n.freeBndl = n.bundles[:0], n.freeBndl[:0]
-	n.inFlight, n.queued, n.measOut = 0, 0, 0
+	n.inFlight, n.queued = 0, 0
 	n.lastProgress = 0
 	n.err = nil
 }
@@ -353,90 +250,6 @@ func (n *Net) clearStamps() {
 	n.ticks = n.ticks[:0]
 }
 
-func (n *Net) newBundle(left int, done sim.Handler) int32 {
-	b := bundle{left: left, done: done}
-	if k := len(n.freeBndl); k > 0 {
-		i := n.freeBndl[k-1]
-		n.freeBndl = n.freeBndl[:k-1]
-		n.bundles[i] = b
-		return i
-	}
-	n.bundles = append(n.bundles, b)
-	return int32(len(n.bundles) - 1)
-}
-
-// enqueue creates a packet at src's NI and wakes the NI this cycle.
-func (n *Net) enqueue(src, dst int, dsts []int, flits int, b int32) {
-	now := n.eng.Now()
-	pk := packet{src: src, dst: dst, dsts: dsts, flits: flits, created: now, bundle: b, pending: 1}
-	if dst < 0 {
-		pk.pending = len(dsts)
-	}
-	if n.meas != nil && now >= n.measFrom && now < n.measTo {
-		pk.measured = true
-		n.measOut++
-	}
-	var id int32
-	if k := len(n.freePkt); k > 0 {
-		id = n.freePkt[k-1]
-		n.freePkt = n.freePkt[:k-1]
-		n.pkts[id] = pk
-	} else {
-		n.pkts = append(n.pkts, pk)
-		id = int32(len(n.pkts) - 1)
-	}
-	ni := &n.nis[src]
-	ni.queue = append(ni.queue, id)
-	ni.pending = true
-	n.queued++
-	n.activateNI(src, now)
-	n.ensureTick(now)
-}
-
-// ensureTick queues a tick at cycle c unless one is queued already.
-func (n *Net) ensureTick(c sim.Cycle) {
-	if slices.Contains(n.ticks, c) {
-		return
-	}
-	n.ticks = append(n.ticks, c)
-	n.eng.Schedule(c, &n.tk, nil)
-}
-
-// at puts w on the wheel for cycle c (> the current cycle).
-func (n *Net) at(c sim.Cycle, w wakeup) {
-	b := &n.wheel[c&n.wheelMask]
-	*b = append(*b, w)
-	n.pendingEv++
-}
-
-func (n *Net) wakeRouterAt(r int, c sim.Cycle) {
-	if rt := &n.rt[r]; rt.wake != c+1 {
-		rt.wake = c + 1
-		n.at(c, wakeup{node: int32(r), kind: wakeRouter})
-	}
-}
-
-func (n *Net) wakeNIAt(i int, c sim.Cycle) {
-	if ni := &n.nis[i]; ni.wake != c+1 {
-		ni.wake = c + 1
-		n.at(c, wakeup{node: int32(i), kind: wakeNI})
-	}
-}
-
-func (n *Net) activateRouter(r int, t sim.Cycle) {
-	if rt := &n.rt[r]; rt.seen != t+1 {
-		rt.seen = t + 1
-		n.activeR = append(n.activeR, int32(r))
-	}
-}
-
-func (n *Net) activateNI(i int, t sim.Cycle) {
-	if ni := &n.nis[i]; ni.seen != t+1 {
-		ni.seen = t + 1
-		n.activeN = append(n.activeN, int32(i))
-	}
-}
-
 // tick simulates cycle t: it delivers the credits and wake-ups due, then
 // evaluates the routers and NIs on the wake list. Routers only affect one
 // another one cycle or more later (a credit takes l ≥ 1 cycles, a flit
@@ -448,8 +261,7 @@ func (n *Net) tick(t sim.Cycle) {
 	if n.err != nil {
 		return
 	}
-	b := &n.wheel[t&n.wheelMask]
-	for _, w := range *b {
+	for _, w := range n.wh.take(t) {
 		r := int(w.node)
 		switch w.kind {
 		case wakeRouter:
@@ -472,8 +284,6 @@ func (n *Net) tick(t sim.Cycle) {
 			}
 		}
 	}
-	n.pendingEv -= len(*b)
-	*b = (*b)[:0]
 	for _, r := range n.activeR {
 		n.evalRouter(int(r), t)
 	}
@@ -484,57 +294,70 @@ func (n *Net) tick(t sim.Cycle) {
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0
-	if busy && (n.pendingEv == 0 || t > n.lastProgress+n.watchdog) {
+	if busy && (n.wh.pending == 0 || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
 		return
 	}
-	if n.pendingEv == 0 {
-		return
-	}
-	for c := t + 1; ; c++ {
-		if len(n.wheel[c&n.wheelMask]) > 0 {
-			n.ensureTick(c)
-			return
-		}
+	if n.wh.pending > 0 {
+		n.ensureTick(n.wh.next(t))
 	}
 }
 
-// dropQueued discards the packets still waiting at their NIs, not the ones
-// being injected: the end of a synthetic run, when they were never in the
-// network. Their bundles' done handlers never run, and the counters Send
-// charged for them are taken back.
-func (n *Net) dropQueued() {
-	for i := range n.nis {
-		ni := &n.nis[i]
-		for _, id := range ni.queue[ni.qhead:] {
-			pk := &n.pkts[id]
-			if pk.measured {
-				n.measOut--
-			}
-			n.uncharge(pk)
-			b := &n.bundles[pk.bundle]
-			b.left--
-			if b.left == 0 {
-				b.done = nil
-				n.freeBndl = append(n.freeBndl, pk.bundle)
-			}
-			pk.dsts = nil
-			n.freePkt = append(n.freePkt, id)
-			n.queued--
-		}
-		ni.queue, ni.qhead = ni.queue[:0], 0
-		ni.pending = ni.cur >= 0
+// routeMask is the set of output ports packet pk takes at router r: one
+// port for a unicast packet, the branches of its XY (or YX) tree for a
+// tree multicast.
+func (n *Net) routeMask(r int, f *flit) uint8 {
+	if f.dst >= 0 {
+		return 1 << n.route(r, int(f.dst))
 	}
+	pk := &n.pkts[f.pkt]
+	var m uint8
+	for _, d := range pk.dsts {
+		if n.g.onPath(pk.src, d, r) {
+			m |= 1 << n.g.route(r, d)
+		}
+	}
+	return m
 }
 
-// uncharge takes back the counters that Send or Multicast charged for pk.
-func (n *Net) uncharge(pk *packet) {
-	var routers, links, switches int
-	if pk.dst >= 0 {
-		h := n.g.hops(pk.src, pk.dst)
-		routers, links, switches = h+1, h, h+1
-	} else {
-		routers, links, switches = n.tr.size(n.g, pk.src, pk.dsts, nil)
+// route is topo.route from precomputed coordinates, without divisions: it
+// runs once per head flit per router.
+func (n *Net) route(r, dst int) int {
+	g := &n.g
+	return dimensionOrderPort(n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w), n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h), g.yx)
+}
+
+// hops is topo.hops from precomputed coordinates.
+func (n *Net) hops(src, dst int) int {
+	return abs(n.delta(int(n.nodeX[src]), int(n.nodeX[dst]), n.g.w)) + abs(n.delta(int(n.nodeY[src]), int(n.nodeY[dst]), n.g.h))
+}
+
+// delta is step(a, b, k, torus) for 0 ≤ a, b < k.
+func (n *Net) delta(a, b, k int) int {
+	d := b - a
+	if !n.g.torus {
+		return d
 	}
-	n.c.add(-1, int64(pk.flits), int64(routers), int64(links), int64(switches))
+	if d < 0 {
+		d += k
+	}
+	if d > k/2 {
+		d -= k
+	}
+	return d
+}
+
+// classMask is the VCs packet id may take on output port p of router r:
+// all of them on a mesh and towards the NI, on a torus the half that
+// belongs to its dateline class.
+func (n *Net) classMask(r, p int, id int32) uint8 {
+	all := uint8(1<<n.v - 1)
+	if !n.g.torus || p == portLocal {
+		return all
+	}
+	low := uint8(1<<(n.v/2) - 1)
+	if n.noDateline || n.g.vcClass(n.pkts[id].src, r, p) == 0 {
+		return low
+	}
+	return all &^ low
 }

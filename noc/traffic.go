@@ -147,6 +147,7 @@ type generator struct {
 	cal     [][]int32   // nodes filed by due cycle modulo len(cal)
 	stopAt  sim.Cycle   // drain limit
 	measEnd sim.Cycle
+	win     *window
 	eng     *sim.Engine
 	made    int64
 	stable  bool // every measured packet was delivered before the drain limit
@@ -169,10 +170,10 @@ func (gn *generator) file(node int, now sim.Cycle) {
 
 func (gn *generator) Handle(e sim.Event) {
 	t := e.At
-	if t >= gn.measEnd && gn.net.measOut == 0 || t >= gn.stopAt {
+	if t >= gn.measEnd && gn.win.out == 0 || t >= gn.stopAt {
 		// Injection stops; what is in the network drains, what still
 		// waits at the sources was never injected and is dropped.
-		gn.stable = gn.net.measOut == 0
+		gn.stable = gn.win.out == 0
 		gn.net.dropQueued()
 		return
 	}
@@ -197,6 +198,45 @@ func (gn *generator) Handle(e sim.Event) {
 			gn.eng.Schedule(c, gn, nil)
 			return
 		}
+	}
+}
+
+// window is the measurement window: the packets created in [from, to)
+// are measured, and their deliveries recorded in stats.
+type window struct {
+	from, to sim.Cycle
+	stats    Stats
+	marked   []bool // by packet number: created in the window, not yet delivered everywhere
+	out      int    // marked packets
+}
+
+func (w *window) Injected(id int32, _ int, t sim.Cycle) {
+	for int(id) >= len(w.marked) {
+		w.marked = append(w.marked, false)
+	}
+	if t >= w.from && t < w.to {
+		w.marked[id] = true
+		w.out++
+	}
+}
+
+func (*window) Granted(int32, int, sim.Cycle) {}
+
+func (w *window) Ejected(id int32, _ int, _ sim.Cycle, latency int64, hops int, last bool) {
+	if !w.marked[id] {
+		return
+	}
+	w.stats.record(latency, hops)
+	if last {
+		w.marked[id] = false
+		w.out--
+	}
+}
+
+func (w *window) Dropped(id int32) {
+	if w.marked[id] {
+		w.marked[id] = false
+		w.out--
 	}
 }
 
@@ -232,15 +272,18 @@ func Run(cfg *arch.Config, tr Traffic) (Result, error) {
 // measured or not.
 func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 	var e sim.Engine
-	var meas Stats
 	measFrom := sim.Cycle(tr.Warmup)
 	measEnd := measFrom + sim.Cycle(tr.Measure)
-	n.meas, n.measFrom, n.measTo = &meas, measFrom, measEnd
+	win := &window{from: measFrom, to: measEnd}
+	n.Observe(win)
+	defer n.Observe(nil)
+	meas := &win.stats
 	gn := &generator{
 		net: n, tr: &tr, eng: &e,
 		rng:     rand.New(rand.NewPCG(tr.Seed, 0x6e6f63)),
 		lambda:  -math.Log1p(-tr.Rate / float64(tr.PacketFlits)),
 		measEnd: measEnd,
+		win:     win,
 		// Drain for as long again as warm-up and measurement took; a
 		// network that cannot deliver its measured packets by then is
 		// past saturation.

@@ -43,8 +43,8 @@ func TestConservation(t *testing.T) {
 					if r.Counters.Packets != r.PacketsInjected || r.Counters.Flits != r.FlitsInjected || r.Counters.LinkFlits != linkFlits {
 						t.Fatalf("%s %s rate %g: counters %+v for %d packets, %d flits injected", topology, p, rate, r.Counters, r.PacketsInjected, r.FlitsInjected)
 					}
-					if n.inFlight != 0 || n.queued != 0 || n.pendingEv != 0 {
-						t.Fatalf("%s %s rate %g: %d flits, %d packets, %d events left", topology, p, rate, n.inFlight, n.queued, n.pendingEv)
+					if n.inFlight != 0 || n.queued != 0 || n.wh.pending != 0 {
+						t.Fatalf("%s %s rate %g: %d flits, %d packets, %d events left", topology, p, rate, n.inFlight, n.queued, n.wh.pending)
 					}
 				}
 			}

@@ -1,0 +1,249 @@
+package noc
+
+import (
+	"math/bits"
+
+	"github.com/nmsim/nmsim/sim"
+)
+
+// The allocators are separable and input-first (BookSim's
+// separable_input_first): a first stage of arbiters per input picks one
+// request, a second per output grants one of the requests it received.
+// Every arbiter is round-robin with a pointer that moves only on a grant,
+// past the winner. VC sets are bit masks (a port has at most 8 VCs, a
+// router 5 ports), and an arbiter is a rotation of its request mask
+// followed by a count of trailing zeros.
+
+// allocVCs is the route computation and VC allocation stage of router r
+// in cycle t. It returns the input VCs whose front flits are ready (and
+// their ports) for switch allocation, the first cycle at which a front
+// flit that is not ready becomes so (never if none), and whether any head
+// won its VCs.
+//
+// Stage 1: each ready unicast head picks the first free VC of its class
+// on its output port at or after its own pointer. Stage 2: each requested
+// output VC grants one requester. A front flit that holds its VCs is not a
+// head in waiting: body flits follow a head that has crossed to all its
+// ports. A unicast packet takes an ejection VC too, which bounds how many
+// packets interleave into one NI, as in BookSim; a multicast needs none
+// (allocMulticast), and multicast heads go first.
+func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts uint8, nextReady sim.Cycle, moved bool) {
+	rt := &n.rt[r]
+	v := n.v
+	nextReady = never
+	var multi uint64
+	n.vaTouched = n.vaTouched[:0]
+	for m := rt.nonempty; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		q := &ins[i]
+		if q.ready > t {
+			nextReady = min(nextReady, q.ready)
+			continue
+		}
+		ready |= 1 << i
+		readyPorts |= 1 << (i / maxVCs)
+		if q.vaMask != 0 {
+			continue
+		}
+		f := &n.buf[int(q.off)+int(q.head)]
+		if q.outMask == 0 {
+			q.outMask = n.routeMask(r, f)
+		}
+		if f.dst < 0 {
+			multi |= 1 << i
+			continue
+		}
+		p := bits.TrailingZeros8(q.outMask)
+		free := n.classMask(r, p, f.pkt) &^ rt.ovBusy[p]
+		if free == 0 {
+			continue
+		}
+		o := p*maxVCs + rotPick(uint(free), int(q.vaPtr), v)
+		best := n.vaBest[o]
+		if best < 0 {
+			n.vaTouched = append(n.vaTouched, o)
+			n.vaBest[o] = int8(i)
+			continue
+		}
+		ptr := int(rt.vaOutPtr[o])
+		if wrap(i-ptr, vcSlots) < wrap(int(best)-ptr, vcSlots) {
+			n.vaBest[o] = int8(i)
+		}
+	}
+	if multi != 0 && n.allocMulticast(r, ins, multi, t) {
+		moved = true
+	}
+	for _, o := range n.vaTouched {
+		i := int(n.vaBest[o])
+		n.vaBest[o] = -1
+		p, vc := o/maxVCs, o%maxVCs
+		if rt.ovBusy[p]&(1<<vc) != 0 {
+			continue // a multicast took it first
+		}
+		q := &ins[i]
+		rt.ovBusy[p] |= 1 << vc
+		q.outVC[p] = uint8(vc)
+		q.vaMask, q.held = q.outMask, q.outMask
+		q.vaPtr = uint8(inc(vc, v))
+		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
+		moved = true
+		if n.obs != nil {
+			n.obs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
+		}
+	}
+	return ready, readyPorts, nextReady, moved
+}
+
+// allocSwitch is the switch allocation stage of router rt among its ready
+// input VCs. Stage 1: each input port picks one of its VCs whose front
+// flit has an output VC with a credit on a port it has not yet crossed to.
+// Stage 2: each output port grants one input port. It returns the input
+// ports granted, and for each the VC (wantVC) and the output ports it won
+// (grant): a multicast flit may win several at once (the crossbar copies
+// it).
+func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8) (grant [numPorts]uint8, wantVC [numPorts]int, granted uint8) {
+	v := n.v
+	var reqs [numPorts]uint8
+	var reqPorts uint8
+	for pm := readyPorts; pm != 0; pm &= pm - 1 {
+		ip := bits.TrailingZeros8(pm)
+		ptr := int(rt.saIn[ip])
+		for rot := rotate(uint(ready>>(ip*maxVCs))&(1<<maxVCs-1), ptr, v); rot != 0; rot &= rot - 1 {
+			vc := ptr + bits.TrailingZeros(rot)
+			if vc >= v {
+				vc -= v
+			}
+			q := &ins[ip*maxVCs+vc]
+			e := q.vaMask &^ q.sent
+			for m := e; m != 0; m &= m - 1 {
+				p := bits.TrailingZeros8(m)
+				if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+					e &^= 1 << p
+				}
+			}
+			if e != 0 {
+				wantVC[ip] = vc
+				reqPorts |= e
+				for m := e; m != 0; m &= m - 1 {
+					reqs[bits.TrailingZeros8(m)] |= 1 << ip
+				}
+				break
+			}
+		}
+	}
+	for m := reqPorts; m != 0; m &= m - 1 {
+		op := bits.TrailingZeros8(m)
+		ip := rotPick(uint(reqs[op]), int(rt.saOut[op]), numPorts)
+		grant[ip] |= 1 << op
+		granted |= 1 << ip
+		rt.saOut[op] = uint8(inc(ip, numPorts))
+	}
+	for m := granted; m != 0; m &= m - 1 {
+		ip := bits.TrailingZeros8(m)
+		rt.saIn[ip] = uint8(inc(wantVC[ip], v))
+	}
+	return grant, wantVC, granted
+}
+
+// allocMulticast gives VCs to the multicast heads waiting in the input
+// VCs multi of router r, in round-robin order from the router's pointer,
+// and reports whether it gave any.
+//
+// A tree multicast must never hold one branch while it waits for another:
+// its flits leave the input buffer only when every branch has taken them,
+// so a blocked branch would hold the others' VCs, and two trees forking
+// towards each other (one going east, one west, both turning north) would
+// wait on each other for ever. So a multicast head takes the VCs of all
+// its branches at once or none, and only VCs whose downstream buffer has
+// room for the whole packet (virtual cut-through): once it has them,
+// every flit crosses to every branch as fast as the switch allows.
+// Unicast packets keep wormhole flow control. Its ejection needs no VC:
+// the NI takes every flit and reassembles packets by number, so a tree
+// that has ejected part of a packet holds nothing another packet needs.
+// The heads are served one by one, not by the separable allocator, whose
+// independent output arbiters could hand each of two trees half of what it
+// needs, cycle after cycle. They go before the unicast heads, which take
+// the VCs left over.
+func (n *Net) allocMulticast(r int, ins []inVC, multi uint64, t sim.Cycle) bool {
+	rt := &n.rt[r]
+	got := false
+	start := uint(rt.mcPtr)
+	// Bits at or after the pointer first, then the rest.
+	for _, m := range [2]uint64{multi >> start << start, multi & (1<<start - 1)} {
+		for ; m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m)
+			q := &ins[i]
+			f := &n.buf[int(q.off)+int(q.head)]
+			flits := n.pkts[f.pkt].flits
+			var free [numPorts]uint8
+			all := true
+			links := q.outMask &^ (1 << portLocal)
+			for need := links; need != 0 && all; need &= need - 1 {
+				p := bits.TrailingZeros8(need)
+				free[p] = n.classMask(r, p, f.pkt) &^ rt.ovBusy[p] & n.roomFor(rt, p, flits)
+				all = free[p] != 0
+			}
+			if !all {
+				continue
+			}
+			for need := links; need != 0; need &= need - 1 {
+				p := bits.TrailingZeros8(need)
+				vc := rotPick(uint(free[p]), int(q.vaPtr), n.v)
+				rt.ovBusy[p] |= 1 << vc
+				q.outVC[p] = uint8(vc)
+			}
+			q.vaMask, q.held = q.outMask, links
+			q.vaPtr = uint8(inc(int(q.vaPtr), n.v))
+			rt.mcPtr = uint8(inc(i, vcSlots))
+			got = true
+			if n.obs != nil {
+				n.obs.Granted(f.pkt, r, t)
+			}
+		}
+	}
+	return got
+}
+
+// roomFor is the VCs of output port p of router rt whose downstream
+// buffer has credits for flits flits.
+func (n *Net) roomFor(rt *router, p, flits int) uint8 {
+	var m uint8
+	for vc := range n.v {
+		if int(rt.credit[p*maxVCs+vc]) >= flits {
+			m |= 1 << vc
+		}
+	}
+	return m
+}
+
+// rotate turns the k-bit mask m right by s, so that bit s comes first.
+func rotate(m uint, s, k int) uint {
+	// The masks tell the compiler that the shifts stay below 64.
+	return (m>>(uint(s)&63) | m<<(uint(k-s)&63)) & (1<<(uint(k)&63) - 1)
+}
+
+// rotPick is the round-robin choice among the set bits of the k-bit mask
+// m (not empty): the first at or after ptr, cyclically.
+func rotPick(m uint, ptr, k int) int {
+	i := ptr + bits.TrailingZeros(rotate(m, ptr, k))
+	if i >= k {
+		i -= k
+	}
+	return i
+}
+
+// inc is i+1 modulo k, for 0 ≤ i < k.
+func inc(i, k int) int {
+	if i++; i == k {
+		return 0
+	}
+	return i
+}
+
+// wrap is d modulo k, for −k < d < k.
+func wrap(d, k int) int {
+	if d < 0 {
+		return d + k
+	}
+	return d
+}

@@ -1,0 +1,178 @@
+package noc
+
+import (
+	"math/bits"
+	"slices"
+	"testing"
+
+	"github.com/nmsim/nmsim/arch"
+)
+
+// allocRouter is the centre router (1,1) of a 3×3 mesh with 2 VCs × 4
+// flits, and its input VCs.
+func allocRouter(t *testing.T) (*Net, int, []inVC) {
+	t.Helper()
+	n := NewNet(netConfig(3, 3, "mesh", func(c *arch.NoC) { c.VCs, c.VCDepth = 2, 4 }))
+	const r = 4
+	return n, r, n.in[r*vcSlots : (r+1)*vcSlots]
+}
+
+// TestSwitchAllocatorRoundRobin holds a head in VC 0 of every input port
+// of a router, all of them holding output VC 0 of port x+: every cycle
+// exactly one input wins x+, and the winners take turns, each input
+// winning as often as the others.
+func TestSwitchAllocatorRoundRobin(t *testing.T) {
+	n, r, ins := allocRouter(t)
+	rt := &n.rt[r]
+	var ready uint64
+	for ip := range numPorts {
+		q := &ins[ip*maxVCs]
+		q.outMask, q.vaMask, q.outVC[portXPlus] = 1<<portXPlus, 1<<portXPlus, 0
+		ready |= 1 << (ip * maxVCs)
+	}
+	wins := make([]int, numPorts)
+	last := -1
+	const rounds = 40
+	for range rounds * numPorts {
+		grant, wantVC, granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
+		if bits.OnesCount8(granted) != 1 {
+			t.Fatalf("granted inputs %05b: want exactly one for one contended output", granted)
+		}
+		ip := bits.TrailingZeros8(granted)
+		if grant[ip] != 1<<portXPlus || wantVC[ip] != 0 {
+			t.Fatalf("input %d won ports %05b on VC %d, want x+ on VC 0", ip, grant[ip], wantVC[ip])
+		}
+		if ip == last {
+			t.Fatalf("input %d won twice in a row against 4 other requesters", ip)
+		}
+		last = ip
+		wins[ip]++
+	}
+	for ip, w := range wins {
+		if w != rounds {
+			t.Errorf("input %s won %d of %d rounds, want %d (round-robin)", portNames[ip], w, rounds*numPorts, rounds)
+		}
+	}
+}
+
+// TestSwitchAllocatorNoDoubleGrantAndCredits gives every input port two
+// ready VCs towards different outputs and checks, cycle after cycle, that
+// no output is granted twice, no input sends more than one flit, and no
+// flit is granted an output VC without a credit.
+func TestSwitchAllocatorNoDoubleGrantAndCredits(t *testing.T) {
+	n, r, ins := allocRouter(t)
+	rt := &n.rt[r]
+	var ready uint64
+	for ip := range numPorts {
+		for vc := range 2 {
+			out := (ip + vc + 1) % numPorts // two different outputs per input
+			q := &ins[ip*maxVCs+vc]
+			q.outMask, q.vaMask, q.outVC[out] = 1<<out, 1<<out, uint8(vc)
+			ready |= 1 << (ip*maxVCs + vc)
+		}
+	}
+	// Output VC 1 of port y+ has no credit: the VC holding it must never
+	// win, whatever the pointers say.
+	rt.credit[portYPlus*maxVCs+1] = 0
+	won := map[[2]int]int{}
+	for range 200 {
+		grant, wantVC, granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
+		var outs uint8
+		for m := granted; m != 0; m &= m - 1 {
+			ip := bits.TrailingZeros8(m)
+			if bits.OnesCount8(grant[ip]) != 1 {
+				t.Fatalf("input %d won ports %05b: a unicast flit crosses to one port", ip, grant[ip])
+			}
+			if outs&grant[ip] != 0 {
+				t.Fatalf("output %05b granted twice in a cycle", grant[ip])
+			}
+			outs |= grant[ip]
+			q := &ins[ip*maxVCs+wantVC[ip]]
+			if grant[ip] != q.vaMask {
+				t.Fatalf("input %d VC %d won ports %05b, it requested %05b", ip, wantVC[ip], grant[ip], q.vaMask)
+			}
+			p := bits.TrailingZeros8(grant[ip])
+			if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+				t.Fatalf("input %d VC %d won output %s VC %d without a credit", ip, wantVC[ip], portNames[p], q.outVC[p])
+			}
+			won[[2]int{ip, wantVC[ip]}]++
+		}
+		if granted == 0 {
+			t.Fatal("nothing granted with every output requested")
+		}
+	}
+	for ip := range numPorts {
+		for vc := range 2 {
+			out := (ip + vc + 1) % numPorts
+			if out == portYPlus && vc == 1 {
+				if won[[2]int{ip, vc}] != 0 {
+					t.Errorf("input %d VC %d won %d times without a credit", ip, vc, won[[2]int{ip, vc}])
+				}
+			} else if won[[2]int{ip, vc}] == 0 {
+				t.Errorf("input %d VC %d, with a credit, never won in 200 cycles", ip, vc)
+			}
+		}
+	}
+}
+
+// TestVCAllocatorRoundRobin puts a unicast head for the same output port
+// into one VC of every input port. Each cycle the free output VCs of that
+// port go to different heads (a head asks for one VC, the first free one
+// at or after its own pointer, so two heads may ask for the same one and
+// leave the other unused); freed again, they go round the requesters in
+// turn, so every head wins as often as the others, within one.
+func TestVCAllocatorRoundRobin(t *testing.T) {
+	n, r, ins := allocRouter(t)
+	rt := &n.rt[r]
+	for ip := range numPorts {
+		n.push(r, ip, ip%2, flit{dst: 5, head: true, tail: true}) // (2,1): output x+
+	}
+	wins := make([]int, numPorts)
+	const rounds = 50
+	for range rounds {
+		ready, _, _, moved := n.allocVCs(r, ins, 1)
+		if ready != rt.nonempty || !moved {
+			t.Fatalf("ready %x moved %v: every head is ready and two VCs are free", ready, moved)
+		}
+		var got uint8
+		for ip := range numPorts {
+			q := &ins[ip*maxVCs+ip%2]
+			if q.vaMask == 0 {
+				continue
+			}
+			if q.vaMask != 1<<portXPlus {
+				t.Fatalf("input %d holds VCs on ports %05b, want x+", ip, q.vaMask)
+			}
+			vc := q.outVC[portXPlus]
+			if got&(1<<vc) != 0 {
+				t.Fatalf("output VC %d of x+ granted twice", vc)
+			}
+			got |= 1 << vc
+			wins[ip]++
+			q.vaMask, q.held = 0, 0 // the packet leaves: its VC is free again
+		}
+		if got == 0 || rt.ovBusy[portXPlus] != got {
+			t.Fatalf("granted output VCs %02b, busy %02b: want the same, not none", got, rt.ovBusy[portXPlus])
+		}
+		rt.ovBusy[portXPlus] = 0
+	}
+	if lo, hi := slices.Min(wins), slices.Max(wins); hi-lo > 1 || lo < rounds/numPorts {
+		t.Errorf("VC grants per input %v in %d rounds: want equal within one, each at least %d", wins, rounds, rounds/numPorts)
+	}
+}
+
+// TestVCAllocatorSkipsBusyVCs: a head waits while every VC of its class on
+// its output is held, and takes the one that is freed.
+func TestVCAllocatorSkipsBusyVCs(t *testing.T) {
+	n, r, ins := allocRouter(t)
+	rt := &n.rt[r]
+	n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true})
+	rt.ovBusy[portXPlus] = 0b11
+	if _, _, _, moved := n.allocVCs(r, ins, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
+		t.Fatal("a head won an output VC that another packet holds")
+	}
+	rt.ovBusy[portXPlus] = 0b01
+	if _, _, _, moved := n.allocVCs(r, ins, 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
+		t.Fatalf("head got VC %d, want the free VC 1", ins[portXMinus*maxVCs].outVC[portXPlus])
+	}
+}

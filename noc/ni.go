@@ -1,0 +1,199 @@
+package noc
+
+import "github.com/nmsim/nmsim/sim"
+
+// nic is a tile's network interface: an unbounded FIFO of packets that it
+// injects one flit per cycle into its router's local input port, one
+// packet at a time, each on a VC it picks round-robin.
+type nic struct {
+	queue   []int32
+	qhead   int
+	cur     int32 // packet being injected, -1 if none
+	next    int   // its next flit
+	vc      int
+	rr      int
+	credit  [maxVCs]int16 // for the router's local input VCs
+	seen    sim.Cycle     // cycle+1 at which it was put on the wake list
+	wake    sim.Cycle     // cycle+1 of the last wake-up scheduled
+	sentAt  sim.Cycle     // cycle+1 of its last injected flit
+	pending bool          // has a packet to inject
+}
+
+type packet struct {
+	src, dst int   // dst < 0: tree multicast to dsts
+	dsts     []int // sorted, distinct
+	flits    int
+	created  sim.Cycle
+	bundle   int32
+	pending  int // destinations still waiting for the tail
+}
+
+// bundle is the packets of one Send or Multicast call: done is due when
+// the last is ejected.
+type bundle struct {
+	left int
+	done sim.Handler
+}
+
+func (n *Net) newBundle(left int, done sim.Handler) int32 {
+	b := bundle{left: left, done: done}
+	if k := len(n.freeBndl); k > 0 {
+		i := n.freeBndl[k-1]
+		n.freeBndl = n.freeBndl[:k-1]
+		n.bundles[i] = b
+		return i
+	}
+	n.bundles = append(n.bundles, b)
+	return int32(len(n.bundles) - 1)
+}
+
+// enqueue creates a packet at src's NI and wakes the NI this cycle.
+func (n *Net) enqueue(src, dst int, dsts []int, flits int, b int32) {
+	now := n.eng.Now()
+	pk := packet{src: src, dst: dst, dsts: dsts, flits: flits, created: now, bundle: b, pending: 1}
+	if dst < 0 {
+		pk.pending = len(dsts)
+	}
+	var id int32
+	if k := len(n.freePkt); k > 0 {
+		id = n.freePkt[k-1]
+		n.freePkt = n.freePkt[:k-1]
+		n.pkts[id] = pk
+	} else {
+		n.pkts = append(n.pkts, pk)
+		id = int32(len(n.pkts) - 1)
+	}
+	if n.obs != nil {
+		n.obs.Injected(id, src, now)
+	}
+	ni := &n.nis[src]
+	ni.queue = append(ni.queue, id)
+	ni.pending = true
+	n.queued++
+	n.activateNI(src, now)
+	n.ensureTick(now)
+}
+
+// evalNI lets NI i inject the next flit of its current packet, or start
+// the next packet on a VC with a credit, in cycle t.
+func (n *Net) evalNI(i int, t sim.Cycle) {
+	ni := &n.nis[i]
+	if ni.sentAt == t+1 {
+		return // one flit per cycle
+	}
+	if ni.cur < 0 {
+		if ni.qhead == len(ni.queue) {
+			return
+		}
+		vc := -1
+		for k := range n.v {
+			c := ni.rr + k
+			if c >= n.v {
+				c -= n.v
+			}
+			if ni.credit[c] > 0 {
+				vc = c
+				break
+			}
+		}
+		if vc < 0 {
+			return // a credit will wake it
+		}
+		ni.cur = ni.queue[ni.qhead]
+		ni.qhead++
+		if ni.qhead == len(ni.queue) {
+			ni.queue, ni.qhead = ni.queue[:0], 0
+		}
+		ni.next, ni.vc, ni.rr = 0, vc, inc(vc, n.v)
+		n.s.Packets++
+	}
+	if ni.credit[ni.vc] <= 0 {
+		return
+	}
+	ni.credit[ni.vc]--
+	pk := &n.pkts[ni.cur]
+	f := flit{arrive: t + 1, pkt: ni.cur, dst: int16(pk.dst), head: ni.next == 0, tail: ni.next == pk.flits-1}
+	n.push(i, portLocal, ni.vc, f)
+	n.s.Flits++
+	ni.sentAt = t + 1
+	n.lastProgress = t
+	ni.next++
+	if f.tail {
+		ni.cur = -1
+		n.queued--
+	}
+	ni.pending = ni.cur >= 0 || ni.qhead < len(ni.queue)
+	if ni.pending {
+		n.wakeNIAt(i, t+1)
+	}
+}
+
+// eject hands flit f to the NI of router r, where it is taken in at cycle
+// at; the tail completes the packet at this destination.
+func (n *Net) eject(r int, f *flit, at sim.Cycle) {
+	n.s.FlitsOut++
+	if !f.tail {
+		return
+	}
+	pk := &n.pkts[f.pkt]
+	lat, hops := int64(at-pk.created), n.hops(pk.src, r)
+	n.s.record(lat, hops)
+	pk.pending--
+	if n.obs != nil {
+		n.obs.Ejected(f.pkt, r, at, lat, hops, pk.pending == 0)
+	}
+	if pk.pending > 0 {
+		return
+	}
+	b := &n.bundles[pk.bundle]
+	b.left--
+	if b.left == 0 {
+		if b.done != nil {
+			n.eng.Schedule(at, b.done, nil)
+		}
+		b.done = nil
+		n.freeBndl = append(n.freeBndl, pk.bundle)
+	}
+	pk.dsts = nil
+	n.freePkt = append(n.freePkt, f.pkt)
+}
+
+// dropQueued discards the packets still waiting at their NIs, not the ones
+// being injected: the end of a synthetic run, when they were never in the
+// network. Their bundles' done handlers never run, and the counters Send
+// charged for them are taken back.
+func (n *Net) dropQueued() {
+	for i := range n.nis {
+		ni := &n.nis[i]
+		for _, id := range ni.queue[ni.qhead:] {
+			pk := &n.pkts[id]
+			if n.obs != nil {
+				n.obs.Dropped(id)
+			}
+			n.uncharge(pk)
+			b := &n.bundles[pk.bundle]
+			b.left--
+			if b.left == 0 {
+				b.done = nil
+				n.freeBndl = append(n.freeBndl, pk.bundle)
+			}
+			pk.dsts = nil
+			n.freePkt = append(n.freePkt, id)
+			n.queued--
+		}
+		ni.queue, ni.qhead = ni.queue[:0], 0
+		ni.pending = ni.cur >= 0
+	}
+}
+
+// uncharge takes back the counters that Send or Multicast charged for pk.
+func (n *Net) uncharge(pk *packet) {
+	var routers, links, switches int
+	if pk.dst >= 0 {
+		h := n.g.hops(pk.src, pk.dst)
+		routers, links, switches = h+1, h, h+1
+	} else {
+		routers, links, switches = n.tr.size(n.g, pk.src, pk.dsts, nil)
+	}
+	n.c.add(-1, int64(pk.flits), int64(routers), int64(links), int64(switches))
+}

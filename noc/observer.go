@@ -1,0 +1,25 @@
+package noc
+
+import "github.com/nmsim/nmsim/sim"
+
+// Observer sees packets pass through a Net (Net.Observe), as akita's hooks
+// let a tracer or a measurement see a component's events without the
+// component knowing why. Packets are numbered; a number is reused once its
+// packet has been delivered everywhere or dropped. A Net without an
+// observer (the default) pays one nil check per event. An observer must
+// not call back into the Net.
+type Observer interface {
+	// Injected: Send or Multicast handed packet id to the NI of tile src
+	// in cycle t.
+	Injected(id int32, src int, t sim.Cycle)
+	// Granted: the head of packet id won its output VCs at router r in
+	// cycle t (once per router on its path; a tree once per fork).
+	Granted(id int32, r int, t sim.Cycle)
+	// Ejected: the tail of packet id reached tile dst in cycle t, latency
+	// cycles after Send, over hops links; last says every destination of
+	// the packet has it now.
+	Ejected(id int32, dst int, t sim.Cycle, latency int64, hops int, last bool)
+	// Dropped: packet id, never injected into its router, was discarded
+	// at the end of a synthetic run.
+	Dropped(id int32)
+}
