@@ -34,6 +34,8 @@ type trainCommand struct {
 	trainSamples int
 	out          string
 	jsonOut      string
+	checkpoint   string
+	resume       bool
 	methods      map[string]trainMethod
 }
 
@@ -80,6 +82,11 @@ func (j *trainJob) parseNet(shape model.Shape, classes int) (train.Net, error) {
 		return train.Net{}, fmt.Errorf("--net %q ends in %d outputs but %s has %d classes", j.net, net.Classes(), j.datasetName, classes)
 	}
 	return net, nil
+}
+
+// checkpoint is the training state's checkpoint (--checkpoint, --resume).
+func (j *trainJob) checkpoint() train.Checkpoint {
+	return train.Checkpoint{Dir: j.trainCommand.checkpoint, Resume: j.resume}
 }
 
 // epochLogger returns a train.Progress callback that draws a bar per epoch
@@ -156,6 +163,8 @@ func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.trainSamples, "train-samples", 0, "training samples to use (0 = all; for quick tests)")
 	fs.StringVar(&c.out, "o", "model.bin", "where to write the model")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
+	fs.StringVar(&c.checkpoint, "checkpoint", "", "directory for a checkpoint of the training state, replaced after every epoch")
+	fs.BoolVar(&c.resume, "resume", false, "continue from the --checkpoint (the same flags give the same model as an uninterrupted run; without a checkpoint there, start afresh)")
 	for _, n := range c.methodNames() {
 		c.methods[n].addFlags(fs)
 	}
@@ -191,6 +200,8 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return errors.New("train: --eval-samples and --train-samples must be >= 0")
 	case c.out == "":
 		return errors.New("train: -o must name the model file")
+	case c.resume && c.checkpoint == "":
+		return errors.New("train: --resume needs --checkpoint DIR")
 	}
 	dir, how := dataset.ResolveDir(c.dataDir)
 	if dir == "" {

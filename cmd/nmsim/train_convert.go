@@ -97,7 +97,7 @@ func (c *convertMethod) run(ctx context.Context, job *trainJob) (*model.Model, a
 	start := time.Now()
 	ann, err := train.Train(ctx, net, job.Train, train.Config{
 		Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
-		Progress: job.epochLogger(),
+		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	})
 	if err != nil {
 		return nil, nil, err

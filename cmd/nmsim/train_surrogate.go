@@ -91,8 +91,8 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 		Timesteps: c.timesteps, Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
 		BinarizeTolerance: c.tolerance, EstimatorEpochs: c.estimatorEpoch, WeightBits: c.fpBits,
 		Slope: c.slope, DetachReset: c.detachReset, Shift: c.shift,
-		Progress: job.epochLogger(),
-		Log:      func(s string) { fmt.Fprintln(job.Stdout, s) },
+		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
+		Log: func(s string) { fmt.Fprintln(job.Stdout, s) },
 	}
 	trainSet, testSet := job.Train, job.Test
 	shape := model.Shape{}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"extra"}, `unexpected argument "extra"`},
 		{[]string{"--workers", "0"}, "--workers 0"},
 		{[]string{"--lr", "-1"}, "--lr -1, want > 0"},
+		{[]string{"--resume"}, "--resume needs --checkpoint DIR"},
 	} {
 		_, _, err := runCLI(append([]string{"train"}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -98,6 +100,38 @@ func TestTrainHelp(t *testing.T) {
 
 // haveTrainingData reports whether the MNIST training split can be found
 // (the committed slice holds test images only).
+// TestTrainResume: --checkpoint writes the state, --resume of the
+// finished run gives the same weights, and a resume with another --lr is
+// refused naming it (package train tests stopping in the middle).
+func TestTrainResume(t *testing.T) {
+	if !haveTrainingData() {
+		t.Skip("no MNIST training data")
+	}
+	tmp := t.TempDir()
+	ck := filepath.Join(tmp, "ck")
+	args := []string{"train", "--method", "ttfs", "--net", "784-8-10", "--window", "16", "--epochs", "2", "--train-samples", "200",
+		"--eval-samples", "20", "--workers", "1", "--checkpoint", ck}
+	var weights [2][]int8
+	for i, extra := range [][]string{nil, {"--resume", "--workers", "2"}} {
+		out := filepath.Join(tmp, "m.bin")
+		if stdout, _, err := runCLI(append(append(args, extra...), "-o", out)...); err != nil {
+			t.Fatalf("train %v: %v\n%s", extra, err, stdout)
+		}
+		m, err := model.Load(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		weights[i] = m.Layers[0].Weights
+	}
+	if !slices.Equal(weights[0], weights[1]) {
+		t.Error("the resumed run's weights differ")
+	}
+	_, _, err := runCLI(append(args, "--resume", "--lr", "0.02", "-o", filepath.Join(tmp, "x.bin"))...)
+	if err == nil || !strings.Contains(err.Error(), "different --lr") {
+		t.Errorf("resume with another --lr: error %v, want one naming --lr", err)
+	}
+}
+
 func haveTrainingData() bool {
 	dir, _ := dataset.ResolveDir("")
 	_, err := dataset.Load("mnist", dir, "train")

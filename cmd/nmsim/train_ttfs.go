@@ -97,7 +97,7 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	cfg := train.TTFSConfig{
 		Window: c.window, Epochs: job.epochs, Batch: job.batch, LR: job.lr, ThresholdLR: c.thresholdLR,
 		Gamma: c.gamma, Threshold: c.threshold, Interpolate: c.interpolate, Seed: job.seed, Workers: job.workers,
-		Progress: job.epochLogger(),
+		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	}
 	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %d timesteps, gamma %v, %d workers\n", net.Spec, c.window, c.gamma, job.workers)
 	start := time.Now()

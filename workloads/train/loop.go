@@ -21,10 +21,16 @@ type loop struct {
 	n, batch, shard, epochs      int
 	workers                      int
 	progress                     func(Progress)
+	src                          *rand.PCG
 	shuffle                      *rand.Rand
 	shardLoss                    []float64
 	shardRight                   []int
 	stepsPerEpoch, totalSteps, t int
+	// done is the number of epochs already run (by a resumed run) and
+	// order their last sample order (nil: not resumed).
+	done  int
+	order []int
+	ckpt  *checkpointer // nil: no checkpoints
 }
 
 // newLoop plans the minibatches of a training run; workers is capped at
@@ -32,8 +38,9 @@ type loop struct {
 func newLoop(name string, n, batch, shard, epochs, workers int, seed uint64, progress func(Progress)) *loop {
 	shards := (batch + shard - 1) / shard
 	l := &loop{name: name, n: n, batch: batch, shard: shard, epochs: epochs, workers: min(workers, shards),
-		progress: progress, shuffle: rand.New(rand.NewPCG(seed, 0x73687566)), // "shuf"
-		shardLoss: make([]float64, shards), shardRight: make([]int, shards)}
+		progress: progress, shardLoss: make([]float64, shards), shardRight: make([]int, shards)}
+	l.src = rand.NewPCG(seed, 0x73687566) // "shuf"
+	l.shuffle = rand.New(l.src)
 	l.stepsPerEpoch = (n + batch - 1) / batch
 	l.totalSteps = l.stepsPerEpoch * epochs
 	return l
@@ -72,16 +79,20 @@ func (l *loop) shardSamples(mb *minibatch, s int) []int {
 // from the loop's random stream, after the shuffle), then
 // shard(worker, s, samples) for every shard on the workers' goroutines
 // (returning the shard's summed loss and number right), then update. After
-// each epoch it calls endEpoch (if set) with the epoch's wall time. It
-// stops with ctx's error between minibatches.
+// each epoch it calls endEpoch (if set) with the epoch's wall time, then
+// saves a checkpoint if one is attached. It stops with ctx's error between
+// minibatches. A resumed loop starts after the checkpoint's epoch.
 func (l *loop) run(ctx context.Context, prepare func(mb *minibatch), shard func(wk, s int, samples []int) (float64, int),
 	update func(mb *minibatch), endEpoch func(epoch int, seconds float64) error) error {
 	start := time.Now()
-	order := make([]int, l.n)
-	for i := range order {
-		order[i] = i
+	order := l.order
+	if order == nil {
+		order = make([]int, l.n)
+		for i := range order {
+			order[i] = i
+		}
 	}
-	for epoch := 1; epoch <= l.epochs; epoch++ {
+	for epoch := l.done + 1; epoch <= l.epochs; epoch++ {
 		epochStart := time.Now()
 		l.shuffle.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var epochLoss float64
@@ -122,6 +133,11 @@ func (l *loop) run(ctx context.Context, prepare func(mb *minibatch), shard func(
 		}
 		if endEpoch != nil {
 			if err := endEpoch(epoch, time.Since(epochStart).Seconds()); err != nil {
+				return err
+			}
+		}
+		if l.ckpt != nil {
+			if err := l.ckpt.save(l, epoch, order); err != nil {
 				return err
 			}
 		}

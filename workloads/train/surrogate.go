@@ -12,9 +12,11 @@ package train
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/nmsim/nmsim/workloads/dataset"
@@ -25,42 +27,45 @@ import (
 type SurrogateConfig struct {
 	// Timesteps is T, the number of timesteps of BPTT (and of the model's
 	// runs). For frame coding it is the number of frames per sample.
-	Timesteps int
+	Timesteps int `flag:"timesteps"`
 	// Coding is model.CodingConstant (the 8-bit pixel every timestep;
 	// "" means this) or model.CodingFrames (T frames of event counts per
 	// sample, the data set's channels being T times the net's).
-	Coding model.Coding
+	Coding model.Coding `flag:"coding"`
 	// InputBits is the width of the input values (8 for pixels; for
 	// frames, enough for the largest count). 0 means 8.
-	InputBits int
+	InputBits int `flag:"input-bits"`
 	// FrameUS is recorded in the model for frame coding (frame length, µs).
-	FrameUS       int
-	Epochs, Batch int
+	FrameUS int `flag:"frame-us"`
+	Epochs  int `flag:"epochs"`
+	Batch   int `flag:"batch"`
 	// LR is Adam's initial learning rate, decayed to 0 along a cosine.
-	LR      float64
-	Seed    uint64
+	LR      float64 `flag:"lr"`
+	Seed    uint64  `flag:"seed"`
 	Workers int
+	// Checkpoint saves the state after every epoch and resumes from it.
+	Checkpoint Checkpoint
 	// BinarizeTolerance is the accuracy-loss estimator's budget: after
 	// EstimatorEpochs epochs of full-precision training, a weight layer
 	// is binarized for the rest of training if binarizing it alone costs
 	// at most this fraction of validation accuracy (0.01 = one point).
 	// Negative: no layer is binarized.
-	BinarizeTolerance float64
+	BinarizeTolerance float64 `flag:"binarize-tolerance"`
 	// EstimatorEpochs is the number of full-precision epochs before the
 	// estimator decides (default 1); it must be below Epochs unless no
 	// layer may be binarized.
-	EstimatorEpochs int
+	EstimatorEpochs int `flag:"estimator-epochs"`
 	// WeightBits (2..8, default 8) is the width of the layers that stay
 	// full precision in the integer model.
-	WeightBits int
+	WeightBits int `flag:"fp-bits"`
 	// Slope is k of the surrogate derivative k·σ(kx)(1−σ(kx)) of the
 	// spike at x = v − θ (default 4).
-	Slope float64
+	Slope float64 `flag:"slope"`
 	// DetachReset drops the reset's term from BPTT (T > 1 only).
-	DetachReset bool
+	DetachReset bool `flag:"detach-reset"`
 	// Shift is a random translation of up to ±Shift pixels of each
 	// training sample (augmentation; 0 for none).
-	Shift int
+	Shift int `flag:"shift"`
 	// Progress, if set, is called after every minibatch from the
 	// goroutine that called TrainSurrogate; Log with notes such as the
 	// estimator's decisions.
@@ -322,6 +327,11 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 			optG[i], optB[i] = newAdam(len(g)), newAdam(len(g))
 		}
 	}
+	state := slices.Concat(s.Latent, s.Gamma, s.Beta, s.Mean, s.Var, [][]float32{s.Bias},
+		adamTensors(opt...), adamTensors(optG...), adamTensors(optB...), adamTensors(optBias))
+	if err := lp.attach(cfg.Checkpoint, settingsOf("surrogate", cfg, &net, trainSet), state, nil, &surrogateMeta{s}); err != nil {
+		return nil, err
+	}
 	shiftX, shiftY := make([]int8, cfg.Batch), make([]int8, cfg.Batch)
 	sp := s.params(true)
 	alpha := make([][]float32, L)
@@ -413,6 +423,40 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 	s.Report.ValAccuracy = acc
 	s.storage()
 	return s, nil
+}
+
+// surrogateMeta is the part of a SurrogateNet's training state that a
+// checkpoint holds besides its tensors: which layers the estimator
+// binarized, and the report so far.
+type surrogateMeta struct{ s *SurrogateNet }
+
+type surrogateMetaJSON struct {
+	Binary []bool
+	Report SurrogateReport
+}
+
+func (m surrogateMeta) MarshalJSON() ([]byte, error) {
+	j := surrogateMetaJSON{Report: m.s.Report}
+	for i := range m.s.Net.Layers {
+		j.Binary = append(j.Binary, m.s.Net.Layers[i].Binary)
+	}
+	return json.Marshal(j)
+}
+
+func (m surrogateMeta) UnmarshalJSON(b []byte) error {
+	var j surrogateMetaJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	if len(j.Binary) != len(m.s.Net.Layers) {
+		return fmt.Errorf("%d binary flags for %d layers", len(j.Binary), len(m.s.Net.Layers))
+	}
+	for i, b := range j.Binary {
+		m.s.Net.Layers[i].Binary = b
+	}
+	j.Report.Workers = m.s.Report.Workers
+	m.s.Report = j.Report
+	return nil
 }
 
 // estimate is the accuracy-loss estimator: it measures the validation

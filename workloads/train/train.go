@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -104,18 +105,24 @@ func steGrad(latent, alpha, g []float32, fanIn int) {
 }
 
 // Config is how to train.
+//
+// The fields tagged `flag` are the settings a checkpoint records (under
+// nmsim train's flag names) and a resumed run must repeat; likewise in
+// TTFSConfig and SurrogateConfig.
 type Config struct {
-	Epochs int
+	Epochs int `flag:"epochs"`
 	// Batch is the minibatch size.
-	Batch int
+	Batch int `flag:"batch"`
 	// LR is Adam's initial learning rate; it decays to 0 along a cosine
 	// over all steps.
-	LR float64
+	LR float64 `flag:"lr"`
 	// Seed drives the initial weights and the shuffling.
-	Seed uint64
+	Seed uint64 `flag:"seed"`
 	// Workers is how many goroutines share each minibatch; the result
 	// does not depend on it.
 	Workers int
+	// Checkpoint saves the state after every epoch and resumes from it.
+	Checkpoint Checkpoint
 	// Progress, if set, is called after every minibatch, from the
 	// goroutine that called Train.
 	Progress func(Progress)
@@ -224,6 +231,10 @@ func Train(ctx context.Context, net Net, data *dataset.Set, cfg Config) (*ANN, e
 		if w != nil {
 			opt[i] = newAdam(len(w))
 		}
+	}
+	state := slices.Concat(a.Latent, adamTensors(opt...))
+	if err := lp.attach(cfg.Checkpoint, settingsOf("convert", cfg, &net, data), state, nil, nil); err != nil {
+		return nil, err
 	}
 	var w, alpha [][]float32
 	scale := float32(0)

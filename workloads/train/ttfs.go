@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,31 +44,33 @@ import (
 type TTFSConfig struct {
 	// Window is the number of timesteps of the input coding and of a run
 	// (model.Input.Window and model.Timesteps).
-	Window int
-	Epochs int
+	Window int `flag:"window"`
+	Epochs int `flag:"epochs"`
 	// Batch is the minibatch size.
-	Batch int
+	Batch int `flag:"batch"`
 	// LR is Adam's initial learning rate for the latent weights; it
 	// decays to 0 along a cosine over all steps.
-	LR float64
+	LR float64 `flag:"lr"`
 	// ThresholdLR is Adam's initial learning rate for each layer's log
 	// threshold (same decay); 0 keeps the thresholds fixed.
-	ThresholdLR float64
+	ThresholdLR float64 `flag:"threshold-lr"`
 	// Gamma is the margin, in timesteps, by which the wrong outputs
 	// should fire after the earliest one (S4NN's γ).
-	Gamma float64
+	Gamma float64 `flag:"gamma"`
 	// Threshold is every layer's initial threshold in units of one ±1
 	// weight; 0 picks 0.75·√fan-in.
-	Threshold float64
+	Threshold float64 `flag:"threshold"`
 	// Interpolate uses the linearly interpolated spike times and their
 	// exact slopes in the learning rule instead of S4NN's integer times
 	// and ∂t/∂V = −1.
-	Interpolate bool
+	Interpolate bool `flag:"interpolate"`
 	// Seed drives the initial weights and the shuffling.
-	Seed uint64
+	Seed uint64 `flag:"seed"`
 	// Workers is how many goroutines share each minibatch; the result
 	// does not depend on it.
 	Workers int
+	// Checkpoint saves the state after every epoch and resumes from it.
+	Checkpoint Checkpoint
 	// Progress, if set, is called after every minibatch from the
 	// goroutine that called TrainTTFS. Loss is the mean over samples of
 	// Σ_k ((target_k − t_k)/Window)².
@@ -543,6 +546,11 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 	gth := make([]float32, L)
 	for i, th := range n.Threshold {
 		logTh[i] = float32(math.Log(th))
+	}
+	state := slices.Concat(n.Latent, adamTensors(opt...), [][]float32{logTh}, adamTensors(thOpt))
+	err = lp.attach(cfg.Checkpoint, settingsOf("ttfs", cfg, &net, data), state, [][]float64{n.Threshold}, nil)
+	if err != nil {
+		return nil, err
 	}
 	var w ttfsWeights
 	scale := 0.0
