@@ -292,3 +292,21 @@ func TestDeviceLevelsWarning(t *testing.T) {
 		t.Errorf("Warnings() = %q, want one about device.levels", w)
 	}
 }
+
+// TestUnphysicalValuesAreErrors: values that type-check but describe no
+// chip are rejected by Validate, naming the key.
+func TestUnphysicalValuesAreErrors(t *testing.T) {
+	for _, kv := range [][2]string{
+		{"chip.clock_mhz", "1e-300"},
+		{"chip.clock_mhz", "inf"},
+		{"neuron.update", "sometimes"},
+	} {
+		c := Default()
+		if err := c.Set(kv[0], kv[1]); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), kv[0]+" = ") {
+			t.Errorf("%s = %s: Validate() = %v, want an error naming the key", kv[0], kv[1], err)
+		}
+	}
+}

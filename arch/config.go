@@ -25,7 +25,7 @@ type Chip struct {
 	MeshWidth  int     `toml:"mesh_width"`  // tiles in x, 1..64
 	MeshHeight int     `toml:"mesh_height"` // tiles in y, 1..64
 	Topology   string  `toml:"topology"`    // "mesh" | "torus"
-	ClockMHz   float64 `toml:"clock_mhz"`   // (0, 10000] MHz
+	ClockMHz   float64 `toml:"clock_mhz"`   // 1..10000 MHz
 }
 
 // Tile is one mesh node: crossbars, neuron units and a network interface.
@@ -70,6 +70,11 @@ type Device struct {
 type Neuron struct {
 	UnitsPerTile int `toml:"units_per_tile"` // neuron updates a tile performs per cycle, ≥1
 	UpdateCycles int `toml:"update_cycles"`  // latency of one batch of updates, ≥1
+	// "event": a neuron is updated (and charged) only when it has work to
+	// do: input, a bias or leak, or a membrane at or above threshold;
+	// "all": every neuron every timestep (a synchronous unit). Spikes and
+	// cycles are the same either way; only the updates charged differ.
+	Update string `toml:"update"`
 }
 
 // NoC is the network-on-chip: routers, links and the AER packet format.
@@ -130,6 +135,7 @@ func Default() *Config {
 		Neuron: Neuron{
 			UnitsPerTile: 64,
 			UpdateCycles: 1,
+			Update:       "event",
 		},
 		NoC: NoC{
 			Model:              "cycle",

@@ -17,10 +17,10 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/crossbar"
-	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/neuron"
+	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -83,11 +83,14 @@ type stage struct {
 
 // Chip is a model mapped and programmed onto one design point.
 type Chip struct {
-	cfg       *arch.Config
-	m         *model.Model
-	placement *mapper.Placement
-	stages    []stage
-	seed      uint64
+	cfg *arch.Config
+	// eventNeurons: neuron units update only the neurons with work to do
+	// (arch.toml's neuron.update = "event"), else every neuron.
+	eventNeurons bool
+	m            *model.Model
+	placement    *mapper.Placement
+	stages       []stage
+	seed         uint64
 }
 
 // New maps m onto the chip described by cfg and programs the crossbars.
@@ -99,7 +102,7 @@ func New(cfg *arch.Config, m *model.Model, seed uint64) (*Chip, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Chip{cfg: cfg, m: m, placement: pl, stages: make([]stage, len(pl.Layers)), seed: seed}
+	c := &Chip{cfg: cfg, eventNeurons: cfg.Neuron.Update == "event", m: m, placement: pl, stages: make([]stage, len(pl.Layers)), seed: seed}
 	params := crossbar.Params{
 		Rows: cfg.Crossbar.Rows, Cols: cfg.Crossbar.Cols, RowsPerRead: cfg.Crossbar.RowsPerRead,
 		ADCBits: cfg.Crossbar.ADCBits, ColsPerADC: cfg.Crossbar.ColsPerADC,
@@ -314,9 +317,23 @@ func (c *Chip) buildRoutes(si int, rt mapper.Routes) {
 	}
 }
 
+// Counters are what one weight layer's components did, each component's
+// counters as the component keeps them; the energy model prices them.
+type Counters struct {
+	Crossbar crossbar.Counters `json:"crossbar"`
+	Neuron   neuron.Counters   `json:"neuron"`
+	NoC      noc.Counters      `json:"noc"`
+}
+
+// Add accumulates o into c.
+func (c *Counters) Add(o Counters) {
+	c.Crossbar.Add(o.Crossbar)
+	c.Neuron.Add(o.Neuron)
+	c.NoC.Add(o.NoC)
+}
+
 // LayerStats is what one weight layer did during a run.
 type LayerStats struct {
-	Name     string
-	Spikes   int64
-	Counters energy.Counters
+	Name string
+	Counters
 }

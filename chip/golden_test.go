@@ -85,7 +85,7 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 			}
 			spikes := int64(0)
 			for _, l := range res.Layers {
-				spikes += l.Spikes
+				spikes += l.Neuron.Spikes
 			}
 			if spikes == 0 {
 				t.Fatal("no layer spiked: the test compares nothing")
@@ -174,8 +174,8 @@ func TestGoldenEquivalenceTTFS(t *testing.T) {
 		}
 		res := golden(t, c, m, testmodel.Sample(rng, m), 16)
 		for li, l := range res.Layers {
-			if n := c.stages[li].neurons.Neurons(); l.Spikes > int64(n) {
-				t.Fatalf("layer %s fired %d spikes with %d fire-once neurons", l.Name, l.Spikes, n)
+			if n := c.stages[li].neurons.Neurons(); l.Neuron.Spikes > int64(n) {
+				t.Fatalf("layer %s fired %d spikes with %d fire-once neurons", l.Name, l.Neuron.Spikes, n)
 			}
 		}
 		t.Logf("trial %d: decision at step %d, class %d, spikes %v", trial, res.Decision, res.Class, layerSpikes(res))
@@ -193,7 +193,47 @@ func TestGoldenEquivalenceTTFS(t *testing.T) {
 func layerSpikes(r Result) []int64 {
 	var n []int64
 	for _, l := range r.Layers {
-		n = append(n, l.Spikes)
+		n = append(n, l.Neuron.Spikes)
 	}
 	return n
+}
+
+// TestEventDrivenNeuronsChangeOnlyTheCharge runs the same samples with
+// neuron.update = "event" and "all": spikes, classes and cycles agree, a
+// synchronous unit updates every live neuron, and the event-driven one
+// updates fewer, the rest counted as skipped.
+func TestEventDrivenNeuronsChangeOnlyTheCharge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	m := testmodel.Random(rng, testmodel.Small)
+	x := testmodel.Sample(rng, m)
+	for i := range x {
+		if i%3 != 0 {
+			x[i] = 0 // leave positions without input
+		}
+	}
+	var res [2]Result
+	for i, mode := range []string{"event", "all"} {
+		cfg := arch.Default()
+		cfg.Neuron.Update = mode
+		c, err := New(cfg, m, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res[i] = golden(t, c, m, x, 10)
+	}
+	ev, all := res[0], res[1]
+	if ev.Class != all.Class || ev.Cycles != all.Cycles {
+		t.Fatalf("event: class %d, %d cycles; all: class %d, %d cycles", ev.Class, ev.Cycles, all.Class, all.Cycles)
+	}
+	fewer := false
+	for li := range ev.Layers {
+		e, a := ev.Layers[li].Neuron, all.Layers[li].Neuron
+		if e.Spikes != a.Spikes || a.Skipped != 0 || e.Updates+e.Skipped != a.Updates || e.Updates > a.Updates {
+			t.Fatalf("layer %d: event %+v, all %+v", li, e, a)
+		}
+		fewer = fewer || e.Updates < a.Updates
+	}
+	if !fewer {
+		t.Fatal("event-driven updates skipped no neuron: the test compares nothing")
+	}
 }

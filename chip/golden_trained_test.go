@@ -70,7 +70,7 @@ func goldenOnData(t *testing.T, m *model.Model, data *dataset.Set, n int) int {
 			right++
 		}
 		for l, r := range res.Layers {
-			spikes[l] += r.Spikes
+			spikes[l] += r.Neuron.Spikes
 		}
 	}
 	for l := range m.Layers {

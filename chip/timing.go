@@ -218,12 +218,7 @@ func (w *Worker) send(si, src int, dsts []int, slots int64, done sim.Handler) in
 		inject(1, flits(rest))
 		calls++
 	}
-	c := w.net.TakeCounters()
-	st := &w.st[si].stats.Counters
-	st.Packets += c.Packets
-	st.Flits += c.Flits
-	st.RouterFlits += c.RouterFlits
-	st.LinkFlits += c.LinkFlits
+	w.st[si].stats.NoC.Add(w.net.TakeCounters())
 	return calls
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/nmsim/nmsim/crossbar"
-	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
 	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/noc"
@@ -67,7 +66,10 @@ type stageState struct {
 	blockCyc  []int64
 	blockVals []int64
 	counters  crossbar.Counters // of the last computed timestep
-	lastRec   record
+	// posInput marks the output positions that some driven row feeds at
+	// the last computed timestep: their neurons receive input.
+	posInput bitvec.Vec
+	lastRec  record
 	// recs is a ring of the last len(stages) timesteps' records: the
 	// timing pass runs slot t right after the functional pass of
 	// timestep t and reads stage si's record of timestep t−si, so memory
@@ -114,6 +116,7 @@ func (c *Chip) NewWorker() *Worker {
 		ss.spikes = bitvec.New(s.neurons.Neurons())
 		ss.planeBuf = make([]uint64, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits*s.splitWords)
 		ss.planes = make([]bitvec.Vec, s.lm.InputBits)
+		ss.posInput = bitvec.New(s.lm.Positions)
 		ss.blockCyc = make([]int64, len(s.arrays))
 		ss.blockVals = make([]int64, len(s.arrays))
 		ss.lastRec = newRecord(s)
@@ -232,6 +235,7 @@ func (w *Worker) step(si, t int, h Hooks) {
 		copyRecord(rec, &ss.lastRec)
 	} else {
 		w.compute(si)
+		markInputs(s, ss)
 		copy(ss.prevIn, ss.in)
 		ss.memo = true
 		clear(rec.tileCycles)
@@ -245,14 +249,19 @@ func (w *Worker) step(si, t int, h Hooks) {
 		}
 		copyRecord(&ss.lastRec, rec)
 	}
-	addCrossbar(&ss.stats.Counters, ss.counters)
+	ss.stats.Crossbar.Add(ss.counters)
 	live := s.neurons.Neurons()
 	if ss.done != nil {
 		live -= ss.done.Count() // a neuron that has fired is never updated again
 	}
-	ss.stats.Counters.NeuronUpdates += int64(live)
+	updates := live
+	if w.c.eventNeurons {
+		updates = s.neurons.Pending(ss.v, ss.posInput, ss.done)
+	}
+	ss.stats.Neuron.Updates += int64(updates)
+	ss.stats.Neuron.Skipped += int64(live - updates)
 	fired := s.neurons.Step(ss.v, ss.acc, ss.spikes, ss.done)
-	ss.stats.Spikes += int64(fired)
+	ss.stats.Neuron.Spikes += int64(fired)
 	clear(rec.spikeCount)
 	if s.neurons.Threshold != nil {
 		if h.Spikes != nil {
@@ -372,15 +381,22 @@ func allDone(done bitvec.Vec, pos, positions, lo, hi int) bool {
 	return true
 }
 
+// markInputs sets in ss.posInput the output positions whose input
+// bit-planes (every row split, every bit) have a driven row.
+func markInputs(s *stage, ss *stageState) {
+	ss.posInput.Clear()
+	per := s.lm.RowSplits * s.lm.InputBits * s.splitWords
+	for pos := 0; pos < s.lm.Positions; pos++ {
+		for _, x := range ss.planeBuf[pos*per : (pos+1)*per] {
+			if x != 0 {
+				ss.posInput.Set(pos)
+				break
+			}
+		}
+	}
+}
+
 func copyRecord(dst, src *record) {
 	copy(dst.tileCycles, src.tileCycles)
 	copy(dst.psumVals, src.psumVals)
-}
-
-func addCrossbar(c *energy.Counters, x crossbar.Counters) {
-	c.Reads += x.Reads
-	c.RowsDriven += x.RowsDriven
-	c.CellReads += x.CellReads
-	c.Conversions += x.Conversions
-	c.ShiftAdds += x.ShiftAdds
 }

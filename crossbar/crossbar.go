@@ -51,11 +51,11 @@ type Params struct {
 
 // Counters count the array's operations; energy turns them into joules.
 type Counters struct {
-	Reads       int64 // read operations (one per group of ≤ RowsPerRead driven rows per plane)
-	RowsDriven  int64 // row activations
-	CellReads   int64 // cells sensed: driven rows × used columns
-	Conversions int64 // ADC conversions
-	ShiftAdds   int64 // partial sums shifted and added into the accumulators
+	Reads       int64 `json:"reads"`       // read operations (one per group of ≤ RowsPerRead driven rows per plane)
+	RowsDriven  int64 `json:"rows_driven"` // row activations
+	CellReads   int64 `json:"cell_reads"`  // cells sensed: driven rows × used columns
+	Conversions int64 `json:"conversions"` // ADC conversions
+	ShiftAdds   int64 `json:"shift_adds"`  // partial sums shifted and added into the accumulators
 }
 
 // Add accumulates o into c.

@@ -8,35 +8,10 @@ import (
 	"math"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/crossbar"
+	"github.com/nmsim/nmsim/neuron"
+	"github.com/nmsim/nmsim/noc"
 )
-
-// Counters are the events that cost energy.
-type Counters struct {
-	Reads         int64 `json:"reads"`       // crossbar read operations
-	RowsDriven    int64 `json:"rows_driven"` // row activations
-	CellReads     int64 `json:"cell_reads"`  // cells sensed
-	Conversions   int64 `json:"adc_conversions"`
-	ShiftAdds     int64 `json:"shift_adds"`     // partial sums accumulated
-	NeuronUpdates int64 `json:"neuron_updates"` // integrate/fire/reset of one neuron
-	Packets       int64 `json:"packets"`        // AER packets injected
-	Flits         int64 `json:"flits"`          // flits injected
-	RouterFlits   int64 `json:"router_flits"`   // flit × router traversals
-	LinkFlits     int64 `json:"link_flits"`     // flit × link hops
-}
-
-// Add accumulates o into c.
-func (c *Counters) Add(o Counters) {
-	c.Reads += o.Reads
-	c.RowsDriven += o.RowsDriven
-	c.CellReads += o.CellReads
-	c.Conversions += o.Conversions
-	c.ShiftAdds += o.ShiftAdds
-	c.NeuronUpdates += o.NeuronUpdates
-	c.Packets += o.Packets
-	c.Flits += o.Flits
-	c.RouterFlits += o.RouterFlits
-	c.LinkFlits += o.LinkFlits
-}
 
 // Item is one component's energy.
 type Item struct {
@@ -78,18 +53,20 @@ func New(cfg *arch.Config) *Model {
 	}
 }
 
-// Dynamic is the switching energy of c, one item per component in report
-// order (leakage excluded).
-func (m *Model) Dynamic(c Counters) []Item {
+// Dynamic is the switching energy of the components' counters, one item
+// per component in report order (leakage excluded). The extra flit copies
+// that a tree multicast forks inside routers (switch traversals beyond one
+// per router visit) cost a router traversal each.
+func (m *Model) Dynamic(xb crossbar.Counters, nu neuron.Counters, nc noc.Counters) []Item {
 	return []Item{
-		{CrossbarCells, float64(c.CellReads) * m.e.CellReadFJ * 1e-15},
-		{RowDrivers, float64(c.RowsDriven) * m.e.RowDriverPJ * 1e-12},
-		{ADC, float64(c.Conversions) * m.adcJ},
-		{ShiftAdd, float64(c.ShiftAdds) * m.e.ShiftAddPJ * 1e-12},
-		{Neurons, float64(c.NeuronUpdates) * m.e.NeuronUpdatePJ * 1e-12},
-		{NIPackets, float64(c.Packets) * m.e.PacketPJ * 1e-12},
-		{Routers, float64(c.RouterFlits) * m.e.RouterFlitPJ * 1e-12},
-		{Links, float64(c.LinkFlits) * m.e.LinkFlitPJ * 1e-12},
+		{CrossbarCells, float64(xb.CellReads) * m.e.CellReadFJ * 1e-15},
+		{RowDrivers, float64(xb.RowsDriven) * m.e.RowDriverPJ * 1e-12},
+		{ADC, float64(xb.Conversions) * m.adcJ},
+		{ShiftAdd, float64(xb.ShiftAdds) * m.e.ShiftAddPJ * 1e-12},
+		{Neurons, float64(nu.Updates) * m.e.NeuronUpdatePJ * 1e-12},
+		{NIPackets, float64(nc.Packets) * m.e.PacketPJ * 1e-12},
+		{Routers, float64(nc.SwitchFlits) * m.e.RouterFlitPJ * 1e-12},
+		{Links, float64(nc.LinkFlits) * m.e.LinkFlitPJ * 1e-12},
 	}
 }
 
@@ -104,8 +81,8 @@ func (m *Model) Seconds(cycles int64) float64 { return float64(cycles) / m.clock
 
 // Breakdown is the full energy of a run: the dynamic items of c followed by
 // leakage over cycles.
-func (m *Model) Breakdown(c Counters, cycles int64) []Item {
-	return append(m.Dynamic(c), Item{Leakage, m.LeakageJ(cycles)})
+func (m *Model) Breakdown(xb crossbar.Counters, nu neuron.Counters, nc noc.Counters, cycles int64) []Item {
+	return append(m.Dynamic(xb, nu, nc), Item{Leakage, m.LeakageJ(cycles)})
 }
 
 // Total sums items.

@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/crossbar"
+	"github.com/nmsim/nmsim/neuron"
+	"github.com/nmsim/nmsim/noc"
 )
 
 func TestEnergyIsCountersTimesConstants(t *testing.T) {
@@ -14,13 +17,15 @@ func TestEnergyIsCountersTimesConstants(t *testing.T) {
 	cfg.Chip.ClockMHz = 100
 	cfg.Chip.MeshWidth, cfg.Chip.MeshHeight = 2, 2
 	m := New(cfg)
-	c := Counters{CellReads: 1000, RowsDriven: 10, Conversions: 8, ShiftAdds: 8, NeuronUpdates: 7, Packets: 2, RouterFlits: 6, LinkFlits: 4}
+	xb := crossbar.Counters{CellReads: 1000, RowsDriven: 10, Conversions: 8, ShiftAdds: 8}
+	nu := neuron.Counters{Updates: 7}
+	nc := noc.Counters{Packets: 2, RouterFlits: 5, SwitchFlits: 6, LinkFlits: 4}
 	want := map[string]float64{
 		CrossbarCells: 1000 * 10e-15, RowDrivers: 10e-12, ADC: 8 * 0.5e-12, ShiftAdd: 8 * 0.5e-12,
 		Neurons: 21e-12, NIPackets: 8e-12, Routers: 30e-12, Links: 24e-12,
 		Leakage: 2e-3 * 4 * 1000 / 100e6, // 4 tiles × 2 mW × 10 µs
 	}
-	items := m.Breakdown(c, 1000)
+	items := m.Breakdown(xb, nu, nc, 1000)
 	if len(items) != len(want) {
 		t.Fatalf("%d items, want %d", len(items), len(want))
 	}

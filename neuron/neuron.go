@@ -26,6 +26,56 @@ type IF struct {
 // Neurons is the number of neurons.
 func (n *IF) Neurons() int { return n.Channels * n.Positions }
 
+// Counters count the work of a layer's neuron units; the energy model
+// prices them.
+type Counters struct {
+	// Updates are the neuron updates performed: read the membrane, add the
+	// input (and bias, leak), compare with the threshold, write it back.
+	Updates int64 `json:"updates"`
+	// Skipped are the neurons an event-driven unit passes over because
+	// nothing would change them (no input, bias or leak): one read of the
+	// neuron's activity bit each. Updates + Skipped is what a synchronous
+	// unit, updating every neuron every timestep, performs.
+	Skipped int64 `json:"skipped"`
+	// Spikes are the spikes fired, each written to the output spike buffer.
+	Spikes int64 `json:"spikes"`
+}
+
+// Add accumulates o into c.
+func (c *Counters) Add(o Counters) {
+	c.Updates += o.Updates
+	c.Skipped += o.Skipped
+	c.Spikes += o.Spikes
+}
+
+// Pending is the number of neurons whose update this timestep does work,
+// which is what an event-driven neuron unit updates: a neuron at a position
+// that receives input (set in posInput, one bit per position), of a channel
+// with a non-zero bias, with a leak and a non-zero membrane, or whose
+// membrane is still at or above its threshold (a reset by subtraction can
+// leave it there). A neuron marked in done (fire-once, already fired; done
+// may be nil) is never updated. Any other neuron's update would leave it
+// as it is, so skipping it changes no spike. Call it before Step, with the
+// membranes Step will read.
+func (n *IF) Pending(v []int64, posInput, done bitvec.Vec) int {
+	if n.Bias == nil && n.Leak == 0 && n.Threshold == nil && done == nil {
+		return posInput.Count() * n.Channels
+	}
+	count := 0
+	for ch := 0; ch < n.Channels; ch++ {
+		biased := n.Bias != nil && n.Bias[ch] != 0
+		base := ch * n.Positions
+		for pos, m := range v[base : base+n.Positions] {
+			switch {
+			case done != nil && done.Get(base+pos):
+			case biased, posInput.Get(pos), n.Leak != 0 && m != 0, n.Threshold != nil && m >= n.Threshold[ch]:
+				count++
+			}
+		}
+	}
+	return count
+}
+
 // Step integrates one timestep's input current, given position-major
 // (current[pos·Channels + ch], the order crossbar columns produce it),
 // into the membranes v (channel-major), fires and resets. Spikes are

@@ -87,3 +87,25 @@ func TestFireOnceFreezesAndFirstSpikeWinner(t *testing.T) {
 		t.Fatal("a winner with no spikes")
 	}
 }
+
+// TestPendingCountsOnlyNeuronsWithWork checks the event-driven count
+// against a brute force: a neuron has work exactly when its update changes
+// its membrane or fires it.
+func TestPendingCountsOnlyNeuronsWithWork(t *testing.T) {
+	n := IF{Channels: 3, Positions: 4, Threshold: []int64{5, 5, 5}, Bias: []int64{0, 2, 0}, Leak: 1, LeakOne: 4}
+	v := []int64{0, 7, 0, 4, 0, 0, 0, 0, 0, -8, 0, 0} // channel-major
+	posInput := bitvec.New(4)
+	posInput.Set(2)
+	done := bitvec.New(12)
+	done.Set(2) // channel 0, position 2: fired before, never updated
+	// Channel 0: pos 1 (7 ≥ 5), pos 3 (leak of 4); pos 2 is done.
+	// Channel 1: every position (bias). Channel 2: pos 1 (-8, leak),
+	// pos 2 (input).
+	if got := n.Pending(v, posInput, done); got != 2+4+2 {
+		t.Fatalf("pending %d, want 8", got)
+	}
+	plain := IF{Channels: 3, Positions: 4}
+	if got := plain.Pending(make([]int64, 12), posInput, nil); got != 3 {
+		t.Fatalf("integrating layer: pending %d, want 3 (one input position × 3 channels)", got)
+	}
+}

@@ -32,6 +32,17 @@ type Counters struct {
 	BufferReads  int64 `json:"buffer_reads"`
 }
 
+// Add accumulates o into c.
+func (c *Counters) Add(o Counters) {
+	c.Packets += o.Packets
+	c.Flits += o.Flits
+	c.RouterFlits += o.RouterFlits
+	c.LinkFlits += o.LinkFlits
+	c.SwitchFlits += o.SwitchFlits
+	c.BufferWrites += o.BufferWrites
+	c.BufferReads += o.BufferReads
+}
+
 func (c *Counters) add(packets, flits, routers, links, switches int64) {
 	n := packets * flits
 	c.Packets += packets

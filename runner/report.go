@@ -1,6 +1,6 @@
 package runner
 
-import "github.com/nmsim/nmsim/energy"
+import "github.com/nmsim/nmsim/chip"
 
 // Report is the outcome of a run; its JSON form is what `nmsim run --json`
 // writes. It holds no wall-clock values, so two runs compare byte for byte.
@@ -39,11 +39,11 @@ type Report struct {
 	Golden   *struct {
 		Mismatches int64 `json:"mismatches"`
 	} `json:"golden,omitempty"`
-	NoC        NoCReport       `json:"noc"`
-	MonteCarlo *MonteCarlo     `json:"mc,omitempty"`
-	Chip       ChipReport      `json:"chip"`
-	Layers     []LayerReport   `json:"layers"`
-	Counters   energy.Counters `json:"counters"`
+	NoC        NoCReport     `json:"noc"`
+	MonteCarlo *MonteCarlo   `json:"mc,omitempty"`
+	Chip       ChipReport    `json:"chip"`
+	Layers     []LayerReport `json:"layers"`
+	Counters   chip.Counters `json:"counters"`
 }
 
 // DecisionReport is the time to decision of a first-spike model.
@@ -71,16 +71,16 @@ type ChipReport struct {
 
 // LayerReport is one weight layer's share.
 type LayerReport struct {
-	Name               string          `json:"name"`
-	Crossbars          int             `json:"crossbars"`
-	Tiles              int             `json:"tiles"`
-	RowSplits          int             `json:"row_splits"`
-	ColSplits          int             `json:"col_splits"`
-	CellUtilization    float64         `json:"cell_utilization"`
-	Spikes             int64           `json:"spikes"`
-	SpikesPerInference float64         `json:"spikes_per_inference"`
-	EnergyJ            float64         `json:"energy_j"` // dynamic energy of the layer
-	Counters           energy.Counters `json:"counters"`
+	Name               string        `json:"name"`
+	Crossbars          int           `json:"crossbars"`
+	Tiles              int           `json:"tiles"`
+	RowSplits          int           `json:"row_splits"`
+	ColSplits          int           `json:"col_splits"`
+	CellUtilization    float64       `json:"cell_utilization"`
+	Spikes             int64         `json:"spikes"`
+	SpikesPerInference float64       `json:"spikes_per_inference"`
+	EnergyJ            float64       `json:"energy_j"` // dynamic energy of the layer
+	Counters           chip.Counters `json:"counters"`
 }
 
 // TimestepAccuracy is the accuracy after a number of timesteps.

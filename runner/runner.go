@@ -206,7 +206,7 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		ClockMHz:  cfg.Chip.ClockMHz,
 	}
 	layers := make([]LayerReport, len(pl.Layers))
-	var total energy.Counters
+	var total chip.Counters
 	var mismatches int64
 	var net noc.Stats
 	correct := 0
@@ -231,7 +231,6 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		mismatches += res.mismatches
 		net.Add(res.noc)
 		for li, ls := range res.layers {
-			layers[li].Spikes += ls.Spikes
 			layers[li].Counters.Add(ls.Counters)
 		}
 	}
@@ -255,15 +254,16 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		lr.Tiles = len(lm.Tiles())
 		lr.RowSplits, lr.ColSplits = lm.RowSplits, lm.ColSplits
 		lr.CellUtilization = float64(lm.CellsUsed) / float64(lm.CellsTotal)
+		lr.Spikes = lr.Counters.Neuron.Spikes
 		lr.SpikesPerInference = float64(lr.Spikes) / n
-		lr.EnergyJ = energy.Total(em.Dynamic(lr.Counters))
+		lr.EnergyJ = energy.Total(em.Dynamic(lr.Counters.Crossbar, lr.Counters.Neuron, lr.Counters.NoC))
 		total.Add(lr.Counters)
 		r.Spikes.PerLayer = append(r.Spikes.PerLayer, lr.Spikes)
 		r.Spikes.Total += lr.Spikes
 	}
 	r.Layers = layers
 	r.Counters = total
-	for _, it := range em.Breakdown(total, r.Cycles.Total) {
+	for _, it := range em.Breakdown(total.Crossbar, total.Neuron, total.NoC, r.Cycles.Total) {
 		r.Energy.Breakdown[it.Component] = it.Joules
 		r.Energy.Total += it.Joules
 	}

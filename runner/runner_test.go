@@ -284,8 +284,8 @@ func TestTreeMulticastSavesLinkTraffic(t *testing.T) {
 	if src.Accuracy != tree.Accuracy || src.Spikes.Total != tree.Spikes.Total {
 		t.Fatal("the multicast mode changed results")
 	}
-	if tree.Counters.LinkFlits >= src.Counters.LinkFlits || tree.NoC.Packets >= src.NoC.Packets {
-		t.Fatalf("tree: %d link flits, %d packets; source: %d, %d", tree.Counters.LinkFlits, tree.NoC.Packets, src.Counters.LinkFlits, src.NoC.Packets)
+	if tree.Counters.NoC.LinkFlits >= src.Counters.NoC.LinkFlits || tree.NoC.Packets >= src.NoC.Packets {
+		t.Fatalf("tree: %d link flits, %d packets; source: %d, %d", tree.Counters.NoC.LinkFlits, tree.NoC.Packets, src.Counters.NoC.LinkFlits, src.NoC.Packets)
 	}
-	t.Logf("link flits: source %d, tree %d; cycles %d vs %d", src.Counters.LinkFlits, tree.Counters.LinkFlits, src.Cycles.Total, tree.Cycles.Total)
+	t.Logf("link flits: source %d, tree %d; cycles %d vs %d", src.Counters.NoC.LinkFlits, tree.Counters.NoC.LinkFlits, src.Cycles.Total, tree.Cycles.Total)
 }
