@@ -350,13 +350,34 @@ func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 	return res, s, nil
 }
 
+// SaturationLatencyFactor defines saturation: a load saturates the network
+// when the mean packet latency reaches this many times the zero-load
+// latency, or the measured packets can no longer be delivered.
+const SaturationLatencyFactor = 3
+
+// Saturated reports whether r, a point of the sweep, is past saturation.
+func (sw *Sweep) Saturated(r Result) bool {
+	return !r.Stable || r.AvgPacketLatencyCycles >= SaturationLatencyFactor*sw.ZeroLoadLatencyCycles
+}
+
+// BelowSaturation is the point at the highest load that did not saturate
+// (the lowest point if all did).
+func (sw *Sweep) BelowSaturation() Result {
+	best := sw.Table[0]
+	for _, r := range sw.Table {
+		if !sw.Saturated(r) {
+			best = r
+		}
+	}
+	return best
+}
+
 // Sweep is a latency–throughput curve.
 type Sweep struct {
 	ZeroLoadLatencyCycles float64 `json:"zero_load_latency_cycles"`
-	// SaturationFlitsPerNodeCycle is the offered load at which the mean
-	// packet latency reaches three times the zero-load latency (or the
-	// measured packets can no longer be delivered), found to within the
-	// final bracket; 1 if even a full load stays below.
+	// SaturationFlitsPerNodeCycle is the offered load at which the
+	// network saturates (Saturated), found to within the final bracket;
+	// 1 if even a full load stays below.
 	SaturationFlitsPerNodeCycle float64  `json:"saturation_flits_per_node_cycle"`
 	Table                       []Result `json:"table"`
 }
@@ -390,7 +411,7 @@ func RunSweep(cfg *arch.Config, tr Traffic, step float64, refine int, each func(
 				return false, err
 			}
 		}
-		return !r.Stable || r.AvgPacketLatencyCycles >= 3*zl, nil
+		return sw.Saturated(r), nil
 	}
 	lo, hi := 0.0, 0.0
 	for k := 1; ; k++ {

@@ -4,17 +4,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"image/color"
-	"math"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/noc"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
+	"github.com/nmsim/nmsim/report"
 )
 
 // nocCommand is `nmsim noc`: synthetic traffic on the network-on-chip
@@ -28,7 +24,7 @@ type nocCommand struct {
 	seed                             uint64
 	sweep                            bool
 	sets                             setFlags
-	jsonPath, plotPath               string
+	jsonPath, outDir                 string
 }
 
 func (*nocCommand) Name() string { return "noc" }
@@ -61,12 +57,13 @@ bitcomp (the mirror image through the centre), hotspot (a fraction
 
 --sweep raises the load in steps of --step until the mean latency reaches
 3× the zero-load latency (saturation), bisects the last step --refine
-times, prints the latency–throughput table and writes it as a plot to
---plot with .png and .svg appended.
+times, prints the latency–throughput table and plots it to
+latency.png and latency.svg in the directory --out (default noc-sweep,
+created if missing).
 
 Examples:
   nmsim noc --size 8x8 --rate 0.2
-  nmsim noc --size 8x8 --pattern transpose --packet-flits 4 --sweep --plot transpose8x8
+  nmsim noc --size 8x8 --pattern transpose --packet-flits 4 --sweep --out transpose8x8
   nmsim noc configs/rram-xnor.toml --topology torus --vcs 4 --sweep --json torus.json
 `
 
@@ -88,7 +85,7 @@ func (c *nocCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.BoolVar(&c.sweep, "sweep", false, "raise the load until saturation; print a table and write a plot")
 	fs.Float64Var(&c.step, "step", 0.02, "load step of --sweep, flits per node per cycle")
 	fs.IntVar(&c.refine, "refine", 4, "bisections of the saturating step in --sweep")
-	fs.StringVar(&c.plotPath, "plot", "noc-sweep", "with --sweep: write the plot to this path plus .png and .svg")
+	fs.StringVar(&c.outDir, "out", "noc-sweep", "with --sweep: write the plot (latency.png, latency.svg) into this directory")
 	fs.Var(&c.sets, "set", "override an arch key, e.g. --set noc.link_latency_cycles=2 (repeatable)")
 	fs.StringVar(&c.jsonPath, "json", "", "also write the results as JSON to this file")
 	pos, err := parseFlags(fs, args)
@@ -122,11 +119,17 @@ func (c *nocCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	printSweep(env, net, sw)
-	if err := plotSweep(sw, net, c.plotPath); err != nil {
+	if err := os.MkdirAll(c.outDir, 0o755); err != nil {
+		return fmt.Errorf("noc: --out: %w", err)
+	}
+	r0 := sw.Table[0]
+	title := fmt.Sprintf("%s, %s packets\n%s", r0.Pattern, plural(r0.PacketFlits, "flit"), net)
+	paths, err := report.NoCSweepPlots(c.outDir, sw, title, []string{"png", "svg"})
+	if err != nil {
 		return fmt.Errorf("noc: plot: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "plot written to %s.png and %s.svg\n", c.plotPath, c.plotPath)
-	rep := nocReport{Network: net, Result: belowSaturation(sw), Saturation: &sw.SaturationFlitsPerNodeCycle, Table: sw.Table}
+	fmt.Fprintf(env.Stdout, "plot written to %s\n", strings.Join(paths, " and "))
+	rep := nocReport{Network: net, Result: sw.BelowSaturation(), Saturation: &sw.SaturationFlitsPerNodeCycle, Table: sw.Table}
 	return c.writeJSON(rep)
 }
 
@@ -239,18 +242,6 @@ func (c *nocCommand) writeJSON(r nocReport) error {
 	return nil
 }
 
-// belowSaturation is the point at the highest load that did not saturate
-// (the lowest point if all did).
-func belowSaturation(sw noc.Sweep) noc.Result {
-	best := sw.Table[0]
-	for _, r := range sw.Table {
-		if r.Stable && r.AvgPacketLatencyCycles < 3*sw.ZeroLoadLatencyCycles {
-			best = r
-		}
-	}
-	return best
-}
-
 func printNoCRun(env *Env, net nocNetwork, r noc.Result) {
 	fmt.Fprintf(env.Stdout, "%s %s traffic on %s\n", r.Pattern, plural(r.PacketFlits, "flit"), net)
 	rows := [][]string{
@@ -279,8 +270,8 @@ func printSweep(env *Env, net nocNetwork, sw noc.Sweep) {
 		note := ""
 		if !r.Stable {
 			note = "unstable"
-		} else if r.AvgPacketLatencyCycles >= 3*sw.ZeroLoadLatencyCycles {
-			note = "≥ 3× zero-load"
+		} else if sw.Saturated(r) {
+			note = fmt.Sprintf("≥ %d× zero-load", noc.SaturationLatencyFactor)
 		}
 		rows = append(rows, []string{
 			fmt.Sprintf("%.4f", r.OfferedFlitsPerNodeCycle), fmt.Sprintf("%.4f", r.AcceptedFlitsPerNodeCycle),
@@ -289,49 +280,6 @@ func printSweep(env *Env, net nocNetwork, sw noc.Sweep) {
 		})
 	}
 	table(w, []string{"offered", "accepted", "latency mean", "latency p99", "max link util", ""}, rows)
-	fmt.Fprintf(w, "zero-load latency %.2f cycles; saturation (mean latency = 3× zero-load) at %.4f flits/node/cycle\n",
-		sw.ZeroLoadLatencyCycles, sw.SaturationFlitsPerNodeCycle)
-}
-
-// plotSweep draws mean latency against offered load, with the 3×
-// zero-load threshold and the saturation point, as PNG and SVG.
-func plotSweep(sw noc.Sweep, net nocNetwork, path string) error {
-	p := plot.New()
-	r0 := sw.Table[0]
-	p.Title.Text = fmt.Sprintf("%s, %s packets: %s", r0.Pattern, plural(r0.PacketFlits, "flit"), net)
-	p.X.Label.Text = "offered load (flits/node/cycle)"
-	p.Y.Label.Text = "mean packet latency (cycles)"
-	top := 6 * sw.ZeroLoadLatencyCycles
-	var pts plotter.XYs
-	for _, r := range sw.Table {
-		if r.Stable {
-			pts = append(pts, plotter.XY{X: r.OfferedFlitsPerNodeCycle, Y: math.Min(r.AvgPacketLatencyCycles, top)})
-		}
-	}
-	line, points, err := plotter.NewLinePoints(pts)
-	if err != nil {
-		return err
-	}
-	points.Shape = draw.CircleGlyph{}
-	threshold := plotter.NewFunction(func(float64) float64 { return 3 * sw.ZeroLoadLatencyCycles })
-	threshold.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
-	threshold.Color = color.Gray{Y: 120}
-	sat, err := plotter.NewLine(plotter.XYs{{X: sw.SaturationFlitsPerNodeCycle, Y: 0}, {X: sw.SaturationFlitsPerNodeCycle, Y: top}})
-	if err != nil {
-		return err
-	}
-	sat.Color = color.RGBA{R: 200, A: 255}
-	sat.Dashes = threshold.Dashes
-	p.Add(plotter.NewGrid(), line, points, threshold, sat)
-	p.Legend.Add("mean latency (capped at 6× zero-load)", line, points)
-	p.Legend.Add("3× zero-load latency", threshold)
-	p.Legend.Add(fmt.Sprintf("saturation %.3f", sw.SaturationFlitsPerNodeCycle), sat)
-	p.Legend.Top, p.Legend.Left = true, true
-	p.X.Min, p.Y.Min, p.Y.Max = 0, 0, top
-	for _, ext := range []string{".png", ".svg"} {
-		if err := p.Save(7*vg.Inch, 4.5*vg.Inch, path+ext); err != nil {
-			return err
-		}
-	}
-	return nil
+	fmt.Fprintf(w, "zero-load latency %.2f cycles; saturation (mean latency = %d× zero-load) at %.4f flits/node/cycle\n",
+		sw.ZeroLoadLatencyCycles, noc.SaturationLatencyFactor, sw.SaturationFlitsPerNodeCycle)
 }

@@ -31,21 +31,21 @@ func TestNoCRunJSON(t *testing.T) {
 }
 
 // TestNoCSweep sweeps a small mesh coarsely: the table, the saturation
-// point, the plot files and the JSON keys.
+// point, the plot files in a new --out directory and the JSON keys.
 func TestNoCSweep(t *testing.T) {
 	dir := t.TempDir()
-	out, plot := filepath.Join(dir, "sweep.json"), filepath.Join(dir, "curve")
+	out, plots := filepath.Join(dir, "sweep.json"), filepath.Join(dir, "plots", "8x8")
 	stdout, _, err := runCLI("noc", presetPath, "--pattern", "transpose", "--sweep", "--step", "0.1", "--refine", "2",
-		"--warmup", "100", "--measure", "500", "--plot", plot, "--json", out)
+		"--warmup", "100", "--measure", "500", "--out", plots, "--json", out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(stdout, "saturation (mean latency = 3× zero-load) at") {
 		t.Fatalf("output:\n%s", stdout)
 	}
-	for _, ext := range []string{".png", ".svg"} {
-		if st, err := os.Stat(plot + ext); err != nil || st.Size() == 0 {
-			t.Fatalf("plot %s: %v", ext, err)
+	for _, name := range []string{"latency.png", "latency.svg"} {
+		if st, err := os.Stat(filepath.Join(plots, name)); err != nil || st.Size() == 0 {
+			t.Fatalf("plot %s: %v", name, err)
 		}
 	}
 	r := nocReadJSON(t, out)
