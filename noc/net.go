@@ -52,6 +52,7 @@ type Net struct {
 	freePkt  []int32
 	bundles  []bundle
 	freeBndl []int32
+	freeSets [][]int
 
 	inFlight     int // flits in router buffers (or on a link into one)
 	queued       int // packets not yet wholly injected
@@ -209,12 +210,11 @@ func (n *Net) Multicast(e *sim.Engine, src int, dsts []int, packets, flits int, 
 		}
 		return
 	}
-	set := slices.Clone(dsts)
-	slices.Sort(set)
-	set = slices.Compact(set)
+	b := n.newBundle(packets, done)
+	set := n.newSet(dsts)
+	n.bundles[b].dsts = set
 	routers, links, switches := n.tr.size(n.g, src, set, nil)
 	n.c.add(int64(packets), int64(flits), int64(routers), int64(links), int64(switches))
-	b := n.newBundle(packets, done)
 	for range packets {
 		n.enqueue(src, -1, set, flits, b)
 	}

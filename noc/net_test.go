@@ -124,3 +124,31 @@ func TestIdleRoutersCostNothing(t *testing.T) {
 		t.Fatalf("%d engine events over %d cycles, %d routers", ticks, cycles, routers)
 	}
 }
+
+// TestRouterEvaluationAllocationFree: once its pools and buffers have
+// grown, the network moves traffic without allocating: every tile sends
+// packets across a loaded 8×8 mesh (unicast and tree multicast, so both
+// allocators, traversal, credits, ejection and the wheel run), and a
+// repeat of the same traffic allocates nothing.
+func TestRouterEvaluationAllocationFree(t *testing.T) {
+	for _, mc := range []string{"source", "tree"} {
+		n := NewNet(netConfig(8, 8, "mesh", func(c *arch.NoC) { c.Multicast = mc }))
+		var e sim.Engine
+		dsts := []int{5, 17, 40, 63}
+		round := func() {
+			e.Reset(0)
+			for src := range 64 {
+				n.Send(&e, src, (src*37+11)%64, 2, 3, nil)
+				n.Multicast(&e, src, dsts, 1, 2, nil)
+			}
+			e.Run()
+		}
+		round()
+		if a := testing.AllocsPerRun(20, round); a != 0 {
+			t.Errorf("multicast %s: %.1f allocations per round of traffic, want 0", mc, a)
+		}
+		if err := n.Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

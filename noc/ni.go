@@ -1,6 +1,10 @@
 package noc
 
-import "github.com/nmsim/nmsim/sim"
+import (
+	"slices"
+
+	"github.com/nmsim/nmsim/sim"
+)
 
 // nic is a tile's network interface: an unbounded FIFO of packets that it
 // injects one flit per cycle into its router's local input port, one
@@ -29,10 +33,12 @@ type packet struct {
 }
 
 // bundle is the packets of one Send or Multicast call: done is due when
-// the last is ejected.
+// the last is ejected. dsts is the destination set of a tree multicast,
+// which its packets share; the array goes back to a pool with the bundle.
 type bundle struct {
 	left int
 	done sim.Handler
+	dsts []int
 }
 
 func (n *Net) newBundle(left int, done sim.Handler) int32 {
@@ -45,6 +51,29 @@ func (n *Net) newBundle(left int, done sim.Handler) int32 {
 	}
 	n.bundles = append(n.bundles, b)
 	return int32(len(n.bundles) - 1)
+}
+
+// freeBundle returns bundle i, and its destination set, to their pools.
+func (n *Net) freeBundle(i int32) {
+	b := &n.bundles[i]
+	if b.dsts != nil {
+		n.freeSets = append(n.freeSets, b.dsts[:0])
+	}
+	*b = bundle{}
+	n.freeBndl = append(n.freeBndl, i)
+}
+
+// newSet is a destination set from the pool holding dsts, sorted and
+// without repeats.
+func (n *Net) newSet(dsts []int) []int {
+	var set []int
+	if k := len(n.freeSets); k > 0 {
+		set = n.freeSets[k-1]
+		n.freeSets = n.freeSets[:k-1]
+	}
+	set = append(set, dsts...)
+	slices.Sort(set)
+	return slices.Compact(set)
 }
 
 // enqueue creates a packet at src's NI and wakes the NI this cycle.
@@ -151,8 +180,7 @@ func (n *Net) eject(r int, f *flit, at sim.Cycle) {
 		if b.done != nil {
 			n.eng.Schedule(at, b.done, nil)
 		}
-		b.done = nil
-		n.freeBndl = append(n.freeBndl, pk.bundle)
+		n.freeBundle(pk.bundle)
 	}
 	pk.dsts = nil
 	n.freePkt = append(n.freePkt, f.pkt)
@@ -174,8 +202,7 @@ func (n *Net) dropQueued() {
 			b := &n.bundles[pk.bundle]
 			b.left--
 			if b.left == 0 {
-				b.done = nil
-				n.freeBndl = append(n.freeBndl, pk.bundle)
+				n.freeBundle(pk.bundle)
 			}
 			pk.dsts = nil
 			n.freePkt = append(n.freePkt, id)
