@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -173,7 +174,7 @@ func (p *Placement) place(cfg *arch.Config) error {
 		}
 		lm.CellsTotal = int64(len(lm.Blocks)) * int64(cfg.Crossbar.Rows) * int64(cfg.Crossbar.Cols)
 		next++
-		perLayer = append(perLayer, fmt.Sprintf("%s %d crossbars on %d tiles", lm.Name, len(lm.Blocks), next-first))
+		perLayer = append(perLayer, fmt.Sprintf("%s %s on %s", lm.Name, english.Count(len(lm.Blocks), "crossbar"), english.Count(next-first, "tile")))
 	}
 	if next > len(p.Order) {
 		return fmt.Errorf("the model needs %d tiles of %d crossbars of %d×%d cells (%s), the chip has %d×%d = %d: use a larger mesh (chip.mesh_width, chip.mesh_height), more crossbars per tile (tile.crossbars) or larger arrays (crossbar.rows, crossbar.cols)",

@@ -152,6 +152,10 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"map", "--set"}, "nmsim map: --set needs a value; see 'nmsim map --help'"},
 		{[]string{"run", "a.toml"}, "nmsim run: want arch.toml model.bin, got 1 argument; see 'nmsim run --help'"},
 		{[]string{"compare", "a.toml"}, "nmsim compare: want arch.toml and at least one model.bin, got 1 argument; see 'nmsim compare --help'"},
+		{[]string{"run", "a.toml", "m.bin", "--timesteps", "-1"}, "nmsim run: --timesteps -1: must be ≥ 0 (0: the model's default); see 'nmsim run --help'"},
+		{[]string{"run", "a.toml", "m.bin", "--format", "html"}, "nmsim run: --format html: must be text, md or latex; see 'nmsim run --help'"},
+		{[]string{"compare", "a.toml", "m.bin", "--workers", "0"}, "nmsim compare: --workers 0: must be ≥ 1; see 'nmsim compare --help'"},
+		{[]string{"sweep", "s.toml", "--workers", "0"}, "nmsim sweep: --workers 0: must be ≥ 1; see 'nmsim sweep --help'"},
 		{[]string{"rn"}, "nmsim: unknown command \"rn\" (did you mean run?); see 'nmsim --help'"},
 	} {
 		stdout, stderr, err := runCLI(tc.args...)
@@ -202,6 +206,24 @@ func TestHelpTeaches(t *testing.T) {
 	_, errOut, err := runCLI("run", "--help")
 	if err == nil || !strings.Contains(errOut, "--golden") || !strings.Contains(errOut, "Examples:") {
 		t.Errorf("run --help: err %v, text:\n%s", err, errOut)
+	}
+}
+
+// TestCountsReadAsEnglish: one sample, one timestep, one crossbar.
+func TestCountsReadAsEnglish(t *testing.T) {
+	dir := fixture(t)
+	out, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--samples", "1", "--timesteps", "1", "--accuracy-at", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{" 1 mnist test sample from ", "accuracy after 1 timestep "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	_, _, err = runCLI("map", presetPath, filepath.Join(dir, "model.bin"), "--set", "chip.mesh_width=1", "--set", "chip.mesh_height=1")
+	if err == nil || !strings.Contains(err.Error(), "conv1 1 crossbar on 1 tile,") {
+		t.Errorf("map on one tile: %v", err)
 	}
 }
 

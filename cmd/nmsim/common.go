@@ -27,6 +27,25 @@ func (s *setFlags) Set(v string) error {
 	return nil
 }
 
+// flagRule is one condition on a flag's value, for checkFlags.
+type flagRule struct {
+	flag string // as the help writes it: "--timesteps"
+	val  any    // the value given
+	ok   bool   // whether it meets the rule
+	want string // what the rule asks: "≥ 1", "in 2..8"
+}
+
+// checkFlags returns the first broken rule as "--timesteps -1: must be
+// ≥ 1", or nil.
+func checkFlags(rules ...flagRule) error {
+	for _, r := range rules {
+		if !r.ok {
+			return fmt.Errorf("%s %v: must be %s", r.flag, r.val, r.want)
+		}
+	}
+	return nil
+}
+
 // loadArch reads arch.toml, applies the overrides and validates the result
 // as a whole, so an override gets the same checks as the file.
 func loadArch(path string, sets setFlags) (*arch.Config, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/atomicfile"
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -69,10 +70,16 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 		return err
 	}
 	if len(pos) < 2 {
-		return usageErr(fs, "want arch.toml and at least one model.bin, got %s", quantity(len(pos), "argument"))
+		return usageErr(fs, "want arch.toml and at least one model.bin, got %s", english.Count(len(pos), "argument"))
 	}
 	if err := checkArgKinds(fs, pos, []string{"arch.toml", "model.bin"}); err != nil {
 		return err
+	}
+	if err := checkFlags(
+		flagRule{"--samples", c.samples, c.samples >= 0, "≥ 0 (0: all)"},
+		flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"},
+	); err != nil {
+		return usageErr(fs, "%v", err)
 	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/nir"
 )
 
@@ -57,6 +58,6 @@ func (c *exportCommand) Run(ctx context.Context, args []string, env *Env) error 
 	if err := g.Save(c.out); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "%s → %s: NIR %s, %d nodes, %d edges\n", pos[0], c.out, g.Version, len(g.Nodes), len(g.Edges))
+	fmt.Fprintf(env.Stdout, "%s → %s: NIR %s, %s, %s\n", pos[0], c.out, g.Version, english.Count(len(g.Nodes), "node"), english.Count(len(g.Edges), "edge"))
 	return nil
 }

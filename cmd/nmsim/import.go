@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/nir"
 )
@@ -92,8 +93,8 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 		return err
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "%s: NIR %s, %d nodes → %s: %d layers, input %s (%s, %d-bit), readout by %s, %d timesteps\n",
-		pos[0], g.Version, len(g.Nodes), c.out, len(m.Layers), m.Input.Shape, m.Input.Coding, m.Input.Bits, readoutName(m), m.Timesteps)
+	fmt.Fprintf(w, "%s: NIR %s, %s → %s: %s, input %s (%s, %d-bit), readout by %s, %s\n",
+		pos[0], g.Version, english.Count(len(g.Nodes), "node"), c.out, english.Count(len(m.Layers), "layer"), m.Input.Shape, m.Input.Coding, m.Input.Bits, readoutName(m), english.Count(m.Timesteps, "timestep"))
 	printImportReport(env, rep)
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -39,12 +40,12 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 	coding := string(m.Input.Coding)
 	switch {
 	case m.Input.Coding == model.CodingTTFS:
-		coding += fmt.Sprintf(" over %d timesteps", m.Input.Window)
+		coding += " over " + english.Count(m.Input.Window, "timestep")
 	case m.Input.FrameUS > 0:
 		coding += fmt.Sprintf(" of %d µs", m.Input.FrameUS)
 	}
-	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %d classes read out by %s; %d timesteps by default\n",
-		m.Name, m.Input.Shape, coding, m.Input.Bits, m.Classes, readoutName(m), m.Timesteps)
+	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %s read out by %s; %s by default\n",
+		m.Name, m.Input.Shape, coding, m.Input.Bits, english.Count(m.Classes, "class"), readoutName(m), english.Count(m.Timesteps, "timestep"))
 	var rows [][]string
 	for i := range m.Layers {
 		l := &m.Layers[i]

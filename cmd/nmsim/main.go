@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/internal/tomlkeys"
 	"github.com/nmsim/nmsim/internal/version"
 )
@@ -256,18 +257,10 @@ func parseArgs(fs *flag.FlagSet, args []string, names ...string) ([]string, erro
 		return nil, err
 	}
 	if len(pos) != len(names) {
-		return nil, usageErr(fs, "want %s, got %s", strings.Join(names, " "), quantity(len(pos), "argument"))
+		return nil, usageErr(fs, "want %s, got %s", strings.Join(names, " "), english.Count(len(pos), "argument"))
 	}
 	if err := checkArgKinds(fs, pos, names); err != nil {
 		return nil, err
 	}
 	return pos, nil
-}
-
-// quantity writes a count and its noun: "1 timestep", "2 timesteps".
-func quantity(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

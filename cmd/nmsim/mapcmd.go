@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -65,7 +66,7 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 		})
 	}
 	table(w, []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
-	fmt.Fprintf(w, "%d crossbars on %d of %d tiles\n", pl.BlocksUsed(), pl.TilesUsed, pl.Width*pl.Height)
+	fmt.Fprintf(w, "%s on %d of %s\n", english.Count(pl.BlocksUsed(), "crossbar"), pl.TilesUsed, english.Count(pl.Width*pl.Height, "tile"))
 	return nil
 }
 

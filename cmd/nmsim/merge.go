@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/sweep"
 )
 
@@ -47,7 +48,7 @@ func (c *mergeCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "merged %d points from %d directories into %s", sum.Points, len(dirs), filepath.Join(c.out, sweep.ResultsFile))
+	fmt.Fprintf(env.Stdout, "merged %s from %s into %s", english.Count(sum.Points, "point"), english.Count(len(dirs), "directory"), filepath.Join(c.out, sweep.ResultsFile))
 	if sum.Stale > 0 {
 		fmt.Fprintf(env.Stdout, " (%d lines of points not in the sweep left out)", sum.Stale)
 	}

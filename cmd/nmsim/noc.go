@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/report"
 )
@@ -93,7 +94,7 @@ func (c *nocCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	if len(pos) > 1 {
-		return usageErr(fs, "want at most one arch.toml, got %s", quantity(len(pos), "argument"))
+		return usageErr(fs, "want at most one arch.toml, got %s", english.Count(len(pos), "argument"))
 	}
 	cfg, err := c.config(fs, pos)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nmsim/nmsim/internal/atomicfile"
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/report"
 )
 
@@ -110,7 +111,7 @@ func (c *reportCommand) Run(ctx context.Context, args []string, env *Env) error 
 			return err
 		}
 	}
-	fmt.Fprintf(env.Stdout, "%d of %d points ran", len(d.Rows), len(d.Manifest.Points))
+	fmt.Fprintf(env.Stdout, "%d of %s ran", len(d.Rows), english.Count(len(d.Manifest.Points), "point"))
 	if len(d.Skipped) > 0 {
 		fmt.Fprintf(env.Stdout, ", %d do not fit", len(d.Skipped))
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -91,11 +92,14 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	if c.format != "text" && c.format != "md" && c.format != "latex" {
-		return fmt.Errorf("run: --format %q: want text, md or latex", c.format)
-	}
-	if c.samples < 0 || c.timesteps < 0 || c.workers < 1 || c.mc < 1 {
-		return fmt.Errorf("run: --samples and --timesteps must be ≥ 0, --workers and --mc ≥ 1")
+	if err := checkFlags(
+		flagRule{"--format", c.format, c.format == "text" || c.format == "md" || c.format == "latex", "text, md or latex"},
+		flagRule{"--samples", c.samples, c.samples >= 0, "≥ 0 (0: all)"},
+		flagRule{"--timesteps", c.timesteps, c.timesteps >= 0, "≥ 0 (0: the model's default)"},
+		flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"},
+		flagRule{"--mc", c.mc, c.mc >= 1, "≥ 1"},
+	); err != nil {
+		return usageErr(fs, "%v", err)
 	}
 	if c.timesteps > model.MaxTimesteps {
 		return fmt.Errorf("run: --timesteps %d: at most %d", c.timesteps, model.MaxTimesteps)
@@ -172,7 +176,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 }
 
 func printReport(w io.Writer, format string, r *runner.Report, dir string) error {
-	fmt.Fprintf(w, "model %s on %s, %d %s test samples from %s\n", r.Model, r.Chip.Mesh, r.Samples, r.Dataset, dir)
+	fmt.Fprintf(w, "model %s on %s, %d %s test %s from %s\n", r.Model, r.Chip.Mesh, r.Samples, r.Dataset, english.Noun(r.Samples, "sample"), dir)
 	rows := [][]string{
 		{"accuracy", fmt.Sprintf("%.2f %% (%d/%d)", 100*r.Accuracy, r.Correct, r.Samples)},
 		{"timesteps", fmt.Sprint(r.Timesteps)},
@@ -193,7 +197,7 @@ func printReport(w io.Writer, format string, r *runner.Report, dir string) error
 		rows = append(rows, []string{"golden spike mismatches", fmt.Sprint(r.Golden.Mismatches)})
 	}
 	for _, a := range r.AccuracyAt {
-		rows = append(rows, []string{fmt.Sprintf("accuracy after %d timesteps", a.Timesteps), fmt.Sprintf("%.2f %%", 100*a.Accuracy)})
+		rows = append(rows, []string{"accuracy after " + english.Count(a.Timesteps, "timestep"), fmt.Sprintf("%.2f %%", 100*a.Accuracy)})
 	}
 	if mc := r.MonteCarlo; mc != nil && mc.Instances > 1 {
 		rows = append(rows,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-isatty"
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/sweep"
 	"github.com/nmsim/nmsim/workloads/dataset"
 )
@@ -72,8 +73,8 @@ func (c *sweepCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	if c.workers < 1 {
-		return fmt.Errorf("sweep: --workers must be ≥ 1")
+	if err := checkFlags(flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"}); err != nil {
+		return usageErr(fs, "%v", err)
 	}
 	shard, source, err := c.pickShard(env)
 	if err != nil {
@@ -98,12 +99,12 @@ func (c *sweepCommand) Run(ctx context.Context, args []string, env *Env) error {
 		}
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "sweep %s: %d points", spec.File, len(plan.Points))
+	fmt.Fprintf(w, "sweep %s: %s", spec.File, english.Count(len(plan.Points), "point"))
 	if plan.Excluded > 0 {
 		fmt.Fprintf(w, " (%d arch combinations left out by constraints)", plan.Excluded)
 	}
 	if shard.Count > 0 {
-		fmt.Fprintf(w, "; shard %s%s: %d points", shard, source, inShard)
+		fmt.Fprintf(w, "; shard %s%s: %s", shard, source, english.Count(inShard, "point"))
 	}
 	fmt.Fprintln(w)
 	if c.dryRun {

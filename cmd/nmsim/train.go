@@ -6,12 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/train"
@@ -46,6 +48,9 @@ type trainMethod interface {
 	addFlags(fs *flag.FlagSet)
 	// usage is the method's section of --help.
 	usage() string
+	// check checks the method's flags, and the common ones it depends on,
+	// before any data is loaded; the error names the flag.
+	check(c *trainCommand) error
 	// defaultLR is the learning rate when --lr is not given.
 	defaultLR() float64
 	// run trains on the job's data and returns the model (its Provenance
@@ -182,26 +187,28 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 	}
 	method, ok := c.methods[c.method]
 	if !ok {
-		return fmt.Errorf("train: method %q unknown (supported: %s)", c.method, strings.Join(c.methodNames(), ", "))
+		return usageErr(fs, "--method %q: unknown (supported: %s)", c.method, strings.Join(c.methodNames(), ", "))
 	}
 	if c.lr == 0 {
 		c.lr = method.defaultLR()
 	}
-	switch {
-	case !(c.lr > 0):
-		return fmt.Errorf("train: --lr %v, want > 0", c.lr)
-	case c.workers < 1:
-		return fmt.Errorf("train: --workers %d, want >= 1", c.workers)
-	case c.epochs < 1:
-		return fmt.Errorf("train: --epochs %d, want >= 1", c.epochs)
-	case c.batch < 1:
-		return fmt.Errorf("train: --batch %d, want >= 1", c.batch)
-	case c.evalSamples < 0 || c.trainSamples < 0:
-		return errors.New("train: --eval-samples and --train-samples must be >= 0")
-	case c.out == "":
-		return errors.New("train: -o must name the model file")
-	case c.resume && c.checkpoint == "":
-		return errors.New("train: --resume needs --checkpoint DIR")
+	err = checkFlags(
+		flagRule{"--lr", c.lr, c.lr > 0 && !math.IsInf(c.lr, 0), "> 0"},
+		flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"},
+		flagRule{"--epochs", c.epochs, c.epochs >= 1, "≥ 1"},
+		flagRule{"--batch", c.batch, c.batch >= 1, "≥ 1"},
+		flagRule{"--eval-samples", c.evalSamples, c.evalSamples >= 0, "≥ 0 (0: all)"},
+		flagRule{"--train-samples", c.trainSamples, c.trainSamples >= 0, "≥ 0 (0: all)"},
+		flagRule{"-o", `""`, c.out != "", "the model file to write"},
+	)
+	if err == nil && c.resume && c.checkpoint == "" {
+		err = errors.New("--resume needs --checkpoint DIR")
+	}
+	if err == nil {
+		err = method.check(c)
+	}
+	if err != nil {
+		return usageErr(fs, "%v", err)
 	}
 	dir, how := dataset.ResolveDir(c.dataDir)
 	if dir == "" {
@@ -251,7 +258,7 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err := model.Save(c.out, m); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}
-	fmt.Fprintf(env.Stdout, "wrote %s (default %d timesteps)\n", c.out, m.Timesteps)
+	fmt.Fprintf(env.Stdout, "wrote %s (default %s)\n", c.out, english.Count(m.Timesteps, "timestep"))
 	if c.jsonOut != "" {
 		if err := writeJSON(c.jsonOut, results); err != nil {
 			return fmt.Errorf("train: --json: %w", err)
@@ -260,9 +267,17 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
+// imagesOnly is the check of a method that trains on static images.
+func imagesOnly(c *trainCommand) error {
+	if c.datasetName == "nmnist" {
+		return fmt.Errorf("--dataset nmnist: --method %s trains on images (mnist, fashion-mnist); --method surrogate trains on N-MNIST events", c.method)
+	}
+	return nil
+}
+
 // printSNNTable prints the SNN accuracy per timestep count beside the ANN's.
 func printSNNTable(w io.Writer, ann float64, res *train.SNNResult) {
-	fmt.Fprintf(w, "SNN test accuracy on %d images (ANN %.2f%%):\n", res.Samples, 100*ann)
+	fmt.Fprintf(w, "SNN test accuracy on %s (ANN %.2f%%):\n", english.Count(res.Samples, "image"), 100*ann)
 	rows := make([][]string, len(res.Timesteps))
 	for k, t := range res.Timesteps {
 		a := res.Accuracy(k)

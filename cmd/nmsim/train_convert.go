@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ type convertMethod struct {
 	weightBits     int
 	thresholdScale float64
 	evalTimesteps  string
+	timesteps      []int // --eval-timesteps parsed
 }
 
 func (*convertMethod) defaultLR() float64 { return 2e-3 }
@@ -78,17 +80,24 @@ type snnResult struct {
 	Accuracy  float64 `json:"accuracy"`
 }
 
+func (c *convertMethod) check(tc *trainCommand) error {
+	if err := imagesOnly(tc); err != nil {
+		return err
+	}
+	var err error
+	if c.timesteps, err = parseTimesteps(c.evalTimesteps); err != nil {
+		return fmt.Errorf("--eval-timesteps: %w", err)
+	}
+	return checkFlags(
+		flagRule{"--percentile", c.percentile, c.percentile > 0 && c.percentile <= 100, "in (0, 100]"},
+		flagRule{"--calib", c.calib, c.calib >= 1, "≥ 1"},
+		flagRule{"--weight-bits", c.weightBits, c.weightBits >= 2 && c.weightBits <= 8, "in 2..8"},
+		flagRule{"--threshold-scale", c.thresholdScale, c.thresholdScale > 0 && !math.IsInf(c.thresholdScale, 0), "> 0"},
+	)
+}
+
 func (c *convertMethod) run(ctx context.Context, job *trainJob) (*model.Model, any, error) {
-	timesteps, err := parseTimesteps(c.evalTimesteps)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--eval-timesteps: %w", err)
-	}
-	if c.calib < 1 {
-		return nil, nil, fmt.Errorf("--calib %d, want >= 1", c.calib)
-	}
-	if job.Train == nil {
-		return nil, nil, fmt.Errorf("data set %q has no static images to train an ANN on", job.datasetName)
-	}
+	timesteps := c.timesteps
 	net, err := job.parseNet(job.Train.Shape, job.Train.Classes)
 	if err != nil {
 		return nil, nil, err

@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/train"
@@ -41,7 +43,10 @@ current (so --timesteps 1 works); N-MNIST (--dataset nmnist) enters as
 After --estimator-epochs full-precision epochs the accuracy-loss estimator
 binarizes (α·sign(W), straight-through estimator) every weight layer whose
 binarization alone costs at most --binarize-tolerance of validation accuracy;
-the others stay --fp-bits wide in the model. Batch norm, α and the
+the others stay --fp-bits wide in the model. The estimator runs after one
+epoch by default, so the binary layers train for the remaining ones; a run of
+--epochs 1 has none left and skips it, as --estimator-epochs 0 does (every
+layer stays --fp-bits wide). Batch norm, α and the
 quantisation steps fold into integer thresholds and biases; the integer model
 is evaluated with the reference SNN on the test set. Prefer small conv nets
 with global average pooling (gap) before the output layer.
@@ -54,7 +59,7 @@ with global average pooling (gap) before the output layer.
 func (c *surrogateMethod) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.timesteps, "timesteps", 1, "(surrogate) timesteps T of training and of the model (frames per sample for nmnist)")
 	fs.Float64Var(&c.tolerance, "binarize-tolerance", 0.005, "(surrogate) largest validation accuracy loss (fraction) for which the estimator binarizes a layer; negative: none")
-	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", 1, "(surrogate) full-precision epochs before the accuracy-loss estimator decides")
+	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", -1, "(surrogate) full-precision epochs before the accuracy-loss estimator decides; 0: no estimator, no layer binarized (-1: 1, or 0 when --epochs is 1)")
 	fs.IntVar(&c.fpBits, "fp-bits", 8, "(surrogate) bits of the layers that stay full precision in the model (2..8)")
 	fs.Float64Var(&c.slope, "slope", 4, "(surrogate) slope k of the sigmoid surrogate derivative")
 	fs.BoolVar(&c.detachReset, "detach-reset", false, "(surrogate) leave the reset out of backpropagation through time")
@@ -86,6 +91,33 @@ type surrogateResults struct {
 	Model           string                `json:"model"`
 }
 
+func (c *surrogateMethod) check(tc *trainCommand) error {
+	if c.estimatorEpoch == -1 {
+		// Binarized layers need an epoch of training after the estimate;
+		// a one-epoch run has none to give, so it skips the estimator.
+		c.estimatorEpoch = min(1, tc.epochs-1)
+	}
+	err := checkFlags(
+		flagRule{"--timesteps", c.timesteps, c.timesteps >= 1, "≥ 1"},
+		flagRule{"--binarize-tolerance", c.tolerance, !math.IsNaN(c.tolerance), "a number (negative: binarize no layer)"},
+		flagRule{"--estimator-epochs", c.estimatorEpoch, c.estimatorEpoch >= 0, "≥ 0 (0: no estimator), or -1 for the default"},
+		flagRule{"--fp-bits", c.fpBits, c.fpBits >= 2 && c.fpBits <= 8, "in 2..8"},
+		flagRule{"--slope", c.slope, c.slope > 0 && !math.IsInf(c.slope, 0), "> 0"},
+		flagRule{"--shift", c.shift, c.shift >= 0 && c.shift <= 127, "in 0..127"},
+		flagRule{"--val-samples", c.valSamples, c.valSamples >= 0, "≥ 0"},
+	)
+	if err == nil && tc.datasetName == "nmnist" {
+		err = checkFlags(
+			flagRule{"--frame-us", c.frameUS, c.frameUS >= 1, "≥ 1"},
+			flagRule{"--max-count", c.maxCount, c.maxCount >= 1 && c.maxCount <= 255, "in 1..255"},
+		)
+	}
+	if err == nil && c.tolerance >= 0 && c.estimatorEpoch >= tc.epochs {
+		err = fmt.Errorf("--estimator-epochs %d: must be below --epochs %d, so that the layers it binarizes are trained after it (0 skips the estimator)", c.estimatorEpoch, tc.epochs)
+	}
+	return err
+}
+
 func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model, any, error) {
 	cfg := train.SurrogateConfig{
 		Timesteps: c.timesteps, Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
@@ -94,15 +126,13 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 		Log: func(s string) { fmt.Fprintln(job.Stdout, s) },
 	}
+	if c.estimatorEpoch == 0 && c.tolerance >= 0 {
+		cfg.BinarizeTolerance, cfg.EstimatorEpochs = -1, 1
+		fmt.Fprintf(job.Stdout, "no accuracy-loss estimator (--estimator-epochs 0): every weight layer stays %d-bit (--fp-bits)\n", c.fpBits)
+	}
 	trainSet, testSet := job.Train, job.Test
 	shape := model.Shape{}
 	if job.datasetName == "nmnist" {
-		if c.maxCount < 1 || c.maxCount > 255 {
-			return nil, nil, fmt.Errorf("--max-count %d, want 1..255", c.maxCount)
-		}
-		if c.timesteps < 1 || c.frameUS < 1 {
-			return nil, nil, fmt.Errorf("--timesteps %d and --frame-us %d must be >= 1", c.timesteps, c.frameUS)
-		}
 		opt := dataset.FrameOptions{Frames: c.timesteps, WindowUS: c.frameUS, MaxCount: c.maxCount}
 		var clipTrain, clipTest int
 		var err error
@@ -136,7 +166,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 			Images: trainSet.Images[n*trainSet.Shape.Size():], Labels: trainSet.Labels[n:]}
 		trainSet = trainSet.Slice(n)
 	}
-	fmt.Fprintf(job.Stdout, "training %s at T=%d on %d samples with %d workers\n", net.Spec, c.timesteps, trainSet.Len(), job.workers)
+	fmt.Fprintf(job.Stdout, "training %s at T=%d on %s with %s\n", net.Spec, c.timesteps, english.Count(trainSet.Len(), "sample"), english.Count(job.workers, "worker"))
 	start := time.Now()
 	sn, err := train.TrainSurrogate(ctx, net, trainSet, val, cfg)
 	if err != nil {
@@ -168,8 +198,8 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	}
 	fmt.Fprintf(job.Stdout, "trained in %s (seconds per epoch with %d workers: %s)\n", trainTime.Round(time.Second), rep.Workers, strings.Join(perEpoch, " "))
 	fmt.Fprintf(job.Stdout, "binary layers: %s; weight storage %s\n", m.Provenance["binary_layers"], m.Provenance["weight_storage"])
-	fmt.Fprintf(job.Stdout, "test accuracy on %d samples at T=%d: real-valued net %.2f%%, integer model (reference SNN) %.2f%%\n",
-		testSet.Len(), c.timesteps, 100*floatAcc, 100*res.Accuracy(0))
+	fmt.Fprintf(job.Stdout, "test accuracy on %s at T=%d: real-valued net %.2f%%, integer model (reference SNN) %.2f%%\n",
+		english.Count(testSet.Len(), "sample"), c.timesteps, 100*floatAcc, 100*res.Accuracy(0))
 	fmt.Fprintf(job.Stdout, "spikes per sample: %s\n", strings.Join(spikes, " "))
 	for k, v := range map[string]string{
 		"train_samples":       strconv.Itoa(trainSet.Len()),

@@ -60,23 +60,53 @@ func TestTrainCommand(t *testing.T) {
 	}
 }
 
+// TestTrainCommandErrors: every flag is checked before any data is read
+// (testdata holds none), and the error names the flag.
 func TestTrainCommandErrors(t *testing.T) {
 	for _, tt := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--method", "bstdg"}, `method "bstdg" unknown (supported: `},
-		{[]string{"--eval-timesteps", "4,x"}, `"x" is not a timestep count`},
-		{[]string{"--dataset", "cifar-11", "--data", "testdata"}, "cifar-11"},
+		{[]string{"--method", "bstdg"}, `--method "bstdg": unknown (supported: `},
+		{[]string{"--eval-timesteps", "4,x"}, `--eval-timesteps: "x" is not a timestep count`},
+		{[]string{"--dataset", "cifar-11"}, "cifar-11"},
 		{[]string{"extra"}, `unexpected argument "extra"`},
-		{[]string{"--workers", "0"}, "--workers 0"},
-		{[]string{"--lr", "-1"}, "--lr -1, want > 0"},
+		{[]string{"--workers", "0"}, "--workers 0: must be ≥ 1"},
+		{[]string{"--lr", "-1"}, "--lr -1: must be > 0"},
+		{[]string{"--percentile", "0"}, "--percentile 0: must be in (0, 100]"},
+		{[]string{"--dataset", "nmnist"}, "--dataset nmnist: --method convert trains on images"},
+		{[]string{"--method", "ttfs"}, "--net conv (32c3p1-ap2-64c3p1-ap2-10) has convolution or pooling layers; --method ttfs trains fully connected nets only, e.g. --net 784-600-10"},
+		{[]string{"--method", "ttfs", "--net", "784-64-10", "--gamma", "300"}, "--gamma 300: must be in 0..--window (256)"},
+		{[]string{"--method", "surrogate", "--fp-bits", "9"}, "--fp-bits 9: must be in 2..8"},
+		{[]string{"--method", "surrogate", "--epochs", "3", "--estimator-epochs", "3"}, "--estimator-epochs 3: must be below --epochs 3"},
+		{[]string{"--method", "surrogate", "--dataset", "nmnist", "--max-count", "0"}, "--max-count 0: must be in 1..255"},
+		// One epoch: the estimator's default steps aside, so only the
+		// missing data stops the run.
+		{[]string{"--method", "surrogate", "--epochs", "1"}, "dataset mnist: neither"},
+		{[]string{"--method", "surrogate", "--epochs", "1", "--estimator-epochs", "0"}, "dataset mnist: neither"},
 		{[]string{"--resume"}, "--resume needs --checkpoint DIR"},
 	} {
-		_, _, err := runCLI(append([]string{"train"}, tt.args...)...)
+		_, _, err := runCLI(append([]string{"train", "--data", "testdata"}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("train %v: error %v, want one containing %q", tt.args, err, tt.want)
 		}
+	}
+}
+
+// TestTrainSurrogateOneEpoch: a one-epoch surrogate run trains without
+// the estimator (every layer at --fp-bits).
+func TestTrainSurrogateOneEpoch(t *testing.T) {
+	if !haveTrainingData() {
+		t.Skip("no MNIST training data")
+	}
+	out := filepath.Join(t.TempDir(), "m.bin")
+	stdout, _, err := runCLI("train", "--method", "surrogate", "--epochs", "1", "--net", "4c3p1-ap4-10", "--train-samples", "200",
+		"--val-samples", "50", "--eval-samples", "20", "--workers", "1", "-o", out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if !strings.Contains(stdout, "no accuracy-loss estimator") || !strings.Contains(stdout, "binary layers: none") {
+		t.Errorf("output:\n%s", stdout)
 	}
 }
 

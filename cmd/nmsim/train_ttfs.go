@@ -4,10 +4,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/train"
 )
@@ -86,10 +88,31 @@ type ttfsResults struct {
 	Model           string    `json:"model"`
 }
 
-func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any, error) {
-	if job.Train == nil {
-		return nil, nil, fmt.Errorf("data set %q has no static images to train on", job.datasetName)
+func (c *ttfsMethod) check(tc *trainCommand) error {
+	if err := imagesOnly(tc); err != nil {
+		return err
 	}
+	// Fully connected layers are plain numbers in a layer string.
+	spec, preset := train.PresetSpec(tc.net)
+	if !preset {
+		spec = tc.net
+	}
+	if strings.Trim(spec, "0123456789-") != "" {
+		net := tc.net
+		if preset {
+			net += " (" + spec + ")"
+		}
+		return fmt.Errorf("--net %s has convolution or pooling layers; --method ttfs trains fully connected nets only, e.g. --net 784-600-10", net)
+	}
+	return checkFlags(
+		flagRule{"--window", c.window, c.window >= 1 && c.window <= model.MaxWindow, fmt.Sprintf("in 1..%d", model.MaxWindow)},
+		flagRule{"--gamma", c.gamma, c.gamma >= 0 && c.gamma <= float64(c.window), fmt.Sprintf("in 0..--window (%d)", c.window)},
+		flagRule{"--threshold", c.threshold, c.threshold >= 0 && !math.IsInf(c.threshold, 0), "≥ 0 (0: automatic)"},
+		flagRule{"--threshold-lr", c.thresholdLR, c.thresholdLR >= 0 && !math.IsInf(c.thresholdLR, 0), "≥ 0 (0: fixed thresholds)"},
+	)
+}
+
+func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any, error) {
 	net, err := job.parseNet(job.Train.Shape, job.Train.Classes)
 	if err != nil {
 		return nil, nil, err
@@ -99,7 +122,7 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 		Gamma: c.gamma, Threshold: c.threshold, Interpolate: c.interpolate, Seed: job.seed, Workers: job.workers,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	}
-	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %d timesteps, gamma %v, %d workers\n", net.Spec, c.window, c.gamma, job.workers)
+	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %s, gamma %v, %s\n", net.Spec, english.Count(c.window, "timestep"), c.gamma, english.Count(job.workers, "worker"))
 	start := time.Now()
 	tn, err := train.TrainTTFS(ctx, net, job.Train, cfg)
 	if err != nil {

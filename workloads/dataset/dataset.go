@@ -20,6 +20,7 @@
 package dataset
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,9 +49,10 @@ var known = map[string]int{
 	"fashion-mnist": 10,
 }
 
-// knownNames lists the known data sets for error messages.
+// knownNames lists the known data sets for error messages: the image sets
+// Load reads and nmnist, whose events LoadNMNIST reads.
 func knownNames() string {
-	names := make([]string, 0, len(known))
+	names := []string{"nmnist"}
 	for n := range known {
 		names = append(names, n)
 	}
@@ -126,6 +128,9 @@ func fromIDX(name string, img, lab *IDX) (*Set, error) {
 // Load reads split "train" or "test" of the named data set ("mnist" or
 // "fashion-mnist") from dir, laid out as the package documentation says.
 func Load(name, dir, split string) (*Set, error) {
+	if name == "nmnist" {
+		return nil, errors.New("dataset: nmnist holds event streams, not images: LoadNMNIST reads it")
+	}
 	if _, ok := known[name]; !ok {
 		return nil, fmt.Errorf("dataset: unknown data set %q (known: %s)", name, knownNames())
 	}
