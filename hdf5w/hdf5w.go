@@ -51,13 +51,12 @@ type dataset struct {
 	data  []byte
 }
 
-// Limits that keep a file within what this writer lays out simply: a
-// symbol node holds 2·leafK entries and the one B-tree node of a group holds
-// 2·internalK symbol nodes.
+// The superblock's K values, HDF5's defaults: a symbol node holds up to
+// 2·leafK entries and a group B-tree node up to 2·internalK children (a
+// group of more than 256 links has a B-tree of more than one level).
 const (
-	leafK      = 4
-	internalK  = 16
-	maxMembers = 2 * leafK * 2 * internalK // 256 links per group
+	leafK     = 4
+	internalK = 16
 	// maxRank is HDF5's own limit on dimensions.
 	maxRank = 32
 )
@@ -129,8 +128,6 @@ func (g *Group) checkNew(name string) error {
 		return fmt.Errorf("hdf5w: %q in %s is not a valid link name (non-empty UTF-8, no '/' or NUL, not \".\")", name, g.path)
 	case g.members[name] != nil:
 		return fmt.Errorf("hdf5w: %s already exists", g.child(name))
-	case len(g.members) >= maxMembers:
-		return fmt.Errorf("hdf5w: %s: more than %d members in one group", g.child(name), maxMembers)
 	}
 	return nil
 }
@@ -307,25 +304,7 @@ func (l *layout) group(g *Group) groupAddrs {
 		l.buf.Write(node)
 	}
 
-	// One leaf B-tree node (level 0) pointing at the symbol nodes. Key i
-	// is the heap offset of the last name in child i-1; key 0 is "".
-	tree := make([]byte, btreeSize)
-	copy(tree, "TREE")
-	tree[4], tree[5] = 0, 0 // group node, level 0
-	binary.LittleEndian.PutUint16(tree[6:], uint16(len(snods)))
-	binary.LittleEndian.PutUint64(tree[8:], undef)
-	binary.LittleEndian.PutUint64(tree[16:], undef)
-	p := 24
-	binary.LittleEndian.PutUint64(tree[p:], 0)
-	p += 8
-	for i, s := range snods {
-		binary.LittleEndian.PutUint64(tree[p:], s)
-		binary.LittleEndian.PutUint64(tree[p+8:], lastKeys[i])
-		p += 16
-	}
-	l.align()
-	a.btree = l.addr()
-	l.buf.Write(tree)
+	a.btree = l.btree(snods, lastKeys)
 
 	// The group's object header: one symbol table message (type 0x11).
 	stab := make([]byte, 16)
@@ -333,6 +312,58 @@ func (l *layout) group(g *Group) groupAddrs {
 	binary.LittleEndian.PutUint64(stab[8:], a.heap)
 	a.header = l.objectHeader([]message{{0x11, stab}})
 	return a
+}
+
+// btree writes the group B-tree over the symbol nodes at children, whose
+// last names are at heap offsets last, and returns its root's address.
+// Level 0 nodes point at up to 2·internalK symbol nodes, each level above
+// at up to 2·internalK nodes of the level below, up to a single root. Key
+// i of a node is the heap offset of the last name under child i−1 (key 0:
+// the last name before the node, "" for the first), so that a lookup can
+// descend by name; the nodes of a level are linked to their siblings, which
+// HDF5 1.8 follows along the leaf level.
+func (l *layout) btree(children, last []uint64) uint64 {
+	const fan = 2 * internalK
+	for level := 0; ; level++ {
+		n := max(1, (len(children)+fan-1)/fan) // an empty group has one empty node
+		l.align()
+		base := l.addr() // btreeSize is a multiple of 8: the nodes lie back to back
+		up := make([]uint64, n)
+		upLast := make([]uint64, n)
+		for j := range n {
+			start, end := j*fan, min((j+1)*fan, len(children))
+			tree := make([]byte, btreeSize)
+			copy(tree, "TREE")
+			tree[4], tree[5] = 0, byte(level) // group node
+			binary.LittleEndian.PutUint16(tree[6:], uint16(end-start))
+			left, right := uint64(undef), uint64(undef)
+			if j > 0 {
+				left = base + uint64(j-1)*btreeSize
+			}
+			if j < n-1 {
+				right = base + uint64(j+1)*btreeSize
+			}
+			binary.LittleEndian.PutUint64(tree[8:], left)
+			binary.LittleEndian.PutUint64(tree[16:], right)
+			if start > 0 {
+				binary.LittleEndian.PutUint64(tree[24:], last[start-1])
+			}
+			for i := start; i < end; i++ {
+				p := 32 + 16*(i-start)
+				binary.LittleEndian.PutUint64(tree[p:], children[i])
+				binary.LittleEndian.PutUint64(tree[p+8:], last[i])
+			}
+			up[j] = base + uint64(j)*btreeSize
+			if end > start {
+				upLast[j] = last[end-1]
+			}
+			l.buf.Write(tree)
+		}
+		if n == 1 {
+			return up[0]
+		}
+		children, last = up, upLast
+	}
 }
 
 // groupAddrsOr is the symbol-table entry content of a member: a group's

@@ -148,27 +148,43 @@ func TestErrors(t *testing.T) {
 			t.Errorf("got %v, want %q", tc.err, tc.want)
 		}
 	}
-	g, _ := r.Group("full")
-	for i := range maxMembers {
-		if err := g.Int64s(fmt.Sprint(i), nil, []int64{1}); err != nil {
+}
+
+// TestLargeGroups writes groups of more than 256 links, whose B-trees have
+// two and three levels, and reads every member back by name.
+func TestLargeGroups(t *testing.T) {
+	for _, n := range []int{256, 257, 300, 9000} {
+		f := New()
+		g, err := f.Root().Group("g")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := g.Int64s("one-more", nil, []int64{1}); err == nil || !strings.Contains(err.Error(), "more than 256 members") {
-		t.Errorf("got %v", err)
-	}
-	// A full group (32 symbol nodes of 8) still reads back.
-	b := f.Bytes()
-	rf, err := hdf5.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	full, err := rf.Root().Group("full")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(full.Members()); n != maxMembers {
-		t.Errorf("read %d members back, want %d", n, maxMembers)
+		for i := range n {
+			if err := g.Int64s(fmt.Sprintf("m%05d", i), nil, []int64{int64(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := f.Bytes()
+		rf, err := hdf5.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rg, err := rf.Root().Group("g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(rg.Members()); got != n {
+			t.Errorf("%d members: read %d back", n, got)
+		}
+		for i := range n {
+			ds, err := rg.Dataset(fmt.Sprintf("m%05d", i))
+			if err != nil {
+				t.Fatalf("%d members: %v", n, err)
+			}
+			if v, err := ds.Int64s(); err != nil || len(v) != 1 || v[0] != int64(i) {
+				t.Fatalf("%d members: member %d reads %v (%v)", n, i, v, err)
+			}
+		}
 	}
 }
 
