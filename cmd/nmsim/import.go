@@ -22,6 +22,7 @@ type importCommand struct {
 	reset      string
 	coding     string
 	inputBits  int
+	force      bool
 }
 
 func (*importCommand) Name() string { return "import" }
@@ -32,7 +33,7 @@ func (*importCommand) Synopsis() string {
 const importUsage = `
 Usage: nmsim import model.nir -o model.bin [--timesteps T] [--dt seconds]
          [--weight-bits k | --binarize] [--reset subtract|zero]
-         [--coding constant|frames] [--input-bits b] [--name name]
+         [--coding constant|frames] [--input-bits b] [--name name] [--force]
 
 Reads a NIR graph (HDF5) and writes nmsim's integer model. The graph must be
 one chain from its Input to its Output: Affine, Linear and Conv2d nodes
@@ -45,9 +46,14 @@ node, its type and what nmsim would need.
 Real-valued weights are quantised per output to --weight-bits (step
 max|W|/(2^(k-1)-1)) and the error of each layer is printed; weights that are
 already ±α per output are stored as binary layers, integers as they are;
---binarize forces α·sign(W) (α the mean |W|). Thresholds become integers
-in the same steps (NIR fires when v > θ, nmsim when v ≥ θ: θ' = ⌊θ/s⌋ + 1,
-exact on the integer grid). LIF time constants become per-step leaks at
+--binarize forces α·sign(W) (α the mean |W|). Steps follow each layer's
+own scale, so weights of 1e-11 are as safe as weights of 1. Thresholds
+become integers in the same steps: resetting to zero, θ' = ⌊θ/s⌋ + 1 (NIR
+fires when v > θ, nmsim when v ≥ θ': exact); subtracting, the step is
+chosen so that θ is a whole number of steps and θ' = θ/s is subtracted
+exactly (nmsim then fires on v = θ too, at most one spike ahead of NIR).
+An output whose weights all round to 0, or a layer stored more than 50 %
+off at the default width, is refused unless --force. LIF time constants become per-step leaks at
 --dt seconds per timestep (default 1e-4). Files written by 'nmsim export'
 come back exactly as they were; a flag you give overrides what the file
 recorded. docs/nir.md has the whole mapping.
@@ -67,6 +73,7 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 	fs.StringVar(&c.reset, "reset", "", "what IF/LIF neurons do after a spike: subtract or zero (default: recorded, else subtract)")
 	fs.StringVar(&c.coding, "coding", "", "input coding: constant or frames (default: recorded, else constant)")
 	fs.IntVar(&c.inputBits, "input-bits", 0, fmt.Sprintf("bits per input value (default: recorded, else %d)", nir.DefaultInputBits))
+	fs.BoolVar(&c.force, "force", false, "import layers that quantisation ruins (outputs whose weights all round to 0, errors above 50 %)")
 	pos, err := parseArgs(fs, args, "model.nir")
 	if err != nil {
 		return err
@@ -81,6 +88,7 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 	o := nir.Options{
 		Name: c.name, Timesteps: c.timesteps, DT: c.dt, WeightBits: c.weightBits, Binarize: c.binarize,
 		Reset: model.Reset(c.reset), Coding: model.Coding(c.coding), InputBits: c.inputBits, Source: filepath.Base(pos[0]),
+		Force: c.force,
 	}
 	if g.Metadata["nmsim"] == "" && o.Name == "" {
 		o.Name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
@@ -117,8 +125,14 @@ func printImportReport(env *Env, rep *nir.Report) {
 		if r.Method != "" {
 			bits = fmt.Sprintf("%d (%s)", r.WeightBits, r.Method)
 			errs = fmt.Sprintf("%.3g %%", 100*r.WeightError)
+			if r.ZeroOutputs > 0 {
+				errs += fmt.Sprintf(", %d outputs all 0", r.ZeroOutputs)
+			}
 			if r.BiasError > 0 {
 				errs += fmt.Sprintf(", bias ±%.2g step", r.BiasError)
+			}
+			if r.ThresholdError > 0 {
+				errs += fmt.Sprintf(", threshold %.3g %%", 100*r.ThresholdError)
 			}
 		}
 		if r.Leak > 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
+	"github.com/nmsim/nmsim/workloads/nir"
 )
 
 // TestExportImport runs export and import on a random model and gets the
@@ -70,6 +71,41 @@ func TestImportErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// TestImportForce: an output whose weights all round to 0 is refused,
+// and imported with --force, the report saying so.
+func TestImportForce(t *testing.T) {
+	dir := t.TempDir()
+	g := &nir.Graph{Version: "0.2.0", Nodes: map[string]*nir.Node{
+		"in":  {Type: "Input", Params: map[string]nir.Array{"shape": nir.Ints([]int{1}, 2)}},
+		"fc":  {Type: "Linear", Params: map[string]nir.Array{"weight": nir.Floats([]int{2, 2}, []float64{1e3, -1e3, 1e-3, 2e-3})}},
+		"out": {Type: "Output", Params: map[string]nir.Array{"shape": nir.Ints([]int{1}, 2)}},
+	}, Edges: []nir.Edge{{From: "in", To: "fc"}, {From: "fc", To: "out"}}}
+	path := filepath.Join(dir, "lost.nir")
+	if err := g.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "lost.bin")
+	if _, _, err := runCLI("import", path, "-o", bin); err == nil || !strings.Contains(err.Error(), "refused without --force") {
+		t.Errorf("import: %v", err)
+	}
+	out, _, err := runCLI("import", path, "-o", bin, "--force")
+	if err != nil || !strings.Contains(out, "1 outputs all 0") {
+		t.Errorf("import --force: %v\n%s", err, out)
+	}
+}
+
+// TestFramesHint: a NIR graph imported with the default constant coding
+// and run on N-MNIST gets the import command that fixes it.
+func TestFramesHint(t *testing.T) {
+	m := testmodel.Random(rand.New(rand.NewPCG(1, 2)), testmodel.Small)
+	m.Name = "cnn_sinabs"
+	m.Provenance = map[string]string{"method": "NIR import", "source": "cnn_sinabs.nir"}
+	_, err := loadTestSet("nmnist", t.TempDir(), 1, 1, m)
+	if err == nil || !strings.Contains(err.Error(), "nmsim import cnn_sinabs.nir -o cnn_sinabs.bin --coding frames") {
+		t.Errorf("%v", err)
 	}
 }
 

@@ -244,7 +244,12 @@ func loadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set
 		return dataset.Load(name, dir, "test")
 	}
 	if m.Input.Coding != model.CodingFrames {
-		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input", m.Name, m.Input.Coding)
+		hint := "train or import it with frame coding"
+		if src := m.Provenance["source"]; m.Provenance["method"] == "NIR import" && src != "" {
+			// NIR does not say how samples are fed; import assumed constant.
+			hint = fmt.Sprintf("NIR graphs do not record it: re-import with `nmsim import %s -o %s.bin --coding frames`", src, m.Name)
+		}
+		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input; %s", m.Name, m.Input.Coding, hint)
 	}
 	// The frame length the model was trained with; 0 gives the reader's
 	// default (1 ms). Counts clip where training clipped them (nmsim

@@ -43,6 +43,12 @@ func (r refusal) err() error {
 // Everything that is wrong is reported at once: unsupported node types,
 // recurrent loops, branches and nodes that are not on the chain.
 func chain(g *Graph) ([]string, error) {
+	switch {
+	case len(g.Nodes) == 0:
+		return nil, errors.New("the graph has no nodes (an empty NIR graph): nothing to import")
+	case len(g.Edges) == 0:
+		return nil, fmt.Errorf("the graph has no edges: its %d nodes (%s) are not connected; nmsim needs a chain from an Input to an Output", len(g.Nodes), strings.Join(g.Sorted(), ", "))
+	}
 	var why refusal
 	var inputs, outputs []string
 	for _, name := range g.Sorted() {

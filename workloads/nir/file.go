@@ -178,8 +178,11 @@ func readEdges(top *hdf5.Group, nodes map[string]*Node) ([]Edge, error) {
 		return nil, fmt.Errorf("/node/edges: %w", err)
 	}
 	shape := ds.Shape()
-	empty := len(shape) == 1 && shape[0] == 0
-	if !empty && (len(shape) != 2 || shape[1] != 2) {
+	if len(shape) == 1 && shape[0] == 0 {
+		// No edges: nir.write stores an empty list as float64 [0].
+		return nil, nil
+	}
+	if len(shape) != 2 || shape[1] != 2 {
 		return nil, fmt.Errorf("/node/edges has shape %v, want N×2", shape)
 	}
 	if ds.Dtype().Class != hdf5.String {

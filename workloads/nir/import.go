@@ -48,6 +48,10 @@ type Options struct {
 	InputBits int
 	// Source names the file in the model's provenance.
 	Source string
+	// Force imports layers that Import otherwise refuses as lost in
+	// quantisation: weights stored as all zeros, or a weight or threshold
+	// error above 50 % at the default width.
+	Force bool
 }
 
 // Report says how each layer was made from the graph.
@@ -77,6 +81,14 @@ type LayerReport struct {
 	// Leak is the per-step leak α = 1 − exp(−dt/τ) of a leaky layer and
 	// LeakError |Leak/LeakOne − α|/α, the relative error of its rounding.
 	Leak, LeakError float64
+	// ThresholdError is, for a layer whose neurons subtract their
+	// threshold, the largest |θ'·s − θ|/θ over the outputs: how far the
+	// subtracted amount, and so the firing rate, is from the graph's (0
+	// when every threshold is a whole number of steps).
+	ThresholdError float64
+	// ZeroOutputs counts the outputs whose stored weights are all 0
+	// although the graph's are not (imported only with Options.Force).
+	ZeroOutputs int
 }
 
 // metaKey is the graph metadata entry where Export records what NIR cannot
@@ -181,6 +193,9 @@ type builder struct {
 	inScale []float64
 	cur     *pending // a weight node waiting for its neuron node
 	ended   bool     // the Output was reached
+	// flattened is set when the last node that changed the tensor's
+	// shape was a Flatten.
+	flattened bool
 }
 
 // pending is a weight layer between its weight node and its neuron node.
@@ -244,6 +259,11 @@ func (b *builder) metaFor(node string) *metaLayer {
 func (b *builder) node(name string, n *Node) error {
 	if b.ended {
 		return errors.New("follows the Output")
+	}
+	if n.Type == "Flatten" {
+		b.flattened = true
+	} else if n.Type != "Scale" {
+		defer func() { b.flattened = false }()
 	}
 	switch n.Type {
 	case "Input":
@@ -316,8 +336,14 @@ func (b *builder) dense(name string, n *Node) error {
 	if len(w.Shape) != 2 || w.Strings != nil || len(w.Numbers) != prod(w.Shape) {
 		return fmt.Errorf("weight of shape %v, want a numeric matrix [out, in]", w.Shape)
 	}
+	if err := finite(w, "weight"); err != nil {
+		return err
+	}
 	out, in := w.Shape[0], w.Shape[1]
-	if len(b.dims) != 1 || b.dims[0] != in {
+	// A Flatten right before counts its start_dim from a batch axis when
+	// the graph came from PyTorch (nn.Flatten's default start_dim=1 written
+	// as it is): it meant the whole tensor, which is what Affine reads.
+	if len(b.dims) != 1 && !(b.flattened && prod(b.dims) == in) || len(b.dims) == 1 && b.dims[0] != in {
 		if prod(b.dims) == in {
 			return fmt.Errorf("reads a %v tensor; NIR's %s acts on the last axis, so put a Flatten before it", b.dims, n.Type)
 		}
@@ -353,7 +379,29 @@ func (b *builder) biasOf(n *Node, out int) ([]float64, error) {
 	if a.Strings != nil || a.Size() != out {
 		return nil, fmt.Errorf("bias of shape %v, want %d values", a.Shape, out)
 	}
+	if err := finite(a, "bias"); err != nil {
+		return nil, err
+	}
 	return slices.Clone(a.Numbers), nil
+}
+
+// finite refuses a parameter holding NaN or ±Inf, naming the element by
+// its index in the parameter's shape.
+func finite(a Array, key string) error {
+	for i, x := range a.Numbers {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			if len(a.Shape) == 0 {
+				return fmt.Errorf("%s is %v: nmsim needs finite numbers", key, x)
+			}
+			idx := make([]int, len(a.Shape))
+			for k := len(a.Shape) - 1; k >= 0; k-- {
+				idx[k] = i % max(a.Shape[k], 1)
+				i /= max(a.Shape[k], 1)
+			}
+			return fmt.Errorf("%s%v is %v: nmsim needs finite numbers", key, idx, x)
+		}
+	}
+	return nil
 }
 
 func (b *builder) conv(name string, n *Node) error {
@@ -367,7 +415,26 @@ func (b *builder) conv(name string, n *Node) error {
 	if len(w.Shape) != 4 || w.Strings != nil || len(w.Numbers) != prod(w.Shape) {
 		return fmt.Errorf("weight of shape %v, want numbers [out, in, kh, kw]", w.Shape)
 	}
+	if err := finite(w, "weight"); err != nil {
+		return err
+	}
 	out, in, kh, kw := w.Shape[0], w.Shape[1], w.Shape[2], w.Shape[3]
+	// Groups first: a grouped weight reads in/groups channels, which the
+	// channel check below would misreport.
+	groups := 1
+	if _, ok := n.Params["groups"]; ok {
+		gv, err := ints(n, "groups")
+		if err != nil {
+			return err
+		}
+		if len(gv) != 1 {
+			return fmt.Errorf("groups %v, want one number", gv)
+		}
+		groups = gv[0]
+	}
+	if groups != 1 {
+		return fmt.Errorf("groups %d is not supported: nmsim's convolutions connect every input channel to every output channel; grouped convolutions need block-diagonal weights (write them out with zeros and groups 1)", groups)
+	}
 	if kh != kw {
 		return fmt.Errorf("kernel %d×%d: nmsim's convolutions have square kernels", kh, kw)
 	}
@@ -385,20 +452,6 @@ func (b *builder) conv(name string, n *Node) error {
 	}
 	if dil != 1 {
 		return fmt.Errorf("dilation %d: nmsim's convolutions read dense kernels; this needs dilated kernels (or the kernel spread out with zeros, %d×%d)", dil, (k-1)*dil+1, (k-1)*dil+1)
-	}
-	groups := 1
-	if _, ok := n.Params["groups"]; ok {
-		gv, err := ints(n, "groups")
-		if err != nil {
-			return err
-		}
-		if len(gv) != 1 {
-			return fmt.Errorf("groups %v, want one number", gv)
-		}
-		groups = gv[0]
-	}
-	if groups != 1 {
-		return fmt.Errorf("groups %d: nmsim's convolutions connect every input channel to every output channel; grouped convolutions need block-diagonal weights (write them out with zeros and groups 1)", groups)
 	}
 	pad, err := padding(n, k, stride)
 	if err != nil {
@@ -751,28 +804,60 @@ func (b *builder) finish(c *pending, th []float64, alpha float64) error {
 	outs := l.Outputs()
 	ml := b.metaFor(c.node)
 	spiking := th != nil
+	leak := 0
+	if alpha > 0 {
+		leak = int(math.Round(alpha * model.LeakOne))
+	}
 	bits := b.o.WeightBits
 	if bits == 0 && ml != nil {
 		bits = ml.WeightBits
 	}
+	l.Reset = ""
+	switch {
+	case ml != nil:
+		l.Reset = ml.Reset
+	case spiking:
+		l.Reset = model.ResetSubtract
+	}
+	if b.o.Reset != "" && spiking {
+		l.Reset = b.o.Reset
+	}
+	// A neuron that subtracts its threshold keeps the remainder, so the
+	// threshold it subtracts must be a whole number of weight steps (see
+	// quantize); one that resets to zero, or whose membrane is wiped every
+	// step (Threshold nodes), only compares, which the integer grid does
+	// exactly for any threshold. nmsim's own graphs keep their integers.
+	var align []float64
+	if spiking && ml == nil && l.Reset == model.ResetSubtract && leak != model.LeakOne {
+		align = th
+		for o, t := range th {
+			if !(t > 0) {
+				return fmt.Errorf("threshold %v of output %d: a neuron that subtracts its threshold needs a positive one (--reset zero resets instead)", t, o)
+			}
+		}
+	}
 	// The weights' own unit (±α, or 1 for integers) is kept only where it
 	// loses nothing: every bias a whole number of units, and no leak unless
-	// nmsim wrote the layer (a leak rounds the membrane to whole units
-	// every step, which a coarse unit turns into a different neuron).
+	// nmsim wrote the layer or the leak wipes the membrane every step (a
+	// partial leak rounds the membrane to whole units every step, which a
+	// coarse unit turns into a different neuron).
 	exact := func(scale []float64) bool {
-		if alpha > 0 && ml == nil {
+		if leak > 0 && leak != model.LeakOne && ml == nil {
 			return false
 		}
 		for o, s := range scale {
-			if x := c.b[o] / s; math.Abs(x-math.Round(x)) > 1e-9*max(1, math.Abs(x)) {
+			if !isWhole(c.b[o] / s) {
 				return false
 			}
 		}
 		return true
 	}
-	q := quantize(c.w, outs, bits, b.o.Binarize || b.o.WeightBits == 1, !spiking, exact)
+	q := quantize(c.w, outs, bits, b.o.Binarize || b.o.WeightBits == 1, !spiking, exact, align)
 	l.Weights, l.WeightBits = q.w, q.bits
 	r := LayerReport{Layer: l.Name, Op: l.Op, Nodes: c.nodes, WeightBits: q.bits, Method: q.method, WeightError: q.err}
+	if err := b.judge(c, &r, q); err != nil {
+		return err
+	}
 
 	var nonzero bool
 	bias := make([]int64, outs)
@@ -791,42 +876,93 @@ func (b *builder) finish(c *pending, th []float64, alpha float64) error {
 	if spiking {
 		l.Spiking = true
 		l.Threshold = make([]int64, outs)
+		worst := 0
 		for o, t := range th {
-			// NIR fires when v > θ; on the integer grid of steps s that is
-			// v ≥ floor(θ/s) + 1.
-			x := math.Floor(t/q.scale[o]) + 1
-			if !(x >= 1) {
-				return fmt.Errorf("threshold %v is below zero by more than one weight step (%v): the neuron would fire with no input; nmsim needs positive thresholds", t, q.scale[o])
+			x := t / q.scale[o]
+			var v float64
+			if align != nil {
+				// Subtracting: θ' = θ/s, whole where the step could be
+				// aligned (else rounded, the rate error reported).
+				v = max(1, math.Round(x))
+				if e := math.Abs(v-x) / x; !isWhole(x) && e > r.ThresholdError {
+					r.ThresholdError, worst = e, o
+				}
+			} else {
+				// NIR fires when v > θ; on the integer grid of steps s
+				// that is v ≥ ⌊θ/s⌋ + 1.
+				v = math.Floor(x) + 1
+				if !(v >= 1) {
+					return fmt.Errorf("threshold %v is below zero by more than one weight step (%v): the neuron would fire with no input; nmsim needs positive thresholds", t, q.scale[o])
+				}
 			}
-			if x > 1<<62 {
-				return fmt.Errorf("threshold %v is %v weight steps (%v), too many for nmsim's integers", t, x, q.scale[o])
+			if v > 1<<62 {
+				return fmt.Errorf("threshold %v is %v weight steps (%v), too many for nmsim's integers", t, v, q.scale[o])
 			}
-			l.Threshold[o] = int64(x)
+			l.Threshold[o] = int64(v)
+		}
+		if r.ThresholdError > maxError && !b.o.Force && !b.chosenWidth() {
+			return fmt.Errorf("threshold %v of output %d is stored %.3g %% off: it is not a whole number of the weight step %v, which no step that keeps the weights can fix; refused without --force", th[worst], worst, 100*r.ThresholdError, q.scale[worst])
 		}
 	}
 	if alpha > 0 {
-		l.Leak = int(math.Round(alpha * model.LeakOne))
+		l.Leak = leak
 		r.Leak = alpha
 		r.LeakError = math.Abs(float64(l.Leak)/model.LeakOne-alpha) / alpha
 	}
 	l.Scale = q.scale
-	switch {
-	case ml != nil:
-		l.Reset = ml.Reset
+	if ml != nil {
 		l.Scale = ml.Scale
 		l.FireOnce = ml.FireOnce
 		if len(ml.Out) == 3 && l.Op == model.OpDense && ml.Out[0]*ml.Out[1]*ml.Out[2] == l.Out.Size() {
 			l.Out = model.Shape{C: ml.Out[0], H: ml.Out[1], W: ml.Out[2]}
 		}
-	case spiking:
-		l.Reset = model.ResetSubtract
-	}
-	if b.o.Reset != "" && spiking {
-		l.Reset = b.o.Reset
 	}
 	b.layers = append(b.layers, l)
 	b.rep.Layers = append(b.rep.Layers, r)
 	b.shape, b.dims = l.Out, c.dims
+	return nil
+}
+
+// maxError is the largest relative error of a layer's stored weights (or
+// subtracted thresholds) that Import accepts at the default width without
+// Options.Force: beyond it the integer layer is a different network.
+const maxError = 0.5
+
+// chosenWidth reports whether the user chose the weights' width, whose
+// errors Import then reports without refusing.
+func (b *builder) chosenWidth() bool { return b.o.WeightBits != 0 || b.o.Binarize }
+
+// judge refuses, unless Options.Force, a layer with an output whose
+// weights were all stored as 0 although the graph's are not (the readout
+// layer's shared step can do that to an output with small weights), and
+// one whose weights lost more than maxError at a width the user did not
+// choose. It fills r.ZeroOutputs.
+func (b *builder) judge(c *pending, r *LayerReport, q quantized) error {
+	outs := len(q.scale)
+	fan := len(q.w) / outs
+	first := -1
+	for o := range outs {
+		row := c.w[o*fan : (o+1)*fan]
+		if slices.ContainsFunc(row, func(x float64) bool { return x != 0 }) &&
+			!slices.ContainsFunc(q.w[o*fan:(o+1)*fan], func(x int8) bool { return x != 0 }) {
+			r.ZeroOutputs++
+			if first < 0 {
+				first = o
+			}
+		}
+	}
+	switch {
+	case b.o.Force:
+		return nil
+	case first >= 0:
+		var top float64
+		for _, x := range c.w[first*fan : (first+1)*fan] {
+			top = max(top, math.Abs(x))
+		}
+		return fmt.Errorf("outputs whose weights were all stored as 0: %d of %d (the first, output %d: weights up to %g, step %g; %s, %d-bit); those neurons lose their input; refused without --force", r.ZeroOutputs, outs, first, top, q.scale[first], r.Method, r.WeightBits)
+	case r.WeightError > maxError && !b.chosenWidth():
+		return fmt.Errorf("its weights were stored %.3g %% off (%s, %d-bit; more than %.0f %%); refused without --force (or choose --weight-bits)", 100*r.WeightError, r.Method, r.WeightBits, 100*maxError)
+	}
 	return nil
 }
 
@@ -972,10 +1108,8 @@ func broadcast(a Array, size int, key string) ([]float64, error) {
 	if a.Strings != nil {
 		return nil, fmt.Errorf("%s is text, want numbers", key)
 	}
-	for _, x := range a.Numbers {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("%s holds %v", key, x)
-		}
+	if err := finite(a, key); err != nil {
+		return nil, err
 	}
 	switch len(a.Numbers) {
 	case size:

@@ -29,10 +29,18 @@ type quantized struct {
 // exact(scale) tells whether a unit keeps the rest of the layer exact (its
 // biases whole multiples of it, its leak not coarsened): the caller's
 // judgement, since quantize sees only the weights.
-func quantize(w []float64, outs, bits int, force, shared bool, exact func(scale []float64) bool) quantized {
+//
+// th, when not nil, holds per output the threshold that a neuron subtracts
+// when it fires. A neuron that subtracts a threshold keeps the remainder,
+// so the threshold must be a whole number of steps for the integer neuron
+// to keep NIR's firing rate: the exact units are then refined (a unit 1/m
+// for the smallest m that makes m·θ whole and still fits bits), and a
+// rounding step s becomes θ/⌊θ/s⌋ or θ/(⌊θ/s⌋+1), whichever stores the
+// output's weights with the smaller error. Forced binarization cannot move its step α; its thresholds round.
+func quantize(w []float64, outs, bits int, force, shared bool, exact func(scale []float64) bool, th []float64) quantized {
 	fan := len(w) / outs
 	if !force && bits <= 1 {
-		if alpha, ok := binaryRows(w, outs, fan, shared); ok && exact(alpha) {
+		if alpha, ok := binaryRows(w, outs, fan, shared); ok && exact(alpha) && whole(th, alpha) {
 			return finishQuant(w, outs, alpha, 1, "binary ±α")
 		}
 	}
@@ -57,28 +65,92 @@ func quantize(w []float64, outs, bits int, force, shared bool, exact func(scale 
 		return finishQuant(w, outs, fillZero(alpha), 1, "binarized α·sign(W)")
 	}
 	limit := float64(int(1)<<(bits-1) - 1)
-	unit := make([]float64, outs)
-	for o := range unit {
-		unit[o] = 1
-	}
-	if !force && integral(w, limit) && exact(unit) {
-		return finishQuant(w, outs, unit, bits, "integers")
-	}
-	scale := make([]float64, outs)
-	var top float64
+	top := make([]float64, outs) // max|W| per output
 	for o := range outs {
 		for _, x := range w[o*fan : (o+1)*fan] {
-			scale[o] = max(scale[o], math.Abs(x))
+			top[o] = max(top[o], math.Abs(x))
 		}
-		top = max(top, scale[o])
-		scale[o] /= limit
+	}
+	if !force && integral(w, limit) {
+		if unit, ok := integerUnits(top, limit, th); ok && exact(unit) {
+			return finishQuant(w, outs, unit, bits, "integers")
+		}
+	}
+	scale := make([]float64, outs)
+	var most float64
+	for o, t := range top {
+		scale[o] = t / limit
+		most = max(most, t)
 	}
 	if shared {
 		for o := range scale {
-			scale[o] = top / limit
+			scale[o] = most / limit
 		}
 	}
-	return finishQuant(w, outs, fillZero(scale), bits, fmt.Sprintf("quantized to %d bits", bits))
+	fillZero(scale)
+	for o := range th {
+		// Make the threshold n whole steps: n = ⌊θ/s⌋ widens the step
+		// (every weight stays in range), n + 1 narrows it (the largest
+		// weights clip); the one that stores the output's weights better.
+		n := math.Floor(th[o] / scale[o])
+		if n < 1 {
+			continue
+		}
+		row := w[o*fan : (o+1)*fan]
+		if rowError(row, th[o]/(n+1), limit) < rowError(row, th[o]/n, limit) {
+			n++
+		}
+		scale[o] = th[o] / n
+	}
+	return finishQuant(w, outs, scale, bits, fmt.Sprintf("quantized to %d bits", bits))
+}
+
+// rowError is the squared error of storing row in steps of s, rounded and
+// clipped to ±limit.
+func rowError(row []float64, s, limit float64) float64 {
+	var e float64
+	for _, x := range row {
+		d := x - s*max(-limit, min(limit, math.Round(x/s)))
+		e += d * d
+	}
+	return e
+}
+
+// integerUnits returns, for integer weights whose largest magnitude per
+// output is top, the unit 1/m of each output: m = 1, or with thresholds th
+// the smallest m that makes m·θ whole with m·top within limit.
+func integerUnits(top []float64, limit float64, th []float64) ([]float64, bool) {
+	unit := make([]float64, len(top))
+	for o := range unit {
+		unit[o] = 1
+		if th == nil {
+			continue
+		}
+		m := 1.0
+		for ; !isWhole(m * th[o]); m++ {
+			if (m+1)*top[o] > limit {
+				return nil, false
+			}
+		}
+		unit[o] = 1 / m
+	}
+	return unit, true
+}
+
+// whole reports whether every threshold is a whole number of its output's
+// unit (true when there are no thresholds to align).
+func whole(th, unit []float64) bool {
+	for o, t := range th {
+		if !isWhole(t / unit[o]) {
+			return false
+		}
+	}
+	return true
+}
+
+// isWhole reports whether x is an integer up to floating-point rounding.
+func isWhole(x float64) bool {
+	return math.Abs(x-math.Round(x)) <= 1e-9*max(1, math.Abs(x))
 }
 
 // binaryRows reports whether every output's weights are ±α for one α > 0
@@ -101,11 +173,17 @@ func binaryRows(w []float64, outs, fan int, shared bool) ([]float64, bool) {
 
 // integral reports whether every weight is an integer within ±limit, up
 // to the rounding of gains that multiply to 1 (Export's LIF writes r = 1/α,
-// and α·r need not be exactly 1 in floating point).
+// and α·r need not be exactly 1 in floating point). The tolerance is
+// relative to the largest weight, so weights that are all tiny (1e-11) are
+// not taken for zeros.
 func integral(w []float64, limit float64) bool {
+	var top float64
+	for _, x := range w {
+		top = max(top, math.Abs(x))
+	}
 	for _, x := range w {
 		r := math.Round(x)
-		if math.Abs(x-r) > 1e-9*max(1, math.Abs(x)) || math.Abs(r) > limit {
+		if math.Abs(x-r) > 1e-9*top || math.Abs(r) > limit {
 			return false
 		}
 	}
@@ -132,11 +210,17 @@ func fillZero(scale []float64) []float64 {
 }
 
 // finishQuant rounds w to integers in units of scale (to ±1 for one bit)
-// and measures the error.
+// and measures the error. The sums are taken relative to the largest
+// weight, so that weights of any magnitude (1e-11 as well as 1e3) give the
+// same relative error and no square underflows.
 func finishQuant(w []float64, outs int, scale []float64, bits int, method string) quantized {
 	fan := len(w) / outs
 	q := quantized{w: make([]int8, len(w)), bits: bits, scale: scale, method: method}
 	limit := float64(int(1)<<(bits-1) - 1)
+	var top float64
+	for _, x := range w {
+		top = max(top, math.Abs(x))
+	}
 	var num, den float64
 	for i, x := range w {
 		s := scale[i/fan]
@@ -150,8 +234,11 @@ func finishQuant(w []float64, outs int, scale []float64, bits int, method string
 			v = max(-limit, min(limit, math.Round(x/s)))
 		}
 		q.w[i] = int8(v)
-		num += (x - s*v) * (x - s*v)
-		den += x * x
+		if top > 0 {
+			d, r := (x-s*v)/top, x/top
+			num += d * d
+			den += r * r
+		}
 	}
 	if den > 0 {
 		q.err = math.Sqrt(num / den)
