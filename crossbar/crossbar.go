@@ -77,8 +77,18 @@ type Array struct {
 	usedCols int
 	// cols holds one bit vector over the used rows per used column, the
 	// state of its cells after faults (a stuck cell reads as its stuck
-	// state): index ((o*slices)+b)*2 + 0 for w⁺ and +1 for w⁻.
-	cols []bitvec.Vec
+	// state): index ((o*slices)+b)*2 + 0 for w⁺ and +1 for w⁻. The
+	// columns are views, in order, into bits, one contiguous block of
+	// words per column, so that a read streams through memory.
+	cols  []bitvec.Vec
+	bits  []uint64
+	words int // words per column
+	// rowWeights holds, row-major (rows × outputs), the integer weight
+	// each row adds to each output through the ideal popcount core, faults
+	// folded in: Σ_b (w⁺_b − w⁻_b)·2^b, which fits an int8 for ≤ 8-bit
+	// weights. A read of few driven rows adds these instead of counting
+	// every column; nil unless every cell is at a nominal level.
+	rowWeights []int8
 	// complementary is set when every w⁻ column is exactly the complement
 	// of its w⁺ column over the used rows (±1 weights, no stuck cell): a
 	// pair then reads popcount(s AND w⁺) − (|s| − popcount(s AND w⁺)), one
@@ -156,8 +166,10 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	if weightBits > 1 {
 		limit = int8(1<<(weightBits-1) - 1)
 	}
+	a.words = bitvec.Words(rows)
+	a.bits = make([]uint64, used*a.words)
 	for i := range a.cols {
-		a.cols[i] = bitvec.New(rows)
+		a.cols[i] = a.bits[i*a.words : (i+1)*a.words : (i+1)*a.words]
 	}
 	for o := 0; o < outputs; o++ {
 		for r := 0; r < rows; r++ {
@@ -179,11 +191,15 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	if draws || d.IRDrop > 0 {
 		a.applyDevice(d, rng, draws)
 	}
+	a.complementary = complementary(a.cols, a.rows)
 	if a.fullScale < min(p.RowsPerRead, rows) {
 		a.maxCode = a.fullScale
 	}
-	if a.noise > 0 && a.q == nil {
-		a.noiseTables = codeNoiseTables(a, min(p.RowsPerRead, rows))
+	if a.q == nil {
+		a.rowWeights = a.effectiveWeights()
+		if a.noise > 0 {
+			a.noiseTables = codeNoiseTables(a, min(p.RowsPerRead, rows))
+		}
 	}
 	a.readCycles = int64(p.ReadLatencyCycles) + int64(min(p.ColsPerADC, used))*int64(p.ADCLatencyCycles)
 	return a, nil
@@ -205,11 +221,31 @@ func (a *Array) applyDevice(d Device, rng *rand.Rand, draws bool) {
 		m.remap(a.cols, a.rows, phys)
 	}
 	m.foldFaults(a.cols, a.rows, phys)
-	a.complementary = complementary(a.cols, a.rows)
 	if d.analog() {
 		g := m.conductances(a.p, d, a.cols, a.rows, phys)
 		a.q, a.qScale = packCells(g, a.rows, a.usedCols, min(a.p.RowsPerRead, a.rows))
 	}
+}
+
+// effectiveWeights tabulates rowWeights from the columns' bits.
+func (a *Array) effectiveWeights() []int8 {
+	w := make([]int8, a.rows*a.outputs)
+	for r := 0; r < a.rows; r++ {
+		for o := 0; o < a.outputs; o++ {
+			var sum int
+			for b := 0; b < a.slices; b++ {
+				col := (o*a.slices + b) * 2
+				if a.cols[col].Get(r) {
+					sum += 1 << b
+				}
+				if a.cols[col+1].Get(r) {
+					sum -= 1 << b
+				}
+			}
+			w[r*a.outputs+o] = int8(sum)
+		}
+	}
+	return w
 }
 
 // Rows is the number of rows in use.

@@ -34,10 +34,10 @@ func randomBlock(rng *rand.Rand, rows, outputs, bits int) []int8 {
 func TestReadEqualsDotProduct(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range []struct{ rows, outputs, wbits, ibits int }{
-		{128, 64, 1, 1}, {100, 9, 8, 8}, {25, 4, 4, 3}, {70, 32, 1, 3},
+		{128, 64, 1, 1}, {100, 9, 8, 8}, {25, 4, 4, 3}, {70, 32, 1, 3}, {256, 64, 1, 2}, {60, 32, 3, 1}, {250, 16, 2, 1},
 	} {
 		w := randomBlock(rng, tc.rows, tc.outputs, tc.wbits)
-		a, err := Program(params(128, 128, 32, 6), ideal, nil, tc.rows, tc.outputs, tc.wbits, func(o, r int) int8 { return w[o*tc.rows+r] })
+		a, err := Program(params(max(128, tc.rows), 128, 32, 6), ideal, nil, tc.rows, tc.outputs, tc.wbits, func(o, r int) int8 { return w[o*tc.rows+r] })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,6 +205,47 @@ func BenchmarkRead(b *testing.B) {
 				}
 				b.ReportMetric(float64(driven*outputs)*float64(b.N)/b.Elapsed().Seconds(), "synops/s")
 			})
+		}
+	}
+}
+
+// TestReadDoesNotAllocate keeps every read path allocation-free once a
+// Scratch has grown to the array: reads are the simulator's inner loop.
+func TestReadDoesNotAllocate(t *testing.T) {
+	const rows, outputs = 128, 64
+	rng := rand.New(rand.NewPCG(9, 10))
+	w := randomBlock(rng, rows, outputs, 1)
+	// Many driven rows on one plane read by popcounts, a few rows on
+	// three planes by rows (readRows).
+	plane, few, planes := bitvec.New(rows), bitvec.New(rows), make([]bitvec.Vec, 3)
+	for _, r := range rng.Perm(rows)[:40] {
+		plane.Set(r)
+	}
+	few.Set(3)
+	few.Set(100)
+	for p := range planes {
+		planes[p] = few
+	}
+	for name, d := range map[string]Device{
+		"ideal":     ideal,
+		"faults":    {OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02},
+		"noise":     {OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.1},
+		"variation": {OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1, IRDrop: 1e-4},
+	} {
+		for _, adcBits := range []int{6, 4} {
+			a, err := Program(params(rows, 128, 32, adcBits), d, rand.New(rand.NewPCG(7, 8)), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			acc := make([]int64, outputs)
+			var s Scratch
+			var c Counters
+			for _, in := range [][]bitvec.Vec{{plane}, planes} {
+				a.Read(in, acc, &s, &c)
+				if n := testing.AllocsPerRun(20, func() { a.Read(in, acc, &s, &c) }); n != 0 {
+					t.Errorf("%s, %d-bit ADC, %d planes: %v allocations per read", name, adcBits, len(in), n)
+				}
+			}
 		}
 	}
 }

@@ -46,7 +46,9 @@ func (s *Scratch) noise() *rand.Rand {
 // array was busy.
 func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) int64 {
 	var cycles int64
-	for p, plane := range planes {
+	whole := a.q == nil && a.noise == 0
+	popcounts := 0 // the work of reading the planes whole by popcounts
+	for _, plane := range planes {
 		active := plane.Count()
 		if active == 0 {
 			continue
@@ -58,33 +60,141 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 		c.Conversions += int64(reads) * int64(a.usedCols)
 		c.ShiftAdds += int64(reads) * int64(a.usedCols)
 		cycles += int64(reads) * a.readCycles
-		if a.q == nil && a.noise == 0 && (a.maxCode < 0 || active <= a.maxCode) {
-			a.readWhole(plane, p, active, acc)
-		} else {
-			a.readGroups(plane, p, acc, s)
+		whole = whole && (a.maxCode < 0 || active <= a.maxCode)
+		popcounts += a.popcounts(plane)
+	}
+	switch {
+	case cycles == 0:
+	case whole && a.rowCost(planes) < popcounts:
+		a.readRows(planes, acc)
+	default:
+		for p, plane := range planes {
+			active := plane.Count()
+			switch {
+			case active == 0:
+			case a.q == nil && a.noise == 0 && (a.maxCode < 0 || active <= a.maxCode):
+				a.readWhole(plane, p, active, acc)
+			default:
+				a.readGroups(plane, p, acc, s)
+			}
 		}
 	}
 	return cycles
 }
 
+// popcounts is the number of word popcounts readWhole spends on a plane:
+// one per non-zero word of the plane per column it counts.
+func (a *Array) popcounts(plane bitvec.Vec) int {
+	nz := 0
+	for _, w := range plane {
+		if w != 0 {
+			nz++
+		}
+	}
+	if a.complementary {
+		return nz * a.outputs
+	}
+	return nz * a.usedCols
+}
+
+// rowCost is the work of readRows, in the units of popcounts: one
+// multiply-add per distinct driven row per output, each about as dear as
+// a popcount with its load and add.
+func (a *Array) rowCost(planes []bitvec.Vec) int {
+	rows := 0
+	for wi := range planes[0] {
+		var u uint64
+		for _, plane := range planes {
+			u |= plane[wi]
+		}
+		rows += bits.OnesCount64(u)
+	}
+	return rows * a.outputs
+}
+
+// readRows is the ideal read by rows: with every cell at a nominal level,
+// noiseless reads and no ADC clipping, the planes' column sums recombine
+// to Σ_r x_r·W_r for the input value x_r = Σ_p bit_p(r)·2^p of each driven
+// row and its effective weights W_r (rowWeights). It gives exactly what
+// readWhole gives, at a cost that follows the driven rows rather than the
+// columns; Read picks the cheaper.
+func (a *Array) readRows(planes []bitvec.Vec, acc []int64) {
+	acc = acc[:a.outputs]
+	for wi := range planes[0] {
+		var u uint64
+		for _, plane := range planes {
+			u |= plane[wi]
+		}
+		for u != 0 {
+			bit := uint(bits.TrailingZeros64(u))
+			u &= u - 1
+			var x int64
+			for p, plane := range planes {
+				x |= int64(plane[wi]>>bit&1) << p
+			}
+			r := wi<<6 + int(bit)
+			row := a.rowWeights[r*a.outputs : (r+1)*a.outputs]
+			for o, w := range row {
+				acc[o] += x * int64(w)
+			}
+		}
+	}
+}
+
 // readWhole is the fast path: every cell is exactly G_on or G_off, reads
 // are noiseless and no column's count can reach the ADC's limit, so the
-// reads of a plane add up to one popcount per column.
+// reads of a plane add up to one popcount per column. Only the plane's
+// non-zero words are counted; up to two (a 128-row array) have their own
+// loops over the contiguous columns.
 func (a *Array) readWhole(plane bitvec.Vec, p, active int, acc []int64) {
-	if a.complementary {
+	var wi [2]int
+	nz := 0
+	for i, w := range plane {
+		if w != 0 {
+			if nz < 2 {
+				wi[nz] = i
+			}
+			nz++
+		}
+	}
+	switch {
+	case nz == 1 && a.complementary:
+		x, cols, step := plane[wi[0]], a.bits[wi[0]:], 2*a.words
+		acc = acc[:a.outputs]
+		for o := range acc {
+			acc[o] += int64(2*bits.OnesCount64(x&cols[o*step])-active) << p
+		}
+	case nz == 2 && a.complementary:
+		x, y, step := plane[wi[0]], plane[wi[1]], 2*a.words
+		cx, cy := a.bits[wi[0]:], a.bits[wi[1]:]
+		acc = acc[:a.outputs]
+		for o := range acc {
+			acc[o] += int64(2*(bits.OnesCount64(x&cx[o*step])+bits.OnesCount64(y&cy[o*step]))-active) << p
+		}
+	case a.complementary:
 		for o := 0; o < a.outputs; o++ {
 			acc[o] += int64(2*bitvec.AndCount(plane, a.cols[2*o])-active) << p
 		}
-		return
-	}
-	for o := 0; o < a.outputs; o++ {
-		var sum int64
-		for b := 0; b < a.slices; b++ {
-			col := (o*a.slices + b) * 2
-			d := bitvec.AndCount(plane, a.cols[col]) - bitvec.AndCount(plane, a.cols[col+1])
-			sum += int64(d) << b
+	case nz == 1:
+		x, cols, nw := plane[wi[0]], a.bits[wi[0]:], a.words
+		for o := 0; o < a.outputs; o++ {
+			var sum int64
+			for b := 0; b < a.slices; b++ {
+				col := (o*a.slices + b) * 2 * nw
+				sum += int64(bits.OnesCount64(x&cols[col])-bits.OnesCount64(x&cols[col+nw])) << b
+			}
+			acc[o] += sum << p
 		}
-		acc[o] += sum << p
+	default:
+		for o := 0; o < a.outputs; o++ {
+			var sum int64
+			for b := 0; b < a.slices; b++ {
+				col := (o*a.slices + b) * 2
+				d := bitvec.AndCount(plane, a.cols[col]) - bitvec.AndCount(plane, a.cols[col+1])
+				sum += int64(d) << b
+			}
+			acc[o] += sum << p
+		}
 	}
 }
 
