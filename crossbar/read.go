@@ -159,18 +159,9 @@ func (a *Array) readWhole(plane bitvec.Vec, p, active int, acc []int64) {
 	}
 	switch {
 	case nz == 1 && a.complementary:
-		x, cols, step := plane[wi[0]], a.bits[wi[0]:], 2*a.words
-		acc = acc[:a.outputs]
-		for o := range acc {
-			acc[o] += int64(2*bits.OnesCount64(x&cols[o*step])-active) << p
-		}
+		countPairs1(acc[:a.outputs], a.bits[wi[0]:], 2*a.words, plane[wi[0]], int64(active), uint(p))
 	case nz == 2 && a.complementary:
-		x, y, step := plane[wi[0]], plane[wi[1]], 2*a.words
-		cx, cy := a.bits[wi[0]:], a.bits[wi[1]:]
-		acc = acc[:a.outputs]
-		for o := range acc {
-			acc[o] += int64(2*(bits.OnesCount64(x&cx[o*step])+bits.OnesCount64(y&cy[o*step]))-active) << p
-		}
+		countPairs2(acc[:a.outputs], a.bits[wi[0]:], a.bits[wi[1]:], 2*a.words, plane[wi[0]], plane[wi[1]], int64(active), uint(p))
 	case a.complementary:
 		for o := 0; o < a.outputs; o++ {
 			acc[o] += int64(2*bitvec.AndCount(plane, a.cols[2*o])-active) << p
@@ -195,6 +186,26 @@ func (a *Array) readWhole(plane bitvec.Vec, p, active int, acc []int64) {
 			}
 			acc[o] += sum << p
 		}
+	}
+}
+
+// countPairs1 adds to acc[o] (2·popcount(x AND w⁺_o) − active)·2^p, the
+// sum of a complementary pair read with the one non-zero plane word x;
+// w⁺_o is cols[o·step]. It is a function of its own so that its loop
+// reloads few values: each bits.OnesCount64 keeps a call in reserve (for
+// CPUs without POPCNT, unless GOAMD64=v2), and values live across it
+// stay on the stack.
+func countPairs1(acc []int64, cols []uint64, step int, x uint64, active int64, p uint) {
+	for o := range acc {
+		acc[o] += (2*int64(bits.OnesCount64(x&cols[o*step])) - active) << p
+	}
+}
+
+// countPairs2 is countPairs1 for two non-zero plane words x and y.
+func countPairs2(acc []int64, cx, cy []uint64, step int, x, y uint64, active int64, p uint) {
+	for o := range acc {
+		n := bits.OnesCount64(x&cx[o*step]) + bits.OnesCount64(y&cy[o*step])
+		acc[o] += (2*int64(n) - active) << p
 	}
 }
 

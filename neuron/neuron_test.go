@@ -109,3 +109,23 @@ func TestPendingCountsOnlyNeuronsWithWork(t *testing.T) {
 		t.Fatalf("integrating layer: pending %d, want 3 (one input position × 3 channels)", got)
 	}
 }
+
+// BenchmarkStep updates conv1 of the shipped MNIST model, 32 channels at
+// 28×28 positions, with currents that fire a few per cent of the neurons.
+func BenchmarkStep(b *testing.B) {
+	const channels, positions = 32, 784
+	n := IF{Channels: channels, Positions: positions, Threshold: make([]int64, channels)}
+	for ch := range n.Threshold {
+		n.Threshold[ch] = 1000 + int64(ch)
+	}
+	v, current := make([]int64, n.Neurons()), make([]int64, n.Neurons())
+	for i := range current {
+		current[i] = int64(i*7919%97) - 40
+	}
+	spikes := bitvec.New(n.Neurons())
+	b.ReportAllocs()
+	for b.Loop() {
+		n.Step(v, current, spikes, nil)
+	}
+	b.ReportMetric(float64(n.Neurons())*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
