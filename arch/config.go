@@ -90,6 +90,12 @@ type NoC struct {
 	SpikeBits          int    `toml:"spike_bits"`            // bits of one spike address, 1..flit_bits
 	MaxSpikesPerPacket int    `toml:"max_spikes_per_packet"` // AER packet capacity, ≥1
 	Multicast          string `toml:"multicast"`             // "source" (replicate at the source NI) | "tree"
+	// Allocation is "combined" (a head may win its VC and the switch in
+	// the same cycle) or "separate" (non-speculative: VC allocation in one
+	// cycle, switch allocation from the next; docs/noc.md).
+	Allocation        string `toml:"allocation"`
+	CreditDelayCycles int    `toml:"credit_delay_cycles"` // extra cycles before a returned credit is usable upstream, ≥0
+	NIQueuePackets    int    `toml:"ni_queue_packets"`    // packets an NI queue holds; 0: unbounded
 }
 
 // Energy holds the per-event energies and the leakage power; the sources of
@@ -149,6 +155,7 @@ func Default() *Config {
 			SpikeBits:          16,
 			MaxSpikesPerPacket: 8,
 			Multicast:          "source",
+			Allocation:         "combined",
 		},
 		Energy: Energy{
 			CellReadFJ:     15,

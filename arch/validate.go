@@ -168,6 +168,13 @@ func (c *Config) Validate() error {
 	}
 	spikesOK := k.intIn("noc.max_spikes_per_packet", noc.MaxSpikesPerPacket, 1, 4096, "spikes", "")
 	k.oneOf("noc.multicast", noc.Multicast, "source", "tree")
+	k.oneOf("noc.allocation", noc.Allocation, "combined", "separate")
+	if noc.Allocation == "separate" && noc.PipelineStages < 3 {
+		k.fail("noc.allocation", noc.Allocation,
+			"needs noc.pipeline_stages ≥ 3 (separate VC allocation, switch allocation and switch traversal cycles), not %d", noc.PipelineStages)
+	}
+	k.intIn("noc.credit_delay_cycles", noc.CreditDelayCycles, 0, maxLatencyCycles, "cycles", "")
+	k.intIn("noc.ni_queue_packets", noc.NIQueuePackets, 0, 1<<20, "packets", "")
 	if noc.Multicast == "tree" && noc.Model == "cycle" && depthOK && flitOK && spikesOK &&
 		noc.HeaderBits >= 1 && noc.SpikeBits >= 1 && noc.SpikeBits <= noc.FlitBits {
 		// A router forks a multicast only into VCs with room for the

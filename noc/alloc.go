@@ -70,8 +70,9 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 			n.vaBest[o] = int8(i)
 		}
 	}
-	if multi != 0 && n.allocMulticast(r, ins, multi, t) {
-		moved = true
+	var won uint64 // input VCs whose heads won their VCs
+	if multi != 0 {
+		won = n.allocMulticast(r, ins, multi, t)
 	}
 	for _, o := range n.vaTouched {
 		i := int(n.vaBest[o])
@@ -86,12 +87,20 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 		q.vaMask, q.held = q.outMask, q.outMask
 		q.vaPtr = uint8(inc(vc, v))
 		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
-		moved = true
+		won |= 1 << i
 		if n.obs != nil {
 			n.obs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
 		}
 	}
-	return ready, readyPorts, nextReady, moved
+	if n.separate {
+		// The winners hold their VCs and request the switch from the
+		// next cycle.
+		for m := won; m != 0; m &= m - 1 {
+			ins[bits.TrailingZeros64(m)].ready = t + 1
+		}
+		ready &^= won
+	}
+	return ready, readyPorts, nextReady, won != 0
 }
 
 // allocSwitch is the switch allocation stage of router rt among its ready
@@ -147,7 +156,7 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 
 // allocMulticast gives VCs to the multicast heads waiting in the input
 // VCs multi of router r, in round-robin order from the router's pointer,
-// and reports whether it gave any.
+// and returns the input VCs whose heads it gave them to.
 //
 // A tree multicast must never hold one branch while it waits for another:
 // its flits leave the input buffer only when every branch has taken them,
@@ -164,9 +173,9 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 // independent output arbiters could hand each of two trees half of what it
 // needs, cycle after cycle. They go before the unicast heads, which take
 // the VCs left over.
-func (n *Net) allocMulticast(r int, ins []inVC, multi uint64, t sim.Cycle) bool {
+func (n *Net) allocMulticast(r int, ins []inVC, multi uint64, t sim.Cycle) uint64 {
 	rt := &n.rt[r]
-	got := false
+	var got uint64
 	start := uint(rt.mcPtr)
 	// Bits at or after the pointer first, then the rest.
 	for _, m := range [2]uint64{multi >> start << start, multi & (1<<start - 1)} {
@@ -195,7 +204,7 @@ func (n *Net) allocMulticast(r int, ins []inVC, multi uint64, t sim.Cycle) bool 
 			q.vaMask, q.held = q.outMask, links
 			q.vaPtr = uint8(inc(int(q.vaPtr), n.v))
 			rt.mcPtr = uint8(inc(i, vcSlots))
-			got = true
+			got |= 1 << i
 			if n.obs != nil {
 				n.obs.Granted(f.pkt, r, t)
 			}

@@ -31,6 +31,9 @@ type Net struct {
 	v, d              int       // VCs per port, flits per VC
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
 	link              sim.Cycle
+	creditDelay       sim.Cycle // beyond the link (or the NI's one cycle)
+	separate          bool      // VC allocation and switch allocation in separate cycles
+	niQueue           int       // packets an NI queue holds; 0: unbounded
 	tree              bool
 	watchdog          sim.Cycle
 	noDateline        bool // test hook: packets never switch to the torus's high VC class (deadlock-prone)
@@ -74,25 +77,35 @@ type Net struct {
 func NewNet(cfg *arch.Config) *Net {
 	nc := cfg.NoC
 	p, l := nc.PipelineStages, nc.LinkLatencyCycles
+	cd := nc.CreditDelayCycles
 	n := &Net{
-		g:    topoOf(cfg),
-		v:    nc.VCs,
-		d:    nc.VCDepth,
-		link: sim.Cycle(l),
-		tree: nc.Multicast == "tree",
-		// Without a deadlock, some flit moves at least every p+l+1
+		g:           topoOf(cfg),
+		v:           nc.VCs,
+		d:           nc.VCDepth,
+		link:        sim.Cycle(l),
+		creditDelay: sim.Cycle(cd),
+		separate:    nc.Allocation == "separate",
+		niQueue:     nc.NIQueuePackets,
+		tree:        nc.Multicast == "tree",
+		// Without a deadlock, some flit moves at least every p+l+d+1
 		// cycles (ejection never blocks); a hundred times that is a
 		// generous bound that still ends a broken run quickly.
-		watchdog: sim.Cycle(100 * (p + l + 1)),
+		watchdog: sim.Cycle(100 * (p + l + cd + 1)),
 		// Nothing is filed further ahead than a flit's arrival plus
-		// its allocation delay: p + l cycles.
-		wh: newWheel(p + l + 2),
+		// its allocation delay, p + l cycles, or a credit's return,
+		// l + d.
+		wh: newWheel(p + l + cd + 2),
 	}
 	// A p-stage router spends max(p−2, 0) cycles in route computation
-	// before VC and switch allocation, then min(p, 2) cycles in
-	// allocation and switch traversal: p cycles per router, as the
-	// zero-load formula has it.
+	// before the combined VC and switch allocation, then min(p, 2)
+	// cycles in allocation and switch traversal: p cycles per router, as
+	// the zero-load formula has it. With separate allocation (p ≥ 3) a
+	// head spends p−3 cycles in route computation, one in VC allocation,
+	// then switch allocation and traversal as before: p cycles again.
 	n.allocDelay = sim.Cycle(max(p-2, 0))
+	if n.separate {
+		n.allocDelay = sim.Cycle(p - 3)
+	}
 	n.stLat = sim.Cycle(min(p, 2))
 	if n.v < 1 || n.v > 8 || n.d < 1 || n.d > 64 || n.g.torus && n.v < 2 {
 		panic(fmt.Sprintf("noc: %d VCs × %d flits on a %s: validate the config first", n.v, n.d, cfg.Chip.Topology))

@@ -27,19 +27,25 @@ func TestZeroLoadLatencyExact(t *testing.T) {
 	type variant struct {
 		topology, routing string
 		p, l, vcs, depth  int
+		alloc             string
+		creditDelay       int
 	}
 	for _, v := range []variant{
-		{"mesh", "xy", 3, 1, 2, 4},
-		{"mesh", "yx", 3, 1, 2, 4},
-		{"mesh", "xy", 1, 1, 1, 1},
-		{"mesh", "xy", 2, 1, 4, 2},
-		{"mesh", "xy", 5, 3, 2, 8},
-		{"mesh", "xy", 8, 1, 1, 5},
-		{"torus", "xy", 3, 1, 2, 4},
-		{"torus", "yx", 4, 2, 4, 4},
+		{"mesh", "xy", 3, 1, 2, 4, "combined", 0},
+		{"mesh", "yx", 3, 1, 2, 4, "combined", 0},
+		{"mesh", "xy", 1, 1, 1, 1, "combined", 0},
+		{"mesh", "xy", 2, 1, 4, 2, "combined", 0},
+		{"mesh", "xy", 5, 3, 2, 8, "combined", 0},
+		{"mesh", "xy", 8, 1, 1, 5, "combined", 0},
+		{"torus", "xy", 3, 1, 2, 4, "combined", 0},
+		{"torus", "yx", 4, 2, 4, 4, "combined", 0},
+		{"mesh", "xy", 3, 1, 2, 4, "separate", 0},
+		{"mesh", "xy", 4, 2, 1, 5, "separate", 2},
+		{"torus", "yx", 5, 1, 2, 8, "separate", 1},
 	} {
 		cfg := netConfig(5, 4, v.topology, func(c *arch.NoC) {
 			c.Routing, c.PipelineStages, c.LinkLatencyCycles, c.VCs, c.VCDepth = v.routing, v.p, v.l, v.vcs, v.depth
+			c.Allocation, c.CreditDelayCycles = v.alloc, v.creditDelay
 		})
 		n := NewNet(cfg)
 		g := n.g
@@ -149,6 +155,59 @@ func TestRouterEvaluationAllocationFree(t *testing.T) {
 		}
 		if err := n.Err(); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestCreditDelay streams one packet longer than a VC buffer between
+// neighbours: it waits for credits, so a longer credit delay makes it
+// later, by more the longer the delay; a buffer that covers the credit
+// round trip hides the delay altogether.
+func TestCreditDelay(t *testing.T) {
+	latency := func(depth, delay int) sim.Cycle {
+		n := NewNet(netConfig(2, 1, "mesh", func(c *arch.NoC) { c.VCs, c.VCDepth, c.CreditDelayCycles = 1, depth, delay }))
+		var e sim.Engine
+		a := &arrivals{}
+		n.Send(&e, 0, 1, 1, 24, a)
+		e.Run()
+		if err := n.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return a.at[0]
+	}
+	d0, d2, d5 := latency(2, 0), latency(2, 2), latency(2, 5)
+	if !(d0 < d2 && d2 < d5) {
+		t.Errorf("24 flits through 2-flit buffers: done at %d, %d, %d with credit delays 0, 2, 5; want increasing", d0, d2, d5)
+	}
+	// Round trip p + 2l + delay = 3 + 2 + 2 = 7 cycles ≤ 8 buffered flits.
+	if a, b := latency(8, 0), latency(8, 2); a != b {
+		t.Errorf("8-flit buffers: credit delay 2 moved the arrival from %d to %d; the buffer covers the round trip", a, b)
+	}
+}
+
+// TestSeparateAllocation: a head that wins its output VC in cycle t holds
+// it and requests the switch only from t+1; with combined allocation it
+// crosses in t.
+func TestSeparateAllocation(t *testing.T) {
+	for _, mode := range []string{"combined", "separate"} {
+		n := NewNet(netConfig(3, 3, "mesh", func(c *arch.NoC) { c.Allocation = mode }))
+		const r = 4
+		ins := n.in[r*vcSlots : (r+1)*vcSlots]
+		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true})
+		q := &ins[portXMinus*maxVCs]
+		ready, ports, _, won := n.allocVCs(r, ins, 1)
+		_, _, granted := n.allocSwitch(&n.rt[r], ins, ready, ports)
+		if !won || q.vaMask != 1<<portXPlus {
+			t.Fatalf("%s: the head did not win its VC", mode)
+		}
+		if crossed := granted != 0; crossed != (mode == "combined") {
+			t.Fatalf("%s: the head won the switch in its VC allocation cycle: %v", mode, crossed)
+		}
+		if mode == "separate" {
+			ready, ports, _, _ = n.allocVCs(r, ins, 2)
+			if _, _, granted = n.allocSwitch(&n.rt[r], ins, ready, ports); granted != 1<<portXMinus {
+				t.Fatalf("separate: the head holding its VC did not win the switch a cycle later (granted %05b)", granted)
+			}
 		}
 	}
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/nmsim/nmsim/sim"
 )
 
-// nic is a tile's network interface: an unbounded FIFO of packets that it
+// nic is a tile's network interface: a FIFO of packets (unbounded for
+// Send; synthetic sources wait while it holds noc.ni_queue_packets) that it
 // injects one flit per cycle into its router's local input port, one
 // packet at a time, each on a VC it picks round-robin.
 type nic struct {
@@ -101,6 +102,13 @@ func (n *Net) enqueue(src, dst int, dsts []int, flits int, b int32) {
 	n.queued++
 	n.activateNI(src, now)
 	n.ensureTick(now)
+}
+
+// queueFull reports whether the NI of tile src holds as many packets
+// waiting for injection as noc.ni_queue_packets allows.
+func (n *Net) queueFull(src int) bool {
+	ni := &n.nis[src]
+	return n.niQueue > 0 && len(ni.queue)-ni.qhead >= n.niQueue
 }
 
 // evalNI lets NI i inject the next flit of its current packet, or start

@@ -58,8 +58,9 @@ const never = sim.Cycle(1<<63 - 1)
 // evalRouter runs one cycle of router r: route computation and VC
 // allocation for the packets at the front of their input VCs (allocVCs),
 // then switch allocation (allocSwitch), and the winners cross the switch
-// (traverse). A head flit may win its VC and the switch in the same cycle
-// (the combined VA+SA stage).
+// (traverse). With combined allocation a head flit may win its VC and the
+// switch in the same cycle (a VA+SA stage); with separate allocation it
+// holds the VC it won and enters switch allocation in the next cycle.
 //
 // If nothing moved, the router's state cannot change until a credit or a
 // flit arrives (both wake it), or until a buffered flit becomes ready, so
@@ -175,9 +176,9 @@ func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
 		q.ready = next.arrive + n.allocDelay
 	}
 	if ip == portLocal {
-		n.wh.at(t+1, wakeup{node: int32(r), kind: creditNI, vc: uint8(vc)})
+		n.wh.at(t+1+n.creditDelay, wakeup{node: int32(r), kind: creditNI, vc: uint8(vc)})
 		return
 	}
 	up := n.nbr[r*numPorts+ip]
-	n.wh.at(t+n.link, wakeup{node: up, kind: creditRouter, port: uint8(opposite(ip)), vc: uint8(vc)})
+	n.wh.at(t+n.link+n.creditDelay, wakeup{node: up, kind: creditRouter, port: uint8(opposite(ip)), vc: uint8(vc)})
 }

@@ -35,27 +35,30 @@ type Traffic struct {
 // packets, from creation (queueing at the source included) to the tail's
 // ejection; rates are per node per cycle over the measurement window.
 type Result struct {
-	Pattern                   string   `json:"pattern"`
-	PacketFlits               int      `json:"packet_flits"`
-	OfferedFlitsPerNodeCycle  float64  `json:"offered_flits_per_node_cycle"`
-	AcceptedFlitsPerNodeCycle float64  `json:"accepted_flits_per_node_cycle"`
-	AvgPacketLatencyCycles    float64  `json:"avg_packet_latency_cycles"`
-	P50PacketLatencyCycles    int64    `json:"p50_packet_latency_cycles"`
-	P99PacketLatencyCycles    int64    `json:"p99_packet_latency_cycles"`
-	MaxPacketLatencyCycles    int64    `json:"max_packet_latency_cycles"`
-	ZeroLoadLatencyCycles     float64  `json:"zero_load_latency_cycles"`
-	AvgHops                   float64  `json:"avg_hops"`
-	MaxLinkUtilisation        float64  `json:"max_link_utilisation"`
-	MeanLinkUtilisation       float64  `json:"mean_link_utilisation"`
-	MeasuredPackets           int64    `json:"measured_packets"`
-	PacketsGenerated          int64    `json:"packets_generated"`
-	PacketsInjected           int64    `json:"packets_injected"`
-	PacketsDelivered          int64    `json:"packets_delivered"`
-	FlitsInjected             int64    `json:"flits_injected"`
-	FlitsDelivered            int64    `json:"flits_delivered"`
-	Cycles                    int64    `json:"cycles"`
-	Stable                    bool     `json:"stable"` // every measured packet was delivered within the drain limit
-	Counters                  Counters `json:"counters"`
+	Pattern                   string  `json:"pattern"`
+	PacketFlits               int     `json:"packet_flits"`
+	OfferedFlitsPerNodeCycle  float64 `json:"offered_flits_per_node_cycle"`
+	AcceptedFlitsPerNodeCycle float64 `json:"accepted_flits_per_node_cycle"`
+	AvgPacketLatencyCycles    float64 `json:"avg_packet_latency_cycles"`
+	P50PacketLatencyCycles    int64   `json:"p50_packet_latency_cycles"`
+	P99PacketLatencyCycles    int64   `json:"p99_packet_latency_cycles"`
+	MaxPacketLatencyCycles    int64   `json:"max_packet_latency_cycles"`
+	ZeroLoadLatencyCycles     float64 `json:"zero_load_latency_cycles"`
+	AvgHops                   float64 `json:"avg_hops"`
+	MaxLinkUtilisation        float64 `json:"max_link_utilisation"`
+	MeanLinkUtilisation       float64 `json:"mean_link_utilisation"`
+	MeasuredPackets           int64   `json:"measured_packets"`
+	PacketsGenerated          int64   `json:"packets_generated"`
+	// PacketsStalled counts the packets that found their NI's queue full
+	// (noc.ni_queue_packets) and waited at the source for room.
+	PacketsStalled   int64    `json:"packets_stalled,omitempty"`
+	PacketsInjected  int64    `json:"packets_injected"`
+	PacketsDelivered int64    `json:"packets_delivered"`
+	FlitsInjected    int64    `json:"flits_injected"`
+	FlitsDelivered   int64    `json:"flits_delivered"`
+	Cycles           int64    `json:"cycles"`
+	Stable           bool     `json:"stable"` // every measured packet was delivered within the drain limit
+	Counters         Counters `json:"counters"`
 }
 
 // checkTraffic validates tr against the network g it runs on.
@@ -150,7 +153,9 @@ type generator struct {
 	win     *window
 	eng     *sim.Engine
 	made    int64
-	stable  bool // every measured packet was delivered before the drain limit
+	stalled int64
+	blocked []bool // per node: its due packet waits for room in the NI queue
+	stable  bool   // every measured packet was delivered before the drain limit
 }
 
 // gap is the number of cycles to the next packet: 1 + the failures before
@@ -182,7 +187,16 @@ func (gn *generator) Handle(e sim.Event) {
 	gn.cal[t&mask] = nil
 	for _, node := range b {
 		src := int(node)
-		if gn.due[src] == t {
+		if gn.due[src] == t && gn.net.queueFull(src) {
+			// Back-pressure: the packet waits at the source, and the
+			// source's Bernoulli process with it.
+			if !gn.blocked[src] {
+				gn.blocked[src] = true
+				gn.stalled++
+			}
+			gn.due[src] = t + 1
+		} else if gn.due[src] == t {
+			gn.blocked[src] = false
 			// No done handler: the statistics are all the generator
 			// needs, and an engine event per packet would cost more
 			// than the packet.
@@ -293,6 +307,7 @@ func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 	// 0.005 packets per node per cycle; longer gaps are filed in stages.
 	gn.cal = make([][]int32, 1024)
 	first := sim.Cycle(math.MaxInt64)
+	gn.blocked = make([]bool, n.g.nodes())
 	for node := range n.g.nodes() {
 		gn.due = append(gn.due, gn.gap()-1)
 		gn.file(node, 0)
@@ -319,6 +334,7 @@ func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 		MaxPacketLatencyCycles:   meas.LatencyMax,
 		AvgHops:                  meas.MeanHops(),
 		PacketsGenerated:         gn.made,
+		PacketsStalled:           gn.stalled,
 		PacketsInjected:          s.Packets,
 		PacketsDelivered:         s.Deliveries,
 		FlitsInjected:            s.Flits,
@@ -352,12 +368,15 @@ func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 
 // SaturationLatencyFactor defines saturation: a load saturates the network
 // when the mean packet latency reaches this many times the zero-load
-// latency, or the measured packets can no longer be delivered.
+// latency, or the measured packets can no longer be delivered, or (with a
+// bounded NI queue, whose back-pressure caps latency) more than 1 % of the
+// packets wait at their sources for room in the queue.
 const SaturationLatencyFactor = 3
 
 // Saturated reports whether r, a point of the sweep, is past saturation.
 func (sw *Sweep) Saturated(r Result) bool {
-	return !r.Stable || r.AvgPacketLatencyCycles >= SaturationLatencyFactor*sw.ZeroLoadLatencyCycles
+	return !r.Stable || r.AvgPacketLatencyCycles >= SaturationLatencyFactor*sw.ZeroLoadLatencyCycles ||
+		100*r.PacketsStalled > r.PacketsGenerated
 }
 
 // BelowSaturation is the point at the highest load that did not saturate

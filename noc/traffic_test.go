@@ -14,13 +14,21 @@ func short(pattern string, rate float64, flits int) Traffic {
 }
 
 // TestConservation runs every pattern at loads below, near and beyond
-// saturation on a mesh and a torus: after the drain every injected packet
+// saturation on a mesh and a torus, with combined allocation and with
+// separate allocation, a credit delay and bounded NI queues: after the
+// drain every injected packet
 // and flit has been delivered exactly once (Run checks the totals), the
 // links carried exactly the flit-hops that Send charged, and routers
 // hold no flit.
 func TestConservation(t *testing.T) {
-	for _, topology := range []string{"mesh", "torus"} {
-		cfg := netConfig(4, 4, topology, func(c *arch.NoC) { c.VCDepth = 2 })
+	for _, v := range []struct{ topology, alloc string }{{"mesh", "combined"}, {"torus", "combined"}, {"mesh", "separate"}, {"torus", "separate"}} {
+		topology := v.topology
+		cfg := netConfig(4, 4, topology, func(c *arch.NoC) {
+			c.VCDepth, c.Allocation = 2, v.alloc
+			if v.alloc == "separate" {
+				c.CreditDelayCycles, c.NIQueuePackets = 1, 3
+			}
+		})
 		for _, p := range Patterns {
 			for _, rate := range []float64{0.05, 0.3, 0.9} {
 				for _, flits := range []int{1, 4} {
@@ -145,5 +153,41 @@ func TestTrafficErrors(t *testing.T) {
 		if _, err := Run(cfg, tc.tr); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: error %v, want one about %q", tc.tr, err, tc.want)
 		}
+	}
+}
+
+// TestNIQueueBound drives an 8×8 mesh far past saturation: with unbounded
+// NI queues the packet records pile up at the sources; with
+// noc.ni_queue_packets = 4 the sources wait, the records stay within the
+// queues plus the buffers, and the sweep's rule calls the load saturated.
+func TestNIQueueBound(t *testing.T) {
+	tr := Traffic{Pattern: "uniform", Rate: 0.9, PacketFlits: 1, Warmup: 200, Measure: 1000, Seed: 1}
+	records := func(queue int) (int, Result, int) {
+		cfg := netConfig(8, 8, "mesh", func(c *arch.NoC) { c.NIQueuePackets = queue })
+		zl, err := ZeroLoadLatency(cfg, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := NewNet(cfg)
+		r, _, err := run(n, tr, zl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(n.pkts), r, len(n.buf)
+	}
+	unbounded, r0, _ := records(0)
+	bounded, r4, slots := records(4)
+	if limit := 64*(4+1) + slots; bounded > limit {
+		t.Errorf("queue of 4: %d packet records, want at most %d (queues, packets being injected, buffers)", bounded, limit)
+	}
+	if unbounded < 4*bounded {
+		t.Errorf("unbounded queues hold %d packet records, bounded %d: want the bound to matter", unbounded, bounded)
+	}
+	if r0.PacketsStalled != 0 || r4.PacketsStalled == 0 {
+		t.Errorf("packets stalled: %d unbounded, %d bounded", r0.PacketsStalled, r4.PacketsStalled)
+	}
+	sw := Sweep{ZeroLoadLatencyCycles: r4.ZeroLoadLatencyCycles}
+	if !sw.Saturated(r4) {
+		t.Errorf("load 0.9 with bounded queues not saturated: %+v", r4)
 	}
 }
