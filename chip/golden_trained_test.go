@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/train"
@@ -17,29 +18,9 @@ import (
 // models (folded batch-norm thresholds and biases, binary and 8-bit
 // layers, global average pooling, constant and event-frame input).
 
-// realData loads the first n samples of a split, skipping the test when
-// the data sets are not there.
-func realData(t *testing.T, load func(dir string) (*dataset.Set, error)) *dataset.Set {
-	t.Helper()
-	dir, how := dataset.ResolveDir("")
-	if dir == "" {
-		t.Skipf("no data directory (%s)", how)
-	}
-	s, err := load(dir)
-	if err != nil {
-		t.Skipf("data not found in %s: %v", dir, err)
-	}
-	return s
-}
-
 func mnistSlice(t *testing.T, split string, n int) *dataset.Set {
-	return realData(t, func(dir string) (*dataset.Set, error) {
-		s, err := dataset.Load("mnist", dir, split)
-		if err != nil {
-			return nil, err
-		}
-		return s.Slice(n), nil
-	})
+	t.Helper()
+	return datatest.Set(t, "mnist", split, n)
 }
 
 func parseNet(t *testing.T, spec string, in model.Shape) train.Net {
@@ -125,11 +106,13 @@ func TestGoldenEquivalenceTrainedSurrogate(t *testing.T) {
 
 func TestGoldenEquivalenceTrainedSurrogateEvents(t *testing.T) {
 	opt := dataset.FrameOptions{Frames: 3, WindowUS: 100000, MaxCount: 15}
+	dir := datatest.Full(t, "nmnist")
 	load := func(split string, n int) *dataset.Set {
-		return realData(t, func(dir string) (*dataset.Set, error) {
-			s, _, err := dataset.LoadNMNIST(dir, split, n, opt)
-			return s, err
-		})
+		s, _, err := dataset.LoadNMNIST(dir, split, n, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
 	data := load("train", 200)
 	cfg := train.SurrogateConfig{Timesteps: 3, Coding: model.CodingFrames, InputBits: 4, FrameUS: opt.WindowUS,

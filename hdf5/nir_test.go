@@ -2,24 +2,18 @@ package hdf5
 
 import (
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/nmsim/nmsim/internal/datatest"
 )
 
-// nirDir finds the NIR files of ../shared/data/nir (see its SOURCES.md):
-// $NMSIM_DATA/nir, else beside the module root, which is this package's
-// parent.
+// nirDir finds the NIR files: nir/ in the full data sets (see its
+// SOURCES.md).
 func nirDir(t *testing.T) string {
-	dir := filepath.Join("..", "..", "shared", "data", "nir")
-	if env := os.Getenv("NMSIM_DATA"); env != "" {
-		dir = filepath.Join(env, "nir")
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("no NIR files: %v", err)
-	}
-	return dir
+	t.Helper()
+	return filepath.Join(datatest.Full(t, "nir"), "nir")
 }
 
 // nirFiles lists each real NIR file with its format version, its node types

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -19,12 +20,7 @@ import (
 
 func mnistTest(t testing.TB, n int) *dataset.Set {
 	t.Helper()
-	dir, _ := dataset.ResolveDir("")
-	set, err := dataset.Load("mnist", dir, "test")
-	if err != nil {
-		t.Skipf("MNIST not available: %v", err)
-	}
-	return set.Slice(n)
+	return datatest.Set(t, "mnist", "test", n)
 }
 
 // randomMNISTChip is a random 28×28 network on the default chip: accuracy

@@ -10,25 +10,18 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/testmodel"
-	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
 const presetPath = "../configs/rram-xnor.toml"
 
-// dataDir finds MNIST: the usual resolution, else the slice committed in
-// the repository; the test is skipped when neither loads.
+// dataDir finds the MNIST test split: the full set, else the slice
+// committed in the repository.
 func dataDir(t *testing.T) string {
 	t.Helper()
-	dir, _ := dataset.ResolveDir("")
-	for _, d := range []string{dir, "../data"} {
-		if _, err := dataset.Load("mnist", d, "test"); err == nil {
-			return d
-		}
-	}
-	t.Skip("no MNIST test split found")
-	return ""
+	return datatest.Dir(t, "mnist", "test")
 }
 
 // writeModel saves a small random 28×28 model (valid for MNIST) in dir.

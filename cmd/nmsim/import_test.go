@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/nir"
@@ -112,13 +113,7 @@ func TestFramesHint(t *testing.T) {
 // TestImportRealFiles imports the NIR paper's CNN and refuses its
 // recurrent Braille network, when the files are there.
 func TestImportRealFiles(t *testing.T) {
-	dir := filepath.Join("..", "..", "..", "shared", "data", "nir")
-	if env := os.Getenv("NMSIM_DATA"); env != "" {
-		dir = filepath.Join(env, "nir")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "cnn_sinabs.nir")); err != nil {
-		t.Skip("no NIR files in", dir)
-	}
+	dir := filepath.Join(datatest.Full(t, "nir"), "nir")
 	bin := filepath.Join(t.TempDir(), "cnn.bin")
 	out, _, err := runCLI("import", filepath.Join(dir, "cnn_sinabs.nir"), "-o", bin, "--coding", "frames", "--input-bits", "2", "--timesteps", "300")
 	if err != nil || !strings.Contains(out, "7 layers, input 2x34x34 (frames, 2-bit), readout by spike counts, 300 timesteps") || !strings.Contains(out, "quantized to 8 bits") {

@@ -10,21 +10,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/golden"
-	"github.com/nmsim/nmsim/workloads/dataset"
 )
 
-// sweepData finds MNIST for the sweep commands, or skips.
+// sweepData finds the MNIST test split for the sweep commands: the full
+// set, else the slice committed in the repository.
 func sweepData(t *testing.T) string {
 	t.Helper()
-	dir, _ := dataset.ResolveDir("")
-	for _, d := range []string{dir, "../../data"} {
-		if _, err := dataset.Load("mnist", d, "test"); err == nil {
-			return d
-		}
-	}
-	t.Skip("no MNIST test split found")
-	return ""
+	return datatest.Dir(t, "mnist", "test")
 }
 
 // writeSweep writes a 4-point sweep over the fixture's model.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/train"
@@ -19,9 +20,7 @@ import (
 // TestTrainCommand trains a tiny MLP end to end and checks the table, the
 // model file with its provenance, and the JSON.
 func TestTrainCommand(t *testing.T) {
-	if !haveTrainingData() {
-		t.Skip("no MNIST training data")
-	}
+	datatest.Dir(t, "mnist", "train")
 	tmp := t.TempDir()
 	out, js := filepath.Join(tmp, "m.bin"), filepath.Join(tmp, "r.json")
 	stdout, _, err := runCLI("train", "--method", "convert", "--net", "784-32-32-10", "--epochs", "1",
@@ -82,8 +81,8 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--method", "surrogate", "--dataset", "nmnist", "--max-count", "0"}, "--max-count 0: must be in 1..255"},
 		// One epoch: the estimator's default steps aside, so only the
 		// missing data stops the run.
-		{[]string{"--method", "surrogate", "--epochs", "1"}, "dataset mnist: neither"},
-		{[]string{"--method", "surrogate", "--epochs", "1", "--estimator-epochs", "0"}, "dataset mnist: neither"},
+		{[]string{"--method", "surrogate", "--epochs", "1"}, "dataset mnist: testdata/mnist/train-images-idx3-ubyte.gz or"},
+		{[]string{"--method", "surrogate", "--epochs", "1", "--estimator-epochs", "0"}, "dataset mnist: testdata/mnist/train-images-idx3-ubyte.gz or"},
 		{[]string{"--resume"}, "--resume needs --checkpoint DIR"},
 	} {
 		_, _, err := runCLI(append([]string{"train", "--data", "testdata"}, tt.args...)...)
@@ -96,9 +95,7 @@ func TestTrainCommandErrors(t *testing.T) {
 // TestTrainSurrogateOneEpoch: a one-epoch surrogate run trains without
 // the estimator (every layer at --fp-bits).
 func TestTrainSurrogateOneEpoch(t *testing.T) {
-	if !haveTrainingData() {
-		t.Skip("no MNIST training data")
-	}
+	datatest.Dir(t, "mnist", "train")
 	out := filepath.Join(t.TempDir(), "m.bin")
 	stdout, _, err := runCLI("train", "--method", "surrogate", "--epochs", "1", "--net", "4c3p1-ap4-10", "--train-samples", "200",
 		"--val-samples", "50", "--eval-samples", "20", "--workers", "1", "-o", out)
@@ -110,13 +107,17 @@ func TestTrainSurrogateOneEpoch(t *testing.T) {
 	}
 }
 
-func TestTrainHelp(t *testing.T) {
-	if haveTrainingData() {
-		_, _, err := runCLI("train", "--net", "16c5-ap2")
-		if err == nil || !strings.Contains(err.Error(), "last layer must be fully connected") {
-			t.Errorf("train --net 16c5-ap2: error %v", err)
-		}
+// TestTrainNetErrors checks a --net that parses but cannot be trained; the
+// net's input shape comes from the data.
+func TestTrainNetErrors(t *testing.T) {
+	datatest.Dir(t, "mnist", "train")
+	_, _, err := runCLI("train", "--net", "16c5-ap2")
+	if err == nil || !strings.Contains(err.Error(), "last layer must be fully connected") {
+		t.Errorf("train --net 16c5-ap2: error %v", err)
 	}
+}
+
+func TestTrainHelp(t *testing.T) {
 	_, stderr, err := runCLI("train", "--help")
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v", err)
@@ -128,15 +129,11 @@ func TestTrainHelp(t *testing.T) {
 	}
 }
 
-// haveTrainingData reports whether the MNIST training split can be found
-// (the committed slice holds test images only).
 // TestTrainResume: --checkpoint writes the state, --resume of the
 // finished run gives the same weights, and a resume with another --lr is
 // refused naming it (package train tests stopping in the middle).
 func TestTrainResume(t *testing.T) {
-	if !haveTrainingData() {
-		t.Skip("no MNIST training data")
-	}
+	datatest.Dir(t, "mnist", "train")
 	tmp := t.TempDir()
 	ck := filepath.Join(tmp, "ck")
 	args := []string{"train", "--method", "ttfs", "--net", "784-8-10", "--window", "16", "--epochs", "2", "--train-samples", "200",
@@ -162,12 +159,6 @@ func TestTrainResume(t *testing.T) {
 	}
 }
 
-func haveTrainingData() bool {
-	dir, _ := dataset.ResolveDir("")
-	_, err := dataset.Load("mnist", dir, "train")
-	return err == nil
-}
-
 // noMismatches matches the run table's row of a spike-exact golden check.
 var noMismatches = regexp.MustCompile(`golden spike mismatches\s*│\s*0\s`)
 
@@ -175,9 +166,7 @@ var noMismatches = regexp.MustCompile(`golden spike mismatches\s*│\s*0\s`)
 // (the latter on N-MNIST event frames too) through the command line and
 // runs each on the chip with the golden check.
 func TestTrainDirectMethods(t *testing.T) {
-	if !haveTrainingData() {
-		t.Skip("no MNIST training data")
-	}
+	datatest.Dir(t, "mnist", "train")
 	tmp := t.TempDir()
 	for _, tt := range []struct {
 		name    string
@@ -195,12 +184,12 @@ func TestTrainDirectMethods(t *testing.T) {
 			model.CodingFrames, model.ReadoutPotential, []string{"binary_layers", "max_count", "snn_accuracy"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.coding == model.CodingFrames {
+				datatest.Full(t, "nmnist")
+			}
 			out, js := filepath.Join(tmp, tt.name+".bin"), filepath.Join(tmp, tt.name+".json")
 			stdout, _, err := runCLI(append([]string{"train", "--workers", "2", "-o", out, "--json", js}, tt.args...)...)
 			if err != nil {
-				if strings.Contains(err.Error(), "nmnist") && strings.Contains(err.Error(), "no such file") {
-					t.Skipf("no N-MNIST data: %v", err)
-				}
 				t.Fatalf("train: %v\n%s", err, stdout)
 			}
 			m, err := model.Load(out)
@@ -272,13 +261,10 @@ func TestShippedModelsGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			name := m.Provenance["dataset"]
-			dir, _ := dataset.ResolveDir("")
 			if name == "nmnist" {
-				if _, err := dataset.NMNISTFiles(dir, "test"); err != nil {
-					t.Skipf("no N-MNIST data: %v", err)
-				}
-			} else if _, err := dataset.Load(name, dir, "test"); err != nil {
-				t.Skipf("no %s data: %v", name, err)
+				datatest.Full(t, "nmnist")
+			} else {
+				datatest.Dir(t, name, "test")
 			}
 			stdout, _, err := runCLI("run", presetPath, p, "--dataset", name, "--samples", "3", "--golden", "--workers", "2")
 			if err != nil {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -161,7 +162,7 @@ func readIDXFile(path string) (*IDX, error) {
 	if os.IsNotExist(err) {
 		f, err = os.Open(path)
 		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("neither %s.gz nor %s exists (see data/README.md for where to get it)", path, path)
+			return nil, fmt.Errorf("%s.gz or %s: %w (see data/README.md for where to get it)", path, path, fs.ErrNotExist)
 		}
 	}
 	if err != nil {

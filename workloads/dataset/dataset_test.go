@@ -4,89 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/nmsim/nmsim/workloads/model"
 )
-
-// sharedDir returns the full data sets' directory, skipping the test when
-// none is present.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir, how := ResolveDir("")
-	if dir == "" || !isDir(filepath.Join(dir, "mnist")) {
-		t.Skipf("no data directory with mnist/ (%s)", how)
-	}
-	return dir
-}
-
-func TestMNISTTest(t *testing.T) {
-	s, err := Load("mnist", sharedDir(t), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Len() != 10000 || s.Shape != (model.Shape{C: 1, H: 28, W: 28}) || len(s.Images) != 10000*28*28 || s.Classes != 10 {
-		t.Fatalf("got %d samples of %v (%d bytes), %d classes", s.Len(), s.Shape, len(s.Images), s.Classes)
-	}
-	if s.Labels[0] != 7 {
-		t.Errorf("first label %d, want 7", s.Labels[0])
-	}
-	for i, l := range s.Labels {
-		if l > 9 {
-			t.Fatalf("label %d is %d", i, l)
-		}
-	}
-	if img := s.Image(1); len(img) != 784 || &img[0] != &s.Images[784] {
-		t.Error("Image(1) is not the sub-slice at 784")
-	}
-}
-
-func TestFashionMNISTTrain(t *testing.T) {
-	s, err := Load("fashion-mnist", sharedDir(t), "train")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Len() != 60000 || s.Shape != (model.Shape{C: 1, H: 28, W: 28}) {
-		t.Fatalf("got %d samples of %v", s.Len(), s.Shape)
-	}
-}
-
-// TestCommittedSlice checks that data/mnist is the first 1000 samples of
-// the full MNIST test set.
-func TestCommittedSlice(t *testing.T) {
-	full, err := Load("mnist", sharedDir(t), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	slice, err := Load("mnist", filepath.Join("..", "..", "data"), "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := full.Slice(1000)
-	if slice.Len() != 1000 || !bytes.Equal(slice.Images, want.Images) || !bytes.Equal(slice.Labels, want.Labels) {
-		t.Fatalf("committed slice (%d samples) is not the first 1000 test samples", slice.Len())
-	}
-	f, err := os.Open(filepath.Join("..", "..", "data", "mnist", "t10k-labels-idx1-ubyte.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := os.Open(filepath.Join("..", "..", "data", "mnist", "t10k-images-idx3-ubyte.gz"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer img.Close()
-	viaReaders, err := FromIDX("mnist", img, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(viaReaders.Labels, slice.Labels) {
-		t.Error("FromIDX and Load disagree")
-	}
-}
 
 // idxFile builds an IDX file with the given magic and dims; payload may be
 // shorter or longer than the dims say.
@@ -228,6 +152,14 @@ func TestResolveDir(t *testing.T) {
 	if dir, how := ResolveDir(""); dir != "data" || how != "./data" {
 		t.Errorf("./data: %q %q", dir, how)
 	}
+	// ./data may be the committed slice: FullDir never returns it, and
+	// what is missing there is reported as fs.ErrNotExist.
+	if dir, how := FullDir(); dir != "" || !strings.Contains(how, "unset") {
+		t.Errorf("FullDir with ./data only: %q %q", dir, how)
+	}
+	if _, err := Load("mnist", "data", "test"); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "data/README.md") {
+		t.Errorf("missing files: %v", err)
+	}
 	// A module with ../shared/data beside it wins over ./data.
 	os.MkdirAll(filepath.Join(tmp, "shared", "data"), 0o755)
 	os.MkdirAll(filepath.Join(tmp, "repo", "sub"), 0o755)
@@ -235,5 +167,8 @@ func TestResolveDir(t *testing.T) {
 	t.Chdir(filepath.Join(tmp, "repo", "sub"))
 	if dir, _ := ResolveDir(""); dir != filepath.Join(tmp, "shared", "data") {
 		t.Errorf("shared: %q", dir)
+	}
+	if dir, _ := FullDir(); dir != filepath.Join(tmp, "shared", "data") {
+		t.Errorf("FullDir with shared: %q", dir)
 	}
 }

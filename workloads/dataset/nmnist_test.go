@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"bytes"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -86,55 +85,5 @@ func TestBinEvents(t *testing.T) {
 	}
 	if _, err := BinEvents(ev, FrameOptions{Frames: 2}, dst); err == nil {
 		t.Error("a destination of the wrong size was accepted")
-	}
-}
-
-// TestNMNISTTest loads the 100 test samples and checks them against values
-// computed with numpy following tonic (ToFrame, time_window = 1000 µs).
-func TestNMNISTTest(t *testing.T) {
-	dir, how := ResolveDir("")
-	if dir == "" || !isDir(filepath.Join(dir, "nmnist")) {
-		t.Skipf("no nmnist/ in the data directory (%s)", how)
-	}
-	s, clipped, err := LoadNMNIST(dir, "test", 0, FrameOptions{Frames: 310})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.Len() != 100 || s.Shape.C != 620 || clipped != 0 {
-		t.Fatalf("%d samples of %v, %d clipped", s.Len(), s.Shape, clipped)
-	}
-	perClass := make([]int, 10)
-	for _, l := range s.Labels {
-		perClass[l]++
-	}
-	if got := perClass; got[0] != 8 || got[1] != 14 || got[8] != 2 || got[9] != 11 {
-		t.Errorf("samples per class %v", got)
-	}
-	// Sample 0 is MNIST test digit 1 (a 7): 3330 events in 302 complete
-	// windows hold 3329 of them, 1717 of polarity 1; frame 150 holds 24.
-	size := FrameShape.Size()
-	sum := func(b []uint8) (n int) {
-		for _, x := range b {
-			n += int(x)
-		}
-		return n
-	}
-	x := s.Image(0)
-	var on int
-	for f := range 310 {
-		on += sum(x[f*size+size/2 : (f+1)*size])
-	}
-	if s.Labels[0] != 7 || sum(x) != 3329 || on != 1717 || sum(x[150*size:151*size]) != 24 || sum(x[302*size:]) != 0 {
-		t.Errorf("sample 0: label %d, %d events, %d on, %d in frame 150, %d after frame 301", s.Labels[0], sum(x), on, sum(x[150*size:151*size]), sum(x[302*size:]))
-	}
-	if s.Labels[1] != 2 || sum(s.Image(1)) != 4839 {
-		t.Errorf("sample 1: label %d, %d events", s.Labels[1], sum(s.Image(1)))
-	}
-	if _, _, err := LoadNMNIST(dir, "val", 0, FrameOptions{Frames: 1}); err == nil {
-		t.Error("split val accepted")
-	}
-	first, _, err := LoadNMNIST(dir, "train", 3, FrameOptions{Frames: 2})
-	if err != nil || first.Len() != 3 || first.Labels[0] != 5 {
-		t.Errorf("first 3 training samples: %v", err)
 	}
 }

@@ -16,27 +16,44 @@ func ResolveDir(flag string) (dir, how string) {
 	if flag != "" {
 		return flag, "flag"
 	}
-	if env := os.Getenv(EnvDataDir); env != "" {
-		return env, "$" + EnvDataDir
-	}
-	root := ""
-	if wd, err := os.Getwd(); err == nil {
-		root = moduleRoot(wd)
-	}
-	if root != "" {
-		shared := filepath.Join(filepath.Dir(root), "shared", "data")
-		if isDir(shared) {
-			return shared, "../shared/data beside the module root " + root
-		}
+	if dir, how = FullDir(); dir != "" {
+		return dir, how
 	}
 	if isDir("data") {
 		return "data", "./data"
 	}
 	// The slice committed in the repository, from anywhere inside it.
-	if root != "" && isDir(filepath.Join(root, "data")) {
+	if root := workingModuleRoot(); root != "" && isDir(filepath.Join(root, "data")) {
 		return filepath.Join(root, "data"), "data/ in the module root " + root
 	}
 	return "", "no flag, $" + EnvDataDir + " unset, no ../shared/data beside the module root, no ./data"
+}
+
+// FullDir returns the directory of the full data sets and how it was
+// chosen: $NMSIM_DATA when non-empty, else ../shared/data beside the module
+// root when it exists (steps 2 and 3 of the package documentation). It
+// never returns the committed slice; when there is no such directory dir
+// is "" and how says what was tried.
+func FullDir() (dir, how string) {
+	if env := os.Getenv(EnvDataDir); env != "" {
+		return env, "$" + EnvDataDir
+	}
+	if root := workingModuleRoot(); root != "" {
+		shared := filepath.Join(filepath.Dir(root), "shared", "data")
+		if isDir(shared) {
+			return shared, "../shared/data beside the module root " + root
+		}
+	}
+	return "", "$" + EnvDataDir + " unset and no ../shared/data beside the module root"
+}
+
+// workingModuleRoot is the module root above the working directory, or "".
+func workingModuleRoot() string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	return moduleRoot(wd)
 }
 
 // moduleRoot walks up from dir to the first directory holding go.mod, or

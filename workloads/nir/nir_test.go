@@ -4,28 +4,20 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
-// dataDir is where the NIR paper's files are: $NMSIM_DATA/nir, or
-// ../shared/data/nir beside the module root.
+// dataDir is where the NIR paper's files are: nir/ in the full data sets.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	dir := filepath.Join("..", "..", "..", "shared", "data", "nir")
-	if env := os.Getenv("NMSIM_DATA"); env != "" {
-		dir = filepath.Join(env, "nir")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "cnn_sinabs.nir")); err != nil {
-		t.Skipf("the NIR files are not in %s", dir)
-	}
-	return dir
+	return filepath.Join(datatest.Full(t, "nir"), "nir")
 }
 
 func mustImport(t *testing.T, path string, o Options) (*model.Model, *Report) {

@@ -1,11 +1,11 @@
 package nir
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"
@@ -17,13 +17,7 @@ import (
 func nmnistRun(t *testing.T, o Options, T int) (float64, []float64) {
 	t.Helper()
 	dir := dataDir(t)
-	data, how := dataset.ResolveDir("")
-	if data == "" {
-		t.Skip(how)
-	}
-	if _, err := os.Stat(filepath.Join(data, "nmnist")); err != nil {
-		t.Skip("no N-MNIST samples in", data)
-	}
+	data := datatest.Full(t, "nmnist")
 	g, err := Open(filepath.Join(dir, "cnn_sinabs.nir"))
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -15,17 +16,7 @@ import (
 // the data is not there.
 func mnist(t testing.TB, split string, n int) *dataset.Set {
 	t.Helper()
-	dir, how := dataset.ResolveDir("")
-	if dir == "" {
-		t.Skipf("no MNIST data (%s)", how)
-	}
-	s, err := dataset.Load("mnist", dir, split)
-	if err != nil {
-		// A data directory may hold only the committed test slice;
-		// package dataset tests the loading itself.
-		t.Skipf("no MNIST %s split in %s (%s): %v", split, dir, how, err)
-	}
-	return s.Slice(n)
+	return datatest.Set(t, "mnist", split, n)
 }
 
 // synthetic makes n random images of shape in with random labels.
