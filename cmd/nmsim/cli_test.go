@@ -269,7 +269,7 @@ func TestCompareWritesOneRowPerModel(t *testing.T) {
 	dir := fixture(t)
 	out := filepath.Join(dir, "cmp")
 	m := filepath.Join(dir, "model.bin")
-	stdout, _, err := runCLI("compare", presetPath, m, m, "--samples", "3", "--out", out)
+	stdout, _, err := runCLI("compare", presetPath, m, m, "--samples", "3", "--out", out, "--wide")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,25 +77,32 @@ func writeJSON(path string, v any) error {
 	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// table renders rows under header.
-func table(w io.Writer, header []string, rows [][]string) {
-	t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
-	h := make([]any, len(header))
-	for i, s := range header {
-		h[i] = s
+// table renders rows under header, at most width columns wide (0: no
+// limit; see fitTable), as one table or several.
+func table(w io.Writer, width int, header []string, rows [][]string) {
+	for i, p := range fitTable(width, header, rows) {
+		if i > 0 {
+			fmt.Fprintln(w)
+		}
+		t := tablewriter.NewTable(w, tablewriter.WithHeaderAutoFormat(tw.Off))
+		h := make([]any, len(p.header))
+		for i, s := range p.header {
+			h[i] = s
+		}
+		t.Header(h...)
+		for _, r := range p.rows {
+			t.Append(r)
+		}
+		t.Render()
 	}
-	t.Header(h...)
-	for _, r := range rows {
-		t.Append(r)
-	}
-	t.Render()
 }
 
-// formatTable renders rows under header as a terminal table ("text"), a
-// GitHub Markdown table ("md") or a booktabs LaTeX tabular ("latex").
+// formatTable renders rows under header as a terminal table ("text", at
+// most defaultTableWidth columns wide), a GitHub Markdown table ("md") or a
+// booktabs LaTeX tabular ("latex").
 func formatTable(w io.Writer, format string, header []string, rows [][]string) error {
 	if format == "text" {
-		table(w, header, rows)
+		table(w, defaultTableWidth, header, rows)
 		return nil
 	}
 	t := &report.Table{}

@@ -29,6 +29,7 @@ type compareCommand struct {
 	sets    setFlags
 	out     string
 	golden  bool
+	wide    wideFlag
 }
 
 func (*compareCommand) Name() string { return "compare" }
@@ -44,7 +45,9 @@ timesteps) and prints one row per model: how it was made, accuracy,
 timesteps, the mean timesteps to a decision (a first-spike model stops at
 its first output spike; a rate-coded one runs all its timesteps), spikes
 per inference (in total and per spiking layer), cycles (to the decision)
-and energy per inference with the breakdown by component. With --out
+and energy per inference with the breakdown by component (on a terminal
+as several tables of at most 100 columns, each starting with the model;
+--wide prints one). With --out
 PREFIX it also writes PREFIX.md (GitHub Markdown), PREFIX.csv (exact values
 in base units) and PREFIX.json (the full report of every run). With
 --golden every sample also runs through the reference software SNN and a
@@ -65,6 +68,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
 	fs.StringVar(&c.out, "out", "", "also write PREFIX.md, PREFIX.csv and PREFIX.json")
 	fs.BoolVar(&c.golden, "golden", false, "also run the reference SNN and count spike mismatches")
+	c.wide.register(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -118,7 +122,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 		reports = append(reports, r)
 	}
 	header, rows, exact := compareTable(pos[1:], models, reports)
-	table(env.Stdout, header, rows)
+	table(env.Stdout, c.wide.width(), header, rows)
 	if c.out == "" {
 		return nil
 	}

@@ -10,7 +10,9 @@ import (
 )
 
 // inspectCommand is `nmsim inspect model.bin`.
-type inspectCommand struct{}
+type inspectCommand struct {
+	wide wideFlag
+}
 
 func (*inspectCommand) Name() string { return "inspect" }
 func (*inspectCommand) Synopsis() string {
@@ -28,6 +30,7 @@ of its integer thresholds, and how the model was made (provenance).
 
 func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("inspect", c.Synopsis(), inspectUsage, env.Stderr)
+	c.wide.register(fs)
 	pos, err := parseArgs(fs, args, "model.bin|model.nir")
 	if err != nil {
 		return err
@@ -44,8 +47,8 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 	case m.Input.FrameUS > 0:
 		coding += fmt.Sprintf(" of %d µs", m.Input.FrameUS)
 	}
-	fmt.Fprintf(w, "model %q: input %s, %s coding, %d-bit values; %s read out by %s; %s by default\n",
-		m.Name, m.Input.Shape, coding, m.Input.Bits, english.Count(m.Classes, "class"), readoutName(m), english.Count(m.Timesteps, "timestep"))
+	fmt.Fprintln(w, wrap(fmt.Sprintf("model %q: input %s, %s coding, %d-bit values; %s read out by %s; %s by default",
+		m.Name, m.Input.Shape, coding, m.Input.Bits, english.Count(m.Classes, "class"), readoutName(m), english.Count(m.Timesteps, "timestep")), c.wide.width()))
 	var rows [][]string
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -85,7 +88,7 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 		}
 		rows = append(rows, []string{l.Name, string(l.Op), l.In.String(), l.Out.String(), geom, bits, neuron, th})
 	}
-	table(w, []string{"layer", "op", "in", "out", "kernel", "weight bits", "neurons", "thresholds"}, rows)
+	table(w, c.wide.width(), []string{"layer", "op", "in", "out", "kernel", "weight bits", "neurons", "thresholds"}, rows)
 	if len(m.Provenance) > 0 {
 		var keys []string
 		for k := range m.Provenance {
@@ -97,7 +100,7 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 			rows = append(rows, []string{k, m.Provenance[k]})
 		}
 		fmt.Fprintln(w, "\nprovenance")
-		table(w, []string{"key", "value"}, rows)
+		table(w, c.wide.width(), []string{"key", "value"}, rows)
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 // mapCommand is `nmsim map arch.toml model.bin`.
 type mapCommand struct {
 	sets setFlags
+	wide wideFlag
 }
 
 func (*mapCommand) Name() string     { return "map" }
@@ -36,6 +37,7 @@ Example:
 func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("map", c.Synopsis(), mapUsage, env.Stderr)
 	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
+	c.wide.register(fs)
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
 		return err
@@ -65,7 +67,7 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 			tileList(pl, tiles), fmt.Sprintf("%.1f %%", 100*float64(l.CellsUsed)/float64(l.CellsTotal)),
 		})
 	}
-	table(w, []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
+	table(w, c.wide.width(), []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
 	fmt.Fprintf(w, "%s on %d of %s\n", english.Count(pl.BlocksUsed(), "crossbar"), pl.TilesUsed, english.Count(pl.Width*pl.Height, "tile"))
 	return nil
 }

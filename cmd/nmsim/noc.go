@@ -259,7 +259,7 @@ func printNoCRun(env *Env, net nocNetwork, r noc.Result) {
 	if !r.Stable {
 		rows = append(rows, []string{"stable", "no: measured packets were still undelivered at the drain limit (past saturation)"})
 	}
-	table(env.Stdout, []string{"metric", "value"}, rows)
+	table(env.Stdout, defaultTableWidth, []string{"metric", "value"}, rows)
 }
 
 func printSweep(env *Env, net nocNetwork, sw noc.Sweep) {
@@ -280,7 +280,7 @@ func printSweep(env *Env, net nocNetwork, sw noc.Sweep) {
 			fmt.Sprintf("%.3f", r.MaxLinkUtilisation), note,
 		})
 	}
-	table(w, []string{"offered", "accepted", "latency mean", "latency p99", "max link util", ""}, rows)
+	table(w, defaultTableWidth, []string{"offered", "accepted", "latency mean", "latency p99", "max link util", ""}, rows)
 	fmt.Fprintf(w, "zero-load latency %.2f cycles; saturation (mean latency = %d× zero-load) at %.4f flits/node/cycle\n",
 		sw.ZeroLoadLatencyCycles, noc.SaturationLatencyFactor, sw.SaturationFlitsPerNodeCycle)
 }

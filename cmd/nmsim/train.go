@@ -283,7 +283,7 @@ func printSNNTable(w io.Writer, ann float64, res *train.SNNResult) {
 		a := res.Accuracy(k)
 		rows[k] = []string{strconv.Itoa(t), fmt.Sprintf("%.2f%%", 100*a), fmt.Sprintf("%+.2f", 100*(a-ann))}
 	}
-	table(w, []string{"T", "SNN accuracy", "vs ANN (points)"}, rows)
+	table(w, defaultTableWidth, []string{"T", "SNN accuracy", "vs ANN (points)"}, rows)
 	var spikes []string
 	for _, s := range res.SpikesPerSample {
 		if s > 0 {

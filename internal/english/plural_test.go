@@ -15,6 +15,8 @@ func TestCount(t *testing.T) {
 		{2, "directory", "2 directories"},
 		{1, "directory", "1 directory"},
 		{3, "day", "3 days"},
+		{10, "class", "10 classes"},
+		{2, "patch", "2 patches"},
 	} {
 		if got := Count(tc.n, tc.noun); got != tc.want {
 			t.Errorf("Count(%d, %q) = %q, want %q", tc.n, tc.noun, got, tc.want)
