@@ -140,7 +140,7 @@ func printImportReport(env *Env, rep *nir.Report) {
 		}
 		rows = append(rows, []string{r.Layer, string(r.Op), strings.Join(r.Nodes, " → "), bits, errs, leak})
 	}
-	table(env.Stdout, defaultTableWidth, []string{"layer", "op", "NIR nodes", "weight bits", "weight error (RMS)", "leak per step"}, rows)
+	table(env.Stdout, 0, []string{"layer", "op", "NIR nodes", "weight bits", "weight error (RMS)", "leak per step"}, rows)
 	for _, n := range rep.Notes {
 		fmt.Fprintln(env.Stdout, "note:", n)
 	}
