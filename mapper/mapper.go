@@ -91,12 +91,28 @@ func (p *Placement) BlocksUsed() int {
 	return n
 }
 
-// Map places m on the chip that cfg describes. m must be valid.
+// FitError is the mapper's "does not fit": the model needs more of a chip
+// resource than the chip has. It is a fact about a design point (a sweep
+// records it and goes on); any other error from Map is a failure.
+type FitError struct {
+	// Resource is what is short: "crossbar columns" (for one output of
+	// the widest layer) or "tiles" (for the whole model).
+	Resource   string
+	Need, Have int
+	// Detail says which layers need what, and which arch keys give more.
+	Detail string
+}
+
+func (e *FitError) Error() string { return "mapper: " + e.Detail }
+
+// Map places m on the chip that cfg describes. m must be valid. A model
+// that does not fit gets a *FitError.
 func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 	p := &Placement{Width: cfg.Chip.MeshWidth, Height: cfg.Chip.MeshHeight, Crossbars: cfg.Tile.Crossbars}
 	p.Order = serpentine(p.Width, p.Height)
 	xb := cfg.Crossbar
 	var problems []string
+	colsNeeded := 0
 	source, pool := -1, 1
 	for i := range m.Layers {
 		l := &m.Layers[i]
@@ -120,6 +136,7 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 		if lm.OutputsPerBlock == 0 {
 			problems = append(problems, fmt.Sprintf("layer %s: one %d-bit output needs %d columns (%d bit-slices × a complementary pair), the crossbar has %d (crossbar.cols)",
 				l.Name, l.WeightBits, colsPerOutput, lm.Slices, xb.Cols))
+			colsNeeded = max(colsNeeded, colsPerOutput)
 			continue
 		}
 		lm.RowSplits = ceilDiv(lm.FanIn, xb.Rows)
@@ -129,10 +146,10 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 		pool = 1
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("mapper: %s", strings.Join(problems, "; "))
+		return nil, &FitError{Resource: "crossbar columns", Need: colsNeeded, Have: xb.Cols, Detail: strings.Join(problems, "; ")}
 	}
 	if err := p.place(cfg); err != nil {
-		return nil, fmt.Errorf("mapper: %w", err)
+		return nil, err
 	}
 	return p, nil
 }
@@ -177,8 +194,8 @@ func (p *Placement) place(cfg *arch.Config) error {
 		perLayer = append(perLayer, fmt.Sprintf("%s %s on %s", lm.Name, english.Count(len(lm.Blocks), "crossbar"), english.Count(next-first, "tile")))
 	}
 	if next > len(p.Order) {
-		return fmt.Errorf("the model needs %d tiles of %d crossbars of %d×%d cells (%s), the chip has %d×%d = %d: use a larger mesh (chip.mesh_width, chip.mesh_height), more crossbars per tile (tile.crossbars) or larger arrays (crossbar.rows, crossbar.cols)",
-			next, k, cfg.Crossbar.Rows, cfg.Crossbar.Cols, strings.Join(perLayer, ", "), p.Width, p.Height, len(p.Order))
+		return &FitError{Resource: "tiles", Need: next, Have: len(p.Order), Detail: fmt.Sprintf("the model needs %d tiles of %d crossbars of %d×%d cells (%s), the chip has %d×%d = %d: use a larger mesh (chip.mesh_width, chip.mesh_height), more crossbars per tile (tile.crossbars) or larger arrays (crossbar.rows, crossbar.cols)",
+			next, k, cfg.Crossbar.Rows, cfg.Crossbar.Cols, strings.Join(perLayer, ", "), p.Width, p.Height, len(p.Order))}
 	}
 	// Placement positions become tiles of the serpentine walk.
 	for li := range p.Layers {

@@ -1,6 +1,7 @@
 package mapper
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -62,8 +63,9 @@ func TestDoesNotFitSaysWhatItNeeds(t *testing.T) {
 	cfg := arch.Default()
 	cfg.Chip.MeshWidth, cfg.Chip.MeshHeight, cfg.Tile.Crossbars = 2, 1, 1
 	_, err := Map(cfg, m)
-	if err == nil {
-		t.Fatal("a 5-tile model fit on 2 tiles")
+	var fe *FitError
+	if !errors.As(err, &fe) || fe.Resource != "tiles" || fe.Need != 5 || fe.Have != 2 {
+		t.Fatalf("a 5-tile model on 2 tiles: %#v, want a FitError for 5 of 2 tiles", err)
 	}
 	for _, s := range []string{"needs 5 tiles", "conv1", "chip.mesh_width", "tile.crossbars"} {
 		if !strings.Contains(err.Error(), s) {
@@ -72,7 +74,11 @@ func TestDoesNotFitSaysWhatItNeeds(t *testing.T) {
 	}
 	cfg = arch.Default()
 	cfg.Crossbar.Cols = 8
-	if _, err := Map(cfg, m); err == nil || !strings.Contains(err.Error(), "needs 14 columns") {
+	_, err = Map(cfg, m)
+	if err == nil || !strings.Contains(err.Error(), "needs 14 columns") {
 		t.Errorf("an 8-bit output on 8 columns: %v", err)
+	}
+	if !errors.As(err, &fe) || fe.Resource != "crossbar columns" || fe.Need != 14 || fe.Have != 8 {
+		t.Errorf("an 8-bit output on 8 columns: %#v, want a FitError for 14 of 8 columns", err)
 	}
 }

@@ -39,9 +39,12 @@ type Report struct {
 	Golden   *struct {
 		Mismatches int64 `json:"mismatches"`
 	} `json:"golden,omitempty"`
-	NoC        NoCReport     `json:"noc"`
-	MonteCarlo *MonteCarlo   `json:"mc,omitempty"`
-	Chip       ChipReport    `json:"chip"`
+	NoC        NoCReport   `json:"noc"`
+	MonteCarlo *MonteCarlo `json:"mc,omitempty"`
+	Chip       ChipReport  `json:"chip"`
+	// Provenance is how the report was made; the command that ran it
+	// sets it.
+	Provenance *Provenance   `json:"provenance,omitempty"`
 	Layers     []LayerReport `json:"layers"`
 	Counters   chip.Counters `json:"counters"`
 }

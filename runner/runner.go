@@ -50,11 +50,8 @@ type sampleResult struct {
 // Run simulates the first o.Samples samples of set on c.
 func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Report, error) {
 	m := c.Model()
-	if err := checkShape(set, m); err != nil {
+	if err := CheckData(set, m); err != nil {
 		return nil, err
-	}
-	if set.Classes > m.Classes {
-		return nil, fmt.Errorf("runner: data set %s has %d classes, model %q only %d outputs", set.Name, set.Classes, m.Name, m.Classes)
 	}
 	n := set.Len()
 	if o.Samples > 0 && o.Samples < n {
@@ -294,17 +291,4 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		}{mismatches}
 	}
 	return r
-}
-
-// checkShape accepts samples of the model's input shape, or for a
-// frame-coded model a whole number of such frames stacked along channels.
-func checkShape(set *dataset.Set, m *model.Model) error {
-	in := m.Input.Shape
-	if set.Shape == in {
-		return nil
-	}
-	if m.Input.Coding == model.CodingFrames && set.Shape.H == in.H && set.Shape.W == in.W && set.Shape.C%in.C == 0 {
-		return nil
-	}
-	return fmt.Errorf("runner: data set %s has %s samples, model %q expects %s (%s coding)", set.Name, set.Shape, m.Name, in, m.Input.Coding)
 }

@@ -35,7 +35,7 @@ type ManifestPoint struct {
 
 // Manifest describes the plan as run by shard.
 func (pl *Plan) Manifest(shard Shard) *Manifest {
-	m := &Manifest{Version: version.Version, Sweep: pl.Spec.File, Dataset: pl.Spec.Dataset, Samples: pl.set.Len(), Shard: shard.String()}
+	m := &Manifest{Version: version.Version, Sweep: pl.Spec.File, Dataset: pl.Spec.Dataset, Samples: pl.sets[0].Len(), Shard: shard.String()}
 	for _, a := range pl.Spec.Axes {
 		m.Axes = append(m.Axes, a.Key)
 	}

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/version"
+	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -28,7 +30,12 @@ type Plan struct {
 	// Excluded counts the arch combinations that a constraint left out.
 	Excluded int
 	models   []*model.Model
-	set      *dataset.Set
+	// sets holds each model's data slice: the same set for models that
+	// read it the same way (frame-coded models of event data each get
+	// their own frames).
+	sets []*dataset.Set
+	// prov is each model's provenance, less the point's overrides.
+	prov []runner.Provenance
 }
 
 // Point is one design point: an arch config, a model, a seed.
@@ -65,6 +72,16 @@ func label(vals []Value) string {
 	return strings.Join(parts, " ")
 }
 
+// overrides are the point's swept arch keys as key=value, the form of
+// --set: what it changes in the base arch file.
+func (p *Point) overrides() []string {
+	var out []string
+	for _, v := range p.Values[:len(p.Values)-3] { // less model, timesteps, seed
+		out = append(out, v.Key+"="+tomlText(v.V))
+	}
+	return out
+}
+
 // valueMap is the JSON form of a point's values.
 func (p *Point) valueMap() map[string]any {
 	m := make(map[string]any, len(p.Values))
@@ -83,17 +100,14 @@ func NewPlan(spec *Spec, dataDir string) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sweep %s: base arch:\n%w", spec.File, err)
 	}
-	set, err := dataset.Load(spec.Dataset, dataDir, "test")
+	archRef, err := runner.NewFileRef(spec.Arch)
 	if err != nil {
-		return nil, fmt.Errorf("sweep %s: %w (data directory %q)", spec.File, err, dataDir)
+		return nil, fmt.Errorf("sweep %s: %w", spec.File, err)
 	}
-	if spec.Samples > set.Len() {
-		return nil, fmt.Errorf("sweep %s: samples = %d, but the %s test split in %s has only %d", spec.File, spec.Samples, spec.Dataset, dataDir, set.Len())
-	}
-	set = set.Slice(spec.Samples)
-	dataSum := dataHash(set)
-	pl := &Plan{Spec: spec, set: set}
+	pl := &Plan{Spec: spec}
 	modelSums := make([]string, len(spec.Models))
+	dataSums := make([]string, len(spec.Models))
+	loaded := map[string]int{} // how a set is read → the first model that read it
 	for i, path := range spec.Models {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -103,13 +117,39 @@ func NewPlan(spec *Spec, dataDir string) (*Plan, error) {
 		if err != nil {
 			return nil, fmt.Errorf("sweep %s: %s: %w", spec.File, path, err)
 		}
-		if m.Input.Shape != set.Shape || set.Classes > m.Classes {
-			return nil, fmt.Errorf("sweep %s: model %s takes %s inputs and has %d classes; the %s data set has %s images and %d classes",
-				spec.File, path, m.Input.Shape, m.Classes, spec.Dataset, set.Shape, set.Classes)
+		if _, err := runner.CheckDataset(m, spec.Dataset, false); err != nil {
+			return nil, fmt.Errorf("sweep %s: %s: %w", spec.File, path, err)
+		}
+		// Event frames are binned for the model's frame length, clip
+		// count and longest run; images are read the same by all.
+		maxT := m.Timesteps
+		if len(spec.Timesteps) > 0 {
+			maxT = slices.Max(spec.Timesteps)
+		}
+		how := ""
+		if m.Input.Coding == model.CodingFrames {
+			how = fmt.Sprint(m.Input, m.Provenance["max_count"], maxT)
+		}
+		if j, ok := loaded[how]; ok {
+			pl.sets, dataSums[i] = append(pl.sets, pl.sets[j]), dataSums[j]
+		} else {
+			loaded[how] = i
+			set, err := runner.LoadTestSet(spec.Dataset, dataDir, spec.Samples, maxT, m)
+			if err != nil {
+				return nil, fmt.Errorf("sweep %s: %s: %w (data directory %q)", spec.File, path, err, dataDir)
+			}
+			pl.sets, dataSums[i] = append(pl.sets, set), set.SHA256()
+		}
+		if err := runner.CheckData(pl.sets[i], m); err != nil {
+			return nil, fmt.Errorf("sweep %s: %s: %w", spec.File, path, err)
 		}
 		sum := sha256.Sum256(data)
 		modelSums[i] = hex.EncodeToString(sum[:])
 		pl.models = append(pl.models, m)
+		pl.prov = append(pl.prov, runner.Provenance{
+			Nmsim: version.Version, Commit: version.Commit(), Arch: archRef,
+			Model: runner.FileRef{Path: path, SHA256: modelSums[i]}, ModelDataset: m.Provenance["dataset"], DataSHA256: dataSums[i],
+		})
 	}
 	combos, err := pl.combos(base)
 	if err != nil {
@@ -129,7 +169,7 @@ func NewPlan(spec *Spec, dataDir string) (*Plan, error) {
 						Value{"model", path}, Value{"timesteps", int64(T)}, Value{"seed", seed})
 					p.Key = pointKey(keyInput{
 						archTOML: c.toml, modelSHA256: modelSums[mi], dataset: spec.Dataset,
-						samples: set.Len(), dataSHA256: dataSum, seed: seed, timesteps: T, golden: spec.Golden,
+						samples: pl.sets[mi].Len(), dataSHA256: dataSums[mi], seed: seed, timesteps: T, golden: spec.Golden,
 					})
 					if j, dup := seen[p.Key]; dup {
 						return nil, fmt.Errorf("sweep %s: points %s and %s are the same simulation (equal configs, model, data and seed)",
@@ -272,13 +312,4 @@ func pointKey(in keyInput) string {
 		version.Version, in.modelSHA256, in.dataset, in.samples, in.dataSHA256, in.seed, in.timesteps, in.golden)
 	h.Write(in.archTOML)
 	return hex.EncodeToString(h.Sum(nil)[:16])
-}
-
-// dataHash is the hex SHA-256 of a data slice: shape, images, labels.
-func dataHash(s *dataset.Set) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%s %d\n", s.Shape, s.Len())
-	h.Write(s.Images)
-	h.Write(s.Labels)
-	return hex.EncodeToString(h.Sum(nil))
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/runner"
 )
 
@@ -140,16 +141,17 @@ feed:
 // run simulates one point on workers runner workers.
 func (pl *Plan) run(ctx context.Context, p *Point, workers int, timing bool) (*Result, error) {
 	start := time.Now()
-	r := &Result{Key: p.Key, Point: p.valueMap()}
+	prov := pl.prov[p.Model]
+	prov.Set = p.overrides()
+	r := &Result{Key: p.Key, Point: p.valueMap(), Provenance: &prov}
 	ch, err := chip.New(p.Config, pl.models[p.Model], p.Seed)
-	if err != nil {
-		// The config is valid and the model too, so what is left is the
-		// mapping: this chip is too small for this model. That is a fact
-		// about the design point, recorded, not a failure of the sweep.
-		r.Skipped = err.Error()
-	} else {
-		r.Report, err = runner.Run(ctx, ch, pl.set, runner.Options{
-			Samples: pl.set.Len(), Timesteps: p.Timesteps, Workers: workers, Seed: p.Seed, Golden: pl.Spec.Golden,
+	if r.Skipped, err = unfit(err); err != nil {
+		return nil, fmt.Errorf("sweep: point %s: %w", p.Label(), err)
+	}
+	if ch != nil {
+		set := pl.sets[p.Model]
+		r.Report, err = runner.Run(ctx, ch, set, runner.Options{
+			Samples: set.Len(), Timesteps: p.Timesteps, Workers: workers, Seed: p.Seed, Golden: pl.Spec.Golden,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("sweep: point %s: %w", p.Label(), err)
@@ -159,4 +161,15 @@ func (pl *Plan) run(ctx context.Context, p *Point, workers int, timing bool) (*R
 		r.WallS = math.Round(time.Since(start).Seconds()*1000) / 1000
 	}
 	return r, nil
+}
+
+// unfit sorts an error of chip.New: a model that does not fit the chip
+// (a *mapper.FitError) is a fact about the design point, recorded as the
+// reason the point is skipped; any other error is a failure.
+func unfit(err error) (skipped string, _ error) {
+	var fe *mapper.FitError
+	if errors.As(err, &fe) {
+		return err.Error(), nil
+	}
+	return "", err
 }

@@ -23,6 +23,9 @@ const (
 type Result struct {
 	Key   string         `json:"key"`
 	Point map[string]any `json:"point"`
+	// Provenance is how the point was made: nmsim, the base arch file
+	// and the point's overrides of it, the model file, the data.
+	Provenance *runner.Provenance `json:"provenance,omitempty"`
 	// Skipped says why the point did not run: the model could not be
 	// mapped onto its chip. Such a point is done; it has no report.
 	Skipped string `json:"skipped,omitempty"`

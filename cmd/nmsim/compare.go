@@ -15,15 +15,12 @@ import (
 	"github.com/nmsim/nmsim/internal/atomicfile"
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/runner"
-	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // compareCommand is `nmsim compare arch.toml model.bin…`.
 type compareCommand struct {
-	dataset string
-	data    string
-	samples int
+	dataFlags
 	workers int
 	seed    uint64
 	sets    setFlags
@@ -60,9 +57,7 @@ Example:
 
 func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("compare", c.Synopsis(), compareUsage, env.Stderr)
-	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: each model's own)")
-	fs.StringVar(&c.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
-	fs.IntVar(&c.samples, "samples", 0, "number of test samples, the first N (0: all)")
+	c.dataFlags.register(fs, "each model's own")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the chip's random draws")
 	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
@@ -95,30 +90,30 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 		if err != nil {
 			return err
 		}
+		// A mismatch is refused before any model runs.
+		if _, err := runner.CheckDataset(m, runner.DatasetFor(m, c.dataset), c.allowMismatch); err != nil {
+			return fmt.Errorf("compare: %s: %w", p, err)
+		}
 		models = append(models, m)
 	}
-	dir, how := dataset.ResolveDir(c.data)
 	var reports []*runner.Report
 	for i, m := range models {
 		ch, err := chip.New(cfg, m, c.seed)
 		if err != nil {
 			return fmt.Errorf("%s on %s: %w", pos[1+i], pos[0], err)
 		}
-		name := cmpOr(c.dataset, cmpOr(m.Provenance["dataset"], "mnist"))
-		set, err := loadTestSet(name, dir, c.samples, m.Timesteps, m)
+		set, prov, err := c.load(env, "compare", pos[0], c.sets, pos[1+i], m, m.Timesteps)
 		if err != nil {
-			return fmt.Errorf("compare: %s: %w (data directory %s, %s)", pos[1+i], err, dir, how)
+			return err
 		}
 		n := set.Len()
-		if c.samples > 0 {
-			n = min(n, c.samples)
-		}
 		bar := newProgress(env.Stderr, n, filepath.Base(pos[1+i]))
 		r, err := runner.Run(ctx, ch, set, runner.Options{Samples: n, Timesteps: m.Timesteps, Workers: c.workers, Seed: c.seed, Golden: c.golden, Progress: func() { bar.Add(1) }})
 		bar.Finish()
 		if err != nil {
 			return fmt.Errorf("compare: %s: %w", pos[1+i], err)
 		}
+		r.Provenance = prov
 		reports = append(reports, r)
 	}
 	header, rows, exact := compareTable(pos[1:], models, reports)

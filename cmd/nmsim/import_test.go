@@ -10,6 +10,7 @@ import (
 
 	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/nir"
 )
@@ -104,7 +105,7 @@ func TestFramesHint(t *testing.T) {
 	m := testmodel.Random(rand.New(rand.NewPCG(1, 2)), testmodel.Small)
 	m.Name = "cnn_sinabs"
 	m.Provenance = map[string]string{"method": "NIR import", "source": "cnn_sinabs.nir"}
-	_, err := loadTestSet("nmnist", t.TempDir(), 1, 1, m)
+	_, err := runner.LoadTestSet("nmnist", t.TempDir(), 1, 1, m)
 	if err == nil || !strings.Contains(err.Error(), "nmsim import cnn_sinabs.nir -o cnn_sinabs.bin --coding frames") {
 		t.Errorf("%v", err)
 	}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"runtime"
 	"sort"
-	"strconv"
 
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/internal/english"
@@ -17,9 +17,7 @@ import (
 
 // runCommand is `nmsim run arch.toml model.bin`.
 type runCommand struct {
-	dataset   string
-	data      string
-	samples   int
+	dataFlags
 	timesteps int
 	seed      uint64
 	workers   int
@@ -48,7 +46,12 @@ breakdown, spikes per layer and crossbar utilisation.
 
 Data are read from --data, else $NMSIM_DATA, else ../shared/data beside the
 repository, else ./data (a 1000-image MNIST slice ships there). Samples are
-the first N of the test split. Samples run in parallel on --workers
+the first N of the test split; more than it holds is an error (data/README.md
+says how to get the full data sets). The data set is the one the model was
+trained on; --dataset naming another is refused unless
+--allow-dataset-mismatch (then a warning, recorded in the JSON). The JSON
+report records how it was made: nmsim version, the arch file's path and
+SHA-256, every --set, the model file's path and SHA-256, the data. Samples run in parallel on --workers
 goroutines; the report is identical for any worker count.
 
 With --golden every sample also runs through the reference software SNN
@@ -74,9 +77,7 @@ object) give the accuracy mean, standard deviation and 95 % interval.
 
 func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("run", c.Synopsis(), runUsage, env.Stderr)
-	fs.StringVar(&c.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: the one the model was trained on)")
-	fs.StringVar(&c.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
-	fs.IntVar(&c.samples, "samples", 0, "number of test samples, the first N (0: all)")
+	c.dataFlags.register(fs, "the one the model was trained on")
 	fs.IntVar(&c.timesteps, "timesteps", 0, "timesteps per sample, at most 65536 (0: the model's default)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of every random draw of the simulated chip")
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "parallel workers (samples are independent)")
@@ -122,26 +123,15 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if _, err := build(c.seed); err != nil {
 		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
 	}
-	name := c.dataset
-	if name == "" {
-		name = m.Provenance["dataset"]
-	}
-	if name == "" {
-		name = "mnist"
-	}
 	T := c.timesteps
 	if T == 0 {
 		T = m.Timesteps
 	}
-	dir, how := dataset.ResolveDir(c.data)
-	set, err := loadTestSet(name, dir, c.samples, T, m)
+	set, prov, err := c.load(env, "run", pos[0], c.sets, pos[1], m, T)
 	if err != nil {
-		return fmt.Errorf("run: %w (data directory %s, %s)", err, dir, how)
+		return err
 	}
 	n := set.Len()
-	if c.samples > 0 && c.samples < n {
-		n = c.samples
-	}
 	if c.cpuProf != "" {
 		stop, err := startCPUProfile(c.cpuProf)
 		if err != nil {
@@ -164,7 +154,8 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	if err := printReport(env.Stdout, c.format, rep, dir); err != nil {
+	rep.Provenance = prov
+	if err := printReport(env.Stdout, c.format, rep, c.dir); err != nil {
 		return err
 	}
 	if c.jsonPath != "" {
@@ -236,28 +227,49 @@ func printReport(w io.Writer, format string, r *runner.Report, dir string) error
 	return formatTable(w, format, []string{"layer", "spikes", "energy", "crossbars", "row×col splits", "cell use"}, rows)
 }
 
-// loadTestSet reads the test split of a data set: IDX images, or N-MNIST
-// event streams binned into one frame per timestep (counts saturated at
-// the model's input width).
-func loadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set, error) {
-	if name != "nmnist" {
-		return dataset.Load(name, dir, "test")
+// dataFlags pick the data a model runs on, for run and compare.
+type dataFlags struct {
+	dataset       string
+	data          string
+	samples       int
+	allowMismatch bool
+	dir           string // the data directory resolved by load
+}
+
+func (d *dataFlags) register(fs *flag.FlagSet, byDefault string) {
+	fs.StringVar(&d.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: "+byDefault+")")
+	fs.StringVar(&d.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
+	fs.IntVar(&d.samples, "samples", 0, "number of test samples, the first N (0: all; more than the split holds is an error)")
+	fs.BoolVar(&d.allowMismatch, "allow-dataset-mismatch", false, "run a model on another data set than it was trained on (warns, and the JSON records it)")
+}
+
+// load reads the test samples that model m (from modelPath, run for T
+// timesteps on archPath with sets) runs on: the data set it was trained
+// on unless --dataset names another, which is refused unless allowed
+// (then a warning goes to stderr and into the provenance).
+func (d *dataFlags) load(env *Env, cmd, archPath string, sets setFlags, modelPath string, m *model.Model, T int) (*dataset.Set, *runner.Provenance, error) {
+	name := runner.DatasetFor(m, d.dataset)
+	warning, err := runner.CheckDataset(m, name, d.allowMismatch)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", cmd, modelPath, err)
 	}
-	if m.Input.Coding != model.CodingFrames {
-		hint := "train or import it with frame coding"
-		if src := m.Provenance["source"]; m.Provenance["method"] == "NIR import" && src != "" {
-			// NIR does not say how samples are fed; import assumed constant.
-			hint = fmt.Sprintf("NIR graphs do not record it: re-import with `nmsim import %s -o %s.bin --coding frames`", src, m.Name)
-		}
-		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input; %s", m.Name, m.Input.Coding, hint)
+	if warning != "" {
+		fmt.Fprintf(env.Stderr, "nmsim %s: warning: %s\n", cmd, warning)
 	}
-	// The frame length the model was trained with; 0 gives the reader's
-	// default (1 ms). Counts clip where training clipped them (nmsim
-	// train records it), else at the largest input value.
-	maxCount := 1<<m.Input.Bits - 1
-	if c, err := strconv.Atoi(m.Provenance["max_count"]); err == nil && c >= 1 && c < maxCount {
-		maxCount = c
+	dir, how := dataset.ResolveDir(d.data)
+	d.dir = dir
+	set, err := runner.LoadTestSet(name, dir, d.samples, T, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w (data directory %s, %s)", cmd, modelPath, err, dir, how)
 	}
-	set, _, err := dataset.LoadNMNIST(dir, "test", samples, dataset.FrameOptions{Frames: T, WindowUS: m.Input.FrameUS, MaxCount: maxCount})
-	return set, err
+	if err := runner.CheckData(set, m); err != nil {
+		return nil, nil, fmt.Errorf("%s: %s: %w", cmd, modelPath, err)
+	}
+	prov, err := runner.NewProvenance(archPath, sets, modelPath, m.Provenance["dataset"])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", cmd, err)
+	}
+	prov.DatasetMismatch = warning
+	prov.DataSHA256 = set.SHA256()
+	return set, prov, nil
 }

@@ -1,9 +1,18 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/runner"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // TestRunBounds: a run's length is bounded before anything is loaded.
@@ -12,5 +21,68 @@ func TestRunBounds(t *testing.T) {
 	_, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--timesteps", "1000000000")
 	if err == nil || !strings.Contains(err.Error(), "--timesteps 1000000000: at most 65536") {
 		t.Fatalf("got %v, want the --timesteps bound", err)
+	}
+}
+
+// TestRunDatasetMismatchAndProvenance: a model run on another data set
+// than its own is refused; allowed, it warns and the JSON says so. The
+// JSON records how the run was made, overrides included.
+func TestRunDatasetMismatchAndProvenance(t *testing.T) {
+	dir := t.TempDir()
+	o := testmodel.Small
+	o.Side = 28
+	m := testmodel.Random(rand.New(rand.NewPCG(21, 22)), o)
+	m.Provenance["dataset"] = "fashion-mnist"
+	modelPath := filepath.Join(dir, "fashion.bin")
+	if err := model.Save(modelPath, m); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"run", presetPath, modelPath, "--dataset", "mnist", "--data", "../../data", "--samples", "3", "--timesteps", "2"}
+	if _, _, err := runCLI(args...); err == nil || !strings.Contains(err.Error(), "trained on fashion-mnist, not mnist") || !strings.Contains(err.Error(), "--allow-dataset-mismatch") {
+		t.Fatalf("got %v, want the mismatch refused", err)
+	}
+	out := filepath.Join(dir, "r.json")
+	_, stderr, err := runCLI(append(args, "--allow-dataset-mismatch", "--set", "crossbar.adc_bits=4", "--json", out)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "warning: model \"random\" was trained on fashion-mnist, not mnist") {
+		t.Errorf("stderr %q lacks the warning", stderr)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r runner.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	p := r.Provenance
+	if p == nil {
+		t.Fatal("no provenance in the JSON report")
+	}
+	sum := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%x", sha256.Sum256(b))
+	}
+	if p.Nmsim == "" || p.Arch.Path != presetPath || p.Arch.SHA256 != sum(presetPath) || p.Model.Path != modelPath || p.Model.SHA256 != sum(modelPath) ||
+		fmt.Sprint(p.Set) != "[crossbar.adc_bits=4]" || p.ModelDataset != "fashion-mnist" || !strings.Contains(p.DatasetMismatch, "not mnist") || len(p.DataSHA256) != 64 {
+		t.Errorf("provenance %+v", p)
+	}
+	if r.Dataset != "mnist" || r.Samples != 3 || r.Seed != 1 || r.Model != "random" {
+		t.Errorf("report says data set %q, %d samples, seed %d, model %q", r.Dataset, r.Samples, r.Seed, r.Model)
+	}
+}
+
+// TestRunTooManySamples: asking for more samples than the data holds is
+// an error, not a smaller run.
+func TestRunTooManySamples(t *testing.T) {
+	dir := fixture(t)
+	_, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--data", "../../data", "--samples", "10000")
+	if err == nil || !strings.Contains(err.Error(), "10000 samples asked for, but the mnist test split has only 1000") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -20,6 +20,8 @@
 package dataset
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -174,4 +176,14 @@ func readIDXFile(path string) (*IDX, error) {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	return idx, nil
+}
+
+// SHA256 is the hex SHA-256 of the set's content: shape, sample count,
+// images and labels.
+func (s *Set) SHA256() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %d\n", s.Shape, s.Len())
+	h.Write(s.Images)
+	h.Write(s.Labels)
+	return hex.EncodeToString(h.Sum(nil))
 }

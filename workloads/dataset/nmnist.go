@@ -99,6 +99,12 @@ type FrameOptions struct {
 	// MaxCount saturates the per-pixel counts (255 when 0), so that they
 	// fit the model's input bits.
 	MaxCount int
+	// Trim makes Frames an upper bound for LoadNMNIST: a sample holds only
+	// as many frames as the longest recording loaded has complete
+	// windows. The frames after that would be empty in every sample, and a
+	// frame-coded model reads zeros past a sample's last frame anyway, so
+	// a run of any length gives the same result from less memory.
+	Trim bool
 }
 
 func (o FrameOptions) withDefaults() (FrameOptions, error) {
@@ -141,11 +147,7 @@ func BinEvents(events []Event, o FrameOptions, dst []uint8) (clipped int, err er
 		return 0, nil
 	}
 	t0, w := int64(events[0].T), int64(o.WindowUS)
-	windows := int64(1) // when the recording is shorter than a window
-	if d := int64(events[len(events)-1].T) - t0 - w; d >= 0 {
-		windows = d/w + 1
-	}
-	windows = min(windows, int64(o.Frames))
+	windows := min(completeWindows(events, o.WindowUS), int64(o.Frames))
 	for _, e := range events {
 		k := (int64(e.T) - t0) / w
 		if k >= windows {
@@ -163,6 +165,16 @@ func BinEvents(events []Event, o FrameOptions, dst []uint8) (clipped int, err er
 		}
 	}
 	return clipped, nil
+}
+
+// completeWindows is the number of frames BinEvents fills from a
+// non-empty recording: its complete windows, at least one.
+func completeWindows(events []Event, windowUS int) int64 {
+	t0, w := int64(events[0].T), int64(windowUS)
+	if d := int64(events[len(events)-1].T) - t0 - w; d >= 0 {
+		return d/w + 1
+	}
+	return 1 // the recording is shorter than a window
 }
 
 // NMNISTSample names one sample file.
@@ -231,6 +243,19 @@ func LoadNMNIST(dir, split string, n int, o FrameOptions) (*Set, int, error) {
 	}
 	if n > 0 && n < len(files) {
 		files = files[:n]
+	}
+	if o.Trim {
+		// A first pass finds the longest recording; the files are small
+		// and read again below.
+		longest := int64(1)
+		for _, f := range files {
+			events, err := readEventFile(f.Path)
+			if err != nil {
+				return nil, 0, err
+			}
+			longest = max(longest, completeWindows(events, o.WindowUS))
+		}
+		o.Frames = int(min(longest, int64(o.Frames)))
 	}
 	shape := model.Shape{C: FrameShape.C * o.Frames, H: NMNISTSide, W: NMNISTSide}
 	s := &Set{Name: "nmnist", Shape: shape, Images: make([]uint8, len(files)*shape.Size()), Labels: make([]uint8, len(files)), Classes: NMNISTClasses}

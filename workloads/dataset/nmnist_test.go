@@ -2,6 +2,10 @@ package dataset
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -85,5 +89,51 @@ func TestBinEvents(t *testing.T) {
 	}
 	if _, err := BinEvents(ev, FrameOptions{Frames: 2}, dst); err == nil {
 		t.Error("a destination of the wrong size was accepted")
+	}
+}
+
+// writeNMNIST writes recordings as N-MNIST test files of class 0 under a
+// temporary data directory.
+func writeNMNIST(t *testing.T, recordings ...[]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for class := range NMNISTClasses {
+		if err := os.MkdirAll(filepath.Join(dir, "nmnist", "Test", strconv.Itoa(class)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range recordings {
+		if err := os.WriteFile(filepath.Join(dir, "nmnist", "Test", "0", strconv.Itoa(i)+".bin"), r, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestLoadNMNISTTrim: with Trim a sample holds only the frames the longest
+// recording fills, however many timesteps are asked for, and those frames
+// are the ones an untrimmed load gives.
+func TestLoadNMNISTTrim(t *testing.T) {
+	long := slices.Concat(event(1, 1, true, 0), event(2, 2, false, 1200), event(3, 3, true, 3500)) // 3 complete windows of 1 ms
+	short := slices.Concat(event(4, 4, true, 0), event(5, 5, true, 1500))                          // 1
+	dir := writeNMNIST(t, long, short)
+	exact, _, err := LoadNMNIST(dir, "test", 0, FrameOptions{Frames: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ frames, want int }{{1 << 16, 3}, {3, 3}, {2, 2}} {
+		s, _, err := LoadNMNIST(dir, "test", 0, FrameOptions{Frames: tc.frames, Trim: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Shape.C != 2*tc.want || s.Len() != 2 {
+			t.Fatalf("at most %d frames: %d samples of %v, want %d frames", tc.frames, s.Len(), s.Shape, tc.want)
+		}
+		n := tc.want * FrameShape.Size()
+		for i := range 2 {
+			if !bytes.Equal(s.Image(i), exact.Image(i)[:n]) {
+				t.Errorf("at most %d frames: sample %d differs from the untrimmed load", tc.frames, i)
+			}
+		}
 	}
 }

@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
+)
+
+// DatasetFor is the data set to run m on: name when given, else the one m
+// records it was trained on (provenance "dataset"), else MNIST.
+func DatasetFor(m *model.Model, name string) string {
+	switch {
+	case name != "":
+		return name
+	case m.Provenance["dataset"] != "":
+		return m.Provenance["dataset"]
+	}
+	return "mnist"
+}
+
+// CheckDataset refuses to run m on a data set other than the one it
+// records it was trained on: its outputs would mean other classes, and the
+// accuracy would be silently wrong. With allow the mismatch is returned as
+// a warning instead. A model that records no data set passes.
+func CheckDataset(m *model.Model, name string, allow bool) (warning string, err error) {
+	trained := m.Provenance["dataset"]
+	if trained == "" || trained == name {
+		return "", nil
+	}
+	msg := fmt.Sprintf("model %q was trained on %s, not %s: its classes need not mean the same", m.Name, trained, name)
+	if !allow {
+		return "", fmt.Errorf("runner: %s (allow it with --allow-dataset-mismatch)", msg)
+	}
+	return msg, nil
+}
+
+// LoadTestSet reads the first samples (all when 0) of the test split of
+// the named data set from dir, in the form m reads it: IDX images, or
+// N-MNIST event streams binned into frames of m's frame length (counts
+// clipped where training clipped them, else at m's input width), at most
+// T frames per sample and no more than the longest recording fills.
+// Asking for more samples than the split holds is an error. CheckData
+// tells whether m can read the set.
+func LoadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set, error) {
+	var set *dataset.Set
+	var err error
+	if name == "nmnist" {
+		set, err = loadNMNIST(dir, samples, T, m)
+	} else {
+		set, err = dataset.Load(name, dir, "test")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if samples > set.Len() {
+		return nil, fmt.Errorf("%d samples asked for, but the %s test split has only %d; data/README.md says how to get the full data sets",
+			samples, name, set.Len())
+	}
+	if samples > 0 {
+		set = set.Slice(samples)
+	}
+	return set, nil
+}
+
+func loadNMNIST(dir string, samples, T int, m *model.Model) (*dataset.Set, error) {
+	if m.Input.Coding != model.CodingFrames {
+		hint := "train or import it with frame coding"
+		if src := m.Provenance["source"]; m.Provenance["method"] == "NIR import" && src != "" {
+			// NIR does not say how samples are fed; import assumed constant.
+			hint = fmt.Sprintf("NIR graphs do not record it: re-import with `nmsim import %s -o %s.bin --coding frames`", src, m.Name)
+		}
+		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input; %s", m.Name, m.Input.Coding, hint)
+	}
+	maxCount := 1<<m.Input.Bits - 1
+	if c, err := strconv.Atoi(m.Provenance["max_count"]); err == nil && c >= 1 && c < maxCount {
+		maxCount = c
+	}
+	// Files beyond samples are not read; one more tells that there are
+	// more than asked for without reading the whole split.
+	n := samples
+	if n > 0 {
+		n++
+	}
+	set, _, err := dataset.LoadNMNIST(dir, "test", n, dataset.FrameOptions{
+		Frames: T, WindowUS: m.Input.FrameUS, MaxCount: min(maxCount, 255), Trim: true,
+	})
+	return set, err
+}
+
+// CheckData accepts a data set that m can read: samples of m's input
+// shape (or, for a frame-coded model, a whole number of such frames
+// stacked along channels) and no more classes than m has outputs.
+func CheckData(set *dataset.Set, m *model.Model) error {
+	in := m.Input.Shape
+	frames := m.Input.Coding == model.CodingFrames && set.Shape.H == in.H && set.Shape.W == in.W && set.Shape.C%in.C == 0
+	if set.Shape != in && !frames {
+		return fmt.Errorf("runner: data set %s has %s samples, model %q expects %s (%s coding)", set.Name, set.Shape, m.Name, in, m.Input.Coding)
+	}
+	if set.Classes > m.Classes {
+		return fmt.Errorf("runner: data set %s has %d classes, model %q only %d outputs", set.Name, set.Classes, m.Name, m.Classes)
+	}
+	return nil
+}
