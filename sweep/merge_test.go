@@ -81,7 +81,7 @@ func TestMergeErrors(t *testing.T) {
 			"1 of 24 points missing", "(shard 2/3, unfinished in " + unfinished + ")",
 		}},
 		{"duplicate", []string{s[1], s[2], dup}, []string{
-			"0 of 24 points missing, 1 duplicated", "duplicated:\n  crossbar.adc_bits=4", "seed=1: " + filepath.Join(s[1], ResultsFile) + ":1, " + filepath.Join(dup, ResultsFile) + ":9",
+			"0 of 24 points missing, 1 duplicated", "duplicated:\n  crossbar.adc_bits=4", ": " + filepath.Join(s[1], ResultsFile) + ":1, " + filepath.Join(dup, ResultsFile) + ":9",
 		}},
 		{"torn", []string{s[1], s[2], torn}, []string{torn + "/results.jsonl ends in a partial line"}},
 		{"other sweep", []string{s[2], other}, []string{"hold different sweeps"}},
