@@ -326,6 +326,7 @@ func TestWrongKindOfFile(t *testing.T) {
 		{[]string{"map", presetPath, text}, "the second argument, $TMP/notes.txt, is a text file, not a model.bin"},
 		{[]string{"compare", presetPath, mdl, presetPath}, "the third argument, " + presetPath + ", is an arch file, not a model.bin"},
 		{[]string{"run", sweepPath, mdl}, "the first argument, " + sweepPath + ", is a sweep file, not an arch file; run it with: nmsim sweep " + sweepPath},
+		{[]string{"noc", mdl}, "the first argument, $TMP/model.bin, is a model.bin, not an arch file"},
 		{[]string{"sweep", presetPath}, "the first argument, " + presetPath + ", is an arch file, not a sweep file"},
 		{[]string{"inspect", presetPath}, "the first argument, " + presetPath + ", is an arch file, not a model.bin"},
 		{[]string{"export", sweepPath, "-o", p("x.nir")}, "is a sweep file, not a model.bin"},

@@ -96,6 +96,9 @@ func (c *nocCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if len(pos) > 1 {
 		return usageErr(fs, "want at most one arch.toml, got %s", english.Count(len(pos), "argument"))
 	}
+	if err := checkArgKinds(fs, pos, []string{"arch.toml"}); err != nil {
+		return err
+	}
 	cfg, err := c.config(fs, pos)
 	if err != nil {
 		return err

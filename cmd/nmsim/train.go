@@ -299,7 +299,7 @@ func parseTimesteps(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		t, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || t < 1 {
-			return nil, fmt.Errorf("%q is not a timestep count >= 1", f)
+			return nil, fmt.Errorf("%q is not a timestep count ≥ 1", f)
 		}
 		ts = append(ts, t)
 	}

@@ -15,14 +15,22 @@ import (
 const Version = "0.1.0"
 
 // Commit is the git revision the running binary was built from, with
-// "+dirty" when the working tree had uncommitted changes, or "" when the
-// build carries no VCS information (go run, go test, -buildvcs=false).
+// "+dirty" when the working tree had uncommitted changes; for a binary
+// installed with 'go install …/cmd/nmsim@version', which carries no VCS
+// stamp, the module version (a pseudo-version names the commit); "" when
+// the build says neither (go run, go test, -buildvcs=false).
 func Commit() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return ""
 	}
-	return commit(info.Settings)
+	if c := commit(info.Settings); c != "" {
+		return c
+	}
+	if v := info.Main.Version; v != "(devel)" {
+		return v
+	}
+	return ""
 }
 
 func commit(settings []debug.BuildSetting) string {
