@@ -349,6 +349,14 @@ func TestWrongKindOfFile(t *testing.T) {
 	}
 }
 
+func TestOrdinal(t *testing.T) {
+	for n, want := range map[int]string{1: "first", 3: "third", 9: "ninth", 10: "10th", 11: "11th", 12: "12th", 13: "13th", 21: "21st", 22: "22nd", 23: "23rd", 111: "111th"} {
+		if got := ordinal(n); got != want {
+			t.Errorf("ordinal(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
 func TestSniffBytes(t *testing.T) {
 	userBlock := append(make([]byte, 512), hdf5Signature...)
 	for _, tc := range []struct {

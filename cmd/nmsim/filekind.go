@@ -146,10 +146,22 @@ func checkArgKinds(fs *flag.FlagSet, pos, names []string) error {
 	return usageErr(fs, "%s (usage: %s)", msg, usage)
 }
 
-// ordinal writes 1 as "first", 2 as "second", … and from 10 on "10th".
+// ordinal writes 1 as "first", 2 as "second", … and from 10 on "10th",
+// "21st", "22nd", "23rd".
 func ordinal(n int) string {
 	if w := []string{"first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"}; n >= 1 && n <= len(w) {
 		return w[n-1]
 	}
-	return fmt.Sprintf("%dth", n)
+	suffix := "th"
+	if n%100 < 11 || n%100 > 13 {
+		switch n % 10 {
+		case 1:
+			suffix = "st"
+		case 2:
+			suffix = "nd"
+		case 3:
+			suffix = "rd"
+		}
+	}
+	return fmt.Sprint(n) + suffix
 }
