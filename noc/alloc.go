@@ -107,11 +107,13 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 // input VCs. Stage 1: each input port picks one of its VCs whose front
 // flit has an output VC with a credit on a port it has not yet crossed to.
 // Stage 2: each output port grants one input port. It returns the input
-// ports granted, and for each the VC (wantVC) and the output ports it won
-// (grant): a multicast flit may win several at once (the crossbar copies
-// it).
-func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8) (grant [numPorts]uint8, wantVC [numPorts]int, granted uint8) {
+// ports granted; for each, n.saVC holds the VC and n.saGrant the output
+// ports it won (a multicast flit may win several at once: the crossbar
+// copies it).
+func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8) (granted uint8) {
 	v := n.v
+	grant, wantVC := &n.saGrant, &n.saVC
+	*grant = [numPorts]uint8{}
 	var reqs [numPorts]uint8
 	var reqPorts uint8
 	for pm := readyPorts; pm != 0; pm &= pm - 1 {
@@ -131,7 +133,7 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 				}
 			}
 			if e != 0 {
-				wantVC[ip] = vc
+				wantVC[ip] = uint8(vc)
 				reqPorts |= e
 				for m := e; m != 0; m &= m - 1 {
 					reqs[bits.TrailingZeros8(m)] |= 1 << ip
@@ -149,9 +151,9 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 	}
 	for m := granted; m != 0; m &= m - 1 {
 		ip := bits.TrailingZeros8(m)
-		rt.saIn[ip] = uint8(inc(wantVC[ip], v))
+		rt.saIn[ip] = uint8(inc(int(wantVC[ip]), v))
 	}
-	return grant, wantVC, granted
+	return granted
 }
 
 // allocMulticast gives VCs to the multicast heads waiting in the input

@@ -34,7 +34,8 @@ func TestSwitchAllocatorRoundRobin(t *testing.T) {
 	last := -1
 	const rounds = 40
 	for range rounds * numPorts {
-		grant, wantVC, granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
+		granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
+		grant, wantVC := n.saGrant, n.saVC
 		if bits.OnesCount8(granted) != 1 {
 			t.Fatalf("granted inputs %05b: want exactly one for one contended output", granted)
 		}
@@ -76,7 +77,8 @@ func TestSwitchAllocatorNoDoubleGrantAndCredits(t *testing.T) {
 	rt.credit[portYPlus*maxVCs+1] = 0
 	won := map[[2]int]int{}
 	for range 200 {
-		grant, wantVC, granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
+		granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
+		grant, wantVC := n.saGrant, n.saVC
 		var outs uint8
 		for m := granted; m != 0; m &= m - 1 {
 			ip := bits.TrailingZeros8(m)
@@ -87,7 +89,7 @@ func TestSwitchAllocatorNoDoubleGrantAndCredits(t *testing.T) {
 				t.Fatalf("output %05b granted twice in a cycle", grant[ip])
 			}
 			outs |= grant[ip]
-			q := &ins[ip*maxVCs+wantVC[ip]]
+			q := &ins[ip*maxVCs+int(wantVC[ip])]
 			if grant[ip] != q.vaMask {
 				t.Fatalf("input %d VC %d won ports %05b, it requested %05b", ip, wantVC[ip], grant[ip], q.vaMask)
 			}
@@ -95,7 +97,7 @@ func TestSwitchAllocatorNoDoubleGrantAndCredits(t *testing.T) {
 			if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
 				t.Fatalf("input %d VC %d won output %s VC %d without a credit", ip, wantVC[ip], portNames[p], q.outVC[p])
 			}
-			won[[2]int{ip, wantVC[ip]}]++
+			won[[2]int{ip, int(wantVC[ip])}]++
 		}
 		if granted == 0 {
 			t.Fatal("nothing granted with every output requested")

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nmsim/nmsim/sim"
 )
 
 // BenchmarkUniform reports time per simulated cycle for uniform traffic
@@ -43,4 +45,37 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// nopObserver watches and does nothing.
+type nopObserver struct{}
+
+func (nopObserver) Injected(int32, int, sim.Cycle)                  {}
+func (nopObserver) Granted(int32, int, sim.Cycle)                   {}
+func (nopObserver) Ejected(int32, int, sim.Cycle, int64, int, bool) {}
+func (nopObserver) Dropped(int32)                                   {}
+
+// BenchmarkObserver times a round of traffic (every tile of an 8×8 mesh
+// sends two 3-flit packets to another) without an observer and with one
+// that does nothing: the hooks' cost when nobody, or a trivial observer,
+// watches.
+//
+//	go test ./noc -run '^$' -bench Observer -count 5
+func BenchmarkObserver(b *testing.B) {
+	for _, name := range []string{"nil", "nop"} {
+		b.Run(name, func(b *testing.B) {
+			n := NewNet(netConfig(8, 8, "mesh", nil))
+			if name == "nop" {
+				n.Observe(nopObserver{})
+			}
+			var e sim.Engine
+			for b.Loop() {
+				e.Reset(0)
+				for src := range 64 {
+					n.Send(&e, src, (src*37+11)%64, 2, 3, nil)
+				}
+				e.Run()
+			}
+		})
+	}
 }

@@ -196,7 +196,7 @@ func TestSeparateAllocation(t *testing.T) {
 		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true})
 		q := &ins[portXMinus*maxVCs]
 		ready, ports, _, won := n.allocVCs(r, ins, 1)
-		_, _, granted := n.allocSwitch(&n.rt[r], ins, ready, ports)
+		granted := n.allocSwitch(&n.rt[r], ins, ready, ports)
 		if !won || q.vaMask != 1<<portXPlus {
 			t.Fatalf("%s: the head did not win its VC", mode)
 		}
@@ -205,7 +205,7 @@ func TestSeparateAllocation(t *testing.T) {
 		}
 		if mode == "separate" {
 			ready, ports, _, _ = n.allocVCs(r, ins, 2)
-			if _, _, granted = n.allocSwitch(&n.rt[r], ins, ready, ports); granted != 1<<portXMinus {
+			if granted = n.allocSwitch(&n.rt[r], ins, ready, ports); granted != 1<<portXMinus {
 				t.Fatalf("separate: the head holding its VC did not win the switch a cycle later (granted %05b)", granted)
 			}
 		}

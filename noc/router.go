@@ -73,10 +73,9 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	n.s.RouterCycles++
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
 	ready, readyPorts, nextReady, moved := n.allocVCs(r, ins, t)
-	grant, wantVC, granted := n.allocSwitch(rt, ins, ready, readyPorts)
-	for m := granted; m != 0; m &= m - 1 {
+	for m := n.allocSwitch(rt, ins, ready, readyPorts); m != 0; m &= m - 1 {
 		ip := bits.TrailingZeros8(m)
-		n.traverse(r, ip, wantVC[ip], grant[ip], t)
+		n.traverse(r, ip, int(n.saVC[ip]), n.saGrant[ip], t)
 		moved = true
 	}
 	if moved {
