@@ -13,7 +13,7 @@ import (
 	"github.com/nmsim/nmsim/workloads/train"
 )
 
-// convertMethod is `nmsim train --method convert`: paper 1's binary ANN
+// convertMethod is `nmsim train --method convert`: Lu & Sengupta's binary ANN
 // turned into integrate-and-fire neurons.
 type convertMethod struct {
 	percentile     float64
@@ -27,8 +27,8 @@ type convertMethod struct {
 func (*convertMethod) defaultLR() float64 { return 2e-3 }
 
 func (*convertMethod) usage() string {
-	return `Method "convert" (paper 1, Lu & Sengupta 2020) trains a binary ANN and turns
-it into a spiking network:
+	return `Method "convert" (Lu & Sengupta, Frontiers in Neuroscience 2020) trains a
+binary ANN and turns it into a spiking network:
   1. Train: weights α·sign(W) with α = mean|W| per output channel (the first
      and last weight layers stay full precision), no bias, no batch-norm,
      ReLU, average pooling; Adam with a cosine learning-rate decay and a

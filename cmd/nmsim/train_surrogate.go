@@ -15,7 +15,7 @@ import (
 	"github.com/nmsim/nmsim/workloads/train"
 )
 
-// surrogateMethod is `nmsim train --method surrogate`: paper 3's (ALBSNN)
+// surrogateMethod is `nmsim train --method surrogate`: Pei et al.'s (ALBSNN)
 // direct training with surrogate gradients and per-layer binarization.
 type surrogateMethod struct {
 	timesteps      int
@@ -33,13 +33,14 @@ type surrogateMethod struct {
 func (*surrogateMethod) defaultLR() float64 { return 2e-3 }
 
 func (*surrogateMethod) usage() string {
-	return `Method "surrogate" (paper 3, Pei et al. 2023, ALBSNN) trains the spiking
-network directly: integrate-and-fire neurons (reset by subtraction) over
---timesteps steps, backpropagation through time with a sigmoid surrogate for
-the spike's derivative (--slope), batch norm before every hidden layer's
-neurons, Adam with a cosine learning-rate decay. Pixels enter as a constant
-current (so --timesteps 1 works); N-MNIST (--dataset nmnist) enters as
---timesteps frames of --frame-us µs of event counts (clipped at --max-count).
+	return `Method "surrogate" (ALBSNN, Pei et al., Frontiers in Neuroscience 2023)
+trains the spiking network directly: integrate-and-fire neurons (reset by
+subtraction) over --timesteps steps, backpropagation through time with a
+sigmoid surrogate for the spike's derivative (--slope), batch norm before
+every hidden layer's neurons, Adam with a cosine learning-rate decay. Pixels
+enter as a constant current (so --timesteps 1 works); N-MNIST (--dataset
+nmnist) enters as --timesteps frames of --frame-us µs of event counts
+(clipped at --max-count).
 After --estimator-epochs full-precision epochs the accuracy-loss estimator
 binarizes (α·sign(W), straight-through estimator) every weight layer whose
 binarization alone costs at most --binarize-tolerance of validation accuracy;

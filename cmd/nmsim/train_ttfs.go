@@ -27,9 +27,10 @@ type ttfsMethod struct {
 func (*ttfsMethod) defaultLR() float64 { return train.DefaultTTFSConfig().LR }
 
 func (*ttfsMethod) usage() string {
-	return `Method "ttfs" (S4NN/BS4NN, Kheradpisheh et al. 2020/2022; the closest public
-recipe to paper 2's BSTDG) trains a binary spiking network directly with
-spike times. Dense nets only (e.g. 784-600-10); every layer is binary.
+	return `Method "ttfs" (S4NN/BS4NN, Kheradpisheh et al. 2020/2022; the closest
+public recipe to BSTDG, Cai et al., IEEE JETCAS 2023) trains a binary spiking
+network directly with spike times. Dense nets only (e.g. 784-600-10); every
+layer is binary.
   Forward: each pixel fires once, brighter earlier, over --window timesteps
      (TTFS coding); non-leaky integrate-and-fire neurons sum ±1 weights and
      fire at most once, when the sum reaches the layer's threshold; the

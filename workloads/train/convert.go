@@ -27,7 +27,7 @@ type ConvertConfig struct {
 	WeightBits int
 	// ThresholdScale multiplies every hidden layer's balanced threshold;
 	// below 1 makes neurons fire sooner, which helps at few timesteps
-	// (paper 1) at the price of saturating the largest activations.
+	// (Lu & Sengupta 2020) at the price of saturating the largest activations.
 	ThresholdScale float64
 	// Timesteps is the model's default run length.
 	Timesteps int

@@ -44,7 +44,7 @@ type Layer struct {
 	// Kernel, Stride and Pad apply to Conv; Pool uses Kernel.
 	Kernel, Stride, Pad int
 	// Binary marks a layer whose weights are α·sign(W). The first and the
-	// last weight layers stay full precision (paper 1): the first sees
+	// last weight layers stay full precision (Lu & Sengupta 2020): the first sees
 	// analog pixels and the last decides the class, and binarising either
 	// costs far more accuracy than binarising a hidden layer.
 	Binary bool

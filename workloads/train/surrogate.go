@@ -1,7 +1,7 @@
 package train
 
-// Surrogate-gradient training of binary spiking networks (paper 3, Pei et
-// al. 2023, ALBSNN): integrate-and-fire neurons trained by backpropagation
+// Surrogate-gradient training of binary spiking networks (ALBSNN, Pei et
+// al. 2023): integrate-and-fire neurons trained by backpropagation
 // through time with a sigmoid surrogate for the derivative of the spike,
 // batch norm before every hidden layer's neurons (folded into integer
 // thresholds and biases afterwards), direct input (the analog pixel as a

@@ -1,5 +1,5 @@
-// Package train makes the models that nmsim runs. It implements paper 1's
-// conversion route (Lu & Sengupta 2020): train a binary ANN (weights
+// Package train makes the models that nmsim runs. It implements the
+// conversion route of Lu & Sengupta (2020): train a binary ANN (weights
 // α·sign(W), α = mean|W| per output channel, first and last weight layers
 // full precision, no bias, no batch-norm, ReLU, average pooling) with a
 // straight-through estimator, then convert it to integrate-and-fire neurons
