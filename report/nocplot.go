@@ -58,7 +58,7 @@ func NoCSweepPlots(dir string, sw noc.Sweep, title string, formats []string) ([]
 	// Sweep loads are sums of steps (0.30000000000000004): ticks at
 	// gonum's round values, labelled to their precision.
 	p.X.Tick.Marker = plot.DefaultTicks{}
-	legendRoom(p, 3, 0, top)
+	legendRoom(p, 3, 0, top, ratio, true)
 	var paths []string
 	for _, f := range formats {
 		path := filepath.Join(dir, "latency."+f)

@@ -210,7 +210,9 @@ func (d *Data) paretoPlot(xName, yName string) (*plot.Plot, error) {
 		}
 	}
 	slices.SortFunc(front, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
-	logAxis(&p.X, xs)
+	xs0 := xScaleOf(&xm, xs)
+	setScale(&p.X, xs0)
+	p.X.Min, p.X.Max = axisRange(slices.Min(xs)/xScale, slices.Max(xs)/xScale, xs0)
 	s, err := plotter.NewScatter(all)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -228,25 +230,109 @@ func (d *Data) paretoPlot(xName, yName string) (*plot.Plot, error) {
 		p.Add(l, pts)
 		p.Legend.Add("Pareto front", l, pts)
 	}
-	// The corner better in both metrics is the emptiest.
-	p.Legend.Left, p.Legend.Top = xm.Better < 0, ym.Better > 0
-	legendRoom(p, 2, slices.Min(ys)/yScale, slices.Max(ys)/yScale)
+	// The legend goes on the side of the worse x, where the front is not.
+	p.Legend.Left = xm.Better > 0
+	legendRoom(p, 2, slices.Min(ys)/yScale, slices.Max(ys)/yScale, yScaleOf(ym), ym.Better < 0)
 	return p, nil
 }
 
-// legendRoom widens the y range by about a legend line per entry, on the
-// legend's side, so that the legend does not cover data.
-func legendRoom(p *plot.Plot, entries int, lo, hi float64) {
-	extra := (hi - lo) * 0.1 * float64(entries)
-	if hi == lo {
-		extra = math.Abs(hi)*0.05 + 1
+// scale is how an axis' range follows its data.
+type scale int
+
+const (
+	linear      scale = iota // the data's range (swept values)
+	ratio                    // from 0: energy, time and counts
+	percent                  // within 0..100
+	logarithmic              // positive data spanning a decade or more
+)
+
+// padFrac is the part of the data's span left free at each end of an
+// axis, so that no marker sits on the frame.
+const padFrac = 0.05
+
+// yScaleOf is the scale of a metric's axis: accuracy is a percentage, the
+// other metrics are ratios to zero (a 0.01 % change in energy must not
+// look like a cliff).
+func yScaleOf(m Metric) scale {
+	if m.Unit == "%" {
+		return percent
 	}
-	if p.Legend.Top {
-		p.Y.Min, p.Y.Max = lo, hi+extra
-	} else {
-		p.Y.Min, p.Y.Max = lo-extra, hi
+	return ratio
+}
+
+// xScaleOf is the scale of an x axis holding vs, values of metric m (nil:
+// of a swept key): logarithmic when they are positive and span a decade
+// or more.
+func xScaleOf(m *Metric, vs []float64) scale {
+	if lo, hi := slices.Min(vs), slices.Max(vs); lo > 0 && hi/lo >= 10 {
+		return logarithmic
+	}
+	if m == nil {
+		return linear
+	}
+	return yScaleOf(*m)
+}
+
+// setScale makes a a logarithmic axis when s says so.
+func setScale(a *plot.Axis, s scale) {
+	if s == logarithmic {
+		a.Scale = plot.LogScale{}
+		a.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 }
+
+// axisRange is the range an axis of scale s shows for data from lo to hi:
+// the data with padFrac of their span free at each end (a factor on a
+// logarithmic axis; data that are all equal get ±padFrac of their
+// magnitude), from 0 on a ratio scale, never outside 0..100 for a
+// percentage.
+func axisRange(lo, hi float64, s scale) (min, max float64) {
+	if s == logarithmic {
+		f := math.Pow(hi/lo, padFrac)
+		return lo / f, hi * f
+	}
+	if s == ratio {
+		lo = math.Min(lo, 0)
+	}
+	span := hi - lo
+	if span == 0 {
+		span = math.Max(math.Abs(hi), 1)
+	}
+	min, max = lo-padFrac*span, hi+padFrac*span
+	switch s {
+	case ratio:
+		min = lo
+	case percent:
+		min, max = math.Max(min, 0), math.Min(max, 100)
+	}
+	return min, max
+}
+
+// legendRoom sets p's y range for data from lo to hi on scale s, widened
+// by a legend line per entry on the legend's side so that the legend
+// covers no data: the top when top is set, else the bottom; the other
+// side when the preferred one is bounded (a percentage near 100 has no
+// room above, a ratio scale none below 0).
+func legendRoom(p *plot.Plot, entries int, lo, hi float64, s scale, top bool) {
+	min, max := axisRange(lo, hi, s)
+	extra := (max - min) * legendLine * float64(entries)
+	switch {
+	case top && s == percent && max+extra > 100:
+		top = false
+	case !top && (s == ratio || s == percent && min-extra < 0):
+		top = true
+	}
+	if top {
+		max += extra
+	} else {
+		min -= extra
+	}
+	p.Y.Min, p.Y.Max, p.Legend.Top = min, max, top
+}
+
+// legendLine is a legend entry's height as a fraction of the data range
+// shown (7 pt text with spacing, on a plot about 2 in high).
+const legendLine = 0.08
 
 func cmpFloat(a, b float64) int {
 	switch {
@@ -256,16 +342,6 @@ func cmpFloat(a, b float64) int {
 		return 1
 	}
 	return 0
-}
-
-// logAxis switches an axis to a log scale when its (positive) values span
-// a decade or more.
-func logAxis(a *plot.Axis, vs []float64) {
-	lo, hi := slices.Min(vs), slices.Max(vs)
-	if lo > 0 && hi/lo >= 10 {
-		a.Scale = plot.LogScale{}
-		a.Tick.Marker = plot.LogTicks{Prec: -1}
-	}
 }
 
 // breakdownPlot stacks each point's energy per inference by component, as
@@ -476,9 +552,12 @@ func (d *Data) linePlot(x, y, group string) (*plot.Plot, error) {
 		xl, _ = axisLabel(m, 1)
 	}
 	p := newPlot(xl, yl)
-	if numeric {
-		logAxis(&p.X, xs)
+	xs0 := xScaleOf(nil, xs)
+	if !numeric {
+		xs0 = linear
 	}
+	setScale(&p.X, xs0)
+	p.X.Min, p.X.Max = axisRange(slices.Min(xs), slices.Max(xs), xs0)
 	distinctX := slices.Compact(slices.Sorted(slices.Values(xs)))
 	if len(distinctX) <= 12 {
 		var ticks plot.ConstantTicks
@@ -500,16 +579,30 @@ func (d *Data) linePlot(x, y, group string) (*plot.Plot, error) {
 		}
 		return strings.Compare(a, b)
 	})
-	short := shortNames(d.Swept)
+	// A group whose line equals an earlier group's would hide under it:
+	// it joins that line's legend entry instead ("rows=128, 256 (identical)").
+	type series struct {
+		groups []string
+		pts    plotter.XYs
+	}
+	var ss []series
 	var means []float64
-	for i, g := range groups {
+	for _, g := range groups {
 		var pts plotter.XYs
 		for xv, c := range lines[g] {
 			pts = append(pts, plotter.XY{X: xv, Y: c.sum / c.n / yScale})
 			means = append(means, c.sum/c.n/yScale)
 		}
 		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
-		l, s, err := plotter.NewLinePoints(pts)
+		if i := slices.IndexFunc(ss, func(s series) bool { return slices.Equal(s.pts, pts) }); i >= 0 {
+			ss[i].groups = append(ss[i].groups, g)
+			continue
+		}
+		ss = append(ss, series{[]string{g}, pts})
+	}
+	short := shortNames(d.Swept)
+	for i, sr := range ss {
+		l, s, err := plotter.NewLinePoints(sr.pts)
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}
@@ -518,18 +611,18 @@ func (d *Data) linePlot(x, y, group string) (*plot.Plot, error) {
 		s.Radius = vg.Points(2)
 		p.Add(l, s)
 		if group != "" {
-			p.Legend.Add(cmpOr(short[group], group)+"="+g, l, s)
+			label := cmpOr(short[group], group) + "=" + strings.Join(sr.groups, ", ")
+			if len(sr.groups) > 1 {
+				label += " (identical)"
+			}
+			p.Legend.Add(label, l, s)
 		}
 	}
-	// Lines tend to rise when larger is better: the lower right is free.
-	p.Legend.Top = ym.Better < 0
+	entries := 0
 	if group != "" {
-		legendRoom(p, len(groups), slices.Min(means), slices.Max(means))
+		entries = len(ss)
 	}
-	if ym.Name != "accuracy" {
-		// Energy, time and counts are ratios to zero: an axis from zero
-		// keeps a 0.01 % change from looking like a cliff.
-		p.Y.Min = 0
-	}
+	// Lines tend to rise when larger is better: the bottom is freer.
+	legendRoom(p, entries, slices.Min(means), slices.Max(means), yScaleOf(ym), ym.Better < 0)
 	return p, nil
 }
