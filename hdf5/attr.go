@@ -151,5 +151,5 @@ func (f *File) attributeValue(d *decoder, flags uint8, typeField, spaceField []b
 	if d.err != nil {
 		return Value{}, d.err
 	}
-	return f.decodeValue(t, sp, raw)
+	return f.decodeValue(t, sp, raw, f.dataBudget())
 }

@@ -24,10 +24,16 @@ type chunkGrid struct {
 	filtered bool
 }
 
-func (ds *Dataset) grid() (*chunkGrid, error) {
+// chunkFloor is the chunk size a limited read accepts whatever its limit:
+// h5py makes chunks of up to 1 MiB, which can be larger than a small
+// dataset with room to grow.
+const chunkFloor = 1 << 20
+
+// grid lays out the dataset's chunks, refusing chunks of more than budget
+// bytes.
+func (ds *Dataset) grid(budget uint64) (*chunkGrid, error) {
 	l := ds.layout
 	g := &chunkGrid{dims: ds.space.dims, chunk: l.chunk, unlim: -1, filtered: len(ds.filters) > 0}
-	budget := ds.f.dataBudget()
 	elems := uint64(1)
 	for i, c := range l.chunk {
 		var ok bool
@@ -69,8 +75,8 @@ func unravel(i uint64, counts []uint64) []uint64 {
 	return s
 }
 
-func (ds *Dataset) readChunked(nbytes uint64) ([]byte, error) {
-	g, err := ds.grid()
+func (ds *Dataset) readChunked(nbytes, budget uint64) ([]byte, error) {
+	g, err := ds.grid(max(budget, min(ds.f.dataBudget(), chunkFloor)))
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +89,7 @@ func (ds *Dataset) readChunked(nbytes uint64) ([]byte, error) {
 	elem := uint64(ds.typ.pub.Size)
 	// What the chunks take to read and inflate is capped too: a crafted
 	// index could point every chunk at the same large stored bytes.
-	spent, limit := uint64(0), 2*ds.f.dataBudget()
+	spent, limit := uint64(0), 2*max(budget, g.bytes)
 	err = ds.chunks(g, func(c chunkRef) error {
 		lin := uint64(0)
 		for i, s := range c.scaled {

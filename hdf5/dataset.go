@@ -54,7 +54,20 @@ func (ds *Dataset) Attrs() (map[string]Value, error) {
 
 // Read reads every element.
 func (ds *Dataset) Read() (Value, error) {
-	v, err := ds.read()
+	return ds.ReadLimit(MaxDataBytes)
+}
+
+// ErrTooLarge is wrapped by the error of ReadLimit for a dataset larger
+// than its limit.
+var ErrTooLarge = errors.New("larger than the read allows")
+
+// ReadLimit reads every element, as Read does, but refuses a dataset whose
+// decoded value would take more than limit bytes (8 per number, 16 plus
+// its length per string) with an error wrapping ErrTooLarge, before any of
+// its data is read or inflated. A caller that knows how much it can use
+// bounds its memory by what it asks for, whatever the file says.
+func (ds *Dataset) ReadLimit(limit uint64) (Value, error) {
+	v, err := ds.read(min(limit, ds.f.dataBudget()))
 	if err != nil {
 		return Value{}, fmt.Errorf("hdf5: %s: %w", ds.path, err)
 	}
@@ -254,28 +267,31 @@ func (f *File) sharedMessage(typ uint16, ref []byte, hops int) ([]byte, error) {
 	return m.data, nil
 }
 
-func (ds *Dataset) read() (Value, error) {
+func (ds *Dataset) read(budget uint64) (Value, error) {
 	if ds.typ.pub.Class == Other {
 		return Value{}, fmt.Errorf("datatype %s: %w", ds.typ.pub.What, errors.ErrUnsupported)
 	}
 	if ds.external {
 		return Value{}, fmt.Errorf("data in external files: %w", errors.ErrUnsupported)
 	}
-	raw, err := ds.readRaw()
+	raw, err := ds.readRaw(budget)
 	if err != nil {
 		return Value{}, err
 	}
-	return ds.f.decodeValue(ds.typ, ds.space, raw)
+	return ds.f.decodeValue(ds.typ, ds.space, raw, budget)
 }
 
-// readRaw returns every element as stored, in row-major order.
-func (ds *Dataset) readRaw() ([]byte, error) {
+// readRaw returns every element as stored, in row-major order, if their
+// decoded value fits budget bytes.
+func (ds *Dataset) readRaw(budget uint64) ([]byte, error) {
 	f := ds.f
 	elem := uint64(ds.typ.pub.Size)
-	budget := f.dataBudget()
 	// Decoded, each number takes 8 bytes, each string at least 16.
 	n, err := ds.space.count(budget / max(elem, 8))
 	if err != nil {
+		if budget < f.dataBudget() {
+			return nil, fmt.Errorf("%v elements of %d bytes: more than the %d bytes decoded: %w", ds.space.dims, max(elem, 8), budget, ErrTooLarge)
+		}
 		return nil, err
 	}
 	nbytes := n * elem
@@ -298,7 +314,7 @@ func (ds *Dataset) readRaw() ([]byte, error) {
 		}
 		return f.readData(l.addr, nbytes)
 	}
-	return ds.readChunked(nbytes)
+	return ds.readChunked(nbytes, budget)
 }
 
 // filled returns n bytes of fill value.

@@ -126,6 +126,45 @@ func readErr(t *testing.T, root *Group, name string) error {
 	return err
 }
 
+// TestReadLimit: ReadLimit refuses a dataset above its limit before
+// reading any of its data (here data that lies beyond the end of the
+// file), and reads one within it.
+func TestReadLimit(t *testing.T) {
+	const n = 4096
+	b := newBuilder()
+	stored := deflate(make([]byte, n))
+	tree := b.chunkTree(n, []uint32{uint32(len(stored))}, []uint64{0}, []uint64{b.add(stored)})
+	filters := msg{msgFilters, le(uint8(2), uint8(1), uint16(1), uint16(0), uint16(0))}
+	zipped := b.header(spaceMsg(n), u8Type, filters, chunkedMsg(tree, n))
+	away := b.header(spaceMsg(n), u8Type, contiguousMsg(1<<40, n))
+	data := b.finish(b.header(linkMsg("zipped", zipped), linkMsg("away", away)))
+	f, err := NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		limit uint64
+		ok    bool
+	}{
+		{"zipped", 8 * n, true},
+		{"zipped", 8*n - 1, false},
+		{"away", 8*n - 1, false},
+	} {
+		ds, err := f.Root().Dataset(tc.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := ds.ReadLimit(tc.limit)
+		switch {
+		case tc.ok && (err != nil || len(v.floats)+len(v.uints) != n):
+			t.Errorf("%s within %d bytes: %v", tc.name, tc.limit, err)
+		case !tc.ok && (!errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "[4096] elements of 8 bytes: more than the 32767 bytes decoded")):
+			t.Errorf("%s above %d bytes: %v", tc.name, tc.limit, err)
+		}
+	}
+}
+
 func TestHostile(t *testing.T) {
 	want := func(t *testing.T, err error, text string) {
 		t.Helper()

@@ -144,7 +144,7 @@ func (v Value) Text() (string, error) {
 }
 
 // decodeValue decodes raw, the stored elements of a dataset or attribute.
-func (f *File) decodeValue(t *dtype, sp *dataspace, raw []byte) (Value, error) {
+func (f *File) decodeValue(t *dtype, sp *dataspace, raw []byte, budget uint64) (Value, error) {
 	v := Value{Shape: shape(sp), Type: t.pub}
 	if t.pub.Class == Other {
 		return Value{}, fmt.Errorf("datatype %s: %w", t.pub.What, errors.ErrUnsupported)
@@ -192,7 +192,7 @@ func (f *File) decodeValue(t *dtype, sp *dataspace, raw []byte) (Value, error) {
 		}
 	case String:
 		var err error
-		if v.strs, err = f.decodeStrings(t, raw, n); err != nil {
+		if v.strs, err = f.decodeStrings(t, raw, n, budget); err != nil {
 			return Value{}, err
 		}
 	}
@@ -238,10 +238,10 @@ func halfToFloat64(h uint16) float64 {
 // decodeStrings decodes n fixed-length strings, or n variable-length string
 // references into the global heap. The total length is held to the data
 // budget: many references to one large heap object must not multiply it.
-func (f *File) decodeStrings(t *dtype, raw []byte, n int) ([]string, error) {
+func (f *File) decodeStrings(t *dtype, raw []byte, n int, total uint64) ([]string, error) {
 	out := make([]string, n)
 	size := t.pub.Size
-	budget := f.dataBudget() - min(f.dataBudget(), uint64(n)*16)
+	budget := total - min(total, uint64(n)*16)
 	for i := range n {
 		b := raw[i*size : (i+1)*size]
 		if t.pub.VarLen {
@@ -265,7 +265,7 @@ func (f *File) decodeStrings(t *dtype, raw []byte, n int) ([]string, error) {
 			b = obj[:length]
 		}
 		if uint64(len(b)) > budget {
-			return nil, fmt.Errorf("strings longer than %d bytes in all", f.dataBudget())
+			return nil, fmt.Errorf("strings longer than %d bytes in all: %w", total, ErrTooLarge)
 		}
 		budget -= uint64(len(b))
 		out[i] = trimString(b, t.pad)

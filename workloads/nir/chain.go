@@ -7,10 +7,47 @@ import (
 	"strings"
 )
 
-// supported lists the node types Import maps, for messages.
-var supported = []string{
-	"Input", "Output", "Affine", "Linear", "Conv2d", "IF", "LIF", "I", "LI",
-	"Threshold", "Flatten", "SumPool2d", "AvgPool2d", "Scale",
+// nodeTypes lists the node types Import maps, in the order messages name
+// them, each with the parameters Import reads from it: Decode reads no
+// other dataset of a node.
+var nodeTypes = []struct {
+	typ    string
+	params []string
+}{
+	{"Input", []string{"shape"}},
+	{"Output", []string{"shape"}},
+	{"Affine", []string{"weight", "bias"}},
+	{"Linear", []string{"weight"}},
+	{"Conv2d", []string{"weight", "bias", "stride", "padding", "dilation", "groups", "input_shape"}},
+	{"IF", []string{"r", "v_threshold", "v_reset"}},
+	{"LIF", []string{"tau", "r", "v_leak", "v_threshold", "v_reset"}},
+	{"I", []string{"r"}},
+	{"LI", []string{"tau", "r", "v_leak"}},
+	{"Threshold", []string{"threshold"}},
+	{"Flatten", []string{"start_dim", "end_dim", "input_type"}}, // input_type: kept for Export's round trip
+	{"SumPool2d", []string{"kernel_size", "stride", "padding"}},
+	{"AvgPool2d", []string{"kernel_size", "stride", "padding"}},
+	{"Scale", []string{"scale"}},
+}
+
+// paramsOf returns the parameters Import reads from a node of type t, and
+// whether it maps that type at all.
+func paramsOf(t string) ([]string, bool) {
+	for _, n := range nodeTypes {
+		if n.typ == t {
+			return n.params, true
+		}
+	}
+	return nil, false
+}
+
+// supportedList names the node types Import maps, for messages.
+func supportedList() string {
+	names := make([]string, len(nodeTypes))
+	for i, n := range nodeTypes {
+		names[i] = n.typ
+	}
+	return strings.Join(names, ", ")
 }
 
 // unsupportedWhy says, per NIR type that Import refuses, what the type is
@@ -58,11 +95,11 @@ func chain(g *Graph) ([]string, error) {
 			inputs = append(inputs, name)
 		case t == "Output":
 			outputs = append(outputs, name)
-		case slices.Contains(supported, t):
+		case isSupported(t):
 		case unsupportedWhy[t] != "":
 			why = append(why, fmt.Sprintf("node %q (%s): not supported: %s", name, t, unsupportedWhy[t]))
 		default:
-			why = append(why, fmt.Sprintf("node %q (%s): unknown node type (nmsim maps %s)", name, t, strings.Join(supported, ", ")))
+			why = append(why, fmt.Sprintf("node %q (%s): unknown node type (nmsim maps %s)", name, t, supportedList()))
 		}
 	}
 	if len(inputs) != 1 || len(outputs) != 1 {
@@ -109,6 +146,11 @@ func chain(g *Graph) ([]string, error) {
 		return nil, why.err()
 	}
 	return order, nil
+}
+
+func isSupported(t string) bool {
+	_, ok := paramsOf(t)
+	return ok
 }
 
 // cycles returns each cycle of the graph once, as "a (T) -> b (T) -> a",

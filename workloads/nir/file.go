@@ -11,6 +11,7 @@ import (
 	"github.com/nmsim/nmsim/hdf5"
 	"github.com/nmsim/nmsim/hdf5w"
 	"github.com/nmsim/nmsim/internal/atomicfile"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // Open reads the NIR file at path.
@@ -31,10 +32,33 @@ func Open(path string) (*Graph, error) {
 	return g, nil
 }
 
+// Limits on what Decode reads, so that a small hostile file cannot make it
+// inflate gigabytes of compressed parameters: see docs/nir.md.
+const (
+	// maxValues bounds the numbers read from one file in all (weights
+	// mostly): 128 MiB as float64.
+	maxValues = 1 << 24
+	// maxSmall bounds a shape-like parameter (shape, stride, padding, ...)
+	// in elements.
+	maxSmall = 64
+	// maxTextBytes bounds the edge list and each metadata entry.
+	maxTextBytes = 1 << 24
+)
+
+// smallParams are the shape-like parameters: a few integers (or a word,
+// such as padding "same") each, read before any large one.
+var smallParams = []string{"shape", "stride", "padding", "dilation", "groups", "input_shape", "kernel_size", "start_dim", "end_dim", "input_type"}
+
 // Decode reads a NIR graph from an HDF5 file of the given size. The HDF5
-// reader bounds memory and refuses corrupt files; Decode adds the NIR
-// structure: /node with type "NIRGraph", edges between existing nodes, and
-// a type for every node.
+// reader refuses corrupt files; Decode adds the NIR structure: /node with
+// type "NIRGraph", edges between existing nodes, and a type for every
+// node. It reads only the parameters Import uses for each node type
+// (nodeTypes; none for types it refuses), the shape-like ones first: an
+// Input shape that nmsim cannot take is refused before any weight is read,
+// and every other parameter must have dimensions within model.MaxDim and
+// no more values than the graph can use (maxActivations for a per-neuron
+// parameter, maxValues for weights and for the file in all), checked from
+// its header before its data is read or inflated.
 func Decode(r io.ReaderAt, size int64) (*Graph, error) {
 	f, err := hdf5.NewReader(r, size)
 	if err != nil {
@@ -62,16 +86,49 @@ func Decode(r io.ReaderAt, size int64) (*Graph, error) {
 	if err != nil {
 		return nil, fmt.Errorf("/node/nodes: %w", err)
 	}
+	var large []param
 	for _, name := range nodes.Members() {
 		ng, err := nodes.Group(name)
 		if err != nil {
 			return nil, fmt.Errorf("node %q: %w", name, err)
 		}
-		n, err := readNode(ng)
+		n, big, err := readNode(name, ng)
 		if err != nil {
-			return nil, fmt.Errorf("node %q: %w", name, err)
+			return nil, err
 		}
 		g.Nodes[name] = n
+		for _, p := range big {
+			p.node = name
+			large = append(large, p)
+		}
+	}
+	// The Input fixes every size after it: refuse one nmsim cannot take
+	// before reading anything large.
+	for _, name := range g.Sorted() {
+		n := g.Nodes[name]
+		if a, ok := n.Params["shape"]; n.Type == "Input" && ok && a.Strings == nil {
+			if _, err := shapeOf(floatsToInts(a.Numbers)); err != nil {
+				return nil, fmt.Errorf("node %q (Input): shape %v: %w", name, a.Numbers, err)
+			}
+		}
+	}
+	left := maxValues
+	for _, p := range large {
+		n := g.Nodes[p.node]
+		limit := maxActivations
+		if p.key == "weight" {
+			limit = left
+		}
+		a, err := readArray(p.ds, uint64(8*min(limit, left)))
+		if errors.Is(err, hdf5.ErrTooLarge) {
+			return nil, fmt.Errorf("node %q (%s): %s of shape %v holds more values than nmsim imports (%d for a neuron parameter, %d in all, %d of them left): %w",
+				p.node, n.Type, p.key, p.ds.Shape(), maxActivations, maxValues, left, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("node %q (%s): %s: %w", p.node, n.Type, p.key, err)
+		}
+		left -= a.Size()
+		n.Params[p.key] = a
 	}
 	if g.Edges, err = readEdges(top, g.Nodes); err != nil {
 		return nil, err
@@ -80,6 +137,12 @@ func Decode(r io.ReaderAt, size int64) (*Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// param is a large parameter of a node, read after the small ones.
+type param struct {
+	node, key string
+	ds        *hdf5.Dataset
 }
 
 // nodeType reads a group's "type" dataset.
@@ -95,11 +158,17 @@ func nodeType(g *hdf5.Group) (string, error) {
 	return t, nil
 }
 
+// scalarString reads a dataset holding one string (of at most
+// maxTextBytes).
 func scalarString(ds *hdf5.Dataset) (string, error) {
 	if ds.Dtype().Class != hdf5.String {
 		return "", fmt.Errorf("is %v, want a string", ds.Dtype())
 	}
-	s, err := ds.Strings()
+	v, err := ds.ReadLimit(maxTextBytes)
+	if err != nil {
+		return "", err
+	}
+	s, err := v.Strings()
 	if err != nil {
 		return "", err
 	}
@@ -109,38 +178,54 @@ func scalarString(ds *hdf5.Dataset) (string, error) {
 	return s[0], nil
 }
 
-// readNode reads a node's type and every dataset beside it. Subgroups
-// (metadata, the insides of a nested graph) are not parameters and are
-// skipped; Import refuses nested graphs by their type.
-func readNode(g *hdf5.Group) (*Node, error) {
+// readNode reads a node's type and the small parameters Import uses for
+// it, and returns its large ones to be read later (the node field unset).
+// Other datasets and subgroups (metadata, the insides of a nested graph)
+// are not read; Import refuses unsupported types by their name.
+func readNode(name string, g *hdf5.Group) (*Node, []param, error) {
 	t, err := nodeType(g)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("node %q: %w", name, err)
 	}
 	n := &Node{Type: t, Params: map[string]Array{}}
-	for _, name := range g.Members() {
-		if name == "type" {
+	keys, _ := paramsOf(t)
+	var large []param
+	for _, key := range keys {
+		obj, err := g.Object(key)
+		if errors.Is(err, hdf5.ErrNotFound) {
 			continue
 		}
-		obj, err := g.Object(name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+			return nil, nil, fmt.Errorf("node %q (%s): %s: %w", name, t, key, err)
 		}
 		ds, ok := obj.(*hdf5.Dataset)
 		if !ok {
+			return nil, nil, fmt.Errorf("node %q (%s): %s is a group, want a dataset", name, t, key)
+		}
+		for _, d := range ds.Shape() {
+			if d > model.MaxDim {
+				return nil, nil, fmt.Errorf("node %q (%s): %s has shape %v: dimension %d is more than the %d nmsim's models allow", name, t, key, ds.Shape(), d, model.MaxDim)
+			}
+		}
+		if !slices.Contains(smallParams, key) {
+			large = append(large, param{key: key, ds: ds})
 			continue
 		}
-		a, err := readArray(ds)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
+		a, err := readArray(ds, 8*maxSmall)
+		if errors.Is(err, hdf5.ErrTooLarge) {
+			return nil, nil, fmt.Errorf("node %q (%s): %s has shape %v: more than the %d values such a parameter holds: %w", name, t, key, ds.Shape(), maxSmall, err)
 		}
-		n.Params[name] = a
+		if err != nil {
+			return nil, nil, fmt.Errorf("node %q (%s): %s: %w", name, t, key, err)
+		}
+		n.Params[key] = a
 	}
-	return n, nil
+	return n, large, nil
 }
 
-func readArray(ds *hdf5.Dataset) (Array, error) {
-	v, err := ds.Read()
+// readArray reads a parameter whose decoded value fits limit bytes.
+func readArray(ds *hdf5.Dataset, limit uint64) (Array, error) {
+	v, err := ds.ReadLimit(limit)
 	if err != nil {
 		return Array{}, err
 	}
@@ -188,7 +273,11 @@ func readEdges(top *hdf5.Group, nodes map[string]*Node) ([]Edge, error) {
 	if ds.Dtype().Class != hdf5.String {
 		return nil, fmt.Errorf("/node/edges is %v, want strings", ds.Dtype())
 	}
-	s, err := ds.Strings()
+	v, err := ds.ReadLimit(maxTextBytes)
+	if err != nil {
+		return nil, fmt.Errorf("/node/edges: %w", err)
+	}
+	s, err := v.Strings()
 	if err != nil {
 		return nil, fmt.Errorf("/node/edges: %w", err)
 	}
