@@ -182,7 +182,7 @@ func TestKeys(t *testing.T) {
 	if len(keys) != n {
 		t.Errorf("len(Keys()) = %d, want %d", len(keys), n)
 	}
-	for _, want := range []string{"chip.mesh_width", "crossbar.adc_bits", "noc.max_spikes_per_packet", "energy.tile_leakage_mw"} {
+	for _, want := range []string{"chip.mesh_width", "crossbar.adc_bits", "noc.max_spikes_per_packet", "tech.node_nm", "tile.power_gating"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("Keys() lacks %s", want)
 		}
@@ -195,7 +195,7 @@ func TestGet(t *testing.T) {
 		"crossbar.adc_bits": "6",
 		"chip.topology":     `"mesh"`,
 		"chip.clock_mhz":    "200.0",
-		"energy.adc_pj":     "2.58",
+		"tech.node_nm":      "32.0",
 	} {
 		got, err := c.Get(key)
 		if err != nil || got != want {
@@ -225,8 +225,8 @@ func TestEncodeRoundTrip(t *testing.T) {
 	c := Default()
 	// Values that stress formatting: a large and a tiny float, a float that
 	// is an integer.
-	c.Energy.CellReadFJ = 1e-7
-	c.Energy.RowDriverPJ = 123456.789
+	c.Device.ReadPulseNS = 1e-7
+	c.Tile.InputBufferKB = 12345.6789
 	c.Chip.ClockMHz = 1000
 	var buf bytes.Buffer
 	if err := c.Encode(&buf); err != nil {
@@ -250,7 +250,7 @@ func TestValidateReportsAll(t *testing.T) {
 	c := Default()
 	c.Chip.MeshWidth = 0
 	c.Crossbar.Cell = "single"
-	c.Energy.ADCPJ = math.Inf(1)
+	c.Device.ROnKOhm = math.Inf(1)
 	var errs Errors
 	if !errors.As(c.Validate(), &errs) || len(errs) != 3 {
 		t.Fatalf("want 3 problems, got %v", errs)
@@ -300,6 +300,14 @@ func TestUnphysicalValuesAreErrors(t *testing.T) {
 		{"chip.clock_mhz", "1e-300"},
 		{"chip.clock_mhz", "inf"},
 		{"neuron.update", "sometimes"},
+		{"tech.node_nm", "5"},
+		{"tech.node_nm", "180"},
+		{"tech.vdd", "-0.9"},
+		{"tech.vdd", "nan"},
+		{"device.read_voltage", "0"},
+		{"device.r_on_kohm", "-inf"},
+		{"tile.input_buffer_kb", "-1"},
+		{"neuron.membrane_bits", "1"},
 	} {
 		c := Default()
 		if err := c.Set(kv[0], kv[1]); err != nil {

@@ -1,6 +1,6 @@
 // Package arch is the schema of arch.toml: the typed description of one
-// simulated chip (mesh, tiles, crossbars, neuron units, network-on-chip and
-// per-event energies), its defaults, strict decoding and validation.
+// simulated chip (technology, mesh, tiles, crossbars, devices, neuron units
+// and network-on-chip), its defaults, strict decoding and validation.
 //
 // A file only needs the keys it changes: Parse starts from Default(), the
 // values of configs/rram-xnor.toml, and overlays the file on top. Every key
@@ -11,13 +11,22 @@ package arch
 // Config is one design point. Its zero value is not useful: start from
 // Default(), Parse or Load.
 type Config struct {
+	Tech     Tech     `toml:"tech"`
 	Chip     Chip     `toml:"chip"`
 	Tile     Tile     `toml:"tile"`
 	Crossbar Crossbar `toml:"crossbar"`
 	Device   Device   `toml:"device"`
 	Neuron   Neuron   `toml:"neuron"`
 	NoC      NoC      `toml:"noc"`
-	Energy   Energy   `toml:"energy"`
+}
+
+// Tech is the CMOS technology the chip is built in; the energy model
+// scales every component from its source node to it (docs/energy-model.md).
+type Tech struct {
+	NodeNM float64 `toml:"node_nm"` // feature size, 7..130 nm
+	// Supply voltage; 0 takes the node's nominal supply (the table in
+	// docs/energy-model.md). Dynamic energy scales as vdd², leakage as vdd.
+	Vdd float64 `toml:"vdd"`
 }
 
 // Chip is the top level: a mesh or torus of identical tiles on one clock.
@@ -29,8 +38,21 @@ type Chip struct {
 }
 
 // Tile is one mesh node: crossbars, neuron units and a network interface.
+// Keys other than crossbars describe its composition for area and energy
+// only; they do not change spikes or cycles.
 type Tile struct {
-	Crossbars int `toml:"crossbars"` // crossbar arrays per tile, 1..1024
+	Crossbars     int `toml:"crossbars"`       // crossbar arrays per tile, 1..1024
+	ShiftAddUnits int `toml:"shift_add_units"` // shift-and-add units per tile, 1..65536
+	// Input and output spike buffers and the membrane store, in KiB; 0
+	// sizes each from what the mapping needs on the busiest tile (or, with
+	// no model, from the tile's crossbars).
+	InputBufferKB  float64 `toml:"input_buffer_kb"`  // 0..65536 KiB
+	OutputBufferKB float64 `toml:"output_buffer_kb"` // 0..65536 KiB
+	// Wires of a bus from the input buffer to the arrays (ISAAC's
+	// eDRAM-to-IMA bus), spanning the tile; 0 = none.
+	BusBits        int  `toml:"bus_bits"`         // 0..65536
+	TilesPerRouter int  `toml:"tiles_per_router"` // tiles sharing one router (concentration), 1..16
+	PowerGating    bool `toml:"power_gating"`     // tiles the mapping leaves unused are switched off and leak nothing
 }
 
 // Crossbar is one R×C array with its row drivers, column mux and ADCs.
@@ -64,12 +86,23 @@ type Device struct {
 	StuckAtOffRate float64 `toml:"stuck_at_off_rate"` // fraction of cells stuck at G_off, 0..1
 	StuckAtOnRate  float64 `toml:"stuck_at_on_rate"`  // fraction of cells stuck at G_on, 0..1; the two sum to ≤ 1
 	IRDrop         float64 `toml:"ir_drop"`           // wire resistance per cell pitch / R_on, 0..1; 0 = off
+	// Electrical parameters for the array's read energy, V_read² · G ·
+	// t_read per driven cell, and its area; they do not change spikes.
+	ReadVoltage float64 `toml:"read_voltage"`  // V_read, (0, 5] V
+	ROnKOhm     float64 `toml:"r_on_kohm"`     // on-state resistance 1/G_on, (0, 1e6] kΩ
+	ReadPulseNS float64 `toml:"read_pulse_ns"` // read pulse width, (0, read latency] ns
+	CellAreaF2  float64 `toml:"cell_area_f2"`  // cell area in F² (F = tech.node_nm), 1..10000
 }
 
 // Neuron is the digital neuron datapath of a tile.
 type Neuron struct {
 	UnitsPerTile int `toml:"units_per_tile"` // neuron updates a tile performs per cycle, ≥1
 	UpdateCycles int `toml:"update_cycles"`  // latency of one batch of updates, ≥1
+	MembraneBits int `toml:"membrane_bits"`  // stored membrane width, 2..64; area and energy only (the simulator keeps int64)
+	// Membrane store in KiB; 0 sizes it from the mapping (membrane_bits
+	// per neuron homed on the busiest tile) or, with no model, from the
+	// tile's crossbars.
+	MembraneKB float64 `toml:"membrane_kb"` // 0..65536 KiB
 	// "event": a neuron is updated (and charged) only when it has work to
 	// do: input, a bias or leak, or a membrane at or above threshold;
 	// "all": every neuron every timestep (a synchronous unit). Spikes and
@@ -98,32 +131,18 @@ type NoC struct {
 	NIQueuePackets    int    `toml:"ni_queue_packets"`    // packets an NI queue holds; 0: unbounded
 }
 
-// Energy holds the per-event energies and the leakage power; the sources of
-// the defaults are in configs/rram-xnor.toml and docs/arch.md.
-type Energy struct {
-	CellReadFJ     float64 `toml:"cell_read_fj"`     // per cell on a driven row, per column read (fJ)
-	RowDriverPJ    float64 `toml:"row_driver_pj"`    // per row driven per read (pJ)
-	ADCPJ          float64 `toml:"adc_pj"`           // per conversion at adc_ref_bits (pJ)
-	ADCRefBits     int     `toml:"adc_ref_bits"`     // resolution adc_pj was measured at; energy scales as 2^(adc_bits-adc_ref_bits)
-	ShiftAddPJ     float64 `toml:"shift_add_pj"`     // per partial sum accumulated digitally (pJ)
-	NeuronUpdatePJ float64 `toml:"neuron_update_pj"` // per neuron integrate/fire/reset (pJ)
-	PacketPJ       float64 `toml:"packet_pj"`        // NI packetization per packet (pJ)
-	RouterFlitPJ   float64 `toml:"router_flit_pj"`   // per flit per router traversal (pJ)
-	LinkFlitPJ     float64 `toml:"link_flit_pj"`     // per flit per link hop (pJ)
-	TileLeakageMW  float64 `toml:"tile_leakage_mw"`  // static power per tile (mW)
-}
-
 // Default returns a fresh copy of the ReRAM-XNOR preset, the values of
 // configs/rram-xnor.toml (a test keeps the two identical).
 func Default() *Config {
 	return &Config{
+		Tech: Tech{NodeNM: 32},
 		Chip: Chip{
 			MeshWidth:  4,
 			MeshHeight: 4,
 			Topology:   "mesh",
 			ClockMHz:   200,
 		},
-		Tile: Tile{Crossbars: 8},
+		Tile: Tile{Crossbars: 8, ShiftAddUnits: 128, TilesPerRouter: 1, PowerGating: true},
 		Crossbar: Crossbar{
 			Rows:              128,
 			Cols:              128,
@@ -135,13 +154,18 @@ func Default() *Config {
 			ADCLatencyCycles:  1,
 		},
 		Device: Device{
-			OnOffRatio: 10,
-			Levels:     2,
+			OnOffRatio:  10,
+			Levels:      2,
+			ReadVoltage: 0.5,
+			ROnKOhm:     240,
+			ReadPulseNS: 10,
+			CellAreaF2:  48,
 		},
 		Neuron: Neuron{
 			UnitsPerTile: 64,
 			UpdateCycles: 1,
 			Update:       "event",
+			MembraneBits: 24,
 		},
 		NoC: NoC{
 			Model:              "cycle",
@@ -156,18 +180,6 @@ func Default() *Config {
 			MaxSpikesPerPacket: 8,
 			Multicast:          "source",
 			Allocation:         "combined",
-		},
-		Energy: Energy{
-			CellReadFJ:     15,
-			RowDriverPJ:    0.33,
-			ADCPJ:          2.58,
-			ADCRefBits:     8,
-			ShiftAddPJ:     0.1,
-			NeuronUpdatePJ: 52,
-			PacketPJ:       1.7,
-			RouterFlitPJ:   5.2,
-			LinkFlitPJ:     2.6,
-			TileLeakageMW:  1,
 		},
 	}
 }

@@ -12,7 +12,14 @@ import (
 // from them (cycles × events) cannot overflow.
 const (
 	maxLatencyCycles = 1000
-	maxEnergy        = 1e6
+	maxBufferKB      = 65536
+)
+
+// The technology nodes the energy model's scaling tables cover
+// (Stillmaker & Baas 2017; docs/energy-model.md).
+const (
+	MinNodeNM = 7
+	MaxNodeNM = 130
 )
 
 // checker accumulates every problem instead of stopping at the first.
@@ -78,6 +85,11 @@ func (c *Config) Validate() error {
 	var k checker
 	ch, cb, noc := c.Chip, c.Crossbar, c.NoC
 
+	k.floatIn("tech.node_nm", c.Tech.NodeNM, MinNodeNM, MaxNodeNM, "nm (the range the scaling equations cover)")
+	if c.Tech.Vdd != 0 {
+		k.floatIn("tech.vdd", c.Tech.Vdd, 0.4, 2, "V (0 takes the node's nominal supply)")
+	}
+
 	wOK := k.intIn("chip.mesh_width", ch.MeshWidth, 1, 64, "tiles", "")
 	hOK := k.intIn("chip.mesh_height", ch.MeshHeight, 1, 64, "tiles", "")
 	k.oneOf("chip.topology", ch.Topology, "mesh", "torus")
@@ -85,7 +97,13 @@ func (c *Config) Validate() error {
 	// without bound (1e-300 MHz once gave 6.5e287 GJ).
 	k.floatIn("chip.clock_mhz", ch.ClockMHz, 1, 10000, "MHz")
 
-	xbOK := k.intIn("tile.crossbars", c.Tile.Crossbars, 1, 1024, "crossbars", "")
+	tl := c.Tile
+	xbOK := k.intIn("tile.crossbars", tl.Crossbars, 1, 1024, "crossbars", "")
+	k.intIn("tile.shift_add_units", tl.ShiftAddUnits, 1, 65536, "units", "")
+	k.floatIn("tile.input_buffer_kb", tl.InputBufferKB, 0, maxBufferKB, "KiB (0 sizes it from the mapping)")
+	k.floatIn("tile.output_buffer_kb", tl.OutputBufferKB, 0, maxBufferKB, "KiB (0 sizes it from the mapping)")
+	k.intIn("tile.bus_bits", tl.BusBits, 0, 65536, "wires", "")
+	k.intIn("tile.tiles_per_router", tl.TilesPerRouter, 1, 16, "tiles", "")
 
 	rowsOK := k.intIn("crossbar.rows", cb.Rows, 8, 4096, "rows", "")
 	colsOK := k.intIn("crossbar.cols", cb.Cols, 8, 4096, "columns", "")
@@ -126,10 +144,22 @@ func (c *Config) Validate() error {
 			strconv.FormatFloat(1-dv.StuckAtOffRate, 'g', 6, 64))
 	}
 	k.floatIn("device.ir_drop", dv.IRDrop, 0, 1, "(wire resistance per cell / on-resistance)")
+	if !(dv.ReadVoltage > 0 && dv.ReadVoltage <= 5) {
+		k.fail("device.read_voltage", dv.ReadVoltage, "must be in (0, 5] V")
+	}
+	if !(dv.ROnKOhm > 0 && dv.ROnKOhm <= 1e6) {
+		k.fail("device.r_on_kohm", dv.ROnKOhm, "must be in (0, 1e6] kΩ")
+	}
+	k.floatIn("device.cell_area_f2", dv.CellAreaF2, 1, 10000, "F²")
+	if !(dv.ReadPulseNS > 0 && dv.ReadPulseNS <= 1e6) {
+		k.fail("device.read_pulse_ns", dv.ReadPulseNS, "must be in (0, 1e6] ns")
+	}
 
 	k.intIn("neuron.units_per_tile", c.Neuron.UnitsPerTile, 1, 65536, "updates per cycle", "")
 	k.intIn("neuron.update_cycles", c.Neuron.UpdateCycles, 1, maxLatencyCycles, "cycles", "")
 	k.oneOf("neuron.update", c.Neuron.Update, "event", "all")
+	k.intIn("neuron.membrane_bits", c.Neuron.MembraneBits, 2, 64, "bits", "")
+	k.floatIn("neuron.membrane_kb", c.Neuron.MembraneKB, 0, maxBufferKB, "KiB (0 sizes it from the mapping)")
 
 	k.oneOf("noc.model", noc.Model, "cycle", "zeroload")
 	k.oneOf("noc.routing", noc.Routing, "xy", "yx")
@@ -187,18 +217,6 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	e := c.Energy
-	k.floatIn("energy.cell_read_fj", e.CellReadFJ, 0, maxEnergy, "fJ")
-	k.floatIn("energy.row_driver_pj", e.RowDriverPJ, 0, maxEnergy, "pJ")
-	k.floatIn("energy.adc_pj", e.ADCPJ, 0, maxEnergy, "pJ")
-	k.intIn("energy.adc_ref_bits", e.ADCRefBits, 1, 16, "bits", "")
-	k.floatIn("energy.shift_add_pj", e.ShiftAddPJ, 0, maxEnergy, "pJ")
-	k.floatIn("energy.neuron_update_pj", e.NeuronUpdatePJ, 0, maxEnergy, "pJ")
-	k.floatIn("energy.packet_pj", e.PacketPJ, 0, maxEnergy, "pJ")
-	k.floatIn("energy.router_flit_pj", e.RouterFlitPJ, 0, maxEnergy, "pJ")
-	k.floatIn("energy.link_flit_pj", e.LinkFlitPJ, 0, maxEnergy, "pJ")
-	k.floatIn("energy.tile_leakage_mw", e.TileLeakageMW, 0, maxEnergy, "mW")
-
 	return k.errs.orNil()
 }
 
@@ -215,9 +233,21 @@ func (c *Config) Warnings() []string {
 			"crossbar.adc_bits = %d is below the %d bits that resolve a popcount over crossbar.rows_per_read = %d rows; partial sums will clip",
 			cb.ADCBits, need, cb.RowsPerRead))
 	}
+	// The energy model cuts a pulse longer than the read it belongs to.
+	if readNS := c.ReadNS(); c.Device.ReadPulseNS > readNS {
+		out = append(out, fmt.Sprintf(
+			"device.read_pulse_ns = %g is longer than a read (crossbar.read_latency_cycles / chip.clock_mhz = %g ns); the read energy uses %g ns",
+			c.Device.ReadPulseNS, readNS, readNS))
+	}
 	if c.Device.Levels > 2 {
 		out = append(out, fmt.Sprintf(
 			"device.levels = %d: weights are stored one bit per cell, so only the lowest and highest levels are used", c.Device.Levels))
 	}
 	return out
+}
+
+// ReadNS is the time one crossbar read takes: read_latency_cycles at the
+// chip clock, in ns.
+func (c *Config) ReadNS() float64 {
+	return float64(c.Crossbar.ReadLatencyCycles) * 1e3 / c.Chip.ClockMHz
 }

@@ -9,22 +9,31 @@ import (
 )
 
 // BenchmarkInfer runs one sample of a random 28×28 net through the chip
-// with the cycle-level NoC; allocs/op shows what the run allocates per
-// sample (result slices, not the inner loops).
+// with the cycle-level NoC, with event-driven and synchronous neuron
+// updates; allocs/op shows what the run allocates per sample (result
+// slices, not the inner loops).
 func BenchmarkInfer(b *testing.B) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	o := testmodel.Small
 	o.Side = 28
 	m := testmodel.Random(rng, o)
-	c, err := New(arch.Default(), m, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
 	x := testmodel.Sample(rng, m)
-	w := c.NewWorker()
-	w.Infer(x, 0, 16, Hooks{})
-	b.ReportAllocs()
-	for b.Loop() {
-		w.Infer(x, 0, 16, Hooks{})
+	// neuron.update = "all" does no event accounting, so the two show
+	// what it costs.
+	for _, mode := range []string{"event", "all"} {
+		b.Run("update="+mode, func(b *testing.B) {
+			cfg := arch.Default()
+			cfg.Neuron.Update = mode
+			c, err := New(cfg, m, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := c.NewWorker()
+			w.Infer(x, 0, 16, Hooks{})
+			b.ReportAllocs()
+			for b.Loop() {
+				w.Infer(x, 0, 16, Hooks{})
+			}
+		})
 	}
 }

@@ -235,7 +235,9 @@ func (w *Worker) step(si, t int, h Hooks) {
 		copyRecord(rec, &ss.lastRec)
 	} else {
 		w.compute(si)
-		markInputs(s, ss)
+		if w.c.eventNeurons {
+			markInputs(s, ss)
+		}
 		copy(ss.prevIn, ss.in)
 		ss.memo = true
 		clear(rec.tileCycles)

@@ -2,6 +2,8 @@ package energy
 
 import (
 	"math"
+	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
@@ -10,38 +12,141 @@ import (
 	"github.com/nmsim/nmsim/noc"
 )
 
-func TestEnergyIsCountersTimesConstants(t *testing.T) {
-	cfg := arch.Default()
-	cfg.Energy = arch.Energy{CellReadFJ: 10, RowDriverPJ: 1, ADCPJ: 2, ADCRefBits: 8, ShiftAddPJ: 0.5, NeuronUpdatePJ: 3, PacketPJ: 4, RouterFlitPJ: 5, LinkFlitPJ: 6, TileLeakageMW: 2}
-	cfg.Crossbar.ADCBits = 6 // a quarter of the 8-bit energy
-	cfg.Chip.ClockMHz = 100
-	cfg.Chip.MeshWidth, cfg.Chip.MeshHeight = 2, 2
-	m := New(cfg)
-	xb := crossbar.Counters{CellReads: 1000, RowsDriven: 10, Conversions: 8, ShiftAdds: 8}
-	nu := neuron.Counters{Updates: 7}
-	nc := noc.Counters{Packets: 2, RouterFlits: 5, SwitchFlits: 6, LinkFlits: 4}
-	want := map[string]float64{
-		CrossbarCells: 1000 * 10e-15, RowDrivers: 10e-12, ADC: 8 * 0.5e-12, ShiftAdd: 8 * 0.5e-12,
-		Neurons: 21e-12, NIPackets: 8e-12, Routers: 30e-12, Links: 24e-12,
-		Leakage: 2e-3 * 4 * 1000 / 100e6, // 4 tiles × 2 mW × 10 µs
-	}
-	items := m.Breakdown(xb, nu, nc, 1000)
-	if len(items) != len(want) {
-		t.Fatalf("%d items, want %d", len(items), len(want))
-	}
-	for _, it := range items {
-		if math.Abs(it.Joules-want[it.Component]) > 1e-9*want[it.Component] {
-			t.Errorf("%s = %g J, want %g", it.Component, it.Joules, want[it.Component])
+// TestEveryCounterIsPriced sets each field of every component's counters
+// to one, alone, and requires a positive energy: a counter added to a
+// component without a price fails here.
+func TestEveryCounterIsPriced(t *testing.T) {
+	for _, preset := range []string{"rram-xnor.toml", "isaac.toml"} {
+		cfg, err := arch.Load(filepath.Join("..", "configs", preset))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := New(cfg, nil)
+		var xb crossbar.Counters
+		var nu neuron.Counters
+		var nc noc.Counters
+		for _, c := range []any{&xb, &nu, &nc} {
+			v := reflect.ValueOf(c).Elem()
+			for i := range v.NumField() {
+				f := v.Field(i)
+				if f.Kind() != reflect.Int64 {
+					t.Fatalf("%s.%s is a %s: price it and extend this test", v.Type(), v.Type().Field(i).Name, f.Kind())
+				}
+				f.SetInt(1)
+				if e := Total(m.Dynamic(xb, nu, nc)); !(e > 0) {
+					t.Errorf("%s: %s.%s has no energy", preset, v.Type(), v.Type().Field(i).Name)
+				}
+				f.SetInt(0)
+			}
 		}
 	}
-	sum := 0.0
-	for _, v := range want {
-		sum += v
+}
+
+// TestNodeSweepIsMonotone: a smaller node gives less area, less energy
+// per action, less peak power and less leakage, at each node's nominal
+// supply, between the tabulated nodes as well as on them.
+func TestNodeSweepIsMonotone(t *testing.T) {
+	xb := crossbar.Counters{Reads: 10, RowsDriven: 300, CellReads: 30000, Conversions: 1000, ShiftAdds: 1000}
+	nu := neuron.Counters{Updates: 500, Skipped: 500, Spikes: 50}
+	nc := noc.Counters{Packets: 5, Flits: 15, RouterFlits: 45, LinkFlits: 30, SwitchFlits: 45, BufferWrites: 45, BufferReads: 45}
+	type point struct{ area, peak, leak, dyn float64 }
+	var prev point
+	for i, node := range []float64{7, 8, 10, 12, 14, 16, 20, 22, 28, 32, 40, 45, 55, 65, 90, 130} {
+		cfg := arch.Default()
+		cfg.Tech.NodeNM = node
+		m := New(cfg, nil)
+		p := point{m.TileAreaMM2(), m.TilePeakW(), m.TileLeakageW(), Total(m.Dynamic(xb, nu, nc))}
+		if i > 0 && !(p.area > prev.area && p.peak > prev.peak && p.leak > prev.leak && p.dyn > prev.dyn) {
+			t.Errorf("%g nm: %+v, not above the smaller node's %+v", node, p, prev)
+		}
+		prev = p
 	}
-	if got := Total(items); math.Abs(got-sum) > 1e-9*sum {
-		t.Errorf("total %g, want %g", got, sum)
+}
+
+// TestSupplyScaling: dynamic energy scales as vdd², leakage as vdd, and
+// the ReRAM cells, driven at V_read, not at all.
+func TestSupplyScaling(t *testing.T) {
+	cfg := arch.Default()
+	nominal := New(cfg, nil)
+	cfg.Tech.Vdd = 1.1 * NominalVdd(cfg.Tech.NodeNM)
+	high := New(cfg, nil)
+	adc := crossbar.Counters{Conversions: 1}
+	cells := crossbar.Counters{CellReads: 1}
+	e := func(m *Model, c crossbar.Counters) float64 {
+		return Total(m.Dynamic(c, neuron.Counters{}, noc.Counters{}))
 	}
-	if s := m.Seconds(250); s != 2.5e-6 {
-		t.Errorf("250 cycles at 100 MHz = %g s", s)
+	if r := e(high, adc) / e(nominal, adc); math.Abs(r-1.21) > 1e-9 {
+		t.Errorf("conversion energy ×%g at 1.1 × vdd, want ×1.21", r)
+	}
+	if r := high.TileLeakageW() / nominal.TileLeakageW(); math.Abs(r-1.1) > 1e-9 {
+		t.Errorf("leakage ×%g at 1.1 × vdd, want ×1.1", r)
+	}
+	if e(high, cells) != e(nominal, cells) {
+		t.Error("the cells' read energy depends on vdd")
+	}
+}
+
+// TestCellReadEnergyFromDevice: a driven cell costs V_read² · t · (G_on +
+// G_off) / 2, with t the pulse, cut to the read time.
+func TestCellReadEnergyFromDevice(t *testing.T) {
+	cfg := arch.Default()
+	cfg.Device.ReadVoltage, cfg.Device.ROnKOhm, cfg.Device.OnOffRatio, cfg.Device.ReadPulseNS = 0.2, 100, 4, 8
+	cell := func() float64 {
+		return Total(New(cfg, nil).Dynamic(crossbar.Counters{CellReads: 1}, neuron.Counters{}, noc.Counters{}))
+	}
+	want := 0.2 * 0.2 * 8e-9 * (1e-5 + 0.25e-5) / 2
+	if got := cell(); math.Abs(got-want) > 1e-12*want {
+		t.Errorf("cell read %g J, want %g", got, want)
+	}
+	cfg.Device.ReadPulseNS = 100 // longer than the 15 ns read
+	if got := cell(); math.Abs(got-want*15/8) > 1e-12*want {
+		t.Errorf("a pulse beyond the read: %g J, want %g", got, want*15/8)
+	}
+}
+
+// TestISAACTile reproduces ISAAC's tile (Shafiee et al., ISCA 2016,
+// Table 1: 0.372 mm², 330 mW at 32 nm) within 10 %.
+func TestISAACTile(t *testing.T) {
+	cfg, err := arch.Load(filepath.Join("..", "configs", "isaac.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(cfg, nil)
+	for _, c := range []struct {
+		what      string
+		got, want float64
+	}{{"tile area, mm²", m.TileAreaMM2(), 0.372}, {"tile power, W", m.TilePeakW(), 0.330}} {
+		if math.Abs(c.got/c.want-1) > 0.10 {
+			t.Errorf("%s: %.4g, ISAAC %.4g", c.what, c.got, c.want)
+		}
+		t.Logf("%s: %.4g, ISAAC %.4g (%+.1f %%)", c.what, c.got, c.want, 100*(c.got/c.want-1))
+	}
+}
+
+// TestPowerGating: gated, unused tiles neither leak nor count in the peak.
+func TestPowerGating(t *testing.T) {
+	cfg := arch.Default()
+	cfg.Tile.PowerGating = true
+	gated := New(cfg, nil)
+	cfg.Tile.PowerGating = false
+	open := New(cfg, nil)
+	if g, o := gated.LeakageJ(1000, 4), open.LeakageJ(1000, 4); math.Abs(g*4-o) > 1e-12*o || !(g > 0) {
+		t.Errorf("leakage over 1000 cycles with 4 of 16 tiles used: gated %g J, not gated %g J", g, o)
+	}
+	_, pg := gated.Summary(4)
+	_, po := open.Summary(4)
+	if math.Abs(pg.Peak*4-po.Peak) > 1e-12*po.Peak {
+		t.Errorf("peak power: gated %g W, not gated %g W", pg.Peak, po.Peak)
+	}
+}
+
+// BenchmarkNew is the model's cost per run: runner builds it once, after
+// the samples.
+func BenchmarkNew(b *testing.B) {
+	cfg := arch.Default()
+	use := &Usage{TilesUsed: 9, InputBits: 6272, OutputBits: 25088, MembraneBits: 602112}
+	for b.Loop() {
+		m := New(cfg, use)
+		m.Summary(use.TilesUsed)
 	}
 }

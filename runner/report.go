@@ -1,6 +1,9 @@
 package runner
 
-import "github.com/nmsim/nmsim/chip"
+import (
+	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/energy"
+)
 
 // Report is the outcome of a run; its JSON form is what `nmsim run --json`
 // writes. It holds no wall-clock values, so two runs compare byte for byte.
@@ -28,7 +31,27 @@ type Report struct {
 		PerInference float64            `json:"per_inference"`
 		Breakdown    map[string]float64 `json:"breakdown"`
 	} `json:"energy_j"`
-	Spikes struct {
+	// Tech is the node and supply the energy model scaled to.
+	Tech struct {
+		NodeNM float64 `json:"node_nm"`
+		Vdd    float64 `json:"vdd"`
+	} `json:"tech"`
+	AreaMM2 energy.Area `json:"area_mm2"`
+	// PowerW: average is the energy over the run's time; peak every
+	// component of every powered tile at its maximum rate, plus leakage.
+	PowerW struct {
+		Average float64 `json:"average"`
+		energy.Peak
+	} `json:"power_w"`
+	EDPJS float64 `json:"edp_js"` // energy per inference × latency per inference
+	// SynapticOps counts one driven row × one weight (a weight of any
+	// width, on a binary input bit-plane) per inference; TOPSPerW is
+	// those operations per second per watt of average power, i.e. per
+	// joule, in tera.
+	SynapticOps    float64 `json:"synaptic_ops_per_inference"`
+	TOPSPerW       float64 `json:"tops_per_w"`
+	InferencesPerS float64 `json:"inferences_per_s"` // one sample at a time: 1 / latency per inference`
+	Spikes         struct {
 		Total        int64   `json:"total"`
 		PerInference float64 `json:"per_inference"`
 		PerLayer     []int64 `json:"per_layer"`

@@ -193,7 +193,8 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	cfg := c.Config()
 	m := c.Model()
 	pl := c.Placement()
-	em := energy.New(cfg)
+	use := energy.UsageOf(pl, m, cfg.Neuron.MembraneBits)
+	em := energy.New(cfg, &use)
 	r := &Report{
 		Model:     m.Name,
 		Dataset:   setName,
@@ -204,6 +205,7 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	}
 	layers := make([]LayerReport, len(pl.Layers))
 	var total chip.Counters
+	var ops float64 // synaptic operations
 	var mismatches int64
 	var net noc.Stats
 	correct := 0
@@ -254,17 +256,29 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 		lr.Spikes = lr.Counters.Neuron.Spikes
 		lr.SpikesPerInference = float64(lr.Spikes) / n
 		lr.EnergyJ = energy.Total(em.Dynamic(lr.Counters.Crossbar, lr.Counters.Neuron, lr.Counters.NoC))
+		ops += float64(lr.Counters.Crossbar.CellReads) / float64(2*lm.Slices)
 		total.Add(lr.Counters)
 		r.Spikes.PerLayer = append(r.Spikes.PerLayer, lr.Spikes)
 		r.Spikes.Total += lr.Spikes
 	}
 	r.Layers = layers
 	r.Counters = total
-	for _, it := range em.Breakdown(total.Crossbar, total.Neuron, total.NoC, r.Cycles.Total) {
-		r.Energy.Breakdown[it.Component] = it.Joules
-		r.Energy.Total += it.Joules
+	for _, it := range em.Breakdown(total.Crossbar, total.Neuron, total.NoC, r.Cycles.Total, pl.TilesUsed) {
+		r.Energy.Breakdown[it.Component] = it.Value
+		r.Energy.Total += it.Value
 	}
 	r.Energy.PerInference = r.Energy.Total / n
+	r.Tech.NodeNM, r.Tech.Vdd = em.Tech.NodeNM, em.Tech.Vdd
+	r.AreaMM2, r.PowerW.Peak = em.Summary(pl.TilesUsed)
+	if s := em.Seconds(r.Cycles.Total); s > 0 {
+		r.PowerW.Average = r.Energy.Total / s
+		r.InferencesPerS = n / s
+	}
+	r.EDPJS = r.Energy.PerInference * r.LatencyS.PerInference
+	r.SynapticOps = ops / n
+	if r.Energy.Total > 0 {
+		r.TOPSPerW = ops / r.Energy.Total / 1e12
+	}
 	r.NoC = NoCReport{
 		Model: cfg.NoC.Model, Multicast: cfg.NoC.Multicast,
 		Packets: net.Packets, Flits: net.Flits,

@@ -82,7 +82,7 @@ func TestRanges(t *testing.T) {
 		{"{from = 100, to = 400, step = 150.0}", "[100, 250, 400]"},
 	}
 	for _, c := range cases {
-		key := "energy.adc_pj"
+		key := "device.read_voltage"
 		if !strings.Contains(c.rng, ".") {
 			key = "crossbar.rows"
 		}
@@ -117,7 +117,7 @@ func TestConstraintEval(t *testing.T) {
 		"chip.mesh_width * chip.mesh_height >= 32":                 false,
 		`chip.topology == "torus" || crossbar.adc_bits % 2 == 0`:   true,
 		`!(chip.topology == "mesh") && true`:                       false,
-		"-crossbar.rows < 0 && energy.adc_pj > 2.5":                true,
+		"-crossbar.rows < 0 && device.r_on_kohm > 2.5":             true,
 		`noc.routing != "xy"`:                                      false,
 		"crossbar.rows - 2*crossbar.cols/2 == 0 == (1 < 2)":        true,
 		`chip.topology < "torus" && crossbar.cell >= "pair"`:       true,

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -378,5 +380,47 @@ func TestSniffBytes(t *testing.T) {
 		if got := sniffBytes(tc.data); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestAreaReportsChipAndMapping: nmsim area prints the per-component table
+// and writes the documented JSON keys; with a model it counts the used
+// tiles, and power gating leaves the unused ones out of the peak.
+func TestAreaReportsChipAndMapping(t *testing.T) {
+	dir := fixture(t)
+	out, _, err := runCLI("area", "../../configs/isaac.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"adc", "router", "bus", "168 tiles", "peak power"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("area output lacks %q:\n%s", s, out)
+		}
+	}
+	var reps [2]areaReport
+	for i, args := range [][]string{{presetPath}, {presetPath, filepath.Join(dir, "model.bin")}} {
+		path := filepath.Join(dir, fmt.Sprintf("area%d.json", i))
+		if _, _, err := runCLI(append(append([]string{"area"}, args...), "--json", path)...); err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{`"total"`, `"per_tile"`, `"breakdown"`, `"peak"`, `"peak_per_tile"`} {
+			if !strings.Contains(string(data), key) {
+				t.Errorf("area JSON lacks %s", key)
+			}
+		}
+		if err := json.Unmarshal(data, &reps[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chip, mapped := reps[0], reps[1]
+	if mapped.Used >= mapped.Tiles || chip.Used != chip.Tiles {
+		t.Fatalf("tiles used: %d of %d with the model, %d of %d without", mapped.Used, mapped.Tiles, chip.Used, chip.Tiles)
+	}
+	if want := mapped.PowerW.PeakPerTile * float64(mapped.Used); math.Abs(mapped.PowerW.Peak-want) > 1e-9*want {
+		t.Errorf("gated peak %g W, want %g (used tiles only)", mapped.PowerW.Peak, want)
 	}
 }

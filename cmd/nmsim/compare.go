@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -151,7 +152,7 @@ func cmpOr(a, b string) string {
 // compareTable lays out one row per model: rounded text for people and,
 // separately, exact values in base units for the CSV.
 func compareTable(paths []string, models []*model.Model, reports []*runner.Report) (header []string, rows, exact [][]string) {
-	comps := []string{energy.CrossbarCells, energy.RowDrivers, energy.ADC, energy.ShiftAdd, energy.Neurons, energy.NIPackets, energy.Routers, energy.Links, energy.Leakage}
+	comps := append(slices.Clone(energy.Components), energy.Leakage)
 	header = []string{"model", "method", "accuracy", "timesteps", "steps to decision", "spikes / inference", "spikes per layer", "cycles / inference", "latency", "energy / inference"}
 	exactHead := []string{"model", "method", "accuracy", "timesteps", "decision_timesteps", "spikes_per_inference", "spikes_per_layer", "cycles_per_inference", "latency_s", "energy_j_per_inference"}
 	for _, k := range comps {

@@ -43,6 +43,7 @@ func commands() []command {
 	cmds := []command{
 		newTrainCommand(),
 		&mapCommand{},
+		&areaCommand{},
 		&runCommand{},
 		&inspectCommand{},
 		&compareCommand{},

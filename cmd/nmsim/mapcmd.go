@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -46,13 +47,9 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(pos[1])
+	m, pl, err := loadAndMap(cfg, pos[0], pos[1])
 	if err != nil {
 		return err
-	}
-	pl, err := mapper.Map(cfg, m)
-	if err != nil {
-		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
 	}
 	w := env.Stdout
 	fmt.Fprintf(w, "%s on a %d×%d %s of tiles with %d crossbars of %d×%d cells\n", m.Name, pl.Width, pl.Height, cfg.Chip.Topology, pl.Crossbars, cfg.Crossbar.Rows, cfg.Crossbar.Cols)
@@ -70,6 +67,20 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	table(w, c.wide.width(), []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
 	fmt.Fprintf(w, "%s on %d of %s\n", english.Count(pl.BlocksUsed(), "crossbar"), pl.TilesUsed, english.Count(pl.Width*pl.Height, "tile"))
 	return nil
+}
+
+// loadAndMap loads the model at modelPath and maps it onto cfg (loaded
+// from archPath).
+func loadAndMap(cfg *arch.Config, archPath, modelPath string) (*model.Model, *mapper.Placement, error) {
+	m, err := model.Load(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl, err := mapper.Map(cfg, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s on %s: %w", modelPath, archPath, err)
+	}
+	return m, pl, nil
 }
 
 // tileList names tiles by mesh coordinates, abbreviating long lists.
