@@ -53,10 +53,10 @@ fires when v > θ, nmsim when v ≥ θ': exact); subtracting, the step is
 chosen so that θ is a whole number of steps and θ' = θ/s is subtracted
 exactly (nmsim then fires on v = θ too, at most one spike ahead of NIR).
 An output whose weights all round to 0, or a layer stored more than 50 %
-off at the default width, is refused unless --force. LIF time constants become per-step leaks at
---dt seconds per timestep (default 1e-4). Files written by 'nmsim export'
-come back exactly as they were; a flag you give overrides what the file
-recorded. docs/nir.md has the whole mapping.
+off at the default width, is refused unless --force. LIF time constants
+become per-step leaks at --dt seconds per timestep (default 1e-4). Files
+written by 'nmsim export' come back exactly as they were; a flag you give
+overrides what the file recorded. docs/nir.md has the whole mapping.
 
 Example (the NIR paper's N-MNIST network, fed 1 ms event frames):
   nmsim import cnn_sinabs.nir -o cnn.bin --coding frames --input-bits 2 --timesteps 300
