@@ -204,7 +204,7 @@ func readNode(name string, g *hdf5.Group) (*Node, []param, error) {
 		}
 		for _, d := range ds.Shape() {
 			if d > model.MaxDim {
-				return nil, nil, fmt.Errorf("node %q (%s): %s has shape %v: dimension %d is more than the %d nmsim's models allow", name, t, key, ds.Shape(), d, model.MaxDim)
+				return nil, nil, fmt.Errorf("node %q (%s): %s has shape %v: dimension %d is more than the %d that nmsim's models allow", name, t, key, ds.Shape(), d, model.MaxDim)
 			}
 		}
 		if !slices.Contains(smallParams, key) {

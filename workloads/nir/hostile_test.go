@@ -127,7 +127,7 @@ func TestDecodeReadsOnlyWhatImportUses(t *testing.T) {
 func TestDecodeChecksShapesFirst(t *testing.T) {
 	b := linearFile(t, model.MaxDim+1, nil)
 	_, err, alloc := decodeAlloc(b)
-	if err == nil || !strings.Contains(err.Error(), `node "fc" (Linear): weight has shape [1 1048577]: dimension 1048577 is more than the 1048576 nmsim's models allow`) || alloc > 1<<20 {
+	if err == nil || !strings.Contains(err.Error(), `node "fc" (Linear): weight has shape [1 1048577]: dimension 1048577 is more than the 1048576 that nmsim's models allow`) || alloc > 1<<20 {
 		t.Errorf("error %v after %d bytes allocated", err, alloc)
 	}
 }
