@@ -42,6 +42,10 @@ func Metrics() []Metric {
 		{"spikes", "spikes/inference", "", false, -1, func(r *runner.Report) float64 { return r.Spikes.PerInference }},
 		{"crossbars", "crossbars used", "", false, -1, func(r *runner.Report) float64 { return float64(r.Chip.CrossbarsUsed) }},
 		{"tiles", "tiles", "", false, -1, func(r *runner.Report) float64 { return float64(r.Chip.Tiles) }},
+		{"area", "chip area", "mm²", false, -1, func(r *runner.Report) float64 { return r.AreaMM2.Total }},
+		{"power", "average power", "W", true, -1, func(r *runner.Report) float64 { return r.PowerW.Average }},
+		{"edp", "energy × latency", "J·s", true, -1, func(r *runner.Report) float64 { return r.EDPJS }},
+		{"tops_per_w", "efficiency", "OPS/W", true, +1, func(r *runner.Report) float64 { return 1e12 * r.TOPSPerW }},
 	}
 }
 
@@ -119,14 +123,27 @@ func Load(dir string) (*Data, error) {
 // MarkPareto marks the rows that no other row dominates on the named
 // metrics: at least as good on each and better on one.
 func (d *Data) MarkPareto(names []string) error {
+	front, err := d.paretoFront(names)
+	if err != nil {
+		return err
+	}
+	for i := range d.Rows {
+		d.Rows[i].Pareto = front[i]
+	}
+	return nil
+}
+
+// paretoFront tells, per row, whether no other row is at least as good in
+// every metric of names and better in one.
+func (d *Data) paretoFront(names []string) ([]bool, error) {
 	if len(names) < 2 {
-		return fmt.Errorf("report: a Pareto front needs two or more metrics, e.g. energy,accuracy")
+		return nil, fmt.Errorf("report: a Pareto front needs two or more metrics, e.g. energy,accuracy")
 	}
 	var ms []Metric
 	for _, n := range names {
 		m, err := metric(n)
 		if err != nil {
-			return fmt.Errorf("report: --pareto: %w", err)
+			return nil, fmt.Errorf("report: --pareto: %w", err)
 		}
 		ms = append(ms, m)
 	}
@@ -147,10 +164,11 @@ func (d *Data) MarkPareto(names []string) error {
 		}
 		return strictly
 	}
+	front := make([]bool, len(d.Rows))
 	for i := range d.Rows {
-		d.Rows[i].Pareto = !slices.ContainsFunc(score, func(s []float64) bool { return dominates(s, score[i]) })
+		front[i] = !slices.ContainsFunc(score, func(s []float64) bool { return dominates(s, score[i]) })
 	}
-	return nil
+	return front, nil
 }
 
 // value is a row's number for a point key or a metric name, and whether it

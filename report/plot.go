@@ -63,11 +63,27 @@ func (d *Data) Plots(dir string, o PlotOptions) ([]string, error) {
 	}
 	var figs []figure
 	if len(o.Pareto) >= 2 {
-		p, err := d.paretoPlot(o.Pareto[0], o.Pareto[1])
+		front := make([]bool, len(d.Rows))
+		for i, r := range d.Rows {
+			front[i] = r.Pareto
+		}
+		p, err := d.paretoPlot(o.Pareto[0], o.Pareto[1], front)
 		if err != nil {
 			return nil, err
 		}
 		figs = append(figs, figure{"pareto-" + o.Pareto[0] + "-" + o.Pareto[1], p, figHeight})
+	}
+	// Area against energy, whenever the sweep changes the chip's area.
+	if d.distinct("area") > 1 && !(slices.Contains(o.Pareto, "area") && slices.Contains(o.Pareto, "energy")) {
+		front, err := d.paretoFront([]string{"energy", "area"})
+		if err != nil {
+			return nil, err
+		}
+		p, err := d.paretoPlot("energy", "area", front)
+		if err != nil {
+			return nil, err
+		}
+		figs = append(figs, figure{"pareto-energy-area", p, figHeight})
 	}
 	if p, n := d.breakdownPlot(); p != nil {
 		figs = append(figs, figure{"energy-breakdown", p, vg.Length(0.9+0.17*float64(n)) * vg.Inch})
@@ -183,9 +199,9 @@ func axisLabel(m Metric, largest float64) (label string, scale float64) {
 	return m.Label + " (" + unit + ")", scale
 }
 
-// paretoPlot scatters every point in metrics x and y, the Pareto points
-// highlighted and joined in x order.
-func (d *Data) paretoPlot(xName, yName string) (*plot.Plot, error) {
+// paretoPlot scatters every point in metrics x and y, the points marked
+// in front highlighted and joined in x order.
+func (d *Data) paretoPlot(xName, yName string, front []bool) (*plot.Plot, error) {
 	xm, err := metric(xName)
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
@@ -201,15 +217,15 @@ func (d *Data) paretoPlot(xName, yName string) (*plot.Plot, error) {
 	xl, xScale := axisLabel(xm, slices.Max(xs))
 	yl, yScale := axisLabel(ym, slices.Max(ys))
 	p := newPlot(xl, yl)
-	var all, front plotter.XYs
-	for i, r := range d.Rows {
+	var all, best plotter.XYs
+	for i := range d.Rows {
 		pt := plotter.XY{X: xs[i] / xScale, Y: ys[i] / yScale}
 		all = append(all, pt)
-		if r.Pareto {
-			front = append(front, pt)
+		if front[i] {
+			best = append(best, pt)
 		}
 	}
-	slices.SortFunc(front, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
+	slices.SortFunc(best, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
 	xs0 := xScaleOf(&xm, xs)
 	setScale(&p.X, xs0)
 	p.X.Min, p.X.Max = axisRange(slices.Min(xs)/xScale, slices.Max(xs)/xScale, xs0)
@@ -220,8 +236,8 @@ func (d *Data) paretoPlot(xName, yName string) (*plot.Plot, error) {
 	s.GlyphStyle.Color, s.GlyphStyle.Radius = palette(8), vg.Points(1.5)
 	p.Add(s)
 	p.Legend.Add("design points", s)
-	if len(front) > 0 {
-		l, pts, err := plotter.NewLinePoints(front)
+	if len(best) > 0 {
+		l, pts, err := plotter.NewLinePoints(best)
 		if err != nil {
 			return nil, fmt.Errorf("report: %w", err)
 		}

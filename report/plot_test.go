@@ -80,7 +80,11 @@ func TestPlotAxes(t *testing.T) {
 			t.Errorf("%s: axis from %g to %g, data from %g to %g", name, a.Min, a.Max, lo, hi)
 		}
 	}
-	p, err := d.paretoPlot("energy", "accuracy")
+	front, err := d.paretoFront([]string{"energy", "accuracy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := d.paretoPlot("energy", "accuracy", front)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,6 +54,10 @@ func fixture(t *testing.T) string {
 			rep.LatencyS.PerInference = rep.Cycles.PerInference / 200e6
 			rep.Spikes.PerInference = 1234.5
 			rep.Chip.Tiles, rep.Chip.CrossbarsUsed = 16, 2048/p.rows
+			rep.AreaMM2.Total = 0.02 * float64(p.rows) // larger arrays, larger chip
+			rep.PowerW.Average = rep.Energy.PerInference / rep.LatencyS.PerInference
+			rep.EDPJS = rep.Energy.PerInference * rep.LatencyS.PerInference
+			rep.TOPSPerW = 1e-3 / p.nj
 			r.Report = rep
 		}
 		b, err := json.Marshal(r)
@@ -150,7 +154,7 @@ func TestPlots(t *testing.T) {
 	for _, f := range files {
 		names = append(names, filepath.Base(f))
 	}
-	want := "pareto-energy-accuracy.png pareto-energy-accuracy.svg energy-breakdown.png energy-breakdown.svg " +
+	want := "pareto-energy-accuracy.png pareto-energy-accuracy.svg pareto-energy-area.png pareto-energy-area.svg energy-breakdown.png energy-breakdown.svg " +
 		"accuracy-vs-adc_bits-by-rows.png accuracy-vs-adc_bits-by-rows.svg accuracy-vs-rows-by-adc_bits.png accuracy-vs-rows-by-adc_bits.svg"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("plots %s\nwant  %s", got, want)
@@ -173,10 +177,10 @@ func TestPlots(t *testing.T) {
 	}
 	// An explicit line plot, and errors for unknown keys and metrics.
 	files, err = d.Plots(out, PlotOptions{X: "crossbar.rows", Y: "cycles", Group: "crossbar.adc_bits", Formats: []string{"svg"}})
-	if err != nil || len(files) != 2 || filepath.Base(files[1]) != "cycles-vs-rows-by-adc_bits.svg" {
+	if err != nil || len(files) != 3 || filepath.Base(files[2]) != "cycles-vs-rows-by-adc_bits.svg" {
 		t.Errorf("explicit plot: %v, %v", files, err)
 	}
-	for _, o := range []PlotOptions{{X: "crossbar.colz", Formats: []string{"svg"}}, {X: "crossbar.rows", Y: "power", Formats: []string{"svg"}}, {Formats: []string{"gif"}}} {
+	for _, o := range []PlotOptions{{X: "crossbar.colz", Formats: []string{"svg"}}, {X: "crossbar.rows", Y: "watts", Formats: []string{"svg"}}, {Formats: []string{"gif"}}} {
 		if _, err := d.Plots(out, o); err == nil {
 			t.Errorf("%+v: no error", o)
 		}

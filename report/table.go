@@ -79,6 +79,8 @@ func (d *Data) Table(pareto string) *Table {
 				tr.Text = append(tr.Text, strconv.FormatFloat(v, 'f', accDigits, 64))
 			case m.SI:
 				tr.Text = append(tr.Text, sig(v/scales[i]))
+			case m.Unit != "": // a quantity in a fixed unit, such as mm²
+				tr.Text = append(tr.Text, sig(v))
 			default:
 				tr.Text = append(tr.Text, strconv.FormatFloat(v, 'f', 0, 64))
 			}

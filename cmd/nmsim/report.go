@@ -34,7 +34,8 @@ Usage: nmsim report DIR [--format md|latex|csv|json] [--pareto energy,accuracy] 
 Reads DIR/results.jsonl and DIR/manifest.json (written by 'nmsim sweep' or
 'nmsim merge') and prints a table of the points that ran, in sweep order:
 the swept values, then accuracy, energy, latency, cycles and spikes per
-inference and the crossbars and tiles of the chip, with units in the
+inference, the crossbars and tiles of the chip, its area, average power,
+energy × latency and efficiency (synaptic operations per joule), with units in the
 headers, energies and times with the SI prefix that suits each column and
 three significant digits, accuracy to the resolution of the sample count.
 Points that are Pareto-optimal in the --pareto metrics are marked.
@@ -45,6 +46,8 @@ CSV and JSON hold exact values in base units (J, s).
 With -o OUT it writes table.md, table.tex, table.csv and table.json to OUT
 and the plots, sized for one column of a two-column paper:
   pareto-<x>-<y>     every point in the first two --pareto metrics, the front joined
+  pareto-energy-area every point's chip area against its energy, their own
+                     front joined (when the sweep changes the area)
   energy-breakdown   energy per inference by component, stacked (the Pareto
                      points when there are more than 16)
   <y>-vs-<x>[-by-<g>] metric --y against --x, a line per value of --group,
@@ -52,7 +55,8 @@ and the plots, sized for one column of a two-column paper:
                      --x, accuracy against each numeric swept key, and
                      cycles against tiles when the mesh was swept
 
-Metrics: accuracy, energy, latency, cycles, spikes, crossbars, tiles.
+Metrics: accuracy, energy, latency, cycles, spikes, crossbars, tiles, area,
+power, edp, tops_per_w.
 --x and --group take a swept key (crossbar.adc_bits, model, seed, …) or a metric.
 
 Examples:

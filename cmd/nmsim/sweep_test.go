@@ -140,7 +140,7 @@ func TestSweepErrorMessages(t *testing.T) {
 		{"sweep-k8s-no-count", map[string]string{"JOB_COMPLETION_INDEX": "2"}, []string{"sweep", spec}},
 		{"merge-missing-shards", nil, []string{"merge", "--out", filepath.Join(dir, "m"), s1}},
 		{"report-not-a-sweep", nil, []string{"report", dir}},
-		{"report-bad-metric", nil, []string{"report", s1, "--pareto", "energy,power"}},
+		{"report-bad-metric", nil, []string{"report", s1, "--pareto", "energy,watts"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
