@@ -65,7 +65,7 @@ Example (the NIR paper's N-MNIST network, fed 1 ms event frames):
 func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("import", c.Synopsis(), importUsage, env.Stderr)
 	fs.StringVar(&c.out, "o", "", "the model.bin to write (required)")
-	fs.StringVar(&c.name, "name", "", "model name (default: recorded by export, else the file name)")
+	fs.StringVar(&c.name, "name", "", "model name (default: recorded by nmsim export, else the -o file's name without its extension)")
 	fs.IntVar(&c.timesteps, "timesteps", 0, fmt.Sprintf("default number of timesteps (default: recorded, else %d)", nir.DefaultTimesteps))
 	fs.Float64Var(&c.dt, "dt", 0, fmt.Sprintf("seconds per timestep, for leaky neurons (default: recorded, else %g)", nir.DefaultDT))
 	fs.IntVar(&c.weightBits, "weight-bits", 0, fmt.Sprintf("quantise real weights to k = 1..8 bits (default: recorded, else %d)", nir.DefaultWeightBits))
@@ -90,12 +90,14 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 		Reset: model.Reset(c.reset), Coding: model.Coding(c.coding), InputBits: c.inputBits, Source: filepath.Base(pos[0]),
 		Force: c.force,
 	}
-	if g.Metadata["nmsim"] == "" && o.Name == "" {
-		o.Name = strings.TrimSuffix(filepath.Base(pos[0]), filepath.Ext(pos[0]))
-	}
 	m, rep, err := nir.Import(g, o)
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
+	}
+	if g.Metadata["nmsim"] == "" {
+		// A graph that nmsim exported comes back as it was recorded, name
+		// and provenance; any other is named after the file written.
+		stampModel(m, c.out, c.name)
 	}
 	if err := model.Save(c.out, m); err != nil {
 		return err

@@ -120,7 +120,7 @@ func TestImportRealFiles(t *testing.T) {
 	if err != nil || !strings.Contains(out, "7 layers, input 2x34x34 (frames, 2-bit), readout by spike counts, 300 timesteps") || !strings.Contains(out, "quantized to 8 bits") {
 		t.Fatalf("import: %v\n%s", err, out)
 	}
-	if m, err := model.Load(bin); err != nil || m.Name != "cnn_sinabs" {
+	if m, err := model.Load(bin); err != nil || m.Name != "cnn" || m.Provenance["nmsim"] == "" {
 		t.Errorf("load: %v", err)
 	}
 	_, _, err = runCLI("import", filepath.Join(dir, "braille_noDelay_bias_zero.nir"), "-o", bin)

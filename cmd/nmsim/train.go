@@ -35,6 +35,7 @@ type trainCommand struct {
 	evalSamples  int
 	trainSamples int
 	out          string
+	name         string
 	jsonOut      string
 	checkpoint   string
 	resume       bool
@@ -167,6 +168,7 @@ func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.evalSamples, "eval-samples", 0, "test samples to evaluate on (0 = all)")
 	fs.IntVar(&c.trainSamples, "train-samples", 0, "training samples to use (0 = all; for quick tests)")
 	fs.StringVar(&c.out, "o", "model.bin", "where to write the model")
+	fs.StringVar(&c.name, "name", "", "model name (default: the -o file's name without its extension)")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
 	fs.StringVar(&c.checkpoint, "checkpoint", "", "directory for a checkpoint of the training state, replaced after every epoch")
 	fs.BoolVar(&c.resume, "resume", false, "continue from the --checkpoint (the same flags give the same model as an uninterrupted run; without a checkpoint there, start afresh)")
@@ -255,6 +257,7 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 			m.Provenance[k] = v
 		}
 	}
+	stampModel(m, c.out, c.name)
 	if err := model.Save(c.out, m); err != nil {
 		return fmt.Errorf("train: %w", err)
 	}

@@ -38,7 +38,10 @@ func TestTrainCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"method", "dataset", "net", "epochs", "seed", "percentile", "ann_accuracy", "snn_accuracy", "command"} {
+	if m.Name != "m" {
+		t.Errorf("model %q written to m.bin, want it named m", m.Name)
+	}
+	for _, k := range []string{"method", "dataset", "net", "epochs", "seed", "percentile", "ann_accuracy", "snn_accuracy", "command", "nmsim"} {
 		if m.Provenance[k] == "" {
 			t.Errorf("provenance lacks %q: %v", k, m.Provenance)
 		}
@@ -98,9 +101,12 @@ func TestTrainSurrogateOneEpoch(t *testing.T) {
 	datatest.Dir(t, "mnist", "train")
 	out := filepath.Join(t.TempDir(), "m.bin")
 	stdout, _, err := runCLI("train", "--method", "surrogate", "--epochs", "1", "--net", "4c3p1-ap4-10", "--train-samples", "200",
-		"--val-samples", "50", "--eval-samples", "20", "--workers", "1", "-o", out)
+		"--val-samples", "50", "--eval-samples", "20", "--workers", "1", "-o", out, "--name", "tiny")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
+	}
+	if m, err := model.Load(out); err != nil || m.Name != "tiny" {
+		t.Errorf("--name tiny: %v", err)
 	}
 	if !strings.Contains(stdout, "no accuracy-loss estimator") || !strings.Contains(stdout, "binary layers: none") {
 		t.Errorf("output:\n%s", stdout)
