@@ -3,10 +3,15 @@ package runner
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
+
+// FilePrefix marks a data set given as a file of the user's own samples,
+// "file:PATH" (see dataset.LoadNPZ): the whole file is the test split.
+const FilePrefix = "file:"
 
 // DatasetFor is the data set to run m on: name when given, else the one m
 // records it was trained on (provenance "dataset"), else MNIST.
@@ -26,7 +31,8 @@ func DatasetFor(m *model.Model, name string) string {
 // a warning instead. A model that records no data set passes.
 func CheckDataset(m *model.Model, name string, allow bool) (warning string, err error) {
 	trained := m.Provenance["dataset"]
-	if trained == "" || trained == name {
+	if trained == "" || trained == name || strings.HasPrefix(name, FilePrefix) {
+		// A user's own file is theirs to match to the model.
 		return "", nil
 	}
 	msg := fmt.Sprintf("model %q was trained on %s, not %s: its classes need not mean the same", m.Name, trained, name)
@@ -37,26 +43,35 @@ func CheckDataset(m *model.Model, name string, allow bool) (warning string, err 
 }
 
 // LoadTestSet reads the first samples (all when 0) of the test split of
-// the named data set from dir, in the form m reads it: IDX images, or
-// N-MNIST event streams binned into frames of m's frame length (counts
-// clipped where training clipped them, else at m's input width), at most
-// T frames per sample and no more than the longest recording fills.
+// the named data set from dir, in the form m reads it: IDX images, N-MNIST
+// event streams binned into frames of m's frame length (counts clipped
+// where training clipped them, else at m's input width), at most T frames
+// per sample and no more than the longest recording fills, or a .npz file
+// of the user's own samples ("file:PATH").
 // Asking for more samples than the split holds is an error. CheckData
 // tells whether m can read the set.
 func LoadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set, error) {
 	var set *dataset.Set
 	var err error
-	if name == "nmnist" {
+	switch path, file := strings.CutPrefix(name, FilePrefix); {
+	case file:
+		set, err = dataset.LoadNPZ(path, m.Input.Shape, m.Input.Coding == model.CodingFrames, 1<<m.Input.Bits-1)
+	case name == "nmnist":
 		set, err = loadNMNIST(dir, samples, T, m)
-	} else {
+	case name == "mnist" || name == "fashion-mnist":
 		set, err = dataset.Load(name, dir, "test")
+	default:
+		err = fmt.Errorf("unknown data set %q (known: mnist, fashion-mnist, nmnist, or %sPATH for a .npz file of your own)", name, FilePrefix)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if samples > set.Len() {
-		return nil, fmt.Errorf("%d samples asked for, but the %s test split has only %d; data/README.md says how to get the full data sets",
-			samples, name, set.Len())
+		hint := "; data/README.md says how to get the full data sets"
+		if strings.HasPrefix(name, FilePrefix) {
+			hint = ""
+		}
+		return nil, fmt.Errorf("%d samples asked for, but the %s test split has only %d%s", samples, name, set.Len(), hint)
 	}
 	if samples > 0 {
 		set = set.Slice(samples)

@@ -49,10 +49,16 @@ repository, else ./data (a 1000-image MNIST slice ships there). Samples are
 the first N of the test split; more than it holds is an error (data/README.md
 says how to get the full data sets). The data set is the one the model was
 trained on; --dataset naming another is refused unless
---allow-dataset-mismatch (then a warning, recorded in the JSON). The JSON
-report records how it was made: nmsim version, the arch file's path and
-SHA-256, every --set, the model file's path and SHA-256, the data. Samples run in parallel on --workers
-goroutines; the report is identical for any worker count.
+--allow-dataset-mismatch (then a warning, recorded in the JSON).
+
+Your own samples or spike trains: --dataset file:PATH.npz, a NumPy .npz
+with arrays frames ([N, C, H, W], or [N, T, C, H, W] for a frame-coded
+model) and labels ([N]), whole numbers; docs/datasets.md has the details.
+
+Samples run in parallel on --workers goroutines; the report is identical
+for any worker count. The JSON report records how it was made: nmsim
+version, the arch file's path and SHA-256, every --set, the model file's
+path and SHA-256, the data.
 
 With --golden every sample also runs through the reference software SNN
 and every spike of every layer at every timestep is compared; the number
@@ -241,7 +247,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, byDefault string) {
-	fs.StringVar(&d.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist (default: "+byDefault+")")
+	fs.StringVar(&d.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist | file:PATH.npz, your own samples (default: "+byDefault+")")
 	fs.StringVar(&d.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
 	fs.IntVar(&d.samples, "samples", 0, "number of test samples, the first N (0: all; more than the split holds is an error)")
 	fs.BoolVar(&d.allowMismatch, "allow-dataset-mismatch", false, "run a model on another data set than it was trained on (warns, and the JSON records it)")

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"archive/zip"
+	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/runner"
+	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -49,14 +53,7 @@ func TestRunDatasetMismatchAndProvenance(t *testing.T) {
 	if !strings.Contains(stderr, "warning: model \"random\" was trained on fashion-mnist, not mnist") {
 		t.Errorf("stderr %q lacks the warning", stderr)
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var r runner.Report
-	if err := json.Unmarshal(data, &r); err != nil {
-		t.Fatal(err)
-	}
+	r := readReport(t, out)
 	p := r.Provenance
 	if p == nil {
 		t.Fatal("no provenance in the JSON report")
@@ -85,4 +82,70 @@ func TestRunTooManySamples(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "10000 samples asked for, but the mnist test split has only 1000") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestRunOwnSamples: --dataset file:PATH runs a .npz of one's own samples;
+// the first five MNIST images written that way give the report that
+// --dataset mnist gives for them.
+func TestRunOwnSamples(t *testing.T) {
+	dir := fixture(t)
+	set, err := dataset.Load("mnist", "../../data", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set = set.Slice(5)
+	labels := make([]byte, 8*5)
+	for i, l := range set.Labels {
+		binary.LittleEndian.PutUint64(labels[8*i:], uint64(l))
+	}
+	var b bytes.Buffer
+	z := zip.NewWriter(&b)
+	for _, a := range []struct {
+		name, header string
+		data         []byte
+	}{
+		{"frames", "{'descr': '|u1', 'fortran_order': False, 'shape': (5, 1, 28, 28), }", set.Images},
+		{"labels", "{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }", labels},
+	} {
+		w, err := z.Create(a.name + ".npy")
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := a.header + "\n"
+		w.Write(append([]byte{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, byte(len(h)), 0}, h...))
+		w.Write(a.data)
+	}
+	if err := z.Close(); err != nil {
+		t.Fatal(err)
+	}
+	npz := filepath.Join(dir, "mine.npz")
+	if err := os.WriteFile(npz, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report := func(args ...string) runner.Report {
+		out := filepath.Join(dir, "r.json")
+		if _, _, err := runCLI(append([]string{"run", presetPath, filepath.Join(dir, "model.bin"), "--timesteps", "3", "--json", out}, args...)...); err != nil {
+			t.Fatal(err)
+		}
+		return readReport(t, out)
+	}
+	own, ref := report("--dataset", "file:"+npz), report("--dataset", "mnist", "--data", "../../data", "--samples", "5")
+	if own.Dataset != "file:"+npz || own.Samples != 5 || own.Correct != ref.Correct || own.Cycles != ref.Cycles || own.Energy.Total != ref.Energy.Total ||
+		own.Provenance.DataSHA256 != ref.Provenance.DataSHA256 {
+		t.Errorf("own file: %s, %d samples, %d correct, %d cycles; mnist: %d correct, %d cycles", own.Dataset, own.Samples, own.Correct, own.Cycles.Total, ref.Correct, ref.Cycles.Total)
+	}
+}
+
+// readReport reads a run's JSON report.
+func readReport(t *testing.T, path string) runner.Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r runner.Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
