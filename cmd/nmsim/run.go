@@ -42,7 +42,10 @@ Usage: nmsim run arch.toml model.bin [flags]
 Maps model.bin onto the chip that arch.toml describes, runs the test split
 of a data set through it sample by sample, and prints accuracy, cycles and
 latency per inference, energy per inference with a per-component
-breakdown, spikes per layer and crossbar utilisation.
+breakdown (the component model of docs/energy-model.md, at tech.node_nm),
+average and peak power, chip area, inferences per second, energy × latency,
+TOPS/W (a synaptic operation is one driven row × one weight), spikes per
+layer and crossbar utilisation.
 
 Data are read from --data, else $NMSIM_DATA, else ../shared/data beside the
 repository, else ./data (a 1000-image MNIST slice ships there). Samples are
