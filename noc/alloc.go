@@ -32,7 +32,8 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 	v := n.v
 	nextReady = never
 	var multi uint64
-	n.vaTouched = n.vaTouched[:0]
+	var touched [vcSlots]uint8 // output VCs requested
+	nt := 0
 	for m := rt.nonempty; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
 		q := &ins[i]
@@ -46,22 +47,32 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 			continue
 		}
 		f := &n.buf[int(q.off)+int(q.head)]
-		if q.outMask == 0 {
-			q.outMask = n.routeMask(r, f)
-		}
 		if f.dst < 0 {
+			if q.outMask == 0 {
+				q.outMask = n.routeMask(r, f)
+			}
 			multi |= 1 << i
 			continue
 		}
-		p := bits.TrailingZeros8(q.outMask)
-		free := n.classMask(r, p, f.pkt) &^ rt.ovBusy[p]
+		var p int
+		if q.outMask == 0 {
+			p = n.route(r, int(f.dst))
+			q.outMask = 1 << p
+		} else {
+			p = bits.TrailingZeros8(q.outMask)
+		}
+		free := uint8(1<<v-1) &^ rt.ovBusy[p]
+		if n.g.torus {
+			free &= n.classMask(r, p, f.pkt)
+		}
 		if free == 0 {
 			continue
 		}
 		o := p*maxVCs + rotPick(uint(free), int(q.vaPtr), v)
 		best := n.vaBest[o]
 		if best < 0 {
-			n.vaTouched = append(n.vaTouched, o)
+			touched[nt] = uint8(o)
+			nt++
 			n.vaBest[o] = int8(i)
 			continue
 		}
@@ -74,7 +85,8 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 	if multi != 0 {
 		won = n.allocMulticast(r, ins, multi, t)
 	}
-	for _, o := range n.vaTouched {
+	for _, o8 := range touched[:nt] {
+		o := int(o8)
 		i := int(n.vaBest[o])
 		n.vaBest[o] = -1
 		p, vc := o/maxVCs, o%maxVCs

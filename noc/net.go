@@ -69,10 +69,9 @@ type Net struct {
 	tr tree
 
 	// allocation scratch
-	vaBest    [vcSlots]int8
-	vaTouched []int
-	saGrant   [numPorts]uint8 // per input port: the output ports it won
-	saVC      [numPorts]uint8 // per input port: the VC that won
+	vaBest  [vcSlots]int8
+	saGrant [numPorts]uint8 // per input port: the output ports it won
+	saVC    [numPorts]uint8 // per input port: the VC that won
 }
 
 // NewNet builds the cycle-level network for cfg, which must validate.
