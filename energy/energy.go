@@ -245,6 +245,39 @@ func (m *Model) Dynamic(xb crossbar.Counters, nu neuron.Counters, nc noc.Counter
 	}
 }
 
+// Action is the energy one counted event costs one component.
+type Action struct {
+	Component string  `json:"component"`
+	Counter   string  `json:"counter"` // the counter's JSON name: "crossbar.cell_reads"
+	Joules    float64 `json:"j"`
+}
+
+// Actions lists the energy per action of every component, by the counter
+// that prices it, in Components order; Dynamic charges exactly these
+// (TestActionsAreWhatDynamicCharges).
+func (m *Model) Actions() []Action {
+	return []Action{
+		{Array, "crossbar.cell_reads", m.cell},
+		{RowDrivers, "crossbar.rows_driven", m.dac},
+		{SampleHold, "crossbar.conversions", m.sh},
+		{ADC, "crossbar.conversions", m.adc},
+		{ShiftAdd, "crossbar.shift_adds", m.shiftAdd},
+		{InputBuffer, "crossbar.reads", m.inRead},
+		{Bus, "crossbar.reads", m.bus},
+		{NeuronUnits, "neuron.updates", m.unit},
+		{Membranes, "neuron.updates", m.memUpdate},
+		{Membranes, "neuron.skipped", m.memSkip},
+		{OutputBuffer, "neuron.spikes", m.spike},
+		{NI, "noc.packets", m.packet},
+		{NI, "noc.flits", m.niFlit},
+		{Router, "noc.buffer_writes", m.bufW},
+		{Router, "noc.buffer_reads", m.bufR},
+		{Router, "noc.switch_flits", m.switchT},
+		{Router, "noc.router_flits", m.alloc},
+		{Links, "noc.link_flits", m.link},
+	}
+}
+
 // PoweredTiles is the number of tiles that leak: the tiles used when
 // unused ones are power-gated, else all.
 func (m *Model) PoweredTiles(used int) int {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
@@ -13,8 +14,9 @@ import (
 )
 
 // TestEveryCounterIsPriced sets each field of every component's counters
-// to one, alone, and requires a positive energy: a counter added to a
-// component without a price fails here.
+// to one, alone, and requires a positive energy, equal to the actions that
+// Actions lists for that counter: a counter added to a component without a
+// price, or a price that Actions does not show, fails here.
 func TestEveryCounterIsPriced(t *testing.T) {
 	for _, preset := range []string{"rram-xnor.toml", "isaac.toml"} {
 		cfg, err := arch.Load(filepath.Join("..", "configs", preset))
@@ -22,22 +24,36 @@ func TestEveryCounterIsPriced(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := New(cfg, nil)
+		listed := map[string]float64{}
+		for _, a := range m.Actions() {
+			listed[a.Counter] += a.Joules
+		}
 		var xb crossbar.Counters
 		var nu neuron.Counters
 		var nc noc.Counters
-		for _, c := range []any{&xb, &nu, &nc} {
+		seen := 0
+		for prefix, c := range map[string]any{"crossbar": &xb, "neuron": &nu, "noc": &nc} {
 			v := reflect.ValueOf(c).Elem()
 			for i := range v.NumField() {
 				f := v.Field(i)
+				name := prefix + "." + strings.Split(v.Type().Field(i).Tag.Get("json"), ",")[0]
 				if f.Kind() != reflect.Int64 {
-					t.Fatalf("%s.%s is a %s: price it and extend this test", v.Type(), v.Type().Field(i).Name, f.Kind())
+					t.Fatalf("%s is a %s: price it and extend this test", name, f.Kind())
 				}
 				f.SetInt(1)
-				if e := Total(m.Dynamic(xb, nu, nc)); !(e > 0) {
-					t.Errorf("%s: %s.%s has no energy", preset, v.Type(), v.Type().Field(i).Name)
-				}
+				e := Total(m.Dynamic(xb, nu, nc))
 				f.SetInt(0)
+				if !(e > 0) {
+					t.Errorf("%s: %s has no energy", preset, name)
+				}
+				if math.Abs(e-listed[name]) > 1e-12*e {
+					t.Errorf("%s: %s costs %g J, Actions lists %g J", preset, name, e, listed[name])
+				}
+				seen++
 			}
+		}
+		if seen != len(listed) {
+			t.Errorf("%s: Actions names %d counters, the components keep %d", preset, len(listed), seen)
 		}
 	}
 }

@@ -35,9 +35,13 @@ used tiles are counted, and unused tiles are left out of the peak power
 when tile.power_gating is on. Without one they are sized for a tile whose
 crossbars all hold one dense layer.
 
+A second table gives each component's energy per action, by the counter
+of a run that it prices (crossbar.cell_reads, noc.switch_flits, …).
+
 The JSON (--json) has area_mm2.total, .per_tile, .used_tiles, .breakdown
-(per component, whole chip) and power_w.peak, .peak_per_tile,
-.leakage_per_tile, .breakdown.
+(per component, whole chip), power_w.peak, .peak_per_tile,
+.leakage_per_tile, .breakdown, and energy_per_action (component, counter,
+j).
 
 Examples:
   nmsim area configs/isaac.toml
@@ -46,14 +50,15 @@ Examples:
 
 // areaReport is what `nmsim area --json` writes.
 type areaReport struct {
-	Arch    string      `json:"arch"`
-	Model   string      `json:"model,omitempty"`
-	NodeNM  float64     `json:"node_nm"`
-	Vdd     float64     `json:"vdd"`
-	Tiles   int         `json:"tiles"`
-	Used    int         `json:"tiles_used"`
-	AreaMM2 energy.Area `json:"area_mm2"`
-	PowerW  energy.Peak `json:"power_w"`
+	Arch    string          `json:"arch"`
+	Model   string          `json:"model,omitempty"`
+	NodeNM  float64         `json:"node_nm"`
+	Vdd     float64         `json:"vdd"`
+	Tiles   int             `json:"tiles"`
+	Used    int             `json:"tiles_used"`
+	AreaMM2 energy.Area     `json:"area_mm2"`
+	PowerW  energy.Peak     `json:"power_w"`
+	Actions []energy.Action `json:"energy_per_action"`
 }
 
 func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -90,6 +95,11 @@ func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
 	em := energy.New(cfg, use)
 	rep.NodeNM, rep.Vdd = em.Tech.NodeNM, em.Tech.Vdd
 	rep.AreaMM2, rep.PowerW = em.Summary(rep.Used)
+	for _, a := range em.Actions() {
+		if a.Joules > 0 { // a bus of no wires costs nothing
+			rep.Actions = append(rep.Actions, a)
+		}
+	}
 
 	w := env.Stdout
 	fmt.Fprintf(w, "%s: %d tiles (%d used) at %g nm, %.2f V\n", pos[0], rep.Tiles, rep.Used, rep.NodeNM, rep.Vdd)
@@ -102,6 +112,14 @@ func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
 	}
 	rows = append(rows, []string{"tile", "", fmt.Sprintf("%.5f", rep.AreaMM2.PerTile), "100 %", si(rep.PowerW.PeakPerTile-rep.PowerW.LeakagePerTile, "W"), si(rep.PowerW.LeakagePerTile, "W")})
 	if err := formatTable(w, c.format, []string{"component", "per tile", "area mm² / tile", "area share", "peak dynamic / tile", "leakage / tile"}, rows); err != nil {
+		return err
+	}
+	rows = rows[:0]
+	for _, a := range rep.Actions {
+		rows = append(rows, []string{a.Component, a.Counter, si(a.Joules, "J")})
+	}
+	fmt.Fprintln(w, "\nenergy per action (each counter of a run is priced so)")
+	if err := formatTable(w, c.format, []string{"component", "counter", "energy"}, rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "chip: %.3f mm² (%g tiles; the %d used: %.3f mm²), peak power %s (%g powered tiles × %s)\n",

@@ -407,7 +407,7 @@ func TestAreaReportsChipAndMapping(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, key := range []string{`"total"`, `"per_tile"`, `"breakdown"`, `"peak"`, `"peak_per_tile"`} {
+		for _, key := range []string{`"total"`, `"per_tile"`, `"breakdown"`, `"peak"`, `"peak_per_tile"`, `"energy_per_action"`} {
 			if !strings.Contains(string(data), key) {
 				t.Errorf("area JSON lacks %s", key)
 			}
