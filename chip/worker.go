@@ -5,7 +5,6 @@ import (
 
 	"github.com/nmsim/nmsim/crossbar"
 	"github.com/nmsim/nmsim/internal/bitvec"
-	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/sim"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -180,7 +179,6 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 		// Every stage's record of timestep t−si is in: time slot t.
 		w.runSlot(t, t+1)
 		last := &w.st[len(w.st)-1]
-		scores := last.v
 		if w.counts != nil {
 			for wi, word := range last.spikes {
 				for word != 0 {
@@ -188,12 +186,11 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 					word &= word - 1
 				}
 			}
-			scores = w.counts
 		}
 		if h.Step != nil {
-			h.Step(t+1, scores)
+			h.Step(t+1, w.c.m.Scores(last.v, w.counts))
 		}
-		if w.c.m.FirstSpikeReadout() && last.spikes.Count() > 0 {
+		if w.c.m.Stops(last.spikes) {
 			// The class is known: the chip stops here.
 			decision = t + 1
 			break
@@ -206,15 +203,8 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 	cycles := w.drain(ran)
 	nocStats, nocErr := w.net.TakeStats(), w.net.Err()
 	last := &w.st[len(w.st)-1]
-	res := Result{Class: neuron.Argmax(last.v), Potentials: append([]int64(nil), last.v...), Cycles: cycles,
-		NoC: nocStats, NoCErr: nocErr, Decision: decision}
-	switch {
-	case w.counts != nil:
-		res.Counts = append([]int64(nil), w.counts...)
-		res.Class = neuron.Argmax(w.counts)
-	case decision > 0:
-		res.Class = neuron.FirstSpikeWinner(last.v, last.spikes)
-	}
+	res := Result{Class: w.c.m.Class(last.v, w.counts, last.spikes, decision > 0), Potentials: append([]int64(nil), last.v...),
+		Counts: append([]int64(nil), w.counts...), Cycles: cycles, NoC: nocStats, NoCErr: nocErr, Decision: decision}
 	for si := range w.st {
 		res.Layers = append(res.Layers, w.st[si].stats)
 	}

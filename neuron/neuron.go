@@ -178,29 +178,3 @@ func (n *IF) leak(v int64) int64 {
 	}
 	return (v*n.Leak + n.LeakOne/2) / n.LeakOne
 }
-
-// FirstSpikeWinner is the read-out of a first-spike output layer at the
-// timestep its first spikes came: of the neurons that fired (set in
-// spikes), the one with the largest membrane, the lowest index on ties. It
-// returns -1 if none fired.
-func FirstSpikeWinner(v []int64, spikes bitvec.Vec) int {
-	best := -1
-	for i, x := range v {
-		if spikes.Get(i) && (best < 0 || x > v[best]) {
-			best = i
-		}
-	}
-	return best
-}
-
-// Argmax is the read-out of an integrating output layer: the index of the
-// largest membrane, the lowest index on ties.
-func Argmax(v []int64) int {
-	best := 0
-	for i, x := range v {
-		if x > v[best] {
-			best = i
-		}
-	}
-	return best
-}

@@ -14,7 +14,6 @@ import (
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
-	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -122,7 +121,7 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 		hooks.Step = func(t int, v []int64) {
 			for k, tk := range o.AccuracyAt {
 				if tk == t {
-					at[k] = neuron.Argmax(v) == label
+					at[k] = model.Argmax(v) == label
 				}
 			}
 		}

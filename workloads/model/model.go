@@ -91,28 +91,6 @@ func SpikeTime(x, bits, window int) int {
 	return ((1<<bits - 1 - x) * window) >> bits
 }
 
-// Readout is how the class is read from the last layer.
-type Readout string
-
-// Readouts.
-const (
-	// ReadoutPotential: the last layer integrates without firing; the class
-	// is the argmax of its membranes after the last timestep. The default:
-	// an empty Readout means this.
-	ReadoutPotential Readout = "potential"
-	// ReadoutSpikes: the last layer is a spiking layer like the others; the
-	// class is the argmax of its neurons' spike counts over the whole run
-	// (as the NIR paper's N-MNIST CNN is read).
-	ReadoutSpikes Readout = "spikes"
-	// ReadoutFirstSpike: the last layer is a fire-once spiking layer and
-	// the class is its first neuron to fire (time-to-first-spike
-	// decisions). The run stops at the end of the first timestep at which
-	// any output neuron fires; of the neurons that fired then, the one with
-	// the highest membrane wins (lowest index on ties). If none fires
-	// within the run, the class is the argmax of the output membranes.
-	ReadoutFirstSpike Readout = "first-spike"
-)
-
 // LeakShift and LeakOne give the unit of Layer.Leak: a leak of LeakOne/4
 // removes a quarter of the membrane each timestep.
 const (
@@ -248,18 +226,6 @@ type Model struct {
 	// measured accuracies, nmsim version …), free-form key → value.
 	Provenance map[string]string
 }
-
-// SpikeReadout reports whether the class is read from the last layer's
-// spike counts rather than from its membranes.
-func (m *Model) SpikeReadout() bool { return m.Readout == ReadoutSpikes }
-
-// FirstSpikeReadout reports whether the class is the first output neuron to
-// fire, and the run stops there.
-func (m *Model) FirstSpikeReadout() bool { return m.Readout == ReadoutFirstSpike }
-
-// OutputSpikes reports whether the last layer fires (any readout other than
-// by potential).
-func (m *Model) OutputSpikes() bool { return m.SpikeReadout() || m.FirstSpikeReadout() }
 
 // InputBits returns the bit width of the values that layer i reads: the
 // model input's bits for layer 0, the pooled count width after a sum pool,

@@ -14,7 +14,6 @@ import (
 	"fmt"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
-	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -165,32 +164,20 @@ func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
 			in = st.out
 		}
 		last := &r.layers[len(r.layers)-1]
-		scores := last.v
-		if counts != nil {
-			for j, s := range last.out {
-				counts[j] += int64(s)
-			}
-			scores = counts
+		for j := range counts {
+			counts[j] += int64(last.out[j])
 		}
 		if h.Step != nil {
-			h.Step(t+1, scores)
+			h.Step(t+1, r.m.Scores(last.v, counts))
 		}
-		if r.m.FirstSpikeReadout() && last.bit.Count() > 0 {
+		if r.m.Stops(last.bit) {
 			decision = t + 1
 			break
 		}
 	}
 	last := &r.layers[len(r.layers)-1]
-	res := Result{Potentials: append([]int64(nil), last.v...), Counts: counts, Spikes: spikes, Decision: decision}
-	switch {
-	case counts != nil:
-		res.Class = neuron.Argmax(counts)
-	case decision > 0:
-		res.Class = neuron.FirstSpikeWinner(last.v, last.bit)
-	default:
-		res.Class = neuron.Argmax(res.Potentials)
-	}
-	return res
+	return Result{Class: r.m.Class(last.v, counts, last.bit, decision > 0), Potentials: append([]int64(nil), last.v...),
+		Counts: counts, Spikes: spikes, Decision: decision}
 }
 
 func b2i(b bool) int32 {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/nmsim/nmsim/neuron"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"
@@ -97,7 +96,7 @@ func EvalSNN(ctx context.Context, m *model.Model, data *dataset.Set, timesteps [
 				k := 0
 				res := r.Run(data.Image(i), ts[len(ts)-1], snn.Hooks{Step: func(t int, v []int64) {
 					if t == ts[k] {
-						row[k] = int32(neuron.Argmax(v))
+						row[k] = int32(model.Argmax(v))
 						k++
 					}
 				}})
