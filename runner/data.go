@@ -2,7 +2,6 @@ package runner
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/nmsim/nmsim/workloads/dataset"
@@ -88,10 +87,6 @@ func loadNMNIST(dir string, samples, T int, m *model.Model) (*dataset.Set, error
 		}
 		return nil, fmt.Errorf("nmnist gives event frames, but model %q reads %s-coded input; %s", m.Name, m.Input.Coding, hint)
 	}
-	maxCount := 1<<m.Input.Bits - 1
-	if c, err := strconv.Atoi(m.Provenance["max_count"]); err == nil && c >= 1 && c < maxCount {
-		maxCount = c
-	}
 	// Files beyond samples are not read; one more tells that there are
 	// more than asked for without reading the whole split.
 	n := samples
@@ -99,7 +94,7 @@ func loadNMNIST(dir string, samples, T int, m *model.Model) (*dataset.Set, error
 		n++
 	}
 	set, _, err := dataset.LoadNMNIST(dir, "test", n, dataset.FrameOptions{
-		Frames: T, WindowUS: m.Input.FrameUS, MaxCount: min(maxCount, 255), Trim: true,
+		Frames: T, WindowUS: m.Input.FrameUS, MaxCount: min(m.Input.Max(), 255), Trim: true,
 	})
 	return set, err
 }

@@ -128,7 +128,7 @@ func NewPlan(spec *Spec, dataDir string) (*Plan, error) {
 		}
 		how := ""
 		if m.Input.Coding == model.CodingFrames {
-			how = fmt.Sprint(m.Input, m.Provenance["max_count"], maxT)
+			how = fmt.Sprint(m.Input, maxT)
 		}
 		if j, ok := loaded[how]; ok {
 			pl.sets, dataSums[i] = append(pl.sets, pl.sets[j]), dataSums[j]

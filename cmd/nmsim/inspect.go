@@ -47,6 +47,9 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 	case m.Input.FrameUS > 0:
 		coding += fmt.Sprintf(" of %d µs", m.Input.FrameUS)
 	}
+	if m.Input.MaxCount > 0 {
+		coding += fmt.Sprintf(" clipped at %d", m.Input.MaxCount)
+	}
 	fmt.Fprintln(w, wrap(fmt.Sprintf("model %q: input %s, %s coding, %d-bit values; %s read out by %s; %s by default",
 		m.Name, m.Input.Shape, coding, m.Input.Bits, english.Count(m.Classes, "class"), readoutName(m), english.Count(m.Timesteps, "timestep")), c.wide.width()))
 	var rows [][]string

@@ -145,7 +145,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 		}
 		fmt.Fprintf(job.Stdout, "nmnist: %d training and %d test samples of %d frames of %d µs (counts clipped at %d: %d and %d times)\n",
 			trainSet.Len(), testSet.Len(), c.timesteps, c.frameUS, c.maxCount, clipTrain, clipTest)
-		cfg.Coding, cfg.FrameUS, cfg.InputBits = model.CodingFrames, c.frameUS, bitsFor(c.maxCount)
+		cfg.Coding, cfg.FrameUS, cfg.InputBits, cfg.MaxCount = model.CodingFrames, c.frameUS, bitsFor(c.maxCount), c.maxCount
 		shape = dataset.FrameShape
 	} else {
 		if trainSet == nil {
@@ -213,9 +213,6 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 		"spikes_per_sample":   strings.Join(spikes, " "),
 	} {
 		m.Provenance[k] = v
-	}
-	if job.datasetName == "nmnist" {
-		m.Provenance["max_count"] = strconv.Itoa(c.maxCount)
 	}
 	out := surrogateResults{
 		Method: "surrogate", Dataset: job.datasetName, Net: net.Spec, Timesteps: c.timesteps, Epochs: job.epochs, Seed: job.seed,

@@ -77,11 +77,12 @@ type graphJSON struct {
 }
 
 type inputJSON struct {
-	Shape   []int  `json:"shape"`
-	Coding  Coding `json:"coding"`
-	Bits    int    `json:"bits"`
-	Window  int    `json:"window,omitempty"`
-	FrameUS int    `json:"frame_us,omitempty"`
+	Shape    []int  `json:"shape"`
+	Coding   Coding `json:"coding"`
+	Bits     int    `json:"bits"`
+	Window   int    `json:"window,omitempty"`
+	FrameUS  int    `json:"frame_us,omitempty"`
+	MaxCount int    `json:"max_count,omitempty"`
 }
 
 type layerJSON struct {
@@ -204,7 +205,7 @@ func toGraph(m *Model) graphJSON {
 	g := graphJSON{
 		Name: m.Name,
 		Input: inputJSON{Shape: shapeSlice(m.Input.Shape), Coding: m.Input.Coding, Bits: m.Input.Bits,
-			Window: m.Input.Window, FrameUS: m.Input.FrameUS},
+			Window: m.Input.Window, FrameUS: m.Input.FrameUS, MaxCount: m.Input.MaxCount},
 		Classes:    m.Classes,
 		Timesteps:  m.Timesteps,
 		Readout:    m.Readout,
@@ -715,8 +716,9 @@ func parseGraph(s string) (*Model, error) {
 		return nil, fmt.Errorf("input shape: %w", err)
 	}
 	m := &Model{
-		Name:      g.Name,
-		Input:     Input{Shape: in, Coding: g.Input.Coding, Bits: g.Input.Bits, Window: g.Input.Window, FrameUS: g.Input.FrameUS},
+		Name: g.Name,
+		Input: Input{Shape: in, Coding: g.Input.Coding, Bits: g.Input.Bits, Window: g.Input.Window,
+			FrameUS: g.Input.FrameUS, MaxCount: g.Input.MaxCount},
 		Classes:   g.Classes,
 		Timesteps: g.Timesteps,
 		Readout:   g.Readout,
@@ -724,6 +726,7 @@ func parseGraph(s string) (*Model, error) {
 	if len(g.Provenance) > 0 {
 		m.Provenance = g.Provenance
 	}
+	m.Input.MaxCount = legacyMaxCount(m)
 	m.Layers = make([]Layer, len(g.Layers))
 	for i, lj := range g.Layers {
 		l := &m.Layers[i]
@@ -740,6 +743,21 @@ func parseGraph(s string) (*Model, error) {
 		}
 	}
 	return m, nil
+}
+
+// legacyMaxCount is m's input clip count, taken for files written before
+// input.max_count existed from the provenance entry "max_count" that the
+// surrogate trainer wrote for frame-coded models (ignored, as it was then,
+// unless it is a count below the input's largest value).
+func legacyMaxCount(m *Model) int {
+	if m.Input.MaxCount != 0 || m.Input.Coding != CodingFrames {
+		return m.Input.MaxCount
+	}
+	c, err := strconv.Atoi(m.Provenance["max_count"])
+	if err != nil || c < 1 || c >= m.Input.Max() {
+		return 0
+	}
+	return c
 }
 
 func toShape(dims []int) (Shape, error) {

@@ -56,6 +56,7 @@ func extendedModel() *Model {
 	m := testModel()
 	m.Input.Coding = CodingFrames
 	m.Input.Bits = 3
+	m.Input.MaxCount = 5
 	m.Readout = ReadoutSpikes
 	m.Layers[0].Bias = []int64{-5, 0, 7, MaxBias}
 	m.Layers[0].Leak = LeakOne
@@ -76,12 +77,30 @@ func TestRoundTripExtensions(t *testing.T) {
 	// The new graph fields and the bias tensor are written only when used,
 	// so a model without them encodes exactly as before they existed.
 	plain := string(mustEncode(t, testModel()))
-	for _, key := range []string{"readout", "leak", ".bias", "frames"} {
+	for _, key := range []string{"readout", "leak", ".bias", "frames", "max_count"} {
 		if strings.Contains(plain, key) {
 			t.Errorf("a model without extensions mentions %q", key)
 		}
 		if !strings.Contains(string(b), key) {
 			t.Errorf("the extended model does not mention %q", key)
+		}
+	}
+}
+
+// TestLegacyMaxCount: a frame-coded model written before input.max_count
+// existed recorded its clip count in the provenance, and reads back with
+// it as Input.MaxCount; values that runs ignored then are ignored still.
+func TestLegacyMaxCount(t *testing.T) {
+	for prov, want := range map[string]int{"5": 5, "1": 1, "7": 0, "0": 0, "-2": 0, "x": 0, "": 0} {
+		m := extendedModel()
+		m.Input.MaxCount = 0
+		m.Provenance = map[string]string{"max_count": prov}
+		got, err := Decode(mustEncode(t, m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Input.MaxCount != want {
+			t.Errorf("provenance max_count %q: input max count %d, want %d", prov, got.Input.MaxCount, want)
 		}
 	}
 }

@@ -127,6 +127,20 @@ type Input struct {
 	// of one frame in µs that the model was trained with; 0 when unknown
 	// or not event data (readers then use their default, 1 ms for N-MNIST).
 	FrameUS int
+	// MaxCount is, for frame coding only, the count at which the frames'
+	// values were clipped in training (N-MNIST events per pixel and
+	// frame), and are clipped when data is read; 0 means the largest value
+	// of Bits bits. See Max.
+	MaxCount int
+}
+
+// Max is the largest value an input carries: MaxCount when set, else
+// 2^Bits − 1.
+func (in Input) Max() int {
+	if in.MaxCount > 0 {
+		return in.MaxCount
+	}
+	return 1<<in.Bits - 1
 }
 
 // Layer is one layer of the network. Activations flow in CHW order.

@@ -74,6 +74,10 @@ func (m *Model) validate() error {
 		return fmt.Errorf("input frame length %d µs, want >= 0", m.Input.FrameUS)
 	case m.Input.Coding != CodingFrames && m.Input.FrameUS != 0:
 		return fmt.Errorf("input frame length %d µs set for %s coding, want 0 (it is for frame coding only)", m.Input.FrameUS, m.Input.Coding)
+	case m.Input.MaxCount < 0 || m.Input.MaxCount > 1<<m.Input.Bits-1:
+		return fmt.Errorf("input max count %d, want 0..%d (%d-bit values)", m.Input.MaxCount, 1<<m.Input.Bits-1, m.Input.Bits)
+	case m.Input.Coding != CodingFrames && m.Input.MaxCount != 0:
+		return fmt.Errorf("input max count %d set for %s coding, want 0 (it is for frame coding only)", m.Input.MaxCount, m.Input.Coding)
 	}
 	switch m.Readout {
 	case "", ReadoutPotential, ReadoutSpikes, ReadoutFirstSpike:

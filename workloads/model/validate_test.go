@@ -27,6 +27,8 @@ func TestValidate(t *testing.T) {
 		{"input bits 0", func(m *Model) { m.Input.Bits = 0 }, "input bits 0, want 1..16"},
 		{"input bits 17", func(m *Model) { m.Input.Bits = 17 }, "input bits 17"},
 		{"coding", func(m *Model) { m.Input.Coding = "rate" }, `input coding "rate" unknown`},
+		{"max count of constant input", func(m *Model) { m.Input.MaxCount = 3 }, "input max count 3 set for constant coding, want 0"},
+		{"max count above bits", func(m *Model) { m.Input.Coding, m.Input.MaxCount = CodingFrames, 256 }, "input max count 256, want 0..255 (8-bit values)"},
 		{"timesteps", func(m *Model) { m.Timesteps = 0 }, "timesteps 0, want 1..65536"},
 		{"timesteps 2^40", func(m *Model) { m.Timesteps = 1 << 40 }, "timesteps 1099511627776, want 1..65536"},
 		{"first in", func(m *Model) { m.Input.Shape = Shape{1, 8, 9} }, `layer "conv1": in 1x8x8 does not match input shape 1x8x9`},

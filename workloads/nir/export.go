@@ -44,7 +44,7 @@ func Export(m *model.Model, dt float64) (*Graph, error) {
 	e := &exporter{g: &Graph{Version: ExportVersion, Nodes: map[string]*Node{}}, used: map[string]bool{}, dt: dt}
 	md := meta{
 		Format: metaFormat, Name: m.Name, Coding: m.Input.Coding, InputBits: m.Input.Bits,
-		Window: m.Input.Window, FrameUS: m.Input.FrameUS, Timesteps: m.Timesteps, Readout: m.Readout, DT: dt, Provenance: m.Provenance,
+		Window: m.Input.Window, FrameUS: m.Input.FrameUS, MaxCount: m.Input.MaxCount, Timesteps: m.Timesteps, Readout: m.Readout, DT: dt, Provenance: m.Provenance,
 	}
 	in := e.unique("input")
 	out := e.unique("output")

@@ -314,7 +314,7 @@ func (b *builder) model() (*model.Model, error) {
 			m.Readout = md.Readout
 		}
 		if m.Input.Coding == md.Coding {
-			m.Input.Window, m.Input.FrameUS = md.Window, md.FrameUS
+			m.Input.Window, m.Input.FrameUS, m.Input.MaxCount = md.Window, md.FrameUS, md.MaxCount
 		}
 		m.Provenance = md.Provenance
 	} else {

@@ -23,8 +23,9 @@ type meta struct {
 	Name       string            `json:"name"`
 	Coding     model.Coding      `json:"coding"`
 	InputBits  int               `json:"input_bits"`
-	Window     int               `json:"window,omitempty"`   // TTFS coding's window, timesteps
-	FrameUS    int               `json:"frame_us,omitempty"` // event frames' length
+	Window     int               `json:"window,omitempty"`    // TTFS coding's window, timesteps
+	FrameUS    int               `json:"frame_us,omitempty"`  // event frames' length
+	MaxCount   int               `json:"max_count,omitempty"` // event frames' clip count
 	Timesteps  int               `json:"timesteps"`
 	Readout    model.Readout     `json:"readout,omitempty"`
 	DT         float64           `json:"dt"`

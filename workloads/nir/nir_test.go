@@ -197,7 +197,7 @@ func TestRoundTripRandom(t *testing.T) {
 		// (including the full leak), scales, a '/' in a name, and a
 		// spiking output read out by spikes.
 		x := testmodel.Random(rng, testmodel.Small)
-		x.Input.Coding, x.Input.Bits, x.Input.FrameUS = model.CodingFrames, 3, 1000*int(seed)
+		x.Input.Coding, x.Input.Bits, x.Input.FrameUS, x.Input.MaxCount = model.CodingFrames, 3, 1000*int(seed), 5
 		x.Layers[0].Name = "block/conv1"
 		x.Layers[0].Leak = model.LeakOne
 		x.Layers[2].Leak = 1 + int(seed)*700

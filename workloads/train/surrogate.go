@@ -37,8 +37,11 @@ type SurrogateConfig struct {
 	InputBits int `flag:"input-bits"`
 	// FrameUS is recorded in the model for frame coding (frame length, µs).
 	FrameUS int `flag:"frame-us"`
-	Epochs  int `flag:"epochs"`
-	Batch   int `flag:"batch"`
+	// MaxCount is recorded in the model for frame coding: the count at
+	// which the frames' values were clipped (0: 2^InputBits − 1).
+	MaxCount int `flag:"max-count"`
+	Epochs   int `flag:"epochs"`
+	Batch    int `flag:"batch"`
 	// LR is Adam's initial learning rate, decayed to 0 along a cosine.
 	LR      float64 `flag:"lr"`
 	Seed    uint64  `flag:"seed"`
@@ -99,6 +102,8 @@ func (c *SurrogateConfig) check() error {
 		return fmt.Errorf("input coding %q, want %q or %q", c.Coding, model.CodingConstant, model.CodingFrames)
 	case c.InputBits < 1 || c.InputBits > 16:
 		return fmt.Errorf("input bits %d, want 1..16", c.InputBits)
+	case c.MaxCount < 0 || c.MaxCount > 1<<c.InputBits-1:
+		return fmt.Errorf("max count %d, want 0..%d (%d-bit inputs)", c.MaxCount, 1<<c.InputBits-1, c.InputBits)
 	case math.IsNaN(c.BinarizeTolerance):
 		return errors.New("binarize tolerance is NaN")
 	case c.EstimatorEpochs < 1:

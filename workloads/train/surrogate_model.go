@@ -43,7 +43,7 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 	}
 	unit := 1.0
 	if cfg.Coding == model.CodingFrames {
-		m.Input.FrameUS = cfg.FrameUS
+		m.Input.FrameUS, m.Input.MaxCount = cfg.FrameUS, cfg.MaxCount
 	} else {
 		unit = 1.0 / 255
 	}
