@@ -13,7 +13,6 @@ package chip
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/crossbar"
@@ -24,61 +23,21 @@ import (
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
-// flow is traffic from one tile to another.
-type flow struct{ src, dst int }
-
 // stage is one weight layer in hardware: read-only after New, shared by
-// every worker.
+// every worker. Its wiring (tiles, homes, partial-sum and spike flows, the
+// input scatter) is the mapper's netlist.
 type stage struct {
 	lm      *mapper.LayerMap
+	nl      *mapper.LayerNet
 	layer   *model.Layer
 	arrays  []*crossbar.Array // per block
 	neurons neuron.IF
 	inShape model.Shape // input after the pool, what the crossbars read
-	srcOut  model.Shape // the source layer's output (before the pool)
-	// The input crossbar rows see, as a scatter table in CSR form: input
-	// element e drives, for each k in [scatterOff[e], scatterOff[e+1]),
-	// row scatterRow[k] of row split (slot scatterSlot[k] % rowSplits)
-	// at output position (scatterSlot[k] / rowSplits). Building the
-	// bit-planes by scattering only the non-zero inputs costs in
-	// proportion to the activity, not to positions × rows.
-	scatterOff  []int32
-	scatterSlot []int32
-	scatterRow  []int32
-	splitWords  int // words of the largest row split's plane
-	// poolTo maps each source neuron to the input element it adds to
-	// (through the sum pool, if any); nil for the first stage.
-	poolTo []int32
+	// splitWords is the words of the largest row split's bit-plane.
+	splitWords int
 	// noisy is set when some array adds read noise: then the same input
 	// no longer gives the same currents and nothing may be reused.
 	noisy bool
-
-	tiles     []int // tiles holding blocks, in order
-	tileOf    []int // per block: index into tiles
-	homes     []int // distinct home tiles, in order
-	homeIndex map[int]int
-	// contrib[h] lists the indices (into tiles) of the tiles whose blocks
-	// feed home h's neurons; feeds is the reverse, per tile the homes it
-	// feeds. pairOf gives, per block, the index of its (tile, home) pair in
-	// pairs.
-	contrib [][]int
-	feeds   [][]int
-	pairs   []flow // (tile index, home index)
-	pairOf  []int
-	// homeNeurons[h] is the number of neurons home h updates.
-	homeNeurons []int
-
-	// spike routing to the next stage: flows, and per neuron the list of
-	// flows its spike travels on (interned).
-	spikeFlows []flow
-	flowSets   [][]int32
-	flowSetOf  []int32
-	// homeFlows[h] lists the spike flows that leave home h; homeSets[h]
-	// the flow sets of its neurons, and setDsts the remote tiles of each
-	// set (a tree multicast sends a set's spikes once to all of them).
-	homeFlows [][]int
-	homeSets  [][]int
-	setDsts   [][]int
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -93,15 +52,23 @@ type Chip struct {
 	seed         uint64
 }
 
-// New maps m onto the chip described by cfg and programs the crossbars.
-// Both must be valid. seed makes the chip instance: every device draw at
-// programming (variation, faults) comes from it, and the per-read noise of
-// sample k from (seed, k), so a run is reproducible for any worker count.
+// New maps m onto the chip described by cfg and builds it (mapper.Build,
+// then Build). Both must be valid. seed makes the chip instance: every
+// device draw at programming (variation, faults) comes from it, and the
+// per-read noise of sample k from (seed, k), so a run is reproducible for
+// any worker count.
 func New(cfg *arch.Config, m *model.Model, seed uint64) (*Chip, error) {
-	pl, err := mapper.Map(cfg, m)
+	nl, err := mapper.Build(cfg, m)
 	if err != nil {
 		return nil, err
 	}
+	return Build(cfg, nl, m, seed)
+}
+
+// Build programs the crossbars of netlist nl (of m on cfg) and assembles
+// the chip.
+func Build(cfg *arch.Config, nl *mapper.Netlist, m *model.Model, seed uint64) (*Chip, error) {
+	pl := nl.Placement
 	c := &Chip{cfg: cfg, eventNeurons: cfg.Neuron.Update == "event", m: m, placement: pl, stages: make([]stage, len(pl.Layers)), seed: seed}
 	params := crossbar.Params{
 		Rows: cfg.Crossbar.Rows, Cols: cfg.Crossbar.Cols, RowsPerRead: cfg.Crossbar.RowsPerRead,
@@ -115,13 +82,10 @@ func New(cfg *arch.Config, m *model.Model, seed uint64) (*Chip, error) {
 		StuckAtOffRate: d.StuckAtOffRate, StuckAtOnRate: d.StuckAtOnRate, IRDrop: d.IRDrop,
 	}
 	for si := range pl.Layers {
+		c.stages[si].nl = &nl.Nets[si]
 		if err := c.build(si, params, dev); err != nil {
 			return nil, fmt.Errorf("chip: layer %q: %w", pl.Layers[si].Name, err)
 		}
-	}
-	routes := pl.Route(m)
-	for si := range c.stages {
-		c.buildRoutes(si, routes[si])
 	}
 	return c, nil
 }
@@ -135,16 +99,12 @@ func (c *Chip) Config() *arch.Config { return c.cfg }
 // Model is the network on the chip.
 func (c *Chip) Model() *model.Model { return c.m }
 
+// build programs stage si's crossbars and sets up its neuron units.
 func (c *Chip) build(si int, params crossbar.Params, dev crossbar.Device) error {
 	lm := &c.placement.Layers[si]
 	l := &c.m.Layers[lm.Layer]
 	st := &c.stages[si]
 	st.lm, st.layer, st.inShape = lm, l, l.In
-	if lm.Source >= 0 {
-		st.srcOut = c.m.Layers[c.placement.Layers[lm.Source].Layer].Out
-	} else {
-		st.srcOut = c.m.Input.Shape
-	}
 	fan := lm.FanIn
 	for bi, b := range lm.Blocks {
 		// Each array draws from its own stream of the chip's seed.
@@ -165,156 +125,8 @@ func (c *Chip) build(si int, params crossbar.Params, dev crossbar.Device) error 
 	if l.Spiking {
 		st.neurons.Threshold = l.Threshold
 	}
-	st.buildScatter(c.cfg.Crossbar.Rows)
-	if lm.Source >= 0 {
-		k := lm.PoolKernel
-		st.poolTo = make([]int32, st.srcOut.Size())
-		for ch := 0; ch < st.srcOut.C; ch++ {
-			for y := 0; y < st.srcOut.H; y++ {
-				for x := 0; x < st.srcOut.W; x++ {
-					st.poolTo[st.srcOut.Index(ch, y, x)] = int32(st.inShape.Index(ch, y/k, x/k))
-				}
-			}
-		}
-	}
-	// Tiles, homes and who feeds whom.
-	st.homeIndex = map[int]int{}
-	tileIndex := map[int]int{}
-	for _, b := range lm.Blocks {
-		ti, ok := tileIndex[b.Tile]
-		if !ok {
-			ti = len(st.tiles)
-			tileIndex[b.Tile] = ti
-			st.tiles = append(st.tiles, b.Tile)
-		}
-		st.tileOf = append(st.tileOf, ti)
-		home := lm.Home[b.Group]
-		hi, ok := st.homeIndex[home]
-		if !ok {
-			hi = len(st.homes)
-			st.homeIndex[home] = hi
-			st.homes = append(st.homes, home)
-			st.contrib = append(st.contrib, nil)
-			st.homeNeurons = append(st.homeNeurons, 0)
-		}
-		if !slices.Contains(st.contrib[hi], ti) {
-			st.contrib[hi] = append(st.contrib[hi], ti)
-		}
-		pi := -1
-		for i, p := range st.pairs {
-			if p == (flow{ti, hi}) {
-				pi = i
-			}
-		}
-		if pi < 0 {
-			pi = len(st.pairs)
-			st.pairs = append(st.pairs, flow{ti, hi})
-		}
-		st.pairOf = append(st.pairOf, pi)
-	}
-	st.feeds = make([][]int, len(st.tiles))
-	for hi, tis := range st.contrib {
-		for _, ti := range tis {
-			st.feeds[ti] = append(st.feeds[ti], hi)
-		}
-	}
-	for g, home := range lm.Home {
-		outs := min((g+1)*lm.OutputsPerBlock, lm.Outputs) - g*lm.OutputsPerBlock
-		st.homeNeurons[st.homeIndex[home]] += outs * lm.Positions
-	}
+	st.splitWords = bitvec.Words(min(c.cfg.Crossbar.Rows, lm.FanIn))
 	return nil
-}
-
-// buildScatter inverts the im2col map of the layer: for every input
-// element, the (position, row split, row) triples that read it.
-func (st *stage) buildScatter(rows int) {
-	l, lm := st.layer, st.lm
-	st.splitWords = bitvec.Words(min(rows, lm.FanIn))
-	type entry struct{ slot, row int32 }
-	per := make([][]entry, st.inShape.Size())
-	add := func(e, pos, f int) {
-		per[e] = append(per[e], entry{int32(pos*lm.RowSplits + f/rows), int32(f % rows)})
-	}
-	if l.Op == model.OpDense {
-		for f := 0; f < lm.FanIn; f++ {
-			add(f, 0, f)
-		}
-	} else {
-		k, s, p := l.Kernel, l.Stride, l.Pad
-		for oy := 0; oy < l.Out.H; oy++ {
-			for ox := 0; ox < l.Out.W; ox++ {
-				pos := oy*l.Out.W + ox
-				for c := 0; c < l.In.C; c++ {
-					for ky := 0; ky < k; ky++ {
-						for kx := 0; kx < k; kx++ {
-							y, x := oy*s+ky-p, ox*s+kx-p
-							if y >= 0 && y < l.In.H && x >= 0 && x < l.In.W {
-								add(l.In.Index(c, y, x), pos, (c*k+ky)*k+kx)
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	st.scatterOff = make([]int32, len(per)+1)
-	for e, list := range per {
-		st.scatterOff[e+1] = st.scatterOff[e] + int32(len(list))
-		for _, en := range list {
-			st.scatterSlot = append(st.scatterSlot, en.slot)
-			st.scatterRow = append(st.scatterRow, en.row)
-		}
-	}
-}
-
-// buildRoutes interns, per neuron, the network flows its spike travels on.
-func (c *Chip) buildRoutes(si int, rt mapper.Routes) {
-	st := &c.stages[si]
-	st.homeFlows = make([][]int, len(st.homes))
-	st.homeSets = make([][]int, len(st.homes))
-	if len(rt.SetOf) == 0 {
-		return
-	}
-	flowIndex := map[flow]int32{}
-	setIndex := map[[2]int]int32{}
-	st.flowSetOf = make([]int32, len(rt.SetOf))
-	positions := st.lm.Positions
-	for n, set := range rt.SetOf {
-		home := st.lm.HomeOf(n / positions)
-		key := [2]int{home, int(set)}
-		id, ok := setIndex[key]
-		if !ok {
-			var flows []int32
-			for _, dst := range rt.Sets[set] {
-				if dst == home {
-					continue // same tile: no network
-				}
-				f := flow{home, dst}
-				fi, ok := flowIndex[f]
-				if !ok {
-					fi = int32(len(st.spikeFlows))
-					flowIndex[f] = fi
-					st.spikeFlows = append(st.spikeFlows, f)
-				}
-				flows = append(flows, fi)
-			}
-			id = int32(len(st.flowSets))
-			setIndex[key] = id
-			st.flowSets = append(st.flowSets, flows)
-			var dsts []int
-			for _, fi := range flows {
-				dsts = append(dsts, st.spikeFlows[fi].dst)
-			}
-			st.setDsts = append(st.setDsts, dsts)
-			h := st.homeIndex[home]
-			st.homeSets[h] = append(st.homeSets[h], int(id))
-		}
-		st.flowSetOf[n] = id
-	}
-	for fi, f := range st.spikeFlows {
-		h := st.homeIndex[f.src]
-		st.homeFlows[h] = append(st.homeFlows[h], fi)
-	}
 }
 
 // Counters are what one weight layer's components did, each component's

@@ -62,10 +62,10 @@ func (w *Worker) handlersFor(si int) *stageHandlers {
 	}
 	s := &w.c.stages[si]
 	sh := &stageHandlers{}
-	for ti := range s.tiles {
+	for ti := range s.nl.Tiles {
 		sh.tile = append(sh.tile, &handler{w: w, kind: evTileDone, si: si, idx: ti})
 	}
-	for hi := range s.homes {
+	for hi := range s.nl.Homes {
 		sh.arrive = append(sh.arrive, &handler{w: w, kind: evArrive, si: si, idx: hi})
 		sh.neuron = append(sh.neuron, &handler{w: w, kind: evNeuronDone, si: si, idx: hi})
 	}
@@ -96,11 +96,11 @@ func (w *Worker) runSlot(k, ran int) {
 		recs := w.st[si].recs
 		sl.rec = &recs[t%len(recs)]
 		sl.pending = sl.pending[:0]
-		for hi := range s.homes {
-			sl.pending = append(sl.pending, len(s.contrib[hi]))
+		for hi := range s.nl.Homes {
+			sl.pending = append(sl.pending, len(s.nl.Contrib[hi]))
 		}
 		sh := w.handlersFor(si)
-		for ti := range s.tiles {
+		for ti := range s.nl.Tiles {
 			w.eng.Schedule(start+sim.Cycle(sl.rec.tileCycles[ti]), sh.tile[ti], nil)
 		}
 	}
@@ -124,20 +124,20 @@ func (w *Worker) drain(ran int) int64 {
 func (w *Worker) tileDone(si, ti int) {
 	s := &w.c.stages[si]
 	sh := w.handlersFor(si)
-	for pi, p := range s.pairs {
-		if p.src != ti {
+	for pi, p := range s.nl.Pairs {
+		if p.Src != ti {
 			continue
 		}
-		hi := p.dst
+		hi := p.Dst
 		vals := w.slot[si].rec.psumVals[pi]
-		if s.tiles[ti] == s.homes[hi] || vals == 0 {
+		if s.nl.Tiles[ti] == s.nl.Homes[hi] || vals == 0 {
 			w.arrive(si, hi)
 			continue
 		}
 		// A partial sum takes two spike slots: a neuron address and a
 		// value of the same width. The home waits for every injection.
-		w.dst[0] = s.homes[hi]
-		calls := w.send(si, s.tiles[ti], w.dst[:1], 2*vals, sh.arrive[hi])
+		w.dst[0] = s.nl.Homes[hi]
+		calls := w.send(si, s.nl.Tiles[ti], w.dst[:1], 2*vals, sh.arrive[hi])
 		w.slot[si].pending[hi] += calls - 1
 	}
 }
@@ -152,7 +152,7 @@ func (w *Worker) arrive(si, hi int) {
 	}
 	s := &w.c.stages[si]
 	n := w.c.cfg.Neuron
-	batches := (s.homeNeurons[hi] + n.UnitsPerTile - 1) / n.UnitsPerTile
+	batches := (s.nl.HomeNeurons[hi] + n.UnitsPerTile - 1) / n.UnitsPerTile
 	w.eng.Schedule(w.eng.Now()+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi], nil)
 }
 
@@ -163,29 +163,29 @@ func (w *Worker) arrive(si, hi int) {
 func (w *Worker) neuronDone(si, hi int) {
 	s := &w.c.stages[si]
 	rec := w.slot[si].rec
-	src := s.homes[hi]
+	src := s.nl.Homes[hi]
 	if w.c.cfg.NoC.Multicast == "tree" {
-		for _, set := range s.homeSets[hi] {
-			if n := rec.spikeCount[set]; n > 0 && len(s.setDsts[set]) > 0 {
-				w.send(si, src, s.setDsts[set], n, nil)
+		for _, set := range s.nl.HomeSets[hi] {
+			if n := rec.spikeCount[set]; n > 0 && len(s.nl.SetDsts[set]) > 0 {
+				w.send(si, src, s.nl.SetDsts[set], n, nil)
 			}
 		}
 		return
 	}
-	if len(w.flowCount) < len(s.spikeFlows) {
-		w.flowCount = make([]int64, len(s.spikeFlows))
+	if len(w.flowCount) < len(s.nl.SpikeFlows) {
+		w.flowCount = make([]int64, len(s.nl.SpikeFlows))
 	}
-	for _, set := range s.homeSets[hi] {
+	for _, set := range s.nl.HomeSets[hi] {
 		if n := rec.spikeCount[set]; n > 0 {
-			for _, fi := range s.flowSets[set] {
+			for _, fi := range s.nl.FlowSets[set] {
 				w.flowCount[fi] += n
 			}
 		}
 	}
-	for _, fi := range s.homeFlows[hi] {
+	for _, fi := range s.nl.HomeFlows[hi] {
 		if n := w.flowCount[fi]; n > 0 {
 			w.flowCount[fi] = 0
-			w.dst[0] = s.spikeFlows[fi].dst
+			w.dst[0] = s.nl.SpikeFlows[fi].Dst
 			w.send(si, src, w.dst[:1], n, nil)
 		}
 	}

@@ -136,9 +136,9 @@ func (c *Chip) NewWorker() *Worker {
 
 func newRecord(s *stage) record {
 	return record{
-		tileCycles: make([]int64, len(s.tiles)),
-		psumVals:   make([]int64, len(s.pairs)),
-		spikeCount: make([]int64, len(s.flowSets)),
+		tileCycles: make([]int64, len(s.nl.Tiles)),
+		psumVals:   make([]int64, len(s.nl.Pairs)),
+		spikeCount: make([]int64, len(s.nl.FlowSets)),
 	}
 }
 
@@ -233,10 +233,10 @@ func (w *Worker) step(si, t int, h Hooks) {
 		clear(rec.tileCycles)
 		clear(rec.psumVals)
 		for bi, b := range s.lm.Blocks {
-			ti := s.tileOf[bi]
+			ti := s.nl.TileOf[bi]
 			rec.tileCycles[ti] = max(rec.tileCycles[ti], ss.blockCyc[bi])
 			if b.Tile != s.lm.Home[b.Group] {
-				rec.psumVals[s.pairOf[bi]] += ss.blockVals[bi]
+				rec.psumVals[s.nl.PairOf[bi]] += ss.blockVals[bi]
 			}
 		}
 		copyRecord(&ss.lastRec, rec)
@@ -259,12 +259,12 @@ func (w *Worker) step(si, t int, h Hooks) {
 		if h.Spikes != nil {
 			h.Spikes(s.lm.Layer, t, ss.spikes)
 		}
-		if len(s.flowSetOf) > 0 {
+		if len(s.nl.FlowSetOf) > 0 {
 			for wi, word := range ss.spikes {
 				for word != 0 {
 					n := wi<<6 + trailingZeros(word)
 					word &= word - 1
-					rec.spikeCount[s.flowSetOf[n]]++
+					rec.spikeCount[s.nl.FlowSetOf[n]]++
 				}
 			}
 		}
@@ -301,7 +301,7 @@ func (w *Worker) loadInput(si, t int) {
 	clear(ss.in)
 	for wi, word := range w.st[s.lm.Source].spikes {
 		for word != 0 {
-			ss.in[s.poolTo[wi<<6+trailingZeros(word)]]++
+			ss.in[s.nl.PoolTo[wi<<6+trailingZeros(word)]]++
 			word &= word - 1
 		}
 	}
@@ -348,9 +348,9 @@ func (w *Worker) scatterPlanes(s *stage, ss *stageState) {
 		if v == 0 {
 			continue
 		}
-		for k := s.scatterOff[e]; k < s.scatterOff[e+1]; k++ {
-			base := int(s.scatterSlot[k]) * bitsIn * sw
-			r := int(s.scatterRow[k])
+		for k := s.nl.ScatterOff[e]; k < s.nl.ScatterOff[e+1]; k++ {
+			base := int(s.nl.ScatterSlot[k]) * bitsIn * sw
+			r := int(s.nl.ScatterRow[k])
 			word, bit := base+r>>6, uint64(1)<<(uint(r)&63)
 			for x := v; x != 0; x >>= 1 {
 				if x&1 != 0 {

@@ -72,6 +72,7 @@ func (l *LayerMap) HomeOf(o int) int { return l.Home[o/l.OutputsPerBlock] }
 type Placement struct {
 	Width, Height int
 	Crossbars     int // per tile
+	Rows          int // per crossbar
 	Layers        []LayerMap
 	TilesUsed     int
 	// Order is the tile visiting order used for placement: a serpentine
@@ -108,7 +109,7 @@ func (e *FitError) Error() string { return "mapper: " + e.Detail }
 // Map places m on the chip that cfg describes. m must be valid. A model
 // that does not fit gets a *FitError.
 func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
-	p := &Placement{Width: cfg.Chip.MeshWidth, Height: cfg.Chip.MeshHeight, Crossbars: cfg.Tile.Crossbars}
+	p := &Placement{Width: cfg.Chip.MeshWidth, Height: cfg.Chip.MeshHeight, Crossbars: cfg.Tile.Crossbars, Rows: cfg.Crossbar.Rows}
 	p.Order = serpentine(p.Width, p.Height)
 	xb := cfg.Crossbar
 	var problems []string
@@ -152,6 +153,16 @@ func Map(cfg *arch.Config, m *model.Model) (*Placement, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Build maps m onto the chip that cfg describes and wires the placement
+// (Map, then Wire).
+func Build(cfg *arch.Config, m *model.Model) (*Netlist, error) {
+	p, err := Map(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	return p.Wire(m), nil
 }
 
 // place assigns blocks to tiles. Each layer starts on a fresh tile (its

@@ -12,15 +12,16 @@ import (
 
 // mapCommand is `nmsim map arch.toml model.bin`.
 type mapCommand struct {
-	sets setFlags
-	wide wideFlag
+	sets     setFlags
+	wide     wideFlag
+	jsonPath string
 }
 
 func (*mapCommand) Name() string     { return "map" }
 func (*mapCommand) Synopsis() string { return "show how a model is tiled and placed on the chip" }
 
 const mapUsage = `
-Usage: nmsim map arch.toml model.bin [--set key=value …]
+Usage: nmsim map arch.toml model.bin [--json FILE] [--set key=value …]
 
 Cuts every weight layer's matrix (fan-in rows × outputs; convolutions
 unrolled im2col-style, kernel weights shared across positions) into
@@ -28,8 +29,22 @@ crossbar-sized blocks and places them on the mesh. For each layer it
 prints the crossbars used, the row splits (partial sums added digitally)
 and column splits, the tiles, the weight bits and bit-slices (multi-bit
 weights use one complementary column pair per magnitude bit), the input
-bit-planes read per position, and the cell utilisation. A model that does
-not fit says what it needs.
+bit-planes read per position, and the cell utilisation. A second table
+shows the netlist the chip is built from: the home tiles holding each
+layer's neurons, the partial sums that cross the network (row splits on
+another tile than their home), the tile-to-tile flows and distinct
+destination sets (one tree multicast each) of its spikes, and the size of
+its input scatter (input element → crossbar row connections). A model that
+does not fit says what it needs.
+
+--json FILE writes the netlist whole: mesh_width, mesh_height,
+crossbars_per_tile, tiles_used and per layer (layers[]) name, op, fan_in,
+outputs, positions, weight_bits, slices, input_bits, row_splits,
+col_splits, cells_used, cells_total, blocks[] (tile, slot, rows [lo,hi),
+outputs [lo,hi)), homes[] (tile, neurons, from: the tiles feeding it),
+partial_sums[] (src, dst tiles), spike_flows[] (src, dst, neurons),
+spike_sets[] (src, dsts, neurons) and scatter_entries. Tiles are numbered
+row-major: y·mesh_width + x.
 
 Example:
   nmsim map configs/rram-xnor.toml models/mnist-convert.bin --set tile.crossbars=4
@@ -39,6 +54,7 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("map", c.Synopsis(), mapUsage, env.Stderr)
 	fs.Var(&c.sets, "set", "override an arch key (repeatable)")
 	c.wide.register(fs)
+	fs.StringVar(&c.jsonPath, "json", "", "also write the netlist as JSON to `FILE`")
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
 		return err
@@ -65,7 +81,23 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 		})
 	}
 	table(w, c.wide.width(), []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
-	fmt.Fprintf(w, "%s on %d of %s\n", english.Count(pl.BlocksUsed(), "crossbar"), pl.TilesUsed, english.Count(pl.Width*pl.Height, "tile"))
+	fmt.Fprintf(w, "%s on %d of %s\n\n", english.Count(pl.BlocksUsed(), "crossbar"), pl.TilesUsed, english.Count(pl.Width*pl.Height, "tile"))
+	sum := pl.Wire(m).Summary()
+	rows = rows[:0]
+	for _, l := range sum.Layers {
+		var homes []int
+		for _, h := range l.Homes {
+			homes = append(homes, h.Tile)
+		}
+		rows = append(rows, []string{
+			l.Name, tileList(pl, homes), fmt.Sprint(len(l.PartialSums)),
+			fmt.Sprint(len(l.SpikeFlows)), fmt.Sprint(len(l.SpikeSets)), fmt.Sprint(l.ScatterEntries),
+		})
+	}
+	table(w, c.wide.width(), []string{"layer", "home tiles (x,y)", "partial-sum flows", "spike flows", "spike destination sets", "scatter entries"}, rows)
+	if c.jsonPath != "" {
+		return writeJSON(c.jsonPath, sum)
+	}
 	return nil
 }
 
