@@ -58,9 +58,38 @@ func (c *Counters) Add(o Counters) {
 // as it is, so skipping it changes no spike. Call it before Step, with the
 // membranes Step will read.
 func (n *IF) Pending(v []int64, posInput, done bitvec.Vec) int {
+	inputs := posInput.Count()
 	if n.Bias == nil && n.Leak == 0 && n.Threshold == nil && done == nil {
-		return posInput.Count() * n.Channels
+		return inputs * n.Channels
 	}
+	if done != nil || n.Leak != 0 {
+		return n.pendingGeneral(v, posInput, done)
+	}
+	// No leak, nothing done: every position of a biased channel, else the
+	// positions with input and those without whose membrane is still at
+	// or above the threshold (rare, so tested first).
+	count := 0
+	for ch := 0; ch < n.Channels; ch++ {
+		if n.Bias != nil && n.Bias[ch] != 0 {
+			count += n.Positions
+			continue
+		}
+		count += inputs
+		if n.Threshold == nil {
+			continue
+		}
+		thr := n.Threshold[ch]
+		for pos, m := range v[ch*n.Positions : (ch+1)*n.Positions] {
+			if m >= thr && !posInput.Get(pos) {
+				count++
+			}
+		}
+	}
+	return count
+}
+
+// pendingGeneral is Pending for a leaky or fire-once layer.
+func (n *IF) pendingGeneral(v []int64, posInput, done bitvec.Vec) int {
 	count := 0
 	for ch := 0; ch < n.Channels; ch++ {
 		biased := n.Bias != nil && n.Bias[ch] != 0

@@ -1,6 +1,7 @@
 package neuron
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
@@ -122,4 +123,38 @@ func BenchmarkStep(b *testing.B) {
 		n.Step(v, current, spikes, nil)
 	}
 	b.ReportMetric(float64(n.Neurons())*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+}
+
+// TestPendingFastPathAgrees holds Pending's count for layers without leak
+// or fire-once marks to the neuron-by-neuron rule of pendingGeneral.
+func TestPendingFastPathAgrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 50; trial++ {
+		n := IF{Channels: 1 + rng.IntN(5), Positions: 1 + rng.IntN(150)}
+		if trial%3 != 0 {
+			n.Threshold = make([]int64, n.Channels)
+			for ch := range n.Threshold {
+				n.Threshold[ch] = 1 + rng.Int64N(10)
+			}
+		}
+		if trial%2 == 0 {
+			n.Bias = make([]int64, n.Channels)
+			for ch := range n.Bias {
+				n.Bias[ch] = rng.Int64N(3) - 1
+			}
+		}
+		v := make([]int64, n.Neurons())
+		for i := range v {
+			v[i] = rng.Int64N(30) - 10
+		}
+		posInput := bitvec.New(n.Positions)
+		for pos := 0; pos < n.Positions; pos++ {
+			if rng.IntN(4) == 0 {
+				posInput.Set(pos)
+			}
+		}
+		if got, want := n.Pending(v, posInput, nil), n.pendingGeneral(v, posInput, nil); got != want {
+			t.Fatalf("%+v: pending %d, neuron by neuron %d", n, got, want)
+		}
+	}
 }
