@@ -108,6 +108,10 @@ type Array struct {
 	// column of k on-cells among n driven rows (see codeNoiseTables); nil
 	// unless reads are noisy and every cell is at a nominal level.
 	noiseTables [][]noiseTable
+	// eventProb is the largest probability that read noise changes a
+	// conversion's code, and eventRate −ln(1 − eventProb), the rate of the
+	// clock that finds those conversions (Scratch.nextEvent).
+	eventProb, eventRate float64
 	// The ADC subtracts adcOff per driven row and converts perCode codes
 	// per unit of current: G_off and 1/(G_on − G_off) as calibrated on the
 	// nominal levels, both scaled to the mean cell with CalibrateADC.
@@ -199,6 +203,7 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 		a.rowWeights = a.effectiveWeights()
 		if a.noise > 0 {
 			a.noiseTables = codeNoiseTables(a, min(p.RowsPerRead, rows))
+			a.eventProb, a.eventRate = eventRates(a.noiseTables)
 		}
 	}
 	a.readCycles = int64(p.ReadLatencyCycles) + int64(min(p.ColsPerADC, used))*int64(p.ADCLatencyCycles)

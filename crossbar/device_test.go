@@ -691,3 +691,134 @@ func TestCalibrateADC(t *testing.T) {
 		t.Errorf("calibrated ADC: gain %.4f, want 1 ± 0.015", calibrated)
 	}
 }
+
+// TestReadNoiseEventsMatchTheTable reads, through Read's whole-plane path,
+// an output whose w⁺ and w⁻ columns both hold k = n/2 on-cells, at a σ
+// small enough that most conversions read exact: the output is then
+// m⁺ − m⁻ for two independent offsets of the tabulated distribution, so
+// the fraction of reads that differ from 0, the mean and the variance
+// must match 1 − Σ_m P(m)², 0 and 2·E[m²] within 4 standard errors. This holds
+// the event clock and its thinning to the distribution they replace, and
+// the per-conversion draws that take over at larger σ; with a 5-bit ADC
+// (a count of 32 could clip) the plane goes read by read.
+func TestReadNoiseEventsMatchTheTable(t *testing.T) {
+	const n, reads = 32, 200000
+	for _, tc := range []struct {
+		sigma   float64
+		adcBits int
+	}{{0.05, 7}, {0.05, 5}, {0.1, 7}, {0.2, 5}} {
+		sigma := tc.sigma
+		d := Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: sigma}
+		a, err := Program(params(64, 64, n, tc.adcBits), d, nil, n, 1, 1, func(o, r int) int8 { return int8(1 - 2*(r%2)) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab := a.noiseTables[n][n/2]
+		var pm [64]float64 // P(m) by m − lowest
+		prev := uint64(0)
+		for i, b := range tab.below {
+			pm[i] = float64(b-prev) * 0x1p-64
+			prev = b
+		}
+		pm[len(tab.below)] = 1 - float64(prev)*0x1p-64
+		var same, m2 float64 // P(m⁺ = m⁻), E[m²]
+		for i, p := range pm[:len(tab.below)+1] {
+			m := float64(tab.lowest + i)
+			m2 += m * m * p
+			same += p * p
+		}
+		plane := bitvec.New(n)
+		for r := 0; r < n; r++ {
+			plane.Set(r)
+		}
+		var s Scratch
+		s.Reseed(5, 6)
+		var c Counters
+		acc := make([]int64, 1)
+		var nonzero, sum, sumSq float64
+		for i := 0; i < reads; i++ {
+			acc[0] = 0
+			a.Read([]bitvec.Vec{plane}, acc, &s, &c)
+			x := float64(acc[0])
+			if x != 0 {
+				nonzero++
+			}
+			sum += x
+			sumSq += x * x
+		}
+		wantNZ := 1 - same
+		gotNZ := nonzero / reads
+		if tol := 4 * math.Sqrt(wantNZ*(1-wantNZ)/reads); math.Abs(gotNZ-wantNZ) > tol {
+			t.Errorf("σ = %v: %.5f of reads noisy, want %.5f ± %.5f", sigma, gotNZ, wantNZ, tol)
+		}
+		mean, variance := sum/reads, sumSq/reads-(sum/reads)*(sum/reads)
+		wantVar := 2 * m2
+		if tol := 4 * math.Sqrt(wantVar/reads); math.Abs(mean) > tol {
+			t.Errorf("σ = %v: mean %.5f, want 0 ± %.5f", sigma, mean, tol)
+		}
+		// The variance of a sample variance is about (κ − 1)·σ⁴/N; 6σ⁴/N
+		// bounds it for these light-tailed offsets.
+		if tol := 4 * wantVar * math.Sqrt(6.0/reads); math.Abs(variance-wantVar) > tol {
+			t.Errorf("σ = %v: variance %.5f, want %.5f ± %.5f", sigma, variance, wantVar, tol)
+		}
+		t.Logf("%d-bit ADC, σ = %v: noisy reads %.5f (theory %.5f), variance %.5f (theory %.5f)", tc.adcBits, sigma, gotNZ, wantNZ, variance, wantVar)
+	}
+}
+
+// TestReadNoiseSameWholeOrReadByRead reads 128 driven rows (four reads of
+// 32) with sparse read noise through the whole-plane path (7-bit ADC) and
+// read by read (5-bit ADC, where a count of 32 could clip; no column here
+// reaches it): both must make the same draws in the same order and agree
+// output for output, read for read.
+func TestReadNoiseSameWholeOrReadByRead(t *testing.T) {
+	const rows, outputs = 128, 16
+	rng := rand.New(rand.NewPCG(3, 3))
+	w := randomBlock(rng, rows, outputs, 1)
+	for o := 0; o < outputs; o++ {
+		for r := 0; r < rows; r += 32 {
+			w[o*rows+r], w[o*rows+r+1] = 1, -1 // no column counts 32 in a read
+		}
+	}
+	d := Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.04}
+	var arrays [2]*Array
+	for i, bits := range []int{7, 5} {
+		a, err := Program(params(rows, 128, 32, bits), d, nil, rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		arrays[i] = a
+	}
+	if arrays[0].maxCode >= 0 || arrays[1].maxCode < 0 {
+		t.Fatal("the 7-bit array should read whole and the 5-bit one read by read")
+	}
+	plane := bitvec.New(rows)
+	for r := 0; r < rows; r++ {
+		plane.Set(r)
+	}
+	var s [2]Scratch
+	acc := [2][]int64{make([]int64, outputs), make([]int64, outputs)}
+	noisy := false
+	for i := 0; i < 2000; i++ {
+		for k := range arrays {
+			if i == 0 {
+				s[k].Reseed(8, 9)
+			}
+			clear(acc[k])
+			var c Counters
+			arrays[k].Read([]bitvec.Vec{plane}, acc[k], &s[k], &c)
+		}
+		for o := range acc[0] {
+			if acc[0][o] != acc[1][o] {
+				t.Fatalf("read %d output %d: whole %d, read by read %d", i, o, acc[0][o], acc[1][o])
+			}
+			var want int64
+			for r := 0; r < rows; r++ {
+				want += int64(w[o*rows+r])
+			}
+			noisy = noisy || acc[0][o] != want
+		}
+	}
+	if !noisy {
+		t.Fatal("2000 noisy reads all came out exact; the test does not exercise the noise")
+	}
+}

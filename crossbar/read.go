@@ -18,6 +18,11 @@ type Scratch struct {
 	sd     []float64 // read noise σ in codes by on-cell count
 	pcg    *rand.PCG
 	rng    *rand.Rand
+	// hazard is what is left, in units of −ln(1 − p), of the Exp(1) draw
+	// that places the next read-noise event (see nextEvent); armed says
+	// it has been drawn since the last Reseed.
+	hazard float64
+	armed  bool
 }
 
 // Reseed restarts the read-noise source. The chip reseeds it for every
@@ -28,9 +33,10 @@ func (s *Scratch) Reseed(seed1, seed2 uint64) {
 	if s.pcg == nil {
 		s.pcg = rand.NewPCG(seed1, seed2)
 		s.rng = rand.New(s.pcg)
-		return
+	} else {
+		s.pcg.Seed(seed1, seed2)
 	}
-	s.pcg.Seed(seed1, seed2)
+	s.armed = false
 }
 
 func (s *Scratch) noise() *rand.Rand {
@@ -44,9 +50,14 @@ func (s *Scratch) noise() *rand.Rand {
 // plane holds Words(Rows()) words), adds the recombined column sums into
 // acc (len Outputs()), counts operations into c and returns the cycles the
 // array was busy.
+//
+// With every cell at a nominal level, a plane whose counts cannot reach
+// the ADC's limit is read whole, noiselessly, by popcounts or by rows
+// (whichever is less work), and its read noise, if any, is added as the
+// few codes it changes (addNoise); other planes go read by read.
 func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) int64 {
 	var cycles int64
-	whole := a.q == nil && a.noise == 0
+	whole := a.q == nil && a.eventProb <= maxEventProb
 	popcounts := 0 // the work of reading the planes whole by popcounts
 	for _, plane := range planes {
 		active := plane.Count()
@@ -63,24 +74,53 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 		whole = whole && (a.maxCode < 0 || active <= a.maxCode)
 		popcounts += a.popcounts(plane)
 	}
-	switch {
-	case cycles == 0:
-	case whole && a.rowCost(planes) < popcounts:
-		a.readRows(planes, acc)
-	default:
-		for p, plane := range planes {
-			active := plane.Count()
-			switch {
-			case active == 0:
-			case a.q == nil && a.noise == 0 && (a.maxCode < 0 || active <= a.maxCode):
-				a.readWhole(plane, p, active, acc)
-			default:
-				a.readGroups(plane, p, acc, s)
+	if cycles == 0 {
+		return 0
+	}
+	if whole {
+		a.readNoise(planes, acc, s)
+		if a.rowCost(planes) < popcounts {
+			a.readRows(planes, acc)
+			return cycles
+		}
+	}
+	for p, plane := range planes {
+		active := plane.Count()
+		switch {
+		case active == 0:
+		case whole:
+			a.readWhole(plane, p, active, acc)
+		case a.q == nil && a.eventProb <= maxEventProb && (a.maxCode < 0 || active <= a.maxCode):
+			a.readWhole(plane, p, active, acc)
+			if a.noise > 0 {
+				a.addNoise(plane, p, active, acc, s)
 			}
+		default:
+			a.readGroups(plane, p, acc, s)
 		}
 	}
 	return cycles
 }
+
+// readNoise adds to acc what read noise adds to a noiseless read of
+// planes read whole, plane by plane.
+func (a *Array) readNoise(planes []bitvec.Vec, acc []int64, s *Scratch) {
+	if a.noise == 0 {
+		return
+	}
+	for p, plane := range planes {
+		if active := plane.Count(); active > 0 {
+			a.addNoise(plane, p, active, acc, s)
+		}
+	}
+}
+
+// maxEventProb is the largest probability of a code-changing read-noise
+// event per conversion at which events are sampled (addNoise): an event
+// costs several draws and a column count, a conversion drawn outright one
+// draw, so past about one event in eight conversions (σ of about a third
+// of a code) every conversion draws its own offset (convertCounts).
+const maxEventProb = 0.125
 
 // popcounts is the number of word popcounts readWhole spends on a plane:
 // one per non-zero word of the plane per column it counts.
@@ -265,23 +305,134 @@ func (a *Array) convertCounts(group []int, codes []int, s *Scratch) {
 	if len(s.mask) < words {
 		s.mask = bitvec.New(a.rows)
 	}
-	mask := s.mask[:words]
-	mask.Clear()
+	s.mask = s.mask[:words]
+	s.mask.Clear()
 	for _, r := range group {
-		mask.Set(r)
+		s.mask.Set(r)
 	}
-	if a.noise == 0 {
+	if a.noise == 0 || a.eventProb <= maxEventProb {
 		for j, col := range a.cols {
-			codes[j] = min(bitvec.AndCount(mask, col), a.fullScale)
+			codes[j] = min(bitvec.AndCount(s.mask, col), a.fullScale)
+		}
+		if a.noise > 0 {
+			a.addCodeNoise(group, codes, s)
 		}
 		return
 	}
-	tables := a.noiseTables[len(group)]
-	rng := s.noise()
+	tables, rng := a.noiseTables[len(group)], s.noise()
 	for j, col := range a.cols {
-		k := bitvec.AndCount(mask, col)
+		k := bitvec.AndCount(s.mask, col)
 		codes[j] = min(max(k+tables[k].offset(rng.Uint64()), 0), a.fullScale)
 	}
+}
+
+// addCodeNoise adds the read noise of a group's conversion to its codes,
+// by events (see addNoise).
+func (a *Array) addCodeNoise(group []int, codes []int, s *Scratch) {
+	for j := s.nextEvent(0, len(codes), a.eventRate); j >= 0; j = s.nextEvent(j+1, len(codes), a.eventRate) {
+		k := bitvec.AndCount(s.mask, a.cols[j])
+		if m, ok := a.drawOffset(len(group), k, s); ok {
+			codes[j] = min(max(k+m, 0), a.fullScale)
+		}
+	}
+}
+
+// addNoise adds to acc the read noise of plane p read whole (addNoise's
+// callers know no count reaches the ADC's limit): its reads, groups of
+// RowsPerRead driven rows in row order, convert every used column, and a
+// conversion of k on-cells among n driven rows reads k + m, m drawn from
+// noiseTables[n][k]. Only conversions where m ≠ 0 change acc, and when
+// σ is small they are rare: nextEvent finds them without a draw per
+// conversion, and only they pay for their column's count.
+func (a *Array) addNoise(plane bitvec.Vec, p, active int, acc []int64, s *Scratch) {
+	cols := a.usedCols
+	total := (active + a.p.RowsPerRead - 1) / a.p.RowsPerRead * cols
+	g, n := -1, 0 // the read whose rows s.mask holds, and their number
+	for i := s.nextEvent(0, total, a.eventRate); i >= 0; i = s.nextEvent(i+1, total, a.eventRate) {
+		j := i % cols
+		if i/cols != g {
+			g = i / cols
+			n = a.groupMask(plane, g, s)
+		}
+		k := bitvec.AndCount(s.mask, a.cols[j])
+		m, ok := a.drawOffset(n, k, s)
+		if !ok {
+			continue
+		}
+		d := int64(min(max(k+m, 0), a.fullScale) - k)
+		if j%2 == 1 { // a w⁻ column
+			d = -d
+		}
+		o, b := j/2/a.slices, j/2%a.slices
+		acc[o] += d << (b + p)
+	}
+}
+
+// groupMask sets s.mask to the driven rows of read g of plane (the g-th
+// group of RowsPerRead set bits in row order) and returns their number.
+func (a *Array) groupMask(plane bitvec.Vec, g int, s *Scratch) int {
+	if len(s.mask) < len(plane) {
+		s.mask = make(bitvec.Vec, len(plane))
+	}
+	s.mask = s.mask[:len(plane)]
+	s.mask.Clear()
+	skip, n := g*a.p.RowsPerRead, 0
+	for wi, word := range plane {
+		for ; word != 0 && n < a.p.RowsPerRead; word &= word - 1 {
+			if skip > 0 {
+				skip--
+				continue
+			}
+			s.mask[wi] |= word & -word
+			n++
+		}
+	}
+	return n
+}
+
+// nextEvent advances the read-noise clock of s over conversions from, …,
+// n − 1 of an array whose conversions each see an event with probability
+// q = 1 − e^(−rate), independently: it returns the index of the first
+// event among them, or −1 if none falls there. The
+// clock is one Exp(1) draw consumed at rate per conversion, so the gap
+// between events is geometric, exactly, whatever the arrays in between;
+// one draw per event instead of one per conversion.
+func (s *Scratch) nextEvent(from, n int, rate float64) int {
+	rng := s.noise()
+	if !s.armed {
+		s.hazard, s.armed = rng.ExpFloat64(), true
+	}
+	if from >= n {
+		return -1
+	}
+	if left := float64(n-from) * rate; s.hazard >= left {
+		s.hazard -= left
+		return -1
+	}
+	i := from + int(s.hazard/rate)
+	s.hazard = rng.ExpFloat64()
+	return min(i, n-1)
+}
+
+// drawOffset is the noise of one conversion at an event: with probability
+// P(m ≠ 0)/q, where q = 1 − e^(−eventRate) ≥ P(m ≠ 0) for every n and k,
+// an offset m ≠ 0 drawn from noiseTables[n][k] given m ≠ 0 (ok); else
+// none. Thinning the events this way gives every conversion its offset's
+// exact distribution.
+func (a *Array) drawOffset(n, k int, s *Scratch) (m int, ok bool) {
+	t := a.noiseTables[n][k]
+	rng := s.noise()
+	zero := -t.lowest // below[zero] = P(m ≤ 0), below[zero-1] = P(m ≤ −1)
+	lo, hi := t.below[zero-1], t.below[zero]
+	pZero := float64(hi-lo) * 0x1p-64
+	if rng.Float64()*a.eventProb >= 1-pZero {
+		return 0, false
+	}
+	u := rng.Uint64N(-(hi - lo)) // uniform over the draws outside m = 0
+	if u >= lo {
+		u += hi - lo
+	}
+	return t.offset(u), true
 }
 
 // noiseTable is the distribution of the code offset m = round(σ·Z) that
@@ -325,6 +476,19 @@ func codeNoiseTables(a *Array, maxRows int) [][]noiseTable {
 		}
 	}
 	return tables
+}
+
+// eventRates returns q, the largest P(m ≠ 0) of any conversion the tables
+// describe, and the clock rate −ln(1 − q) that gives each conversion an
+// event with probability q.
+func eventRates(tables [][]noiseTable) (q, rate float64) {
+	for _, row := range tables {
+		for _, t := range row {
+			zero := -t.lowest
+			q = max(q, 1-float64(t.below[zero]-t.below[zero-1])*0x1p-64)
+		}
+	}
+	return q, -math.Log1p(-q)
 }
 
 // convertCells converts a group's columns from the cells' own
