@@ -285,3 +285,51 @@ func TestTreeMulticastSavesLinkTraffic(t *testing.T) {
 	}
 	t.Logf("link flits: source %d, tree %d; cycles %d vs %d", src.Counters.NoC.LinkFlits, tree.Counters.NoC.LinkFlits, src.Cycles.Total, tree.Cycles.Total)
 }
+
+// TestReportDerivedFigures: power, EDP, throughput and TOPS/W follow from
+// the energy, cycles and counters of the same report, the energy breakdown
+// adds up, and event-driven neuron updates change the energy but not what
+// the chip computes.
+func TestReportDerivedFigures(t *testing.T) {
+	set := mnistTest(t, 4)
+	var reps [2]*Report
+	for i, mode := range []string{"event", "all"} {
+		cfg := arch.Default()
+		cfg.Neuron.Update = mode
+		o := testmodel.Small
+		o.Side = 28
+		c, err := chip.New(cfg, testmodel.Random(rand.New(rand.NewPCG(11, 12)), o), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reps[i], err = Run(context.Background(), c, set, Options{Timesteps: 6, Workers: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r, all := reps[0], reps[1]
+	near := func(what string, got, want float64) {
+		t.Helper()
+		if !(want > 0) || math.Abs(got-want) > 1e-9*want {
+			t.Errorf("%s = %g, want %g", what, got, want)
+		}
+	}
+	seconds := float64(r.Cycles.Total) / (r.ClockMHz * 1e6)
+	sum := 0.0
+	for _, e := range r.Energy.Breakdown {
+		sum += e
+	}
+	near("energy breakdown sum", sum, r.Energy.Total)
+	near("average power", r.PowerW.Average, r.Energy.Total/seconds)
+	near("inferences/s", r.InferencesPerS, float64(r.Samples)/seconds)
+	near("EDP", r.EDPJS, r.Energy.PerInference*r.LatencyS.PerInference)
+	near("TOPS/W", r.TOPSPerW, r.SynapticOps*float64(r.Samples)/r.Energy.Total/1e12)
+	near("area", r.AreaMM2.Total, r.AreaMM2.PerTile*float64(r.Chip.Tiles))
+	if !(r.PowerW.Peak.Peak > r.PowerW.Average) {
+		t.Errorf("peak power %g W below the average %g W", r.PowerW.Peak.Peak, r.PowerW.Average)
+	}
+	nu, nuAll := r.Counters.Neuron, all.Counters.Neuron
+	if r.Accuracy != all.Accuracy || r.Cycles != all.Cycles || nu.Spikes != nuAll.Spikes ||
+		nu.Updates+nu.Skipped != nuAll.Updates || nuAll.Skipped != 0 || !(r.Energy.Total < all.Energy.Total) {
+		t.Errorf("event: %+v, %g J; all: %+v, %g J", nu, r.Energy.Total, nuAll, all.Energy.Total)
+	}
+}
