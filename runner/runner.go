@@ -127,11 +127,13 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 		}
 	}
 	if ref != nil {
-		cmp.reset()
-		ref.Run(x, T, snn.Hooks{Spikes: cmp.record})
+		cmp.start(ref, x, T)
 		hooks.Spikes = cmp.check
 	}
 	res := cw.Infer(x, key, T, hooks)
+	if cmp != nil {
+		cmp.finish()
+	}
 	if res.Decision > 0 {
 		// A run of t >= Decision timesteps decides the same way; the
 		// hook saw only the steps before the stop.
@@ -149,42 +151,96 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 	return r
 }
 
-// spikeCompare holds the reference's spikes of one sample and counts the
-// chip's bits that differ, layer by layer and timestep by timestep.
+// spikeCompare counts the chip's spike bits that differ from the
+// reference SNN's, layer by layer and timestep by timestep. The reference
+// runs beside the chip on its own goroutine and streams its spikes in the
+// order both produce them (timestep, then layer), so a comparison holds a
+// few layers' spikes, not the whole run's: memory does not grow with the
+// timesteps.
 type spikeCompare struct {
-	ref        map[[2]int]bitvec.Vec
-	pool       []bitvec.Vec
-	used       int
+	ref        chan refSpikes // the reference's spikes of this sample
+	free       chan bitvec.Vec
+	next       *refSpikes // received, for a later (layer, t) than asked
+	held       refSpikes
 	mismatches int64
 }
 
-func (s *spikeCompare) reset() {
-	if s.ref == nil {
-		s.ref = map[[2]int]bitvec.Vec{}
-	}
-	clear(s.ref)
-	s.used = 0
-	s.mismatches = 0
+// refSpikes is one spiking layer's output at one timestep.
+type refSpikes struct {
+	layer, t int
+	spikes   bitvec.Vec
 }
 
-func (s *spikeCompare) record(layer, t int, spikes bitvec.Vec) {
-	if s.used == len(s.pool) {
-		s.pool = append(s.pool, nil)
+// compareDepth is how many layer-timesteps the reference may run ahead.
+const compareDepth = 16
+
+// start runs the reference on sample x for T timesteps.
+func (s *spikeCompare) start(ref *snn.Runner, x []uint8, T int) {
+	if s.free == nil {
+		s.free = make(chan bitvec.Vec, compareDepth+2)
 	}
-	v := append(s.pool[s.used][:0], spikes...)
-	s.pool[s.used] = v
-	s.used++
-	s.ref[[2]int{layer, t}] = v
+	s.ref = make(chan refSpikes, compareDepth)
+	s.next, s.mismatches = nil, 0
+	go func() {
+		ref.Run(x, T, snn.Hooks{Spikes: func(layer, t int, spikes bitvec.Vec) {
+			var v bitvec.Vec
+			select {
+			case v = <-s.free:
+			default:
+			}
+			s.ref <- refSpikes{layer, t, append(v[:0], spikes...)}
+		}})
+		close(s.ref)
+	}()
 }
 
+// recycle returns a spike vector for the reference to reuse.
+func (s *spikeCompare) recycle(v bitvec.Vec) {
+	select {
+	case s.free <- v:
+	default:
+	}
+}
+
+// check compares the chip's spikes of a layer at timestep t with the
+// reference's. Reference outputs the chip never gives (it stopped
+// earlier) are skipped; chip outputs the reference never gave count every
+// spike as a mismatch.
 func (s *spikeCompare) check(layer, t int, spikes bitvec.Vec) {
-	want, ok := s.ref[[2]int{layer, t}]
-	if !ok {
-		s.mismatches += int64(spikes.Count())
-		return
+	for {
+		if s.next == nil {
+			r, ok := <-s.ref
+			if !ok {
+				s.mismatches += int64(spikes.Count())
+				return
+			}
+			s.held, s.next = r, &s.held
+		}
+		r := s.next
+		switch {
+		case r.t == t && r.layer == layer:
+			s.mismatches += int64(bitvec.Diff(r.spikes, spikes))
+			s.recycle(r.spikes)
+			s.next = nil
+			return
+		case r.t > t || r.t == t && r.layer > layer:
+			s.mismatches += int64(spikes.Count())
+			return
+		}
+		s.recycle(r.spikes)
+		s.next = nil
 	}
-	s.mismatches += int64(bitvec.Diff(want, spikes))
-	delete(s.ref, [2]int{layer, t})
+}
+
+// finish drains what the chip did not ask for and waits for the reference.
+func (s *spikeCompare) finish() {
+	if s.next != nil {
+		s.recycle(s.next.spikes)
+		s.next = nil
+	}
+	for r := range s.ref {
+		s.recycle(r.spikes)
+	}
 }
 
 // reduce folds the per-sample results, in sample order, into the report.

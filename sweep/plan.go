@@ -121,13 +121,14 @@ func NewPlan(spec *Spec, dataDir string) (*Plan, error) {
 			return nil, fmt.Errorf("sweep %s: %s: %w", spec.File, path, err)
 		}
 		// Event frames are binned for the model's frame length, clip
-		// count and longest run; images are read the same by all.
+		// count and longest run, a file is checked against the model's
+		// input; images are read the same by all.
 		maxT := m.Timesteps
 		if len(spec.Timesteps) > 0 {
 			maxT = slices.Max(spec.Timesteps)
 		}
 		how := ""
-		if m.Input.Coding == model.CodingFrames {
+		if m.Input.Coding == model.CodingFrames || strings.HasPrefix(spec.Dataset, runner.FilePrefix) {
 			how = fmt.Sprint(m.Input, maxT)
 		}
 		if j, ok := loaded[how]; ok {
