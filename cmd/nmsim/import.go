@@ -81,6 +81,9 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 	if c.out == "" {
 		return usageErr(fs, "-o model.bin is required")
 	}
+	if err := checkFlags(flagRule{"--timesteps", c.timesteps, c.timesteps >= 0 && c.timesteps <= model.MaxTimesteps, fmt.Sprintf("in 0..%d (0: recorded, else %d)", model.MaxTimesteps, nir.DefaultTimesteps)}); err != nil {
+		return usageErr(fs, "%v", err)
+	}
 	g, err := nir.Open(pos[0])
 	if err != nil {
 		return err

@@ -105,14 +105,11 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err := checkFlags(
 		flagRule{"--format", c.format, c.format == "text" || c.format == "md" || c.format == "latex", "text, md or latex"},
 		flagRule{"--samples", c.samples, c.samples >= 0, "≥ 0 (0: all)"},
-		flagRule{"--timesteps", c.timesteps, c.timesteps >= 0, "≥ 0 (0: the model's default)"},
+		flagRule{"--timesteps", c.timesteps, c.timesteps >= 0 && c.timesteps <= model.MaxTimesteps, fmt.Sprintf("in 0..%d (0: the model's default)", model.MaxTimesteps)},
 		flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"},
 		flagRule{"--mc", c.mc, c.mc >= 1, "≥ 1"},
 	); err != nil {
 		return usageErr(fs, "%v", err)
-	}
-	if c.timesteps > model.MaxTimesteps {
-		return fmt.Errorf("run: --timesteps %d: at most %d", c.timesteps, model.MaxTimesteps)
 	}
 	cfg, err := loadArch(pos[0], c.sets)
 	if err != nil {

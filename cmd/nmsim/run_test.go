@@ -23,8 +23,12 @@ import (
 func TestRunBounds(t *testing.T) {
 	dir := fixture(t)
 	_, _, err := runCLI("run", presetPath, filepath.Join(dir, "model.bin"), "--timesteps", "1000000000")
-	if err == nil || !strings.Contains(err.Error(), "--timesteps 1000000000: at most 65536") {
-		t.Fatalf("got %v, want the --timesteps bound", err)
+	if err == nil || !strings.Contains(err.Error(), "--timesteps 1000000000: must be in 0..65536") {
+		t.Fatalf("run: got %v, want the --timesteps bound", err)
+	}
+	_, _, err = runCLI("import", "absent.nir", "-o", filepath.Join(dir, "x.bin"), "--timesteps", "9223372036854775807")
+	if err == nil || !strings.Contains(err.Error(), "--timesteps 9223372036854775807: must be in 0..65536") {
+		t.Fatalf("import: got %v, want the --timesteps bound", err)
 	}
 }
 
