@@ -154,7 +154,7 @@ func TestCommandLineMistakes(t *testing.T) {
 		{[]string{"map", "--set"}, "nmsim map: --set needs a value; see 'nmsim map --help'"},
 		{[]string{"run", "a.toml"}, "nmsim run: want arch.toml model.bin, got 1 argument; see 'nmsim run --help'"},
 		{[]string{"compare", "a.toml"}, "nmsim compare: want arch.toml and at least one model.bin, got 1 argument; see 'nmsim compare --help'"},
-		{[]string{"run", "a.toml", "m.bin", "--timesteps", "-1"}, "nmsim run: --timesteps -1: must be ≥ 0 (0: the model's default); see 'nmsim run --help'"},
+		{[]string{"run", "a.toml", "m.bin", "--timesteps", "-1"}, "nmsim run: --timesteps -1: must be in 0..65536 (0: the model's default); see 'nmsim run --help'"},
 		{[]string{"run", "a.toml", "m.bin", "--format", "html"}, "nmsim run: --format html: must be text, md or latex; see 'nmsim run --help'"},
 		{[]string{"compare", "a.toml", "m.bin", "--workers", "0"}, "nmsim compare: --workers 0: must be ≥ 1; see 'nmsim compare --help'"},
 		{[]string{"sweep", "s.toml", "--workers", "0"}, "nmsim sweep: --workers 0: must be ≥ 1; see 'nmsim sweep --help'"},
