@@ -15,10 +15,10 @@ import (
 // followed by a count of trailing zeros.
 
 // allocVCs is the route computation and VC allocation stage of router r
-// in cycle t. It returns the input VCs whose front flits are ready (and
-// their ports) for switch allocation, the first cycle at which a front
-// flit that is not ready becomes so (never if none), and whether any head
-// won its VCs.
+// in cycle t, among the input VCs ready, whose front flits are ready. It
+// returns the input VCs that go on to switch allocation this cycle (with
+// separate allocation, not those whose heads win their VCs now) and their
+// ports, and whether any head won its VCs.
 //
 // Stage 1: each ready unicast head picks the first free VC of its class
 // on its output port at or after its own pointer. Stage 2: each requested
@@ -27,21 +27,15 @@ import (
 // ports. A unicast packet takes an ejection VC too, which bounds how many
 // packets interleave into one NI, as in BookSim; a multicast needs none
 // (allocMulticast), and multicast heads go first.
-func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts uint8, nextReady sim.Cycle, moved bool) {
+func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady uint64, readyPorts uint8, moved bool) {
 	rt := &n.rt[r]
 	v := n.v
-	nextReady = never
 	var multi uint64
 	var touched [vcSlots]uint8 // output VCs requested
 	nt := 0
-	for m := rt.nonempty; m != 0; m &= m - 1 {
+	for m := ready; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
 		q := &ins[i]
-		if q.ready > t {
-			nextReady = min(nextReady, q.ready)
-			continue
-		}
-		ready |= 1 << i
 		readyPorts |= 1 << (i / maxVCs)
 		if q.vaMask != 0 {
 			continue
@@ -107,12 +101,9 @@ func (n *Net) allocVCs(r int, ins []inVC, t sim.Cycle) (ready uint64, readyPorts
 	if n.separate {
 		// The winners hold their VCs and request the switch from the
 		// next cycle.
-		for m := won; m != 0; m &= m - 1 {
-			ins[bits.TrailingZeros64(m)].ready = t + 1
-		}
 		ready &^= won
 	}
-	return ready, readyPorts, nextReady, won != 0
+	return ready, readyPorts, won != 0
 }
 
 // allocSwitch is the switch allocation stage of router rt among its ready

@@ -44,7 +44,9 @@ type Net struct {
 	nis []nic
 
 	wh      wheel
-	activeR []int32
+	activeR []int32 // routers to evaluate this cycle
+	nextR   []int32 // routers to evaluate in cycle nextAt
+	nextAt  sim.Cycle
 	activeN []int32
 	ticks   []sim.Cycle // cycles for which a tick is queued on the engine
 	eng     *sim.Engine
@@ -170,7 +172,7 @@ func (n *Net) Reset() {
 		}
 	}
 	n.wh.clear()
-	n.activeR, n.activeN = n.activeR[:0], n.activeN[:0]
+	n.activeR, n.nextR, n.activeN = n.activeR[:0], n.nextR[:0], n.activeN[:0]
 	n.ticks = n.ticks[:0]
 	n.eng = nil
 	n.pkts, n.freePkt = n.pkts[:0], n.freePkt[:0]
@@ -256,7 +258,7 @@ func (n *Net) bind(e *sim.Engine) {
 
 func (n *Net) clearStamps() {
 	for r := range n.rt {
-		n.rt[r].seen, n.rt[r].wake = 0, 0
+		n.rt[r].seen = 0
 	}
 	for i := range n.nis {
 		n.nis[i].seen, n.nis[i].wake, n.nis[i].sentAt = 0, 0, 0
@@ -275,19 +277,23 @@ func (n *Net) tick(t sim.Cycle) {
 	if n.err != nil {
 		return
 	}
+	if n.nextAt == t && len(n.nextR) > 0 {
+		n.activeR, n.nextR = n.nextR, n.activeR
+	}
 	for _, w := range n.wh.take(t) {
 		r := int(w.node)
 		switch w.kind {
-		case wakeRouter:
+		case vcReady:
+			n.rt[r].rdy |= 1 << w.port
 			n.activateRouter(r, t)
 		case wakeNI:
 			n.activateNI(r, t)
 		case creditRouter:
-			// A credit matters only to a router with flits waiting, an
+			// A credit matters only to a router with flits ready, an
 			// NI with packets to inject.
 			rt := &n.rt[r]
 			rt.credit[int(w.port)*maxVCs+int(w.vc)]++
-			if rt.nonempty != 0 {
+			if rt.rdy != 0 {
 				n.activateRouter(r, t)
 			}
 		case creditNI:
@@ -298,6 +304,7 @@ func (n *Net) tick(t sim.Cycle) {
 			}
 		}
 	}
+	n.nextAt = t + 1
 	for _, r := range n.activeR {
 		n.evalRouter(int(r), t)
 	}
@@ -308,11 +315,13 @@ func (n *Net) tick(t sim.Cycle) {
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0
-	if busy && (n.wh.pending == 0 || t > n.lastProgress+n.watchdog) {
+	if busy && (n.wh.pending == 0 && len(n.nextR) == 0 || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
 		return
 	}
-	if n.wh.pending > 0 {
+	if len(n.nextR) > 0 {
+		n.ensureTick(t + 1)
+	} else if n.wh.pending > 0 {
 		n.ensureTick(n.wh.next(t))
 	}
 }

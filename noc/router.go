@@ -17,6 +17,7 @@ const (
 // router is one router's allocation state.
 type router struct {
 	nonempty uint64          // input VCs holding flits
+	rdy      uint64          // those whose front flit is ready for allocation
 	ovBusy   [numPorts]uint8 // output VCs held by a packet
 	saIn     [numPorts]uint8 // per input port: round-robin pointer over its VCs
 	saOut    [numPorts]uint8 // per output port: round-robin pointer over input ports
@@ -25,14 +26,13 @@ type router struct {
 	// and the round-robin pointer over input VCs of its VC arbiter.
 	credit   [vcSlots]int16
 	vaOutPtr [vcSlots]uint8
-	seen     sim.Cycle // cycle+1 at which it was put on the wake list
-	wake     sim.Cycle // cycle+1 of the last wake-up scheduled
+	seen     sim.Cycle // cycle+1 for which it was put on a wake list
 }
 
 // inVC is one input virtual channel: a ring of flits in buf and the state
 // of the packet at its front.
 type inVC struct {
-	ready   sim.Cycle // the cycle from which the front flit may be allocated
+	ready   sim.Cycle // the cycle from which the front flit may be allocated (its bit in router.rdy is set then)
 	off     int32     // its ring's offset in buf
 	head, n uint8     // ring position of the front flit, flits held
 	outMask uint8     // output ports of the front packet (0: not routed yet)
@@ -62,39 +62,30 @@ const never = sim.Cycle(1<<63 - 1)
 // switch in the same cycle (a VA+SA stage); with separate allocation it
 // holds the VC it won and enters switch allocation in the next cycle.
 //
-// If nothing moved, the router's state cannot change until a credit or a
-// flit arrives (both wake it), or until a buffered flit becomes ready, so
-// it sleeps until then.
+// Only input VCs whose front flit is ready are looked at: a VC's bit in
+// router.rdy is set by a wake-up at the cycle its front flit becomes
+// ready. A router that moved something is looked at again next cycle if
+// it still has ready flits; one that moved nothing cannot change until a
+// credit arrives or another front flit becomes ready (both wake it), so it
+// sleeps until then.
 func (n *Net) evalRouter(r int, t sim.Cycle) {
 	rt := &n.rt[r]
-	if rt.nonempty == 0 {
+	if rt.rdy == 0 {
 		return
 	}
 	n.s.RouterCycles++
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
-	ready, readyPorts, nextReady, moved := n.allocVCs(r, ins, t)
+	ready, readyPorts, moved := n.allocVCs(r, ins, rt.rdy, t)
 	for m := n.allocSwitch(rt, ins, ready, readyPorts); m != 0; m &= m - 1 {
 		ip := bits.TrailingZeros8(m)
 		n.traverse(r, ip, int(n.saVC[ip]), n.saGrant[ip], t)
 		moved = true
 	}
 	if moved {
-		// Look again next cycle only if a flit that could have moved did
-		// not (it lost an arbitration, or waits for what this cycle's
-		// moves may have freed) or a new front flit is ready by then;
-		// otherwise sleep until the first buffered flit becomes ready.
 		n.lastProgress = t
-		nextReady = never
-		for m := rt.nonempty; m != 0; m &= m - 1 {
-			nextReady = min(nextReady, ins[bits.TrailingZeros64(m)].ready)
-			if nextReady <= t+1 {
-				nextReady = t + 1
-				break
-			}
+		if rt.rdy != 0 {
+			n.activateNext(r, t)
 		}
-	}
-	if nextReady < never {
-		n.wakeRouterAt(r, nextReady)
 	}
 }
 
@@ -127,7 +118,8 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 }
 
 // push writes f into VC vc of input port ip of router r; a flit that
-// arrives at the front of an empty VC wakes the router when it is ready.
+// arrives at the front of an empty VC is filed to become ready (and wake
+// the router) at the end of its route computation.
 func (n *Net) push(r, ip, vc int, f flit) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
@@ -141,14 +133,15 @@ func (n *Net) push(r, ip, vc int, f flit) {
 	if q.n == 1 {
 		n.rt[r].nonempty |= 1 << i
 		q.ready = f.arrive + n.allocDelay
-		n.wakeRouterAt(r, q.ready)
+		n.wh.at(q.ready, wakeup{node: int32(r), kind: vcReady, port: uint8(i)})
 	}
 }
 
 // pop removes the front flit of VC vc of input port ip of router r in
 // cycle t and returns its credit upstream. A tail frees the output VCs
 // its packet held; the next packet's head then starts route computation
-// in the next cycle.
+// in the next cycle. A next front flit that is not ready by the next cycle
+// leaves the router's ready set until it is.
 func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
@@ -159,8 +152,8 @@ func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
 	q.n--
 	n.inFlight--
 	q.sent = 0
+	rt := &n.rt[r]
 	if tail {
-		rt := &n.rt[r]
 		for m := q.held; m != 0; m &= m - 1 {
 			p := bits.TrailingZeros8(m)
 			rt.ovBusy[p] &^= 1 << q.outVC[p]
@@ -168,11 +161,18 @@ func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
 		q.outMask, q.vaMask, q.held = 0, 0, 0
 	}
 	if q.n == 0 {
-		n.rt[r].nonempty &^= 1 << i
-	} else if next := &n.buf[int(q.off)+int(q.head)]; next.head {
-		q.ready = max(next.arrive, t+1) + n.allocDelay
+		rt.nonempty &^= 1 << i
+		rt.rdy &^= 1 << i
 	} else {
+		next := &n.buf[int(q.off)+int(q.head)]
 		q.ready = next.arrive + n.allocDelay
+		if next.head {
+			q.ready = max(next.arrive, t+1) + n.allocDelay
+		}
+		if q.ready > t+1 {
+			rt.rdy &^= 1 << i
+			n.wh.at(q.ready, wakeup{node: int32(r), kind: vcReady, port: uint8(i)})
+		}
 	}
 	if ip == portLocal {
 		n.wh.at(t+1+n.creditDelay, wakeup{node: int32(r), kind: creditNI, vc: uint8(vc)})

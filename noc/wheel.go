@@ -23,10 +23,10 @@ type wakeup struct {
 }
 
 const (
-	wakeRouter   = iota
-	wakeNI       //
-	creditRouter // a credit for output VC (port, vc) of router node
-	creditNI     // a credit for the NI's VC vc
+	vcReady      = iota // the front flit of input VC port (port·maxVCs + vc) of router node becomes ready
+	wakeNI              //
+	creditRouter        // a credit for output VC (port, vc) of router node
+	creditNI            // a credit for the NI's VC vc
 )
 
 // newWheel makes a wheel that reaches at least reach cycles ahead.
@@ -86,13 +86,6 @@ func (n *Net) ensureTick(c sim.Cycle) {
 	n.eng.Schedule(c, &n.tk, nil)
 }
 
-func (n *Net) wakeRouterAt(r int, c sim.Cycle) {
-	if rt := &n.rt[r]; rt.wake != c+1 {
-		rt.wake = c + 1
-		n.wh.at(c, wakeup{node: int32(r), kind: wakeRouter})
-	}
-}
-
 func (n *Net) wakeNIAt(i int, c sim.Cycle) {
 	if ni := &n.nis[i]; ni.wake != c+1 {
 		ni.wake = c + 1
@@ -104,6 +97,15 @@ func (n *Net) activateRouter(r int, t sim.Cycle) {
 	if rt := &n.rt[r]; rt.seen != t+1 {
 		rt.seen = t + 1
 		n.activeR = append(n.activeR, int32(r))
+	}
+}
+
+// activateNext puts router r, evaluated in cycle t, on the wake list of
+// cycle t+1.
+func (n *Net) activateNext(r int, t sim.Cycle) {
+	if rt := &n.rt[r]; rt.seen != t+2 {
+		rt.seen = t + 2
+		n.nextR = append(n.nextR, int32(r))
 	}
 }
 
