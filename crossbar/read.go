@@ -301,12 +301,7 @@ func (a *Array) noiseSD(n int, s *Scratch) []float64 {
 // or G_off: k driven on-cells give code k, saturated at the ADC's full
 // scale, with no float work unless reads are noisy.
 func (a *Array) convertCounts(group []int, codes []int, s *Scratch) {
-	words := bitvec.Words(a.rows)
-	if len(s.mask) < words {
-		s.mask = bitvec.New(a.rows)
-	}
-	s.mask = s.mask[:words]
-	s.mask.Clear()
+	s.mask = s.setMask(bitvec.Words(a.rows))
 	for _, r := range group {
 		s.mask.Set(r)
 	}
@@ -368,14 +363,21 @@ func (a *Array) addNoise(plane bitvec.Vec, p, active int, acc []int64, s *Scratc
 	}
 }
 
+// setMask returns s.mask resized to words words, cleared; it allocates
+// only when it grows past its capacity.
+func (s *Scratch) setMask(words int) bitvec.Vec {
+	if cap(s.mask) < words {
+		s.mask = make(bitvec.Vec, words)
+	}
+	m := s.mask[:words]
+	m.Clear()
+	return m
+}
+
 // groupMask sets s.mask to the driven rows of read g of plane (the g-th
 // group of RowsPerRead set bits in row order) and returns their number.
 func (a *Array) groupMask(plane bitvec.Vec, g int, s *Scratch) int {
-	if len(s.mask) < len(plane) {
-		s.mask = make(bitvec.Vec, len(plane))
-	}
-	s.mask = s.mask[:len(plane)]
-	s.mask.Clear()
+	s.mask = s.setMask(len(plane))
 	skip, n := g*a.p.RowsPerRead, 0
 	for wi, word := range plane {
 		for ; word != 0 && n < a.p.RowsPerRead; word &= word - 1 {
