@@ -246,13 +246,16 @@ func (w *Worker) step(si, t int, h Hooks) {
 	if ss.done != nil {
 		live -= ss.done.Count() // a neuron that has fired is never updated again
 	}
-	updates := live
+	// The current is zero wherever posInput has no input (no read ran
+	// there), as StepEvents needs.
+	fired, updates := 0, live
 	if w.c.eventNeurons {
-		updates = s.neurons.Pending(ss.v, ss.posInput, ss.done)
+		fired, updates = s.neurons.StepEvents(ss.v, ss.acc, ss.spikes, ss.done, ss.posInput)
+	} else {
+		fired = s.neurons.Step(ss.v, ss.acc, ss.spikes, ss.done)
 	}
 	ss.stats.Neuron.Updates += int64(updates)
 	ss.stats.Neuron.Skipped += int64(live - updates)
-	fired := s.neurons.Step(ss.v, ss.acc, ss.spikes, ss.done)
 	ss.stats.Neuron.Spikes += int64(fired)
 	clear(rec.spikeCount)
 	if s.neurons.Threshold != nil {

@@ -58,38 +58,9 @@ func (c *Counters) Add(o Counters) {
 // as it is, so skipping it changes no spike. Call it before Step, with the
 // membranes Step will read.
 func (n *IF) Pending(v []int64, posInput, done bitvec.Vec) int {
-	inputs := posInput.Count()
 	if n.Bias == nil && n.Leak == 0 && n.Threshold == nil && done == nil {
-		return inputs * n.Channels
+		return posInput.Count() * n.Channels
 	}
-	if done != nil || n.Leak != 0 {
-		return n.pendingGeneral(v, posInput, done)
-	}
-	// No leak, nothing done: every position of a biased channel, else the
-	// positions with input and those without whose membrane is still at
-	// or above the threshold (rare, so tested first).
-	count := 0
-	for ch := 0; ch < n.Channels; ch++ {
-		if n.Bias != nil && n.Bias[ch] != 0 {
-			count += n.Positions
-			continue
-		}
-		count += inputs
-		if n.Threshold == nil {
-			continue
-		}
-		thr := n.Threshold[ch]
-		for pos, m := range v[ch*n.Positions : (ch+1)*n.Positions] {
-			if m >= thr && !posInput.Get(pos) {
-				count++
-			}
-		}
-	}
-	return count
-}
-
-// pendingGeneral is Pending for a leaky or fire-once layer.
-func (n *IF) pendingGeneral(v []int64, posInput, done bitvec.Vec) int {
 	count := 0
 	for ch := 0; ch < n.Channels; ch++ {
 		biased := n.Bias != nil && n.Bias[ch] != 0
@@ -119,10 +90,42 @@ func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 	if done != nil || n.Leak != 0 {
 		return n.stepGeneral(v, current, spikes, done)
 	}
-	// The plain neuron: positions in tiles of stepTile, so that both the
-	// position-major currents and the channel-major membranes of a tile
-	// are read a cache line at a time.
-	fired := 0
+	fired, _ := n.stepPlain(v, current, spikes, nil)
+	return fired
+}
+
+// StepEvents is Step for an event-driven neuron unit: it also returns the
+// neurons updated, Pending(v, posInput, done) as it was before the step.
+// The current must be zero at the positions posInput leaves out (no
+// driven row feeds them). For a layer without leak or fire-once marks the
+// count comes with the step itself: the input positions of each channel
+// without bias, every position of one with, and the neurons that fire
+// without input (a membrane left at its threshold), so it costs no pass
+// of its own.
+func (n *IF) StepEvents(v, current []int64, spikes, done, posInput bitvec.Vec) (fired, updates int) {
+	if done != nil || n.Leak != 0 {
+		updates = n.Pending(v, posInput, done)
+		return n.Step(v, current, spikes, done), updates
+	}
+	spikes.Clear()
+	fired, residual := n.stepPlain(v, current, spikes, posInput)
+	inputs := posInput.Count()
+	for ch := 0; ch < n.Channels; ch++ {
+		if n.Bias != nil && n.Bias[ch] != 0 {
+			updates += n.Positions
+		} else {
+			updates += inputs
+		}
+	}
+	return fired, updates + residual
+}
+
+// stepPlain is Step for a layer without leak or fire-once marks: positions
+// in tiles of stepTile, so that both the position-major currents and the
+// channel-major membranes of a tile are read a cache line at a time. With
+// posInput it also returns how many neurons of unbiased channels fired at
+// positions without input.
+func (n *IF) stepPlain(v, current []int64, spikes, posInput bitvec.Vec) (fired, residual int) {
 	C, P := n.Channels, n.Positions
 	for lo := 0; lo < P; lo += stepTile {
 		hi := min(lo+stepTile, P)
@@ -145,6 +148,9 @@ func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 				if m >= thr {
 					fired++
 					spikes.Set(ch*P + lo + i)
+					if posInput != nil && bias == 0 && !posInput.Get(lo+i) {
+						residual++
+					}
 					if n.ResetToZero {
 						m = 0
 					} else {
@@ -155,7 +161,7 @@ func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 			}
 		}
 	}
-	return fired
+	return fired, residual
 }
 
 // stepTile is the number of positions Step updates channel by channel

@@ -2,6 +2,7 @@ package neuron
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
@@ -125,12 +126,14 @@ func BenchmarkStep(b *testing.B) {
 	b.ReportMetric(float64(n.Neurons())*float64(b.N)/b.Elapsed().Seconds(), "updates/s")
 }
 
-// TestPendingFastPathAgrees holds Pending's count for layers without leak
-// or fire-once marks to the neuron-by-neuron rule of pendingGeneral.
-func TestPendingFastPathAgrees(t *testing.T) {
+// TestStepEventsAgrees holds StepEvents to Pending followed by Step on
+// random layers (thresholds or none, bias or none, leak or none,
+// fire-once or not) whose current is zero where posInput has no input:
+// the same spikes, membranes and count.
+func TestStepEventsAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := 0; trial < 50; trial++ {
-		n := IF{Channels: 1 + rng.IntN(5), Positions: 1 + rng.IntN(150)}
+	for trial := 0; trial < 200; trial++ {
+		n := IF{Channels: 1 + rng.IntN(5), Positions: 1 + rng.IntN(150), ResetToZero: rng.IntN(2) == 0}
 		if trial%3 != 0 {
 			n.Threshold = make([]int64, n.Channels)
 			for ch := range n.Threshold {
@@ -143,18 +146,39 @@ func TestPendingFastPathAgrees(t *testing.T) {
 				n.Bias[ch] = rng.Int64N(3) - 1
 			}
 		}
+		if trial%5 == 0 {
+			n.Leak, n.LeakOne = 1, 8
+		}
+		var done bitvec.Vec
+		if trial%7 == 0 && n.Threshold != nil {
+			done = bitvec.New(n.Neurons())
+			done.Set(rng.IntN(n.Neurons()))
+		}
 		v := make([]int64, n.Neurons())
 		for i := range v {
 			v[i] = rng.Int64N(30) - 10
 		}
 		posInput := bitvec.New(n.Positions)
+		current := make([]int64, n.Neurons())
 		for pos := 0; pos < n.Positions; pos++ {
 			if rng.IntN(4) == 0 {
 				posInput.Set(pos)
+				for ch := 0; ch < n.Channels; ch++ {
+					current[pos*n.Channels+ch] = rng.Int64N(9) - 3
+				}
 			}
 		}
-		if got, want := n.Pending(v, posInput, nil), n.pendingGeneral(v, posInput, nil); got != want {
-			t.Fatalf("%+v: pending %d, neuron by neuron %d", n, got, want)
+		v2 := append([]int64(nil), v...)
+		var done2 bitvec.Vec
+		if done != nil {
+			done2 = append(bitvec.Vec(nil), done...)
+		}
+		s1, s2 := bitvec.New(n.Neurons()), bitvec.New(n.Neurons())
+		want := n.Pending(v, posInput, done)
+		wantFired := n.Step(v, current, s1, done)
+		fired, got := n.StepEvents(v2, current, s2, done2, posInput)
+		if got != want || fired != wantFired || !bitvec.Equal(s1, s2) || !slices.Equal(v, v2) {
+			t.Fatalf("%+v: StepEvents fired %d, updated %d; Pending and Step %d, %d (or spikes, membranes differ)", n, fired, got, wantFired, want)
 		}
 	}
 }
