@@ -6,30 +6,44 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/workloads/model"
 )
+
+// net28 is a random net of testmodel.Small's layers on 28×28 inputs and a
+// sample for it.
+func net28() (*model.Model, []uint8) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	o := testmodel.Small
+	o.Side = 28
+	m := testmodel.Random(rng, o)
+	return m, testmodel.Sample(rng, m)
+}
+
+// warmWorker builds the chip of cfg for m and a worker that has run x for
+// T timesteps once, so that its buffers have grown.
+func warmWorker(tb testing.TB, cfg *arch.Config, m *model.Model, x []uint8, T int) (*Chip, *Worker) {
+	c, err := New(cfg, m, 1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := c.NewWorker()
+	w.Infer(x, 0, T, Hooks{})
+	return c, w
+}
 
 // BenchmarkInfer runs one sample of a random 28×28 net through the chip
 // with the cycle-level NoC, with event-driven and synchronous neuron
 // updates; allocs/op shows what the run allocates per sample (result
 // slices, not the inner loops).
 func BenchmarkInfer(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	o := testmodel.Small
-	o.Side = 28
-	m := testmodel.Random(rng, o)
-	x := testmodel.Sample(rng, m)
+	m, x := net28()
 	// neuron.update = "all" does no event accounting, so the two show
 	// what it costs.
 	for _, mode := range []string{"event", "all"} {
 		b.Run("update="+mode, func(b *testing.B) {
 			cfg := arch.Default()
 			cfg.Neuron.Update = mode
-			c, err := New(cfg, m, 1)
-			if err != nil {
-				b.Fatal(err)
-			}
-			w := c.NewWorker()
-			w.Infer(x, 0, 16, Hooks{})
+			_, w := warmWorker(b, cfg, m, x, 16)
 			b.ReportAllocs()
 			for b.Loop() {
 				w.Infer(x, 0, 16, Hooks{})
@@ -42,21 +56,12 @@ func BenchmarkInfer(b *testing.B) {
 // worker is warm: every stage's step at every timestep, with ideal devices
 // and with read noise (whose reads go through the event sampler).
 func TestStepDoesNotAllocate(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	o := testmodel.Small
-	o.Side = 28
-	m := testmodel.Random(rng, o)
-	x := testmodel.Sample(rng, m)
+	m, x := net28()
 	for _, sigma := range []float64{0, 0.05} {
 		cfg := arch.Default()
 		cfg.Device.ReadNoiseSigma = sigma
-		c, err := New(cfg, m, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := c.NewWorker()
 		const T = 4
-		w.Infer(x, 0, T, Hooks{})
+		c, w := warmWorker(t, cfg, m, x, T)
 		allocs := testing.AllocsPerRun(10, func() {
 			for step := 0; step < T; step++ {
 				for si := range c.stages {
