@@ -16,6 +16,7 @@ import (
 // slotStage is one stage's progress within the current slot.
 type slotStage struct {
 	active  bool
+	t       int // the timestep the stage replays
 	rec     *record
 	pending []int // per home: contributions still missing
 }
@@ -92,6 +93,7 @@ func (w *Worker) runSlot(k, ran int) {
 		if !sl.active {
 			continue
 		}
+		sl.t = t
 		s := &w.c.stages[si]
 		recs := w.st[si].recs
 		sl.rec = &recs[t%len(recs)]
@@ -100,12 +102,19 @@ func (w *Worker) runSlot(k, ran int) {
 			sl.pending = append(sl.pending, len(s.nl.Contrib[hi]))
 		}
 		sh := w.handlersFor(si)
-		for ti := range s.nl.Tiles {
-			w.eng.Schedule(start+sim.Cycle(sl.rec.tileCycles[ti]), sh.tile[ti], nil)
+		for ti, tile := range s.nl.Tiles {
+			done := start + sim.Cycle(sl.rec.tileCycles[ti])
+			w.eng.Schedule(done, sh.tile[ti], nil)
+			if w.obs != nil && done > start {
+				w.obs.Read(si, t, tile, start, done)
+			}
 		}
 	}
 	end := w.eng.Run()
 	length := max(int64(end-start), 1)
+	if w.obs != nil {
+		w.obs.Barrier(k, start, start+sim.Cycle(length))
+	}
 	w.cycles += length
 	w.slotStart = start + sim.Cycle(length)
 }
@@ -153,7 +162,11 @@ func (w *Worker) arrive(si, hi int) {
 	s := &w.c.stages[si]
 	n := w.c.cfg.Neuron
 	batches := (s.nl.HomeNeurons[hi] + n.UnitsPerTile - 1) / n.UnitsPerTile
-	w.eng.Schedule(w.eng.Now()+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi], nil)
+	now := w.eng.Now()
+	w.eng.Schedule(now+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi], nil)
+	if w.obs != nil {
+		w.obs.Update(si, sl.t, s.nl.Homes[hi], now, now+sim.Cycle(batches*n.UpdateCycles), s.nl.HomeNeurons[hi])
+	}
 }
 
 // neuronDone: home hi's neurons have fired; their spikes leave, either

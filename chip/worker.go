@@ -95,8 +95,10 @@ type Worker struct {
 	spikeAt []int
 	// timing-pass state: per stage, the slot being timed; cycles so far
 	// and the cycle the next slot starts at
-	slot      []slotStage
-	hs        []*stageHandlers
+	slot []slotStage
+	hs   []*stageHandlers
+	// obs sees the timing pass; nil: nobody.
+	obs       Observer
 	cycles    int64
 	slotStart sim.Cycle
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/runner"
+	"github.com/nmsim/nmsim/trace"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -29,6 +30,8 @@ type runCommand struct {
 	at        string
 	format    string
 	frameUS   int
+	tracePath string
+	traceN    int
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -82,6 +85,17 @@ With --mc N the run is repeated on N chip instances, each with its own
 device draws (seed of instance 0 is --seed, the others derived from it);
 the tables describe instance 0 and the Monte-Carlo rows (and the "mc" JSON
 object) give the accuracy mean, standard deviation and 95 % interval.
+
+With --trace FILE the first --trace-samples samples (default 1) run once
+more, one after the other, and what the chip did cycle by cycle is written
+to FILE as a Chrome trace (a JSON object with traceEvents): a track per
+tile with its crossbar reads and neuron updates (layer and timestep in
+their arguments), the time slots each ending at a timestep's global
+barrier, a track per router with packet grants and ejections, packets from
+injection to delivery, and the packets each tile's network interface has
+in flight. Open it at https://ui.perfetto.dev or chrome://tracing
+(docs/simulator.md). A trace holds at most a million events (an MNIST
+sample of models/mnist-convert.bin makes 22,000, 2 MB).
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -97,6 +111,8 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&c.jsonPath, "json", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.format, "format", "text", "tables as text (terminal), md (GitHub Markdown) or latex (booktabs), for papers")
 	fs.IntVar(&c.frameUS, "frame-us", 0, "event data (nmnist): frame length in µs that events are binned into, one frame per timestep (0: the model's own, else 1000)")
+	fs.StringVar(&c.tracePath, "trace", "", "also write a Chrome/Perfetto trace of the first --trace-samples samples to `FILE`")
+	fs.IntVar(&c.traceN, "trace-samples", 1, "samples the --trace file holds")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
@@ -108,6 +124,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		flagRule{"--timesteps", c.timesteps, c.timesteps >= 0 && c.timesteps <= model.MaxTimesteps, fmt.Sprintf("in 0..%d (0: the model's default)", model.MaxTimesteps)},
 		flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"},
 		flagRule{"--mc", c.mc, c.mc >= 1, "≥ 1"},
+		flagRule{"--trace-samples", c.traceN, c.traceN >= 1, "≥ 1"},
 	); err != nil {
 		return usageErr(fs, "%v", err)
 	}
@@ -138,6 +155,9 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return err
 	}
 	n := set.Len()
+	if c.tracePath != "" && c.traceN > n {
+		return fmt.Errorf("run: --trace-samples %d: the run has %s", c.traceN, english.Count(n, "sample"))
+	}
 	if c.cpuProf != "" {
 		stop, err := startCPUProfile(c.cpuProf)
 		if err != nil {
@@ -168,6 +188,17 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		if err := writeJSON(c.jsonPath, rep); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
+	}
+	if c.tracePath != "" {
+		ch, err := build(c.seed)
+		if err != nil {
+			return err
+		}
+		f, err := trace.Record(ch, set, c.traceN, T)
+		if err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		return f.WriteFile(c.tracePath)
 	}
 	return nil
 }

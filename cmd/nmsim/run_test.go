@@ -153,3 +153,31 @@ func readReport(t *testing.T, path string) runner.Report {
 	}
 	return r
 }
+
+// TestRunTrace: --trace writes a trace of --trace-samples samples whose
+// cycles are the run's; more trace samples than the run has is an error.
+func TestRunTrace(t *testing.T) {
+	dir := fixture(t)
+	out, trc := filepath.Join(dir, "r.json"), filepath.Join(dir, "trace.json")
+	args := []string{"run", presetPath, filepath.Join(dir, "model.bin"), "--data", "../../data", "--samples", "2", "--timesteps", "3", "--trace", trc}
+	if _, _, err := runCLI(append(args, "--trace-samples", "3")...); err == nil || !strings.Contains(err.Error(), "--trace-samples 3: the run has 2 samples") {
+		t.Fatalf("got %v, want 3 trace samples of 2 refused", err)
+	}
+	if _, _, err := runCLI(append(args, "--trace-samples", "2", "--json", out)...); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(trc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		TraceEvents []json.RawMessage `json:"traceEvents"`
+		OtherData   struct{ Cycles []float64 }
+	}
+	if err := json.Unmarshal(data, &f); err != nil || len(f.TraceEvents) == 0 || len(f.OtherData.Cycles) != 2 {
+		t.Fatalf("%d events, cycles %v, %v", len(f.TraceEvents), f.OtherData.Cycles, err)
+	}
+	if r := readReport(t, out); int64(f.OtherData.Cycles[0]+f.OtherData.Cycles[1]) != r.Cycles.Total {
+		t.Errorf("trace cycles %v, the run's %v", f.OtherData.Cycles, r.Cycles.Total)
+	}
+}
