@@ -57,10 +57,10 @@ func LoadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set
 		set, err = dataset.LoadNPZ(path, m.Input.Shape, m.Input.Coding == model.CodingFrames, 1<<m.Input.Bits-1)
 	case name == "nmnist":
 		set, err = loadNMNIST(dir, samples, T, m)
-	case name == "mnist" || name == "fashion-mnist":
+	case name == "mnist" || name == "fashion-mnist" || name == "caltech-fm":
 		set, err = dataset.Load(name, dir, "test")
 	default:
-		err = fmt.Errorf("unknown data set %q (known: mnist, fashion-mnist, nmnist, or %sPATH for a .npz file of your own)", name, FilePrefix)
+		err = fmt.Errorf("unknown data set %q (known: mnist, fashion-mnist, caltech-fm, nmnist, or %sPATH for a .npz file of your own)", name, FilePrefix)
 	}
 	if err != nil {
 		return nil, err

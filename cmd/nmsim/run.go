@@ -278,7 +278,7 @@ type dataFlags struct {
 }
 
 func (d *dataFlags) register(fs *flag.FlagSet, byDefault string) {
-	fs.StringVar(&d.dataset, "dataset", "", "data set: mnist | fashion-mnist | nmnist | file:PATH.npz, your own samples (default: "+byDefault+")")
+	fs.StringVar(&d.dataset, "dataset", "", "data set: mnist | fashion-mnist | caltech-fm | nmnist | file:PATH.npz, your own samples (default: "+byDefault+")")
 	fs.StringVar(&d.data, "data", "", "data directory (default: $NMSIM_DATA, ../shared/data, ./data)")
 	fs.IntVar(&d.samples, "samples", 0, "number of test samples, the first N (0: all; more than the split holds is an error)")
 	fs.BoolVar(&d.allowMismatch, "allow-dataset-mismatch", false, "run a model on another data set than it was trained on (warns, and the JSON records it)")

@@ -66,7 +66,7 @@ type trainJob struct {
 	Stdout, Stderr io.Writer
 	// DataDir is the resolved data directory.
 	DataDir string
-	// Train and Test are the static image sets (mnist, fashion-mnist),
+	// Train and Test are the static image sets (mnist, fashion-mnist, caltech-fm),
 	// already cut to --train-samples and --eval-samples; nil for data
 	// sets that a method loads itself (nmnist).
 	Train, Test *dataset.Set
@@ -157,7 +157,7 @@ func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
 	}
 	fs := newFlagSet("train", c.Synopsis(), c.usage(), w)
 	fs.StringVar(&c.method, "method", "convert", "training method: "+strings.Join(c.methodNames(), ", "))
-	fs.StringVar(&c.datasetName, "dataset", "mnist", "data set: mnist, fashion-mnist (or nmnist, for methods that read events)")
+	fs.StringVar(&c.datasetName, "dataset", "mnist", "data set: mnist, fashion-mnist, caltech-fm (or nmnist, for methods that read events)")
 	fs.StringVar(&c.dataDir, "data", "", "data directory (default $NMSIM_DATA, else ../shared/data beside the repo, else ./data)")
 	fs.StringVar(&c.net, "net", "conv", "preset (mlp, conv) or layer string, see above")
 	fs.IntVar(&c.epochs, "epochs", 10, "training epochs")

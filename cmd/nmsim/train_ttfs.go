@@ -22,6 +22,7 @@ type ttfsMethod struct {
 	threshold   float64
 	thresholdLR float64
 	interpolate bool
+	mirror      bool
 }
 
 func (*ttfsMethod) defaultLR() float64 { return train.DefaultTTFSConfig().LR }
@@ -49,6 +50,7 @@ layer is binary.
     nmsim train --method ttfs --dataset mnist --net 784-600-10 --epochs 20 -o mnist-ttfs.bin
     nmsim train --method ttfs --dataset fashion-mnist --net 784-600-10 --epochs 20 --threshold 40 -o fmnist-ttfs.bin
     nmsim train --method ttfs --net 784-64-10 --epochs 1 --train-samples 5000 --eval-samples 1000
+    nmsim train --method ttfs --dataset caltech-fm --net 1240-400-2 --epochs 30 --lr 0.1 --gamma 20 --mirror --threshold-lr 0.01 -o caltech-fm-ttfs.bin
 `
 }
 
@@ -59,6 +61,7 @@ func (c *ttfsMethod) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.threshold, "threshold", d.Threshold, "(ttfs) initial threshold of every layer in units of one ±1 weight (0 = 0.75·√fan-in)")
 	fs.Float64Var(&c.thresholdLR, "threshold-lr", d.ThresholdLR, "(ttfs) learning rate of the per-layer log thresholds (0 = fixed thresholds)")
 	fs.BoolVar(&c.interpolate, "interpolate", d.Interpolate, "(ttfs) learn from spike times interpolated within the crossing step, with exact slopes")
+	fs.BoolVar(&c.mirror, "mirror", d.Mirror, "(ttfs) flip each training image left to right with probability 1/2 (augmentation)")
 }
 
 // ttfsResults is what --json writes for the ttfs method.
@@ -120,7 +123,7 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	}
 	cfg := train.TTFSConfig{
 		Window: c.window, Epochs: job.epochs, Batch: job.batch, LR: job.lr, ThresholdLR: c.thresholdLR,
-		Gamma: c.gamma, Threshold: c.threshold, Interpolate: c.interpolate, Seed: job.seed, Workers: job.workers,
+		Gamma: c.gamma, Threshold: c.threshold, Interpolate: c.interpolate, Mirror: c.mirror, Seed: job.seed, Workers: job.workers,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	}
 	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %s, gamma %v, %s\n", net.Spec, english.Count(c.window, "timestep"), c.gamma, english.Count(job.workers, "worker"))

@@ -1,11 +1,14 @@
 // Package dataset loads the image data sets that nmsim runs through a
-// simulated chip: MNIST and Fashion-MNIST in their IDX files.
+// simulated chip: MNIST and Fashion-MNIST in their IDX files, and
+// Caltech Face/Motorbike ("caltech-fm") from JPEG folders through a fixed
+// difference-of-Gaussians front end (caltech.go).
 //
 // The data directory holds one folder per data set with the original file
 // names, gzip-compressed or not:
 //
 //	<dir>/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
 //	<dir>/fashion-mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+//	<dir>/caltech-face-motorbike/{TrainingSet,TestingSet}/{Face,Motor}/*.jpg
 //
 // ResolveDir finds that directory, taking the first of:
 //
@@ -50,6 +53,7 @@ type Set struct {
 var known = map[string]int{
 	"mnist":         10,
 	"fashion-mnist": 10,
+	"caltech-fm":    len(caltechClasses),
 }
 
 // knownNames lists the known data sets for error messages: the image sets
@@ -128,8 +132,9 @@ func fromIDX(name string, img, lab *IDX) (*Set, error) {
 	}, nil
 }
 
-// Load reads split "train" or "test" of the named data set ("mnist" or
-// "fashion-mnist") from dir, laid out as the package documentation says.
+// Load reads split "train" or "test" of the named data set ("mnist",
+// "fashion-mnist" or "caltech-fm") from dir, laid out as the package
+// documentation says.
 func Load(name, dir, split string) (*Set, error) {
 	if name == "nmnist" {
 		return nil, errors.New("dataset: nmnist holds event streams, not images: LoadNMNIST reads it")
@@ -137,14 +142,12 @@ func Load(name, dir, split string) (*Set, error) {
 	if _, ok := known[name]; !ok {
 		return nil, fmt.Errorf("dataset: unknown data set %q (known: %s)", name, knownNames())
 	}
-	var prefix string
-	switch split {
-	case "train":
-		prefix = "train"
-	case "test":
-		prefix = "t10k"
-	default:
-		return nil, fmt.Errorf("dataset %s: unknown split %q (want train or test)", name, split)
+	if name == "caltech-fm" {
+		return LoadCaltech(dir, split)
+	}
+	prefix, err := splitName(name, split, "train", "t10k")
+	if err != nil {
+		return nil, err
 	}
 	base := filepath.Join(dir, name, prefix)
 	img, err := readIDXFile(base + "-images-idx3-ubyte")
@@ -156,6 +159,18 @@ func Load(name, dir, split string) (*Set, error) {
 		return nil, fmt.Errorf("dataset %s: %w", name, err)
 	}
 	return fromIDX(name, img, lab)
+}
+
+// splitName is data set name's own name (train or test) for split "train"
+// or "test".
+func splitName(name, split, train, test string) (string, error) {
+	switch split {
+	case "train":
+		return train, nil
+	case "test":
+		return test, nil
+	}
+	return "", fmt.Errorf("dataset %s: unknown split %q (want train or test)", name, split)
 }
 
 // readIDXFile reads path.gz, or path when there is no compressed copy.

@@ -109,7 +109,7 @@ func TestFromIDXErrors(t *testing.T) {
 
 func TestLoadErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Load("cifar", dir, "test"); err == nil || !strings.Contains(err.Error(), "known: fashion-mnist, mnist, nmnist") {
+	if _, err := Load("cifar", dir, "test"); err == nil || !strings.Contains(err.Error(), "known: caltech-fm, fashion-mnist, mnist, nmnist") {
 		t.Errorf("unknown name: %v", err)
 	}
 	if _, err := Load("mnist", dir, "val"); err == nil || !strings.Contains(err.Error(), `unknown split "val"`) {

@@ -187,14 +187,9 @@ type NMNISTSample struct {
 // NMNISTFiles lists split "train" or "test" of N-MNIST under dir (the data
 // directory holding nmnist/), ordered by MNIST index.
 func NMNISTFiles(dir, split string) ([]NMNISTSample, error) {
-	var sub string
-	switch split {
-	case "train":
-		sub = "Train"
-	case "test":
-		sub = "Test"
-	default:
-		return nil, fmt.Errorf("dataset nmnist: unknown split %q (want train or test)", split)
+	sub, err := splitName("nmnist", split, "Train", "Test")
+	if err != nil {
+		return nil, err
 	}
 	root := filepath.Join(dir, "nmnist", sub)
 	var files []NMNISTSample

@@ -64,6 +64,10 @@ type TTFSConfig struct {
 	// exact slopes in the learning rule instead of S4NN's integer times
 	// and ∂t/∂V = −1.
 	Interpolate bool `flag:"interpolate"`
+	// Mirror flips each training sample left to right with probability
+	// 1/2 (augmentation, for data sets whose classes are symmetric, such
+	// as faces and motorbikes facing either way).
+	Mirror bool `flag:"mirror"`
 	// Seed drives the initial weights and the shuffling.
 	Seed uint64 `flag:"seed"`
 	// Workers is how many goroutines share each minibatch; the result
@@ -554,18 +558,32 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 	}
 	var w ttfsWeights
 	scale := 0.0
+	mirror := make([]bool, cfg.Batch)
+	mirrored := make([][]uint8, lp.workers)
+	for wk := range mirrored {
+		mirrored[wk] = make([]uint8, data.Shape.Size())
+	}
 	err = lp.run(ctx, func(mb *minibatch) {
 		n.weights(&w)
 		scale = 1 / float64(len(mb.Samples))
+		if cfg.Mirror {
+			for b := range mb.Samples {
+				mirror[b] = lp.shuffle.IntN(2) == 1
+			}
+		}
 	}, func(wk, s int, samples []int) (loss float64, right int) {
 		p := passes[wk]
 		for i := range grads[s] {
 			clear(grads[s][i])
 		}
 		clear(gths[s])
-		for _, idx := range samples {
+		for b, idx := range samples {
 			label := int(data.Labels[idx])
-			if c, _ := p.forward(&w, data.Image(idx)); c == label {
+			img := data.Image(idx)
+			if mirror[s*shardSize+b] {
+				img = mirrorImage(mirrored[wk], img, data.Shape.W)
+			}
+			if c, _ := p.forward(&w, img); c == label {
 				right++
 			}
 			loss += p.backward(&w, &cfg, label, grads[s], gths[s], scale)
@@ -607,6 +625,17 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 		return nil, err
 	}
 	return n, nil
+}
+
+// mirrorImage writes img (rows of w pixels) flipped left to right into
+// dst and returns it.
+func mirrorImage(dst, img []uint8, w int) []uint8 {
+	for r := 0; r < len(img); r += w {
+		for x := 0; x < w; x++ {
+			dst[r+x] = img[r+w-1-x]
+		}
+	}
+	return dst
 }
 
 // TTFSEval is a TTFS network's behaviour on a data set, computed by the

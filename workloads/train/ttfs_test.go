@@ -197,6 +197,14 @@ func TestTTFSDeterministicAcrossWorkers(t *testing.T) {
 	}
 }
 
+func TestMirrorImage(t *testing.T) {
+	img := []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} // 2 channels of 2 rows of 3
+	got := mirrorImage(make([]uint8, len(img)), img, 3)
+	if want := []uint8{3, 2, 1, 6, 5, 4, 9, 8, 7, 12, 11, 10}; !slices.Equal(got, want) {
+		t.Errorf("mirrored %v, want %v", got, want)
+	}
+}
+
 func TestTTFSErrors(t *testing.T) {
 	in := model.Shape{C: 1, H: 8, W: 8}
 	data := synthetic(in, 10, 20, 1)
