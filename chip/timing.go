@@ -104,7 +104,7 @@ func (w *Worker) runSlot(k, ran int) {
 		sh := w.handlersFor(si)
 		for ti, tile := range s.nl.Tiles {
 			done := start + sim.Cycle(sl.rec.tileCycles[ti])
-			w.eng.Schedule(done, sh.tile[ti], nil)
+			w.eng.Schedule(done, sh.tile[ti])
 			if w.obs != nil && done > start {
 				w.obs.Read(si, t, tile, start, done)
 			}
@@ -163,7 +163,7 @@ func (w *Worker) arrive(si, hi int) {
 	n := w.c.cfg.Neuron
 	batches := (s.nl.HomeNeurons[hi] + n.UnitsPerTile - 1) / n.UnitsPerTile
 	now := w.eng.Now()
-	w.eng.Schedule(now+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi], nil)
+	w.eng.Schedule(now+sim.Cycle(batches*n.UpdateCycles), w.handlersFor(si).neuron[hi])
 	if w.obs != nil {
 		w.obs.Update(si, sl.t, s.nl.Homes[hi], now, now+sim.Cycle(batches*n.UpdateCycles), s.nl.HomeNeurons[hi])
 	}

@@ -146,7 +146,7 @@ func (b *burst) Handle(ev sim.Event) {
 		b.flits += int64(packets * flits * len(dsts))
 	}
 	if ev.At < b.until {
-		b.e.Schedule(ev.At+sim.Cycle(1+b.rng.IntN(8)), b, nil)
+		b.e.Schedule(ev.At+sim.Cycle(1+b.rng.IntN(8)), b)
 	}
 }
 
@@ -176,7 +176,7 @@ func TestMulticastUnderLoad(t *testing.T) {
 					n := NewNet(cfg)
 					var e sim.Engine
 					b := &burst{n: n, e: &e, rng: rand.New(rand.NewPCG(uint64(vcs), 9)), nodes: 12, until: 300, done: &arrivals{}}
-					e.Schedule(0, b, nil)
+					e.Schedule(0, b)
 					e.Run()
 					if err := n.Err(); err != nil {
 						t.Fatalf("%s %s %s %d VCs: %v", topology, mode, routing, vcs, err)

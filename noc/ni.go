@@ -186,7 +186,7 @@ func (n *Net) eject(r int, f *flit, at sim.Cycle) {
 	b.left--
 	if b.left == 0 {
 		if b.done != nil {
-			n.eng.Schedule(at, b.done, nil)
+			n.eng.Schedule(at, b.done)
 		}
 		n.freeBundle(pk.bundle)
 	}

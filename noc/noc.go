@@ -176,7 +176,7 @@ func (z *ZeroLoad) Multicast(e *sim.Engine, src int, dsts []int, packets, flits 
 	}
 	z.s.FlitsOut += int64(len(dsts) * packets * flits)
 	if done != nil {
-		e.Schedule(last, done, nil)
+		e.Schedule(last, done)
 	}
 }
 

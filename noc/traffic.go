@@ -209,7 +209,7 @@ func (gn *generator) Handle(e sim.Event) {
 	gn.cal[t&mask] = b[:0]
 	for c := t + 1; ; c++ {
 		if len(gn.cal[c&mask]) > 0 {
-			gn.eng.Schedule(c, gn, nil)
+			gn.eng.Schedule(c, gn)
 			return
 		}
 	}
@@ -313,10 +313,10 @@ func run(n *Net, tr Traffic, zl float64) (Result, Stats, error) {
 		gn.file(node, 0)
 		first = min(first, gn.due[node])
 	}
-	e.Schedule(min(first, sim.Cycle(len(gn.cal)-1)), gn, nil)
+	e.Schedule(min(first, sim.Cycle(len(gn.cal)-1)), gn)
 	snap := &snapshot{net: n}
-	e.Schedule(measFrom, snap, nil)
-	e.Schedule(measEnd, snap, nil)
+	e.Schedule(measFrom, snap)
+	e.Schedule(measEnd, snap)
 	end := e.Run()
 	if err := n.Err(); err != nil {
 		return Result{}, Stats{}, err

@@ -83,7 +83,7 @@ func (n *Net) ensureTick(c sim.Cycle) {
 		return
 	}
 	n.ticks = append(n.ticks, c)
-	n.eng.Schedule(c, &n.tk, nil)
+	n.eng.Schedule(c, &n.tk)
 }
 
 func (n *Net) wakeNIAt(i int, c sim.Cycle) {

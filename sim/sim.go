@@ -12,12 +12,13 @@ type Handler interface {
 	Handle(e Event)
 }
 
-// Event is something that happens to a handler at a cycle. Payload is
-// owned by the handler that receives it.
+// Event is something that happens to a handler at a cycle. It carries no
+// payload: a handler that needs to know more is a pre-built object holding
+// it, so scheduling allocates nothing; observers (chip.Observer,
+// noc.Observer) see what components do.
 type Event struct {
 	At      Cycle
 	Handler Handler
-	Payload any
 	seq     uint64
 }
 
@@ -85,12 +86,12 @@ type Engine struct {
 func (e *Engine) Now() Cycle { return e.now }
 
 // Schedule queues an event; scheduling into the past is a programming error.
-func (e *Engine) Schedule(at Cycle, h Handler, payload any) {
+func (e *Engine) Schedule(at Cycle, h Handler) {
 	if at < e.now {
 		panic("sim: event scheduled in the past")
 	}
 	e.seq++
-	e.q.push(Event{At: at, Handler: h, Payload: payload, seq: e.seq})
+	e.q.push(Event{At: at, Handler: h, seq: e.seq})
 }
 
 // Run handles events until the queue is empty and returns the cycle of the

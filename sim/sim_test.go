@@ -4,15 +4,21 @@ import "testing"
 
 type recorder struct{ got []string }
 
-func (r *recorder) Handle(e Event) { r.got = append(r.got, e.Payload.(string)) }
+// label is a handler that records its name.
+type label struct {
+	r    *recorder
+	name string
+}
+
+func (l label) Handle(Event) { l.r.got = append(l.r.got, l.name) }
 
 func TestEngineOrdersByCycleThenSequence(t *testing.T) {
 	var e Engine
 	r := &recorder{}
-	e.Schedule(5, r, "c")
-	e.Schedule(1, r, "a")
-	e.Schedule(5, r, "d")
-	e.Schedule(3, r, "b")
+	e.Schedule(5, label{r, "c"})
+	e.Schedule(1, label{r, "a"})
+	e.Schedule(5, label{r, "d"})
+	e.Schedule(3, label{r, "b"})
 	if end := e.Run(); end != 5 {
 		t.Fatalf("Run ended at %d, want 5", end)
 	}
@@ -34,14 +40,14 @@ type chain struct {
 func (c *chain) Handle(ev Event) {
 	if c.left > 0 {
 		c.left--
-		c.e.Schedule(ev.At+2, c, nil)
+		c.e.Schedule(ev.At+2, c)
 	}
 }
 
 func TestEngineHandlersScheduleFollowUps(t *testing.T) {
 	var e Engine
 	c := &chain{e: &e, left: 10}
-	e.Schedule(0, c, nil)
+	e.Schedule(0, c)
 	var seen int
 	e.Hooks = append(e.Hooks, func(Event) { seen++ })
 	if end := e.Run(); end != 20 {
@@ -60,7 +66,7 @@ func TestSchedulingIntoThePastPanics(t *testing.T) {
 			t.Fatal("no panic")
 		}
 	}()
-	e.Schedule(9, &recorder{}, "x")
+	e.Schedule(9, label{&recorder{}, "x"})
 }
 
 // TestEngineOrdersManyEvents checks the heap against a sort of random
@@ -69,11 +75,10 @@ func TestEngineOrdersManyEvents(t *testing.T) {
 	var e Engine
 	type rec struct{ at, n int }
 	var got []rec
-	h := handlerFunc(func(ev Event) { got = append(got, rec{int(ev.At), ev.Payload.(int)}) })
 	x := uint64(12345)
 	for n := 0; n < 2000; n++ {
 		x = x*6364136223846793005 + 1442695040888963407
-		e.Schedule(Cycle(x>>58), h, n)
+		e.Schedule(Cycle(x>>58), handlerFunc(func(ev Event) { got = append(got, rec{int(ev.At), n}) }))
 	}
 	e.Run()
 	for i := 1; i < len(got); i++ {
