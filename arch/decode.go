@@ -20,6 +20,25 @@ func Load(path string) (*Config, error) {
 	return Parse(data, path)
 }
 
+// LoadWith reads path, applies the overrides (Override) and validates
+// the result as a whole, so an override gets the same checks as the file.
+func LoadWith(path string, sets []string) (*Config, error) {
+	cfg, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Override(sets); err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		if len(sets) > 0 {
+			return nil, fmt.Errorf("%s with --set %s:\n%w", path, strings.Join(sets, " "), err)
+		}
+		return nil, fmt.Errorf("%s:\n%w", path, err)
+	}
+	return cfg, nil
+}
+
 // Parse decodes data on top of Default(), so a file only needs the keys it
 // changes, then validates the result. filename only labels the errors. On
 // failure the error is an Errors holding every problem (unknown keys with a

@@ -230,3 +230,18 @@ func formatValue(v any) string {
 	s := strings.TrimSpace(buf.String())
 	return strings.TrimPrefix(s, "v = ")
 }
+
+// Override applies key=value overrides (as --set gives them) in order;
+// like Set, it leaves validation to the caller.
+func (c *Config) Override(sets []string) error {
+	for _, kv := range sets {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--set %s: want key=value, e.g. crossbar.adc_bits=4", kv)
+		}
+		if err := c.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
+			return fmt.Errorf("--set %s: %w", kv, err)
+		}
+	}
+	return nil
+}

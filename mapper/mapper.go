@@ -165,6 +165,21 @@ func Build(cfg *arch.Config, m *model.Model) (*Netlist, error) {
 	return p.Wire(m), nil
 }
 
+// Load reads the model at modelPath and builds its netlist on cfg, the
+// chip read from archPath (named in the error of a model that does not
+// fit, with the *FitError kept).
+func Load(cfg *arch.Config, archPath, modelPath string) (*model.Model, *Netlist, error) {
+	m, err := model.Load(modelPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	nl, err := Build(cfg, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s on %s: %w", modelPath, archPath, err)
+	}
+	return m, nl, nil
+}
+
 // place assigns blocks to tiles. Each layer starts on a fresh tile (its
 // own pipeline stage); a column group's row splits stay on one tile when
 // they fit, so their partial sums are added without crossing the network.

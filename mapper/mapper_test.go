@@ -3,11 +3,13 @@ package mapper
 import (
 	"errors"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 func TestMapSplitsAndPlaces(t *testing.T) {
@@ -80,5 +82,24 @@ func TestDoesNotFitSaysWhatItNeeds(t *testing.T) {
 	}
 	if !errors.As(err, &fe) || fe.Resource != "crossbar columns" || fe.Need != 14 || fe.Have != 8 {
 		t.Errorf("an 8-bit output on 8 columns: %#v, want a FitError for 14 of 8 columns", err)
+	}
+}
+
+// TestLoad: a model file that does not fit names itself and the chip, and
+// keeps its FitError for sweeps.
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.bin")
+	if err := model.Save(path, testmodel.Random(rand.New(rand.NewPCG(1, 2)), testmodel.Small)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := arch.Default()
+	if m, nl, err := Load(cfg, "chip.toml", path); err != nil || m.Name != "random" || len(nl.Nets) != 4 {
+		t.Fatalf("Load: %v", err)
+	}
+	cfg.Chip.MeshWidth, cfg.Chip.MeshHeight = 1, 1
+	_, _, err := Load(cfg, "chip.toml", path)
+	var fe *FitError
+	if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), path+" on chip.toml: mapper: the model needs") {
+		t.Errorf("got %v, want the FitError named by model and chip", err)
 	}
 }

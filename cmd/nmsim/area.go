@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/energy"
+	"github.com/nmsim/nmsim/mapper"
 )
 
 // areaCommand is `nmsim area arch.toml [model.bin]`.
@@ -77,7 +79,7 @@ func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err := checkArgKinds(fs, pos, names[:len(pos)]); err != nil {
 		return err
 	}
-	cfg, err := loadArch(pos[0], c.sets)
+	cfg, err := arch.LoadWith(pos[0], c.sets)
 	if err != nil {
 		return err
 	}
@@ -85,11 +87,11 @@ func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
 	rep.Used = rep.Tiles
 	var use *energy.Usage
 	if len(pos) == 2 {
-		m, pl, err := loadAndMap(cfg, pos[0], pos[1])
+		m, nl, err := mapper.Load(cfg, pos[0], pos[1])
 		if err != nil {
 			return err
 		}
-		u := energy.UsageOf(pl, m, cfg.Neuron.MembraneBits)
+		u := energy.UsageOf(nl.Placement, m, cfg.Neuron.MembraneBits)
 		use, rep.Model, rep.Used = &u, pos[1], u.TilesUsed
 	}
 	em := energy.New(cfg, use)

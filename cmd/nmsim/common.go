@@ -8,7 +8,6 @@ import (
 	"runtime/pprof"
 	"strings"
 
-	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/atomicfile"
 	"github.com/nmsim/nmsim/report"
 	"github.com/olekukonko/tablewriter"
@@ -44,28 +43,6 @@ func checkFlags(rules ...flagRule) error {
 		}
 	}
 	return nil
-}
-
-// loadArch reads arch.toml, applies the overrides and validates the result
-// as a whole, so an override gets the same checks as the file.
-func loadArch(path string, sets setFlags) (*arch.Config, error) {
-	cfg, err := arch.Load(path)
-	if err != nil {
-		return nil, err
-	}
-	for _, kv := range sets {
-		k, v, _ := strings.Cut(kv, "=")
-		if err := cfg.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
-			return nil, fmt.Errorf("--set %s: %w", kv, err)
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		if len(sets) > 0 {
-			return nil, fmt.Errorf("%s with --set %s:\n%w", path, sets.String(), err)
-		}
-		return nil, fmt.Errorf("%s:\n%w", path, err)
-	}
-	return cfg, nil
 }
 
 // writeJSON writes v, indented, atomically.

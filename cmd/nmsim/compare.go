@@ -11,10 +11,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/atomicfile"
 	"github.com/nmsim/nmsim/internal/english"
+	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -81,13 +83,14 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 	); err != nil {
 		return usageErr(fs, "%v", err)
 	}
-	cfg, err := loadArch(pos[0], c.sets)
+	cfg, err := arch.LoadWith(pos[0], c.sets)
 	if err != nil {
 		return err
 	}
 	var models []*model.Model
+	var nets []*mapper.Netlist
 	for _, p := range pos[1:] {
-		m, err := model.Load(p)
+		m, nl, err := mapper.Load(cfg, pos[0], p)
 		if err != nil {
 			return err
 		}
@@ -95,11 +98,11 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 		if _, err := runner.CheckDataset(m, runner.DatasetFor(m, c.dataset), c.allowMismatch); err != nil {
 			return fmt.Errorf("compare: %s: %w", p, err)
 		}
-		models = append(models, m)
+		models, nets = append(models, m), append(nets, nl)
 	}
 	var reports []*runner.Report
 	for i, m := range models {
-		ch, err := chip.New(cfg, m, c.seed)
+		ch, err := chip.Build(cfg, nets[i], m, c.seed)
 		if err != nil {
 			return fmt.Errorf("%s on %s: %w", pos[1+i], pos[0], err)
 		}

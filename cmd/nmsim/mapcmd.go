@@ -7,7 +7,6 @@ import (
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/mapper"
-	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // mapCommand is `nmsim map arch.toml model.bin`.
@@ -59,14 +58,15 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadArch(pos[0], c.sets)
+	cfg, err := arch.LoadWith(pos[0], c.sets)
 	if err != nil {
 		return err
 	}
-	m, pl, err := loadAndMap(cfg, pos[0], pos[1])
+	m, nl, err := mapper.Load(cfg, pos[0], pos[1])
 	if err != nil {
 		return err
 	}
+	pl := nl.Placement
 	w := env.Stdout
 	fmt.Fprintf(w, "%s on a %d×%d %s of tiles with %d crossbars of %d×%d cells\n", m.Name, pl.Width, pl.Height, cfg.Chip.Topology, pl.Crossbars, cfg.Crossbar.Rows, cfg.Crossbar.Cols)
 	var rows [][]string
@@ -82,7 +82,7 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	}
 	table(w, c.wide.width(), []string{"layer", "op", "rows×outputs", "positions", "weight bits / slices", "input planes", "crossbars", "row×col splits", "tiles (x,y)", "cell use"}, rows)
 	fmt.Fprintf(w, "%s on %d of %s\n\n", english.Count(pl.BlocksUsed(), "crossbar"), pl.TilesUsed, english.Count(pl.Width*pl.Height, "tile"))
-	sum := pl.Wire(m).Summary()
+	sum := nl.Summary()
 	rows = rows[:0]
 	for _, l := range sum.Layers {
 		var homes []int
@@ -99,20 +99,6 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 		return writeJSON(c.jsonPath, sum)
 	}
 	return nil
-}
-
-// loadAndMap loads the model at modelPath and maps it onto cfg (loaded
-// from archPath).
-func loadAndMap(cfg *arch.Config, archPath, modelPath string) (*model.Model, *mapper.Placement, error) {
-	m, err := model.Load(modelPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	pl, err := mapper.Map(cfg, m)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s on %s: %w", modelPath, archPath, err)
-	}
-	return m, pl, nil
 }
 
 // tileList names tiles by mesh coordinates, abbreviating long lists.

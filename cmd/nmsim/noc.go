@@ -143,15 +143,12 @@ func (c *nocCommand) config(fs *flag.FlagSet, pos []string) (*arch.Config, error
 	cfg := arch.Default()
 	var err error
 	if len(pos) == 1 {
-		if cfg, err = loadArch(pos[0], c.sets); err != nil {
+		if cfg, err = arch.LoadWith(pos[0], c.sets); err != nil {
 			return nil, err
 		}
 	} else {
-		for _, kv := range c.sets {
-			k, v, _ := strings.Cut(kv, "=")
-			if err := cfg.Set(strings.TrimSpace(k), strings.TrimSpace(v)); err != nil {
-				return nil, fmt.Errorf("--set %s: %w", kv, err)
-			}
+		if err := cfg.Override(c.sets); err != nil {
+			return nil, err
 		}
 	}
 	var bad error

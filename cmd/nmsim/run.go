@@ -8,8 +8,10 @@ import (
 	"runtime"
 	"sort"
 
+	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/internal/english"
+	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/trace"
 	"github.com/nmsim/nmsim/workloads/dataset"
@@ -128,11 +130,11 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	); err != nil {
 		return usageErr(fs, "%v", err)
 	}
-	cfg, err := loadArch(pos[0], c.sets)
+	cfg, err := arch.LoadWith(pos[0], c.sets)
 	if err != nil {
 		return err
 	}
-	m, err := model.Load(pos[1])
+	m, nl, err := mapper.Load(cfg, pos[0], pos[1])
 	if err != nil {
 		return err
 	}
@@ -142,7 +144,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		}
 		m.Input.FrameUS = c.frameUS
 	}
-	build := func(seed uint64) (*chip.Chip, error) { return chip.New(cfg, m, seed) }
+	build := func(seed uint64) (*chip.Chip, error) { return chip.Build(cfg, nl, m, seed) }
 	if _, err := build(c.seed); err != nil {
 		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
 	}
