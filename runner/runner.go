@@ -9,11 +9,11 @@ package runner
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/internal/parallel"
 	"github.com/nmsim/nmsim/noc"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -68,39 +68,21 @@ func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Repor
 		}
 	}
 	results := make([]sampleResult, n)
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < min(o.Workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cw := c.NewWorker()
-			var ref *snn.Runner
-			var cmp *spikeCompare
-			if o.Golden {
-				ref = snn.NewRunner(m)
-				cmp = &spikeCompare{}
-			}
-			for i := range next {
-				results[i] = runSample(cw, ref, cmp, set.Image(i), uint64(i), int(set.Labels[i]), o)
-				if o.Progress != nil {
-					o.Progress()
-				}
-			}
-		}()
-	}
-	var err error
-feed:
-	for i := 0; i < n; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break feed
+	cws := make([]*chip.Worker, parallel.Workers(n, o.Workers))
+	refs := make([]*snn.Runner, len(cws))
+	cmps := make([]*spikeCompare, len(cws))
+	for w := range cws {
+		cws[w] = c.NewWorker()
+		if o.Golden {
+			refs[w], cmps[w] = snn.NewRunner(m), &spikeCompare{}
 		}
 	}
-	close(next)
-	wg.Wait()
+	err := parallel.For(ctx, n, len(cws), func(w, i int) {
+		results[i] = runSample(cws[w], refs[w], cmps[w], set.Image(i), uint64(i), int(set.Labels[i]), o)
+		if o.Progress != nil {
+			o.Progress()
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("runner: interrupted: %w", err)
 	}

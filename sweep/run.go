@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nmsim/nmsim/chip"
+	"github.com/nmsim/nmsim/internal/parallel"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/runner"
 )
@@ -82,7 +83,6 @@ func Run(ctx context.Context, pl *Plan, o Options) (*Summary, error) {
 	var (
 		mu       sync.Mutex
 		firstErr error
-		wg       sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
@@ -92,42 +92,25 @@ func Run(ctx context.Context, pl *Plan, o Options) (*Summary, error) {
 			cancel()
 		}
 	}
-	next := make(chan *Point)
-	for range min(o.Workers, len(todo)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range next {
-				r, err := pl.run(ctx, p, perPoint, o.Timing)
-				if err == nil {
-					err = st.append(r)
-				}
-				if err != nil {
-					fail(err)
-					continue
-				}
-				mu.Lock()
-				sum.Ran++
-				if r.Skipped != "" {
-					sum.Unfit++
-				}
-				progress(sum.Resumed + sum.Ran)
-				mu.Unlock()
-			}
-		}()
-	}
-feed:
-	for _, p := range todo {
-		select {
-		case next <- p:
-		case <-ctx.Done():
-			break feed
+	err = parallel.For(ctx, len(todo), o.Workers, func(_, i int) {
+		r, err := pl.run(ctx, todo[i], perPoint, o.Timing)
+		if err == nil {
+			err = st.append(r)
 		}
-	}
-	close(next)
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = ctx.Err()
+		if err != nil {
+			fail(err)
+			return
+		}
+		mu.Lock()
+		sum.Ran++
+		if r.Skipped != "" {
+			sum.Unfit++
+		}
+		progress(sum.Resumed + sum.Ran)
+		mu.Unlock()
+	})
+	if firstErr == nil {
+		firstErr = err
 	}
 	if firstErr != nil {
 		if errors.Is(firstErr, context.Canceled) {

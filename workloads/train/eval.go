@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 
+	"github.com/nmsim/nmsim/internal/parallel"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"
@@ -78,39 +77,28 @@ func EvalSNN(ctx context.Context, m *model.Model, data *dataset.Set, timesteps [
 		return SNNResult{}, fmt.Errorf("SNN evaluation: data set %q is empty", data.Name)
 	}
 	classes := make([]int32, n*len(ts)) // [sample][k] class after ts[k] steps
-	spikes := make([][]int, workers)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := snn.NewRunner(m)
-			spikes[wk] = make([]int, len(m.Layers))
-			for ctx.Err() == nil {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				row := classes[i*len(ts) : (i+1)*len(ts)]
-				k := 0
-				res := r.Run(data.Image(i), ts[len(ts)-1], snn.Hooks{Step: func(t int, v []int64) {
-					if t == ts[k] {
-						row[k] = int32(model.Argmax(v))
-						k++
-					}
-				}})
-				for l, s := range res.Spikes {
-					spikes[wk][l] += s
-				}
-				if done != nil {
-					done(1)
-				}
-			}
-		}()
+	spikes := make([][]int, parallel.Workers(n, workers))
+	runners := make([]*snn.Runner, len(spikes))
+	for wk := range runners {
+		runners[wk], spikes[wk] = snn.NewRunner(m), make([]int, len(m.Layers))
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	err := parallel.For(ctx, n, workers, func(wk, i int) {
+		row := classes[i*len(ts) : (i+1)*len(ts)]
+		k := 0
+		res := runners[wk].Run(data.Image(i), ts[len(ts)-1], snn.Hooks{Step: func(t int, v []int64) {
+			if t == ts[k] {
+				row[k] = int32(model.Argmax(v))
+				k++
+			}
+		}})
+		for l, s := range res.Spikes {
+			spikes[wk][l] += s
+		}
+		if done != nil {
+			done(1)
+		}
+	})
+	if err != nil {
 		return SNNResult{}, fmt.Errorf("SNN evaluation: %w", err)
 	}
 	res := SNNResult{Samples: n, Timesteps: ts, Correct: make([]int, len(ts)), SpikesPerSample: make([]float64, len(m.Layers))}

@@ -5,17 +5,19 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"sync"
 	"time"
+
+	"github.com/nmsim/nmsim/internal/parallel"
 )
 
 // loop is the minibatch loop that every trainer shares: epochs over n
 // samples, shuffled at the start of each by their own random stream (so
 // that changing the initialisation never changes the sample order), cut
 // into minibatches of at most batch samples, each cut into fixed shards of
-// shard samples. Shard s runs on worker s mod workers; a trainer keeps one
-// gradient buffer per shard and sums them in shard order, so its result
-// does not depend on the worker count.
+// shard samples. Shards go to the workers as they come free; a trainer
+// keeps one gradient buffer per shard (a worker's own buffers are scratch)
+// and sums them in shard order, so its result does not depend on the
+// worker count.
 type loop struct {
 	name                         string // prefixes errors
 	n, batch, shard, epochs      int
@@ -109,17 +111,10 @@ func (l *loop) run(ctx context.Context, prepare func(mb *minibatch), shard func(
 			if prepare != nil {
 				prepare(&mb)
 			}
-			var wg sync.WaitGroup
-			for wk := 0; wk < min(l.workers, mb.Shards); wk++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for s := wk; s < mb.Shards; s += l.workers {
-						l.shardLoss[s], l.shardRight[s] = shard(wk, s, l.shardSamples(&mb, s))
-					}
-				}()
-			}
-			wg.Wait()
+			// A minibatch runs whole: ctx is checked between them.
+			parallel.For(context.Background(), mb.Shards, l.workers, func(wk, s int) {
+				l.shardLoss[s], l.shardRight[s] = shard(wk, s, l.shardSamples(&mb, s))
+			})
 			for s := 0; s < mb.Shards; s++ {
 				epochLoss += l.shardLoss[s]
 				epochRight += l.shardRight[s]
@@ -166,14 +161,7 @@ func addTo(dst, src []float32) {
 // optimiser step) the result does not depend on workers.
 func inRanges(n, workers int, fn func(lo, hi int)) {
 	workers = max(1, min(workers, n/4096)) // small arrays are not worth a goroutine
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	wg.Wait()
+	parallel.For(context.Background(), workers, workers, func(_, w int) {
+		fn(n*w/workers, n*(w+1)/workers)
+	})
 }

@@ -17,8 +17,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 
+	"github.com/nmsim/nmsim/internal/parallel"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -577,34 +577,28 @@ func (s *SurrogateNet) forEachShard(ctx context.Context, data *dataset.Set, work
 	}
 	shards := (data.Len() + surrogateShard - 1) / surrogateShard
 	classes := s.Net.Classes()
-	right := make([]int, workers)
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := newSPass(&s.Net, s.Config.Timesteps, float32(s.Config.Slope), s.Config.DetachReset)
-			idx := make([]int, 0, surrogateShard)
-			for sh := wk; sh < shards; sh += workers {
-				if ctx.Err() != nil {
-					return
-				}
-				first := sh * surrogateShard
-				n := min(surrogateShard, data.Len()-first)
-				idx = idx[:0]
-				for b := 0; b < n; b++ {
-					idx = append(idx, first+b)
-				}
-				p.load(data, idx, sp)
-				p.forward(sp, n)
-				right[wk] += countRight(p.act[len(s.Net.Layers)], classes, data.Labels[first:first+n])
-				if visit != nil {
-					visit(p, first, n)
-				}
-			}
-		}()
+	right := make([]int, shards)
+	passes := make([]*spass, parallel.Workers(shards, workers))
+	idx := make([][]int, len(passes))
+	for wk := range passes {
+		passes[wk] = newSPass(&s.Net, s.Config.Timesteps, float32(s.Config.Slope), s.Config.DetachReset)
+		idx[wk] = make([]int, 0, surrogateShard)
 	}
-	wg.Wait()
+	parallel.For(ctx, shards, workers, func(wk, sh int) {
+		p := passes[wk]
+		first := sh * surrogateShard
+		n := min(surrogateShard, data.Len()-first)
+		idx[wk] = idx[wk][:0]
+		for b := 0; b < n; b++ {
+			idx[wk] = append(idx[wk], first+b)
+		}
+		p.load(data, idx[wk], sp)
+		p.forward(sp, n)
+		right[sh] = countRight(p.act[len(s.Net.Layers)], classes, data.Labels[first:first+n])
+		if visit != nil {
+			visit(p, first, n)
+		}
+	})
 	sum := 0
 	for _, r := range right {
 		sum += r

@@ -16,9 +16,9 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"sync"
 	"time"
 
+	"github.com/nmsim/nmsim/internal/parallel"
 	"github.com/nmsim/nmsim/workloads/dataset"
 )
 
@@ -345,35 +345,29 @@ func countRight(logits []float32, classes int, labels []uint8) int {
 
 // forEachShard runs every shardSize-slice of data forward with weights w
 // on workers goroutines and calls visit(worker, pass, first sample, n)
-// after each.
+// after each. Shards go to workers as they come free, so what visit
+// gathers per worker must not depend on which shards a worker ran (counts,
+// or values that are sorted afterwards).
 func (a *ANN) forEachShard(ctx context.Context, data *dataset.Set, workers int, w [][]float32, visit func(wk int, p *pass, first, n int)) error {
 	if workers < 1 {
 		return fmt.Errorf("workers %d, want >= 1", workers)
 	}
 	shards := (data.Len() + shardSize - 1) / shardSize
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := newPass(&a.Net)
-			images := make([][]uint8, 0, shardSize)
-			for s := wk; s < shards; s += workers {
-				if ctx.Err() != nil {
-					return
-				}
-				first := s * shardSize
-				n := min(shardSize, data.Len()-first)
-				images = images[:0]
-				for b := 0; b < n; b++ {
-					images = append(images, data.Image(first+b))
-				}
-				p.load(images)
-				p.forward(w, n)
-				visit(wk, p, first, n)
-			}
-		}()
+	passes := make([]*pass, parallel.Workers(shards, workers))
+	images := make([][][]uint8, len(passes))
+	for wk := range passes {
+		passes[wk], images[wk] = newPass(&a.Net), make([][]uint8, 0, shardSize)
 	}
-	wg.Wait()
-	return ctx.Err()
+	return parallel.For(ctx, shards, workers, func(wk, s int) {
+		p := passes[wk]
+		first := s * shardSize
+		n := min(shardSize, data.Len()-first)
+		images[wk] = images[wk][:0]
+		for b := 0; b < n; b++ {
+			images[wk] = append(images[wk], data.Image(first+b))
+		}
+		p.load(images[wk])
+		p.forward(w, n)
+		visit(wk, p, first, n)
+	})
 }

@@ -33,8 +33,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/nmsim/nmsim/internal/parallel"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"
@@ -675,36 +675,29 @@ func (n *TTFSNet) Evaluate(ctx context.Context, data *dataset.Set, workers int) 
 	classes := make([]int32, N)
 	steps := make([]int32, N)
 	spikes := make([]int32, N*L) // [sample][layer]
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			p := newTTFSPass(n)
-			for i := wk; i < N; i += workers {
-				if i%256 == wk && ctx.Err() != nil {
-					return
-				}
-				c, d := p.forward(&w, data.Image(i))
-				classes[i] = int32(c)
-				steps[i] = int32(d) // 0: undecided
-				if d == 0 {
-					d = n.Window
-				}
-				for l := range p.layers {
-					cnt := int32(0)
-					for _, t := range p.layers[l].at {
-						if int(t) < d {
-							cnt++
-						}
-					}
-					spikes[i*L+l] = cnt
+	passes := make([]*ttfsPass, parallel.Workers(N, workers))
+	for wk := range passes {
+		passes[wk] = newTTFSPass(n)
+	}
+	err := parallel.For(ctx, N, workers, func(wk, i int) {
+		p := passes[wk]
+		c, d := p.forward(&w, data.Image(i))
+		classes[i] = int32(c)
+		steps[i] = int32(d) // 0: undecided
+		if d == 0 {
+			d = n.Window
+		}
+		for l := range p.layers {
+			cnt := int32(0)
+			for _, t := range p.layers[l].at {
+				if int(t) < d {
+					cnt++
 				}
 			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+			spikes[i*L+l] = cnt
+		}
+	})
+	if err != nil {
 		return TTFSEval{}, fmt.Errorf("ttfs evaluation: %w", err)
 	}
 	return summarise(data, n.Window, classes, steps, spikes), nil
@@ -759,29 +752,21 @@ func EvaluateSNN(ctx context.Context, m *model.Model, data *dataset.Set, workers
 	classes := make([]int32, N)
 	steps := make([]int32, N)
 	spikes := make([]int32, N*L)
-	var wg sync.WaitGroup
-	for wk := 0; wk < workers; wk++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := snn.NewRunner(m)
-			for i := wk; i < N; i += workers {
-				if ctx.Err() != nil {
-					return
-				}
-				res := r.Run(data.Image(i), m.Timesteps, snn.Hooks{})
-				classes[i], steps[i] = int32(res.Class), int32(res.Decision)
-				for l, s := range res.Spikes {
-					spikes[i*L+l] = int32(s)
-				}
-				if done != nil {
-					done(1)
-				}
-			}
-		}()
+	runners := make([]*snn.Runner, parallel.Workers(N, workers))
+	for wk := range runners {
+		runners[wk] = snn.NewRunner(m)
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	err := parallel.For(ctx, N, workers, func(wk, i int) {
+		res := runners[wk].Run(data.Image(i), m.Timesteps, snn.Hooks{})
+		classes[i], steps[i] = int32(res.Class), int32(res.Decision)
+		for l, s := range res.Spikes {
+			spikes[i*L+l] = int32(s)
+		}
+		if done != nil {
+			done(1)
+		}
+	})
+	if err != nil {
 		return TTFSEval{}, fmt.Errorf("ttfs SNN evaluation: %w", err)
 	}
 	return summarise(data, m.Timesteps, classes, steps, spikes), nil
