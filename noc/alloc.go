@@ -94,8 +94,8 @@ func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady ui
 		q.vaPtr = uint8(inc(vc, v))
 		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
 		won |= 1 << i
-		if n.obs != nil {
-			n.obs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
+		if n.gobs != nil {
+			n.gobs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
 		}
 	}
 	if n.separate {
@@ -210,8 +210,8 @@ func (n *Net) allocMulticast(r int, ins []inVC, multi uint64, t sim.Cycle) uint6
 			q.vaPtr = uint8(inc(int(q.vaPtr), n.v))
 			rt.mcPtr = uint8(inc(i, vcSlots))
 			got |= 1 << i
-			if n.obs != nil {
-				n.obs.Granted(f.pkt, r, t)
+			if n.gobs != nil {
+				n.gobs.Granted(f.pkt, r, t)
 			}
 		}
 	}

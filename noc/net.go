@@ -64,7 +64,8 @@ type Net struct {
 	lastProgress sim.Cycle
 	err          error
 
-	obs Observer // nil: nobody watches
+	obs  Observer      // nil: nobody watches
+	gobs GrantObserver // obs if it watches VC allocation too, else nil
 
 	c  Counters
 	s  Stats
@@ -144,7 +145,10 @@ func NewNet(cfg *arch.Config) *Net {
 }
 
 // Observe makes o see every packet from now on (nil: nobody).
-func (n *Net) Observe(o Observer) { n.obs = o }
+func (n *Net) Observe(o Observer) {
+	n.obs = o
+	n.gobs, _ = o.(GrantObserver)
+}
 
 // Reset implements Network. Statistics and counters are kept until taken.
 func (n *Net) Reset() {

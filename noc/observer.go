@@ -12,9 +12,6 @@ type Observer interface {
 	// Injected: Send or Multicast handed packet id to the NI of tile src
 	// in cycle t.
 	Injected(id int32, src int, t sim.Cycle)
-	// Granted: the head of packet id won its output VCs at router r in
-	// cycle t (once per router on its path; a tree once per fork).
-	Granted(id int32, r int, t sim.Cycle)
 	// Ejected: the tail of packet id reached tile dst in cycle t, latency
 	// cycles after Send, over hops links; last says every destination of
 	// the packet has it now.
@@ -22,4 +19,14 @@ type Observer interface {
 	// Dropped: packet id, never injected into its router, was discarded
 	// at the end of a synthetic run.
 	Dropped(id int32)
+}
+
+// A GrantObserver is an Observer that also sees VC allocation; the Net
+// calls Granted only on an observer that has it, so that one that does
+// not care pays nothing per hop.
+type GrantObserver interface {
+	Observer
+	// Granted: the head of packet id won its output VCs at router r in
+	// cycle t (once per router on its path; a tree once per fork).
+	Granted(id int32, r int, t sim.Cycle)
 }

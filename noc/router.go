@@ -113,7 +113,7 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 	}
 	q.sent |= ports
 	if q.sent == q.outMask {
-		n.pop(r, ip, vc, t)
+		n.pop(r, ip, vc, f.tail, t)
 	}
 }
 
@@ -137,15 +137,14 @@ func (n *Net) push(r, ip, vc int, f flit) {
 	}
 }
 
-// pop removes the front flit of VC vc of input port ip of router r in
-// cycle t and returns its credit upstream. A tail frees the output VCs
+// pop removes the front flit of VC vc of input port ip of router r (a
+// tail if tail) in cycle t and returns its credit upstream. A tail frees the output VCs
 // its packet held; the next packet's head then starts route computation
 // in the next cycle. A next front flit that is not ready by the next cycle
 // leaves the router's ready set until it is.
-func (n *Net) pop(r, ip, vc int, t sim.Cycle) {
+func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
-	tail := n.buf[int(q.off)+int(q.head)].tail
 	if q.head++; int(q.head) == n.d {
 		q.head = 0
 	}

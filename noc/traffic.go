@@ -234,8 +234,6 @@ func (w *window) Injected(id int32, _ int, t sim.Cycle) {
 	}
 }
 
-func (*window) Granted(int32, int, sim.Cycle) {}
-
 func (w *window) Ejected(id int32, _ int, _ sim.Cycle, latency int64, hops int, last bool) {
 	if !w.marked[id] {
 		return

@@ -198,7 +198,7 @@ func (r *recorder) Injected(id int32, src int, t sim.Cycle) {
 	r.counter(src, t)
 }
 
-// Granted implements noc.Observer.
+// Granted implements noc.GrantObserver.
 func (r *recorder) Granted(id int32, router int, t sim.Cycle) {
 	r.add(Event{Name: "grant", Cat: "noc", Ph: "i", S: "t", TS: r.us(t), PID: pidRouters, TID: router, Args: map[string]any{"packet": r.span[id]}})
 }
