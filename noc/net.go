@@ -28,6 +28,7 @@ type Net struct {
 	g                 topo
 	nodeX, nodeY      []int16   // coordinates of each router
 	nbr               []int32   // per router·numPorts + port: the neighbour, -1 off a mesh
+	portOf            [9]uint8  // dimensionOrderPort by 3·(sign(sx)+1) + sign(sy)+1
 	v, d              int       // VCs per port, flits per VC
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
 	link              sim.Cycle
@@ -113,6 +114,11 @@ func NewNet(cfg *arch.Config) *Net {
 	n.stLat = sim.Cycle(min(p, 2))
 	if n.v < 1 || n.v > 8 || n.d < 1 || n.d > 64 || n.g.torus && n.v < 2 {
 		panic(fmt.Sprintf("noc: %d VCs × %d flits on a %s: validate the config first", n.v, n.d, cfg.Chip.Topology))
+	}
+	for sx := -1; sx <= 1; sx++ {
+		for sy := -1; sy <= 1; sy++ {
+			n.portOf[3*(sx+1)+sy+1] = uint8(dimensionOrderPort(sx, sy, n.g.yx))
+		}
 	}
 	nodes := n.g.nodes()
 	n.nbr = make([]int32, nodes*numPorts)
@@ -347,12 +353,18 @@ func (n *Net) routeMask(r int, f *flit) uint8 {
 	return m
 }
 
-// route is topo.route from precomputed coordinates, without divisions: it
-// runs once per head flit per router.
+// route is topo.route from precomputed coordinates, without divisions or
+// branches on the direction (a table by the steps' signs): it runs once
+// per head flit per router.
 func (n *Net) route(r, dst int) int {
 	g := &n.g
-	return dimensionOrderPort(n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w), n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h), g.yx)
+	sx := n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w)
+	sy := n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h)
+	return int(n.portOf[3*(sign(sx)+1)+sign(sy)+1])
 }
+
+// sign is −1, 0 or 1 as x is negative, zero or positive.
+func sign(x int) int { return x>>63 | int(uint(-x)>>63) }
 
 // hops is topo.hops from precomputed coordinates.
 func (n *Net) hops(src, dst int) int {
