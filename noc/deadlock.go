@@ -43,7 +43,7 @@ func (n *Net) deadlock(t sim.Cycle) {
 	}
 	n.err = fmt.Errorf("%s", b.String())
 	n.wh.clear()
-	n.nextR = n.nextR[:0]
+	n.next.clear()
 }
 
 // waitsFor says what the front flit f of input VC q at router r needs at

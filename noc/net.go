@@ -3,6 +3,7 @@ package noc
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 
 	"github.com/nmsim/nmsim/arch"
@@ -45,8 +46,8 @@ type Net struct {
 	nis []nic
 
 	wh      wheel
-	activeR []int32 // routers to evaluate this cycle
-	nextR   []int32 // routers to evaluate in cycle nextAt
+	cur     routerSet // routers to evaluate this cycle
+	next    routerSet // routers to evaluate in cycle nextAt
 	nextAt  sim.Cycle
 	activeN []int32
 	ticks   []sim.Cycle // cycles for which a tick is queued on the engine
@@ -131,6 +132,7 @@ func NewNet(cfg *arch.Config) *Net {
 		}
 	}
 	n.rt = make([]router, nodes)
+	n.cur, n.next = newRouterSet(nodes), newRouterSet(nodes)
 	n.in = make([]inVC, nodes*vcSlots)
 	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
 	for r := range nodes {
@@ -182,7 +184,9 @@ func (n *Net) Reset() {
 		}
 	}
 	n.wh.clear()
-	n.activeR, n.nextR, n.activeN = n.activeR[:0], n.nextR[:0], n.activeN[:0]
+	n.cur.clear()
+	n.next.clear()
+	n.activeN = n.activeN[:0]
 	n.ticks = n.ticks[:0]
 	n.eng = nil
 	n.pkts, n.freePkt = n.pkts[:0], n.freePkt[:0]
@@ -267,9 +271,6 @@ func (n *Net) bind(e *sim.Engine) {
 }
 
 func (n *Net) clearStamps() {
-	for r := range n.rt {
-		n.rt[r].seen = 0
-	}
 	for i := range n.nis {
 		n.nis[i].seen, n.nis[i].wake, n.nis[i].sentAt = 0, 0, 0
 	}
@@ -287,49 +288,57 @@ func (n *Net) tick(t sim.Cycle) {
 	if n.err != nil {
 		return
 	}
-	if n.nextAt == t && len(n.nextR) > 0 {
-		n.activeR, n.nextR = n.nextR, n.activeR
+	if n.nextAt == t {
+		n.cur, n.next = n.next, n.cur
 	}
-	for _, w := range n.wh.take(t) {
-		r := int(w.node)
-		switch w.kind {
-		case vcReady:
-			n.rt[r].rdy |= 1 << w.port
-			n.activateRouter(r, t)
-		case wakeNI:
-			n.activateNI(r, t)
-		case creditRouter:
-			// A credit matters only to a router with flits ready, an
-			// NI with packets to inject.
-			rt := &n.rt[r]
-			rt.credit[int(w.port)*maxVCs+int(w.vc)]++
-			if rt.rdy != 0 {
-				n.activateRouter(r, t)
-			}
-		case creditNI:
-			ni := &n.nis[r]
-			ni.credit[w.vc]++
-			if ni.pending {
-				n.activateNI(r, t)
-			}
+	for _, x := range n.wh.take(vcReady, t) {
+		r := int(x) / vcSlots
+		n.rt[r].rdy |= 1 << (int(x) % vcSlots)
+		n.cur.add(r)
+	}
+	// A credit matters only to a router with flits ready, an NI with
+	// packets to inject.
+	for _, x := range n.wh.take(creditRouter, t) {
+		r := int(x) / vcSlots
+		rt := &n.rt[r]
+		rt.credit[int(x)%vcSlots]++
+		if rt.rdy != 0 {
+			n.cur.add(r)
+		}
+	}
+	for _, x := range n.wh.take(wakeNI, t) {
+		n.activateNI(int(x), t)
+	}
+	for _, x := range n.wh.take(creditNI, t) {
+		i := int(x) / maxVCs
+		ni := &n.nis[i]
+		ni.credit[int(x)%maxVCs]++
+		if ni.pending {
+			n.activateNI(i, t)
 		}
 	}
 	n.nextAt = t + 1
-	for _, r := range n.activeR {
-		n.evalRouter(int(r), t)
+	// The routers in router order; evaluating one adds only to n.next.
+	for sm := n.cur.sum; sm != 0; sm &= sm - 1 {
+		w := bits.TrailingZeros64(sm)
+		m := n.cur.words[w]
+		n.cur.words[w] = 0
+		for ; m != 0; m &= m - 1 {
+			n.evalRouter(w<<6|bits.TrailingZeros64(m), t)
+		}
 	}
-	n.activeR = n.activeR[:0]
+	n.cur.sum, n.cur.n = 0, 0
 	for _, i := range n.activeN {
 		n.nis[i].seen = 0 // a Send later in this cycle may wake it again
 		n.evalNI(int(i), t)
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0
-	if busy && (n.wh.pending == 0 && len(n.nextR) == 0 || t > n.lastProgress+n.watchdog) {
+	if busy && (n.wh.pending == 0 && n.next.n == 0 || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
 		return
 	}
-	if len(n.nextR) > 0 {
+	if n.next.n > 0 {
 		n.ensureTick(t + 1)
 	} else if n.wh.pending > 0 {
 		n.ensureTick(n.wh.next(t))

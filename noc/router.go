@@ -26,7 +26,6 @@ type router struct {
 	// and the round-robin pointer over input VCs of its VC arbiter.
 	credit   [vcSlots]int16
 	vaOutPtr [vcSlots]uint8
-	seen     sim.Cycle // cycle+1 for which it was put on a wake list
 }
 
 // inVC is one input virtual channel: a ring of flits in buf and the state
@@ -84,7 +83,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	if moved {
 		n.lastProgress = t
 		if rt.rdy != 0 {
-			n.activateNext(r, t)
+			n.next.add(r)
 		}
 	}
 }
@@ -133,7 +132,7 @@ func (n *Net) push(r, ip, vc int, f flit) {
 	if q.n == 1 {
 		n.rt[r].nonempty |= 1 << i
 		q.ready = f.arrive + n.allocDelay
-		n.wh.at(q.ready, wakeup{node: int32(r), kind: vcReady, port: uint8(i)})
+		n.wh.at(vcReady, q.ready, int32(r*vcSlots+i))
 	}
 }
 
@@ -170,13 +169,13 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 		}
 		if q.ready > t+1 {
 			rt.rdy &^= 1 << i
-			n.wh.at(q.ready, wakeup{node: int32(r), kind: vcReady, port: uint8(i)})
+			n.wh.at(vcReady, q.ready, int32(r*vcSlots+i))
 		}
 	}
 	if ip == portLocal {
-		n.wh.at(t+1+n.creditDelay, wakeup{node: int32(r), kind: creditNI, vc: uint8(vc)})
+		n.wh.at(creditNI, t+1+n.creditDelay, int32(r*maxVCs+vc))
 		return
 	}
 	up := n.nbr[r*numPorts+ip]
-	n.wh.at(t+n.link+n.creditDelay, wakeup{node: up, kind: creditRouter, port: uint8(opposite(ip)), vc: uint8(vc)})
+	n.wh.at(creditRouter, t+n.link+n.creditDelay, up*vcSlots+int32(opposite(ip)*maxVCs+vc))
 }

@@ -7,26 +7,22 @@ import (
 )
 
 // wheel is a timing wheel: what each of the next len(slots) cycles brings
-// (flits becoming ready, credits arriving, routers and NIs to look at
-// again). Nothing is filed further ahead than the wheel reaches.
+// (flits becoming ready, credits arriving, NIs to look at again), one list
+// per kind of entry so that a cycle's entries are handled kind by kind.
+// Nothing is filed further ahead than the wheel reaches.
 type wheel struct {
-	slots   [][]wakeup
+	slots   [numWakeKinds][][]int32
 	mask    sim.Cycle
 	pending int // entries filed
 }
 
-// wakeup is an entry of the timing wheel.
-type wakeup struct {
-	node     int32
-	kind     uint8
-	port, vc uint8
-}
-
+// The kinds of wheel entries and what an entry holds.
 const (
-	vcReady      = iota // the front flit of input VC port (port·maxVCs + vc) of router node becomes ready
-	wakeNI              //
-	creditRouter        // a credit for output VC (port, vc) of router node
-	creditNI            // a credit for the NI's VC vc
+	vcReady      = iota // router·vcSlots + port·maxVCs + vc: that input VC's front flit becomes ready
+	creditRouter        // router·vcSlots + port·maxVCs + vc: a credit for that output VC
+	wakeNI              // NI
+	creditNI            // NI·maxVCs + vc: a credit for that VC of the NI
+	numWakeKinds
 )
 
 // newWheel makes a wheel that reaches at least reach cycles ahead.
@@ -35,20 +31,26 @@ func newWheel(reach int) wheel {
 	for size <= reach {
 		size <<= 1
 	}
-	return wheel{slots: make([][]wakeup, size), mask: sim.Cycle(size - 1)}
+	var w wheel
+	for k := range w.slots {
+		w.slots[k] = make([][]int32, size)
+	}
+	w.mask = sim.Cycle(size - 1)
+	return w
 }
 
-// at files w for cycle c.
-func (w *wheel) at(c sim.Cycle, e wakeup) {
-	b := &w.slots[c&w.mask]
-	*b = append(*b, e)
+// at files entry x of kind k for cycle c.
+func (w *wheel) at(k int, c sim.Cycle, x int32) {
+	b := &w.slots[k][c&w.mask]
+	*b = append(*b, x)
 	w.pending++
 }
 
-// take returns the entries of cycle t and empties its slot; the slice is
-// valid until something is filed again for that slot.
-func (w *wheel) take(t sim.Cycle) []wakeup {
-	b := &w.slots[t&w.mask]
+// take returns the entries of kind k for cycle t and empties their slot;
+// the slice is valid until something of that kind is filed again for that
+// slot.
+func (w *wheel) take(k int, t sim.Cycle) []int32 {
+	b := &w.slots[k][t&w.mask]
 	es := *b
 	*b = es[:0]
 	w.pending -= len(es)
@@ -59,18 +61,49 @@ func (w *wheel) take(t sim.Cycle) []wakeup {
 // empty.
 func (w *wheel) next(t sim.Cycle) sim.Cycle {
 	for c := t + 1; ; c++ {
-		if len(w.slots[c&w.mask]) > 0 {
-			return c
+		for k := range w.slots {
+			if len(w.slots[k][c&w.mask]) > 0 {
+				return c
+			}
 		}
 	}
 }
 
 // clear drops every entry.
 func (w *wheel) clear() {
-	for i := range w.slots {
-		w.slots[i] = w.slots[i][:0]
+	for k := range w.slots {
+		for i := range w.slots[k] {
+			w.slots[k][i] = w.slots[k][i][:0]
+		}
 	}
 	w.pending = 0
+}
+
+// routerSet is a set of routers, a bit each, with a summary bit per word
+// of 64 routers (a network has at most 64×64), so that it is walked in
+// router order at a cost that follows its members, not the network's size.
+type routerSet struct {
+	words []uint64
+	sum   uint64
+	n     int // members
+}
+
+func newRouterSet(routers int) routerSet {
+	return routerSet{words: make([]uint64, (routers+63)/64)}
+}
+
+func (s *routerSet) add(r int) {
+	w, b := r>>6, uint64(1)<<(r&63)
+	if s.words[w]&b == 0 {
+		s.words[w] |= b
+		s.sum |= 1 << w
+		s.n++
+	}
+}
+
+func (s *routerSet) clear() {
+	clear(s.words)
+	s.sum, s.n = 0, 0
 }
 
 type ticker struct{ n *Net }
@@ -89,23 +122,7 @@ func (n *Net) ensureTick(c sim.Cycle) {
 func (n *Net) wakeNIAt(i int, c sim.Cycle) {
 	if ni := &n.nis[i]; ni.wake != c+1 {
 		ni.wake = c + 1
-		n.wh.at(c, wakeup{node: int32(i), kind: wakeNI})
-	}
-}
-
-func (n *Net) activateRouter(r int, t sim.Cycle) {
-	if rt := &n.rt[r]; rt.seen != t+1 {
-		rt.seen = t + 1
-		n.activeR = append(n.activeR, int32(r))
-	}
-}
-
-// activateNext puts router r, evaluated in cycle t, on the wake list of
-// cycle t+1.
-func (n *Net) activateNext(r int, t sim.Cycle) {
-	if rt := &n.rt[r]; rt.seen != t+2 {
-		rt.seen = t + 2
-		n.nextR = append(n.nextR, int32(r))
+		n.wh.at(wakeNI, c, int32(i))
 	}
 }
 
