@@ -10,11 +10,12 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/energy"
 	"github.com/nmsim/nmsim/internal/bitvec"
 	"github.com/nmsim/nmsim/internal/parallel"
-	"github.com/nmsim/nmsim/noc"
+	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 	"github.com/nmsim/nmsim/workloads/snn"
@@ -34,67 +35,110 @@ type Options struct {
 	Progress func()
 }
 
-// sampleResult is what one sample contributes.
-type sampleResult struct {
-	correct    bool
-	correctAt  []bool // per Options.AccuracyAt
-	cycles     int64
-	layers     []chip.LayerStats
-	noc        noc.Stats
-	err        error
-	mismatches int64
-	decision   int // chip.Result.Decision
-}
-
 // Run simulates the first o.Samples samples of set on c.
 func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Report, error) {
-	m := c.Model()
-	if err := CheckData(set, m); err != nil {
+	n, err := checkRun(c.Model(), set, o)
+	if err != nil {
 		return nil, err
 	}
+	samples := make([]int, n)
+	for i := range samples {
+		samples[i] = i
+	}
+	t, err := runSamples(ctx, c, set, o, samples)
+	if err != nil {
+		return nil, err
+	}
+	return reduce(c.Config(), c.Model(), c.Placement(), set.Name, t, o), nil
+}
+
+// checkRun checks the options of a run of m on set and returns the number
+// of samples it runs.
+func checkRun(m *model.Model, set *dataset.Set, o Options) (int, error) {
+	if err := CheckData(set, m); err != nil {
+		return 0, err
+	}
+	if o.Timesteps < 1 || o.Timesteps > model.MaxTimesteps {
+		return 0, fmt.Errorf("runner: timesteps %d, want 1..%d", o.Timesteps, model.MaxTimesteps)
+	}
+	if o.Workers < 1 {
+		return 0, fmt.Errorf("runner: workers %d, want at least 1", o.Workers)
+	}
+	for _, t := range o.AccuracyAt {
+		if t < 1 || t > o.Timesteps {
+			return 0, fmt.Errorf("runner: accuracy at timestep %d: must be in 1..%d (the run's timesteps)", t, o.Timesteps)
+		}
+	}
+	return samplesOf(set, o), nil
+}
+
+// samplesOf is the number of samples of set that a run with o runs: the
+// first o.Samples, or all.
+func samplesOf(set *dataset.Set, o Options) int {
 	n := set.Len()
 	if o.Samples > 0 && o.Samples < n {
 		n = o.Samples
 	}
-	if o.Timesteps < 1 || o.Timesteps > model.MaxTimesteps {
-		return nil, fmt.Errorf("runner: timesteps %d, want 1..%d", o.Timesteps, model.MaxTimesteps)
-	}
-	if o.Workers < 1 {
-		return nil, fmt.Errorf("runner: workers %d, want at least 1", o.Workers)
-	}
-	for _, t := range o.AccuracyAt {
-		if t < 1 || t > o.Timesteps {
-			return nil, fmt.Errorf("runner: accuracy at timestep %d: must be in 1..%d (the run's timesteps)", t, o.Timesteps)
-		}
-	}
-	results := make([]sampleResult, n)
-	cws := make([]*chip.Worker, parallel.Workers(n, o.Workers))
-	refs := make([]*snn.Runner, len(cws))
-	cmps := make([]*spikeCompare, len(cws))
+	return n
+}
+
+// runSamples runs the samples of set with the given indices on c and
+// tallies them. Each worker keeps its own tally and the tallies are added
+// at the end: they hold only integers, so the sum is the same in any
+// order and for any worker count.
+func runSamples(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options, samples []int) (Tally, error) {
+	m := c.Model()
+	workers := parallel.Workers(len(samples), o.Workers)
+	tallies := make([]Tally, workers)
+	failed := make([]sampleError, workers)
+	cws := make([]*chip.Worker, workers)
+	refs := make([]*snn.Runner, workers)
+	cmps := make([]*spikeCompare, workers)
 	for w := range cws {
 		cws[w] = c.NewWorker()
 		if o.Golden {
 			refs[w], cmps[w] = snn.NewRunner(m), &spikeCompare{}
 		}
+		tallies[w].CorrectAt = make([]int, len(o.AccuracyAt))
 	}
-	err := parallel.For(ctx, n, len(cws), func(w, i int) {
-		results[i] = runSample(cws[w], refs[w], cmps[w], set.Image(i), uint64(i), int(set.Labels[i]), o)
+	err := parallel.For(ctx, len(samples), workers, func(w, j int) {
+		i := samples[j]
+		err := runSample(cws[w], refs[w], cmps[w], set.Image(i), uint64(i), int(set.Labels[i]), o, &tallies[w])
+		if err != nil && (failed[w].err == nil || i < failed[w].sample) {
+			failed[w] = sampleError{i, err}
+		}
 		if o.Progress != nil {
 			o.Progress()
 		}
 	})
 	if err != nil {
-		return nil, fmt.Errorf("runner: interrupted: %w", err)
+		return Tally{}, fmt.Errorf("runner: interrupted: %w", err)
 	}
-	for i := range results {
-		if results[i].err != nil {
-			return nil, fmt.Errorf("runner: sample %d: %w", i, results[i].err)
+	var first sampleError
+	for _, f := range failed {
+		if f.err != nil && (first.err == nil || f.sample < first.sample) {
+			first = f
 		}
 	}
-	return reduce(c, set.Name, results, o), nil
+	if first.err != nil {
+		return Tally{}, fmt.Errorf("runner: sample %d: %w", first.sample, first.err)
+	}
+	t := Tally{CorrectAt: make([]int, len(o.AccuracyAt))}
+	for i := range tallies {
+		t.Add(tallies[i])
+	}
+	return t, nil
 }
 
-func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, key uint64, label int, o Options) sampleResult {
+// sampleError is the failure of one sample.
+type sampleError struct {
+	sample int
+	err    error
+}
+
+// runSample runs sample x (with its key and label) and adds its outcome
+// to t.
+func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, key uint64, label int, o Options, t *Tally) error {
 	T := o.Timesteps
 	var hooks chip.Hooks
 	var at []bool
@@ -116,6 +160,9 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 	if cmp != nil {
 		cmp.finish()
 	}
+	if res.NoCErr != nil {
+		return res.NoCErr
+	}
 	if res.Decision > 0 {
 		// A run of t >= Decision timesteps decides the same way; the
 		// hook saw only the steps before the stop.
@@ -124,13 +171,30 @@ func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, k
 				at[k] = res.Class == label
 			}
 		}
+		t.Decided++
+		t.Ran += int64(res.Decision)
+	} else {
+		t.Ran += int64(T)
 	}
-	r := sampleResult{correct: res.Class == label, correctAt: at, cycles: res.Cycles, layers: res.Layers,
-		noc: res.NoC, err: res.NoCErr, decision: res.Decision}
+	t.Samples++
+	if res.Class == label {
+		t.Correct++
+	}
+	for k, c := range at {
+		if c {
+			t.CorrectAt[k]++
+		}
+	}
+	t.Cycles += res.Cycles
 	if cmp != nil {
-		r.mismatches = cmp.mismatches
+		t.Mismatches += cmp.mismatches
 	}
-	return r
+	t.NoC.Add(res.NoC)
+	t.Layers = grow(t.Layers, len(res.Layers))
+	for li, ls := range res.Layers {
+		t.Layers[li].Add(ls.Counters)
+	}
+	return nil
 }
 
 // spikeCompare counts the chip's spike bits that differ from the
@@ -225,59 +289,34 @@ func (s *spikeCompare) finish() {
 	}
 }
 
-// reduce folds the per-sample results, in sample order, into the report.
-func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Report {
-	cfg := c.Config()
-	m := c.Model()
-	pl := c.Placement()
+// reduce makes the report of a run of m on cfg (placed by pl) on the
+// data set named setName from its tally.
+func reduce(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName string, t Tally, o Options) *Report {
 	use := energy.UsageOf(pl, m, cfg.Neuron.MembraneBits)
 	em := energy.New(cfg, &use)
 	r := &Report{
 		Model:     m.Name,
 		Dataset:   setName,
-		Samples:   len(results),
+		Samples:   t.Samples,
 		Timesteps: o.Timesteps,
 		Seed:      o.Seed,
 		ClockMHz:  cfg.Chip.ClockMHz,
 	}
 	layers := make([]LayerReport, len(pl.Layers))
+	for li, c := range t.Layers {
+		layers[li].Counters = c
+	}
 	var total chip.Counters
 	var ops float64 // synaptic operations
-	var mismatches int64
-	var net noc.Stats
-	correct := 0
-	correctAt := make([]int, len(o.AccuracyAt))
-	decided, ran := 0, 0
-	for _, res := range results {
-		if res.decision > 0 {
-			decided++
-			ran += res.decision
-		} else {
-			ran += o.Timesteps
-		}
-		if res.correct {
-			correct++
-		}
-		for k, c := range res.correctAt {
-			if c {
-				correctAt[k]++
-			}
-		}
-		r.Cycles.Total += res.cycles
-		mismatches += res.mismatches
-		net.Add(res.noc)
-		for li, ls := range res.layers {
-			layers[li].Counters.Add(ls.Counters)
-		}
-	}
-	n := float64(max(len(results), 1))
-	r.Accuracy = float64(correct) / n
-	r.Correct = correct
-	for k, t := range o.AccuracyAt {
-		r.AccuracyAt = append(r.AccuracyAt, TimestepAccuracy{Timesteps: t, Accuracy: float64(correctAt[k]) / n})
+	r.Cycles.Total = t.Cycles
+	n := float64(max(t.Samples, 1))
+	r.Accuracy = float64(t.Correct) / n
+	r.Correct = t.Correct
+	for k, ts := range o.AccuracyAt {
+		r.AccuracyAt = append(r.AccuracyAt, TimestepAccuracy{Timesteps: ts, Accuracy: float64(t.CorrectAt[k]) / n})
 	}
 	if m.FirstSpikeReadout() {
-		r.Decision = &DecisionReport{Decided: float64(decided) / n, MeanTimesteps: float64(ran) / n, Timesteps: o.Timesteps}
+		r.Decision = &DecisionReport{Decided: float64(t.Decided) / n, MeanTimesteps: float64(t.Ran) / n, Timesteps: o.Timesteps}
 	}
 	r.Cycles.PerInference = float64(r.Cycles.Total) / n
 	r.LatencyS.PerInference = em.Seconds(r.Cycles.Total) / n
@@ -318,9 +357,9 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	}
 	r.NoC = NoCReport{
 		Model: cfg.NoC.Model, Multicast: cfg.NoC.Multicast,
-		Packets: net.Packets, Flits: net.Flits,
-		AvgLatencyCycles: net.MeanLatency(), P99LatencyCycles: net.Percentile(0.99), MaxLatencyCycles: net.LatencyMax,
-		MeanHops: net.MeanHops(), MaxLinkUtilisation: net.MaxLinkUtilisation(r.Cycles.Total),
+		Packets: t.NoC.Packets, Flits: t.NoC.Flits,
+		AvgLatencyCycles: t.NoC.MeanLatency(), P99LatencyCycles: t.NoC.Percentile(0.99), MaxLatencyCycles: t.NoC.LatencyMax,
+		MeanHops: t.NoC.MeanHops(), MaxLinkUtilisation: t.NoC.MaxLinkUtilisation(r.Cycles.Total),
 	}
 	r.Spikes.PerInference = float64(r.Spikes.Total) / n
 	var used, cells int64
@@ -339,7 +378,7 @@ func reduce(c *chip.Chip, setName string, results []sampleResult, o Options) *Re
 	if o.Golden {
 		r.Golden = &struct {
 			Mismatches int64 `json:"mismatches"`
-		}{mismatches}
+		}{t.Mismatches}
 	}
 	return r
 }
