@@ -13,6 +13,7 @@ import (
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/runner"
+	"github.com/nmsim/nmsim/sweep"
 	"github.com/nmsim/nmsim/trace"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -34,6 +35,7 @@ type runCommand struct {
 	frameUS   int
 	tracePath string
 	traceN    int
+	shard     string
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -98,6 +100,13 @@ injection to delivery, and the packets each tile's network interface has
 in flight. Open it at https://ui.perfetto.dev or chrome://tracing
 (docs/simulator.md). A trace holds at most a million events (an MNIST
 sample of models/mnist-convert.bin makes 22,000, 2 MB).
+
+One run across machines: --shard i/n (1-based, like nmsim sweep) runs
+share i of n of the run's (instance, sample) items, dealt out in turn as
+a sweep deals its points, and writes a part file to --json; nmsim merge
+--runs adds the n parts up to the report the run makes on one machine,
+byte for byte (docs/sweeps.md, "One run across machines").
+  nmsim run configs/rram-xnor.toml models/mnist-convert.bin --mc 20 --shard 2/8 --json part-2.json
 `
 
 func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -115,6 +124,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.IntVar(&c.frameUS, "frame-us", 0, "event data (nmnist): frame length in µs that events are binned into, one frame per timestep (0: the model's own, else 1000)")
 	fs.StringVar(&c.tracePath, "trace", "", "also write a Chrome/Perfetto trace of the first --trace-samples samples to `FILE`")
 	fs.IntVar(&c.traceN, "trace-samples", 1, "samples the --trace file holds")
+	fs.StringVar(&c.shard, "shard", "", "run share `i/n` (1-based) of the run and write it as a part file to --json, for nmsim merge --runs")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
@@ -129,6 +139,18 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		flagRule{"--trace-samples", c.traceN, c.traceN >= 1, "≥ 1"},
 	); err != nil {
 		return usageErr(fs, "%v", err)
+	}
+	var shard sweep.Shard
+	if c.shard != "" {
+		if shard, err = sweep.ParseShard(c.shard); err != nil {
+			return usageErr(fs, "--%v", err)
+		}
+		if c.jsonPath == "" {
+			return usageErr(fs, "--shard %s needs --json FILE, the part file that nmsim merge --runs reads", shard)
+		}
+		if c.tracePath != "" {
+			return usageErr(fs, "--trace is for a whole run, not a --shard")
+		}
 	}
 	cfg, err := arch.LoadWith(pos[0], c.sets)
 	if err != nil {
@@ -173,11 +195,35 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 			return fmt.Errorf("run: --accuracy-at: %w", err)
 		}
 	}
-	bar := newProgress(env.Stderr, n*c.mc, "samples")
-	rep, err := runner.RunMonteCarlo(ctx, build, set, runner.Options{
+	items := 0
+	for k := 0; k < n*c.mc; k++ {
+		if shard.Contains(k) {
+			items++
+		}
+	}
+	bar := newProgress(env.Stderr, items, "samples")
+	o := runner.Options{
 		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden, AccuracyAt: at,
 		Progress: func() { bar.Add(1) },
-	}, c.mc)
+	}
+	if c.shard != "" {
+		all, err := runner.RunShard(ctx, build, set, o, c.mc, shard.Contains)
+		bar.Finish()
+		if err != nil {
+			return err
+		}
+		part := &runner.Part{Format: runner.PartFormat, Shard: shard.Index, Shards: shard.Count, Instances: all, Run: runner.RunSpec{
+			Model: m.Name, Dataset: set.Name, Samples: n, Timesteps: T, Seed: c.seed, Instances: c.mc,
+			Golden: c.golden, AccuracyAt: at, FrameUS: c.frameUS, Provenance: prov,
+		}}
+		if err := writeJSON(c.jsonPath, part); err != nil {
+			return fmt.Errorf("run: %w", err)
+		}
+		fmt.Fprintf(env.Stdout, "shard %s: %d of the run's %d items (%s × %s) in %s; nmsim merge --runs adds up all %d parts\n",
+			shard, items, n*c.mc, english.Count(n, "sample"), english.Count(c.mc, "instance"), c.jsonPath, shard.Count)
+		return nil
+	}
+	rep, err := runner.RunMonteCarlo(ctx, build, set, o, c.mc)
 	bar.Finish()
 	if err != nil {
 		return err
