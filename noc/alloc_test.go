@@ -127,7 +127,7 @@ func TestVCAllocatorRoundRobin(t *testing.T) {
 	n, r, ins := allocRouter(t)
 	rt := &n.rt[r]
 	for ip := range numPorts {
-		n.push(r, ip, ip%2, flit{dst: 5, head: true, tail: true}) // (2,1): output x+
+		n.push(r, ip, ip%2, flit{dst: 5, head: true, tail: true}, 0) // (2,1): output x+
 	}
 	wins := make([]int, numPorts)
 	const rounds = 50
@@ -168,7 +168,7 @@ func TestVCAllocatorRoundRobin(t *testing.T) {
 func TestVCAllocatorSkipsBusyVCs(t *testing.T) {
 	n, r, ins := allocRouter(t)
 	rt := &n.rt[r]
-	n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true})
+	n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 	rt.ovBusy[portXPlus] = 0b11
 	if _, _, moved := n.allocVCs(r, ins, rt.nonempty, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
 		t.Fatal("a head won an output VC that another packet holds")

@@ -68,6 +68,8 @@ type Net struct {
 
 	obs  Observer      // nil: nobody watches
 	gobs GrantObserver // obs if it watches VC allocation too, else nil
+	// bufObs is obs if it watches router buffers too, else nil.
+	bufObs BufferObserver
 
 	c  Counters
 	s  Stats
@@ -152,10 +154,12 @@ func NewNet(cfg *arch.Config) *Net {
 	return n
 }
 
-// Observe makes o see every packet from now on (nil: nobody).
+// Observe makes o see every packet from now on (nil: nobody), with VC
+// grants if o is a GrantObserver and buffers if it is a BufferObserver.
 func (n *Net) Observe(o Observer) {
 	n.obs = o
 	n.gobs, _ = o.(GrantObserver)
+	n.bufObs, _ = o.(BufferObserver)
 }
 
 // Reset implements Network. Statistics and counters are kept until taken.

@@ -193,7 +193,7 @@ func TestSeparateAllocation(t *testing.T) {
 		n := NewNet(netConfig(3, 3, "mesh", func(c *arch.NoC) { c.Allocation = mode }))
 		const r = 4
 		ins := n.in[r*vcSlots : (r+1)*vcSlots]
-		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true})
+		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 		q := &ins[portXMinus*maxVCs]
 		ready, ports, won := n.allocVCs(r, ins, n.rt[r].nonempty, 1)
 		granted := n.allocSwitch(&n.rt[r], ins, ready, ports)

@@ -150,7 +150,7 @@ func (n *Net) evalNI(i int, t sim.Cycle) {
 	ni.credit[ni.vc]--
 	pk := &n.pkts[ni.cur]
 	f := flit{arrive: t + 1, pkt: ni.cur, dst: int16(pk.dst), head: ni.next == 0, tail: ni.next == pk.flits-1}
-	n.push(i, portLocal, ni.vc, f)
+	n.push(i, portLocal, ni.vc, f, t)
 	n.s.Flits++
 	ni.sentAt = t + 1
 	n.lastProgress = t

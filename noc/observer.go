@@ -30,3 +30,15 @@ type GrantObserver interface {
 	// cycle t (once per router on its path; a tree once per fork).
 	Granted(id int32, r int, t sim.Cycle)
 }
+
+// BufferObserver is an Observer that also sees router buffers fill and
+// drain (a tracer's counters); Net.Observe finds out which an observer is,
+// so the others cost nothing more.
+type BufferObserver interface {
+	Observer
+	// Buffered: from cycle t router r's input buffers hold flits flits
+	// (all ports and VCs; a flit counts from the cycle it is sent to the
+	// router, its credit spent, to the cycle it leaves). Called whenever
+	// the number changes.
+	Buffered(r, flits int, t sim.Cycle)
+}

@@ -108,7 +108,7 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 		rt.credit[p*maxVCs+ovc]--
 		n.s.LinkFlits[4*r+p-1]++
 		nb := int(n.nbr[r*numPorts+p])
-		n.push(nb, opposite(p), ovc, f)
+		n.push(nb, opposite(p), ovc, f, t)
 	}
 	q.sent |= ports
 	if q.sent == q.outMask {
@@ -116,10 +116,10 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 	}
 }
 
-// push writes f into VC vc of input port ip of router r; a flit that
-// arrives at the front of an empty VC is filed to become ready (and wake
-// the router) at the end of its route computation.
-func (n *Net) push(r, ip, vc int, f flit) {
+// push writes f, sent in cycle t, into VC vc of input port ip of router
+// r; a flit that arrives at the front of an empty VC is filed to become
+// ready (and wake the router) at the end of its route computation.
+func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
 	k := int(q.head) + int(q.n)
@@ -129,6 +129,9 @@ func (n *Net) push(r, ip, vc int, f flit) {
 	n.buf[int(q.off)+k] = f
 	q.n++
 	n.inFlight++
+	if n.bufObs != nil {
+		n.buffered(r, t)
+	}
 	if q.n == 1 {
 		n.rt[r].nonempty |= 1 << i
 		q.ready = f.arrive + n.allocDelay
@@ -149,6 +152,9 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 	}
 	q.n--
 	n.inFlight--
+	if n.bufObs != nil {
+		n.buffered(r, t)
+	}
 	q.sent = 0
 	rt := &n.rt[r]
 	if tail {
@@ -178,4 +184,14 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 	}
 	up := n.nbr[r*numPorts+ip]
 	n.wh.at(creditRouter, t+n.link+n.creditDelay, up*vcSlots+int32(opposite(ip)*maxVCs+vc))
+}
+
+// buffered tells the buffer observer how many flits router r's input buffers
+// hold, counting those on a link into them.
+func (n *Net) buffered(r int, t sim.Cycle) {
+	held := 0
+	for _, q := range n.in[r*vcSlots : (r+1)*vcSlots] {
+		held += int(q.n)
+	}
+	n.bufObs.Buffered(r, held, t)
 }

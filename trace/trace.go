@@ -3,9 +3,10 @@
 // traceEvents) that ui.perfetto.dev and chrome://tracing open: a track
 // per tile (crossbar reads and neuron updates, labelled with layer and
 // timestep), a track of time slots ending at each timestep's global
-// barrier, a track per router (packet grants and ejections), packets as
-// async spans from injection to their last delivery, and counters of the
-// packets each network interface has in flight. It is fed by the chip's
+// barrier, a track per router (packet grants and ejections) with a counter
+// of the flits its input buffers hold, packets as async spans from
+// injection to their last delivery, and counters of the packets each
+// network interface has in flight. It is fed by the chip's
 // and the network's observers; a run without a trace pays nothing.
 package trace
 
@@ -19,7 +20,7 @@ import (
 	"github.com/nmsim/nmsim/workloads/dataset"
 )
 
-// MaxEvents bounds a trace (about 180 bytes each in the file, 22,000 for an MNIST sample of models/mnist-convert.bin): Record
+// MaxEvents bounds a trace (about 90 bytes each in the file; an MNIST sample of models/mnist-convert.bin makes 53,000): Record
 // refuses to go on past it.
 const MaxEvents = 1_000_000
 
@@ -222,8 +223,14 @@ func (r *recorder) Ejected(id int32, dst int, t sim.Cycle, latency int64, hops i
 // Dropped implements noc.Observer; a chip's network drops nothing.
 func (r *recorder) Dropped(int32) {}
 
+// Buffered implements noc.Observer.
+func (r *recorder) Buffered(router, flits int, t sim.Cycle) {
+	r.add(Event{Name: fmt.Sprintf("buffered (%d,%d)", router%r.width, router/r.width), Ph: "C", TS: r.us(t), PID: pidRouters, TID: router,
+		Args: map[string]any{"flits": flits}})
+}
+
 // counter records the packets tile src's network interface has in flight.
 func (r *recorder) counter(src int, t sim.Cycle) {
-	r.add(Event{Name: fmt.Sprintf("in flight (%d,%d)", src%r.width, src/r.width), Ph: "C", TS: r.us(t), PID: pidPackets,
+	r.add(Event{Name: fmt.Sprintf("in flight (%d,%d)", src%r.width, src/r.width), Ph: "C", TS: r.us(t), PID: pidPackets, TID: src,
 		Args: map[string]any{"packets": r.inFlight[src]}})
 }

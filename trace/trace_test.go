@@ -126,6 +126,23 @@ func TestMNISTSampleTrace(t *testing.T) {
 			}
 		}
 	}
+	// Router buffers fill and drain: each router's last count is 0.
+	buffered := map[int]float64{}
+	full := 0.0
+	for _, e := range got.TraceEvents {
+		if e.Ph == "C" && e.PID == pidRouters {
+			f, _ := e.Args["flits"].(float64)
+			buffered[e.TID], full = f, max(full, f)
+		}
+	}
+	for r, f := range buffered {
+		if f != 0 {
+			t.Errorf("router %d ends holding %v flits", r, f)
+		}
+	}
+	if full == 0 || len(buffered) == 0 {
+		t.Error("no router ever buffered a flit")
+	}
 	for _, e := range got.TraceEvents {
 		if e.Ph == "i" && e.Name == "eject" {
 			c := cyc(e.TS)
