@@ -1,6 +1,7 @@
 // Package atomicfile writes files so that a reader (or a crash) sees either
 // the old content or the new one, never a torn mix: write a temporary file
-// in the same directory, sync it, then rename it over the target.
+// in the same directory, sync it, rename it over the target, then sync the
+// directory so that the rename is durable too.
 package atomicfile
 
 import (
@@ -39,6 +40,15 @@ func WriteFile(path string, data []byte, perm os.FileMode) (err error) {
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	// Sync the directory too, so that the rename itself survives a crash.
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer d.Close()
+	if err = d.Sync(); err != nil {
+		return fmt.Errorf("write %s: sync directory: %w", path, err)
 	}
 	return nil
 }
