@@ -27,7 +27,7 @@ func warmWorker(tb testing.TB, cfg *arch.Config, m *model.Model, x []uint8, T in
 		tb.Fatal(err)
 	}
 	w := c.NewWorker()
-	w.Infer(x, 0, T, Hooks{})
+	w.Infer(x, 0, T, model.Hooks{})
 	return c, w
 }
 
@@ -46,7 +46,7 @@ func BenchmarkInfer(b *testing.B) {
 			_, w := warmWorker(b, cfg, m, x, 16)
 			b.ReportAllocs()
 			for b.Loop() {
-				w.Infer(x, 0, 16, Hooks{})
+				w.Infer(x, 0, 16, model.Hooks{})
 			}
 		})
 	}
@@ -65,7 +65,7 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		allocs := testing.AllocsPerRun(10, func() {
 			for step := 0; step < T; step++ {
 				for si := range c.stages {
-					w.step(si, step, Hooks{})
+					w.step(si, step, model.Hooks{})
 				}
 			}
 		})

@@ -24,8 +24,8 @@ func (tr trace) hook(layer, t int, s bitvec.Vec) {
 func golden(t *testing.T, c *Chip, m *model.Model, sample []uint8, T int) Result {
 	t.Helper()
 	ref, got := trace{}, trace{}
-	want := snn.NewRunner(m).Run(sample, T, snn.Hooks{Spikes: ref.hook})
-	res := c.NewWorker().Infer(sample, 0, T, Hooks{Spikes: got.hook})
+	want := snn.NewRunner(m).Run(sample, T, model.Hooks{Spikes: ref.hook})
+	res := c.NewWorker().Infer(sample, 0, T, model.Hooks{Spikes: got.hook})
 	if res.NoCErr != nil {
 		t.Fatal(res.NoCErr)
 	}
@@ -103,10 +103,10 @@ func TestWorkerReuseGivesIdenticalResults(t *testing.T) {
 	}
 	a, b := testmodel.Sample(rng, m), testmodel.Sample(rng, m)
 	w := c.NewWorker()
-	first := fmt.Sprintf("%+v", w.Infer(a, 0, 10, Hooks{}))
-	w.Infer(b, 1, 10, Hooks{})
-	again := fmt.Sprintf("%+v", w.Infer(a, 0, 10, Hooks{}))
-	fresh := fmt.Sprintf("%+v", c.NewWorker().Infer(a, 0, 10, Hooks{}))
+	first := fmt.Sprintf("%+v", w.Infer(a, 0, 10, model.Hooks{}))
+	w.Infer(b, 1, 10, model.Hooks{})
+	again := fmt.Sprintf("%+v", w.Infer(a, 0, 10, model.Hooks{}))
+	fresh := fmt.Sprintf("%+v", c.NewWorker().Infer(a, 0, 10, model.Hooks{}))
 	if first != again || first != fresh {
 		t.Fatalf("results differ:\n%s\n%s\n%s", first, again, fresh)
 	}

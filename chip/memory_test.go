@@ -7,6 +7,7 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // TestMemoryIndependentOfTimesteps: a sample's memory does not grow with
@@ -23,7 +24,7 @@ func TestMemoryIndependentOfTimesteps(t *testing.T) {
 	allocated := func(T int) uint64 {
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		c.NewWorker().Infer(x, 0, T, Hooks{})
+		c.NewWorker().Infer(x, 0, T, model.Hooks{})
 		runtime.ReadMemStats(&after)
 		return after.TotalAlloc - before.TotalAlloc
 	}

@@ -10,19 +10,6 @@ import (
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
-// Hooks observe a run without changing it; slices are valid during the
-// call only.
-type Hooks struct {
-	// Spikes gets every spiking layer's output at every timestep, with
-	// the layer's index in the model (as the golden model reports it).
-	Spikes func(layer, t int, spikes bitvec.Vec)
-	// Step gets the scores the class is read from after every timestep
-	// (the output layer's membranes, or its spike counts for a spike
-	// readout); t counts from 1. Reading the class at step t gives what a run of t
-	// timesteps would have given.
-	Step func(t int, potentials []int64)
-}
-
 // Result is one sample's outcome.
 type Result struct {
 	Class      int
@@ -151,7 +138,7 @@ const noiseTag = 0x9e3779b97f4a7c15
 // key names the sample (its index in the data set): read noise is drawn
 // from (chip seed, key), so a sample's result does not depend on which
 // worker runs it or what ran before.
-func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
+func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result {
 	w.input = sample
 	if w.c.m.SpikeReadout() {
 		if w.counts == nil {
@@ -214,7 +201,7 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h Hooks) Result {
 }
 
 // step is the functional pass of stage si at timestep t.
-func (w *Worker) step(si, t int, h Hooks) {
+func (w *Worker) step(si, t int, h model.Hooks) {
 	s := &w.c.stages[si]
 	ss := &w.st[si]
 	w.loadInput(si, t)

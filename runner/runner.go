@@ -140,7 +140,7 @@ type sampleError struct {
 // to t.
 func runSample(cw *chip.Worker, ref *snn.Runner, cmp *spikeCompare, x []uint8, key uint64, label int, o Options, t *Tally) error {
 	T := o.Timesteps
-	var hooks chip.Hooks
+	var hooks model.Hooks
 	var at []bool
 	if len(o.AccuracyAt) > 0 {
 		at = make([]bool, len(o.AccuracyAt))
@@ -228,7 +228,7 @@ func (s *spikeCompare) start(ref *snn.Runner, x []uint8, T int) {
 	s.ref = make(chan refSpikes, compareDepth)
 	s.next, s.mismatches = nil, 0
 	go func() {
-		ref.Run(x, T, snn.Hooks{Spikes: func(layer, t int, spikes bitvec.Vec) {
+		ref.Run(x, T, model.Hooks{Spikes: func(layer, t int, spikes bitvec.Vec) {
 			var v bitvec.Vec
 			select {
 			case v = <-s.free:

@@ -18,6 +18,7 @@ import (
 	"github.com/nmsim/nmsim/internal/atomicfile"
 	"github.com/nmsim/nmsim/sim"
 	"github.com/nmsim/nmsim/workloads/dataset"
+	"github.com/nmsim/nmsim/workloads/model"
 )
 
 // MaxEvents bounds a trace (about 90 bytes each in the file; an MNIST sample of models/mnist-convert.bin makes 53,000): Record
@@ -101,7 +102,7 @@ func Record(ch *chip.Chip, set *dataset.Set, n, T int) (*File, error) {
 	w := ch.NewWorker()
 	w.Observe(r, r)
 	for i := range n {
-		res := w.Infer(set.Image(i), uint64(i), T, chip.Hooks{})
+		res := w.Infer(set.Image(i), uint64(i), T, model.Hooks{})
 		if r.err != nil {
 			return nil, r.err
 		}

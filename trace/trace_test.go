@@ -35,7 +35,7 @@ func TestMNISTSampleTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain := ch.NewWorker().Infer(set.Image(0), 0, m.Timesteps, chip.Hooks{})
+	plain := ch.NewWorker().Infer(set.Image(0), 0, m.Timesteps, model.Hooks{})
 	f, err := Record(ch, set, 1, m.Timesteps)
 	if err != nil {
 		t.Fatal(err)

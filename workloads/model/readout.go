@@ -40,6 +40,19 @@ func (m *Model) FirstSpikeReadout() bool { return m.Readout == ReadoutFirstSpike
 // by potential).
 func (m *Model) OutputSpikes() bool { return m.SpikeReadout() || m.FirstSpikeReadout() }
 
+// Hooks observe a run of a model, on the chip or on the reference SNN,
+// without changing it; slices passed to them are valid during the call
+// only.
+type Hooks struct {
+	// Spikes gets every spiking layer's output spikes (CHW order) at
+	// every timestep, with the layer's index in the model.
+	Spikes func(layer, t int, spikes bitvec.Vec)
+	// Step gets the scores the class is read from after every timestep
+	// (see Scores); t counts from 1. Reading the class at step t gives
+	// what a run of t timesteps would have given.
+	Step func(t int, scores []int64)
+}
+
 // Stops reports whether a run stops after a timestep at which the output
 // layer fired the spikes in fired: a first-spike readout decides at its
 // first output spike.

@@ -353,7 +353,7 @@ func TestTinyWeights(t *testing.T) {
 			x[i] = uint8(rng.IntN(256))
 			xf[i] = float64(x[i])
 		}
-		res := snn.NewRunner(m).Run(x, T, snn.Hooks{})
+		res := snn.NewRunner(m).Run(x, T, model.Hooks{})
 		got += res.Spikes[0]
 		for _, s := range nirIF([][]float64{w1, w2}, []float64{6e-9, 6e-9}, []int{in, hid}, xf, T, true)[0] {
 			for _, b := range s {
@@ -385,7 +385,7 @@ func TestThresholdIntegers(t *testing.T) {
 	}
 	for x0 := range uint8(4) {
 		x := []uint8{x0, 2, 1, 3 - x0}
-		res := snn.NewRunner(m).Run(x, 3, snn.Hooks{})
+		res := snn.NewRunner(m).Run(x, 3, model.Hooks{})
 		for o, th := range []float64{10, 0.5, 7} {
 			var v float64
 			for j := range 4 {
@@ -491,7 +491,7 @@ func TestResetAndThreshold(t *testing.T) {
 			}
 			want := nirIF([][]float64{w1, w2}, []float64{tc.th1, tc.th2}, []int{in, hid}, xf, T, tc.reset == model.ResetSubtract)
 			got := make([][][]bool, 2)
-			snn.NewRunner(m).Run(x, T, snn.Hooks{Spikes: func(layer, _ int, s bitvec.Vec) {
+			snn.NewRunner(m).Run(x, T, model.Hooks{Spikes: func(layer, _ int, s bitvec.Vec) {
 				b := make([]bool, m.Layers[layer].Out.Size())
 				for i := range b {
 					b[i] = s.Get(i)

@@ -93,7 +93,7 @@ func TestLIFBehaviour(t *testing.T) {
 			}
 			want := reference(g, in, tc.steps, DefaultDT)
 			var got []int
-			snn.NewRunner(tc.m).Run(tc.input, tc.steps, snn.Hooks{Step: func(step int, counts []int64) {
+			snn.NewRunner(tc.m).Run(tc.input, tc.steps, model.Hooks{Step: func(step int, counts []int64) {
 				if int(counts[0]) > len(got) {
 					got = append(got, step-1)
 				}
@@ -144,14 +144,14 @@ func TestTwoLIFNeurons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := snn.NewRunner(m).Run([]uint8{0}, 5000, snn.Hooks{})
+	res := snn.NewRunner(m).Run([]uint8{0}, 5000, model.Hooks{})
 	// τ = 10 ms, dt = 0.1 ms: v rises towards 1.2 and first exceeds 1
 	// after τ·ln(1.2/0.2) = 17.9 ms, at step 179 in float; the integer
 	// model's bias (0.3 % low at 8 bits) and leak (0.6 % high at 1/4096)
 	// delay that to step 182, every 183 steps after.
 	var lif1 int
 	first := -1
-	snn.NewRunner(m).Run([]uint8{0}, 5000, snn.Hooks{Spikes: func(layer, step int, s bitvec.Vec) {
+	snn.NewRunner(m).Run([]uint8{0}, 5000, model.Hooks{Spikes: func(layer, step int, s bitvec.Vec) {
 		if layer == 0 && s[0]&1 == 1 {
 			lif1++
 			if first < 0 {

@@ -38,7 +38,7 @@ func nmnistRun(t *testing.T, o Options, T int) (float64, []float64) {
 	correct := 0
 	spikes := make([]float64, len(m.Layers))
 	for i := range set.Len() {
-		res := r.Run(set.Image(i), T, snn.Hooks{})
+		res := r.Run(set.Image(i), T, model.Hooks{})
 		if res.Class == int(set.Labels[i]) {
 			correct++
 		}

@@ -17,18 +17,6 @@ import (
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
-// Hooks observe a run without changing it. Slices passed to hooks are only
-// valid during the call.
-type Hooks struct {
-	// Spikes is called for every spiking layer at every timestep with the
-	// layer's output spikes (CHW order).
-	Spikes func(layer, t int, spikes bitvec.Vec)
-	// Step is called after every timestep with the scores the class is
-	// read from so far: the output layer's membrane potentials, or its
-	// spike counts for a model read out by spikes; t counts from 1.
-	Step func(t int, scores []int64)
-}
-
 // Result is the outcome of one sample.
 type Result struct {
 	Class      int     // argmax of the scores (Potentials, or Counts for a spike readout), lowest index on ties
@@ -100,7 +88,7 @@ func NewRunner(m *model.Model) *Runner {
 // constant coding, or a whole number of such frames for frame coding (see
 // model.CodingFrames). It panics if the sample's length does not fit the
 // coding, a programmer error.
-func (r *Runner) Run(sample []uint8, T int, h Hooks) Result {
+func (r *Runner) Run(sample []uint8, T int, h model.Hooks) Result {
 	size := len(r.input)
 	frames := 1
 	if r.m.Input.Coding == model.CodingFrames {

@@ -30,7 +30,7 @@ func TestHandComputedNetwork(t *testing.T) {
 	// Step 2: V = 10 12 0 30 → spikes 1 1 0 1 (V 0 2 0 20); count 3.
 	// Step 3: V = 10 8 0 40 → spikes 1 0 0 1 (V 0 8 0 30); count 2.
 	var got []uint64
-	res := NewRunner(m).Run([]uint8{5, 3, 0, 10}, 3, Hooks{Spikes: func(l, t int, s bitvec.Vec) { got = append(got, s[0]) }})
+	res := NewRunner(m).Run([]uint8{5, 3, 0, 10}, 3, model.Hooks{Spikes: func(l, t int, s bitvec.Vec) { got = append(got, s[0]) }})
 	want := []uint64{0b1001, 0b1011, 0b1001}
 	for i := range want {
 		if got[i] != want[i] {
@@ -69,7 +69,7 @@ func TestFramesBiasLeakSpikeReadout(t *testing.T) {
 	// o1: t0 -1-3=-4; t1 -2-3=-5; t2 -2-1-3=-6; t3 -3-3=-6.
 	var steps [][]int64
 	var spikes []uint64
-	res := NewRunner(m).Run([]uint8{2, 1, 0, 0, 3, 1}, 4, Hooks{
+	res := NewRunner(m).Run([]uint8{2, 1, 0, 0, 3, 1}, 4, model.Hooks{
 		Spikes: func(l, t int, s bitvec.Vec) { spikes = append(spikes, s[0]) },
 		Step:   func(t int, scores []int64) { steps = append(steps, append([]int64(nil), scores...)) },
 	})
@@ -111,7 +111,7 @@ func TestHandComputedTTFS(t *testing.T) {
 	// Step 0: h = 1 1.  Step 1: h = 2 0 → h0 fires (frozen at 2).
 	//   Output at step 1: o = 1 1 → o1 fires: decision at step 2 (from 1), class 1.
 	var got []uint64
-	res := NewRunner(m).Run([]uint8{255, 130, 1}, 4, Hooks{Spikes: func(l, t int, s bitvec.Vec) { got = append(got, s[0]) }})
+	res := NewRunner(m).Run([]uint8{255, 130, 1}, 4, model.Hooks{Spikes: func(l, t int, s bitvec.Vec) { got = append(got, s[0]) }})
 	want := []uint64{0b00, 0b00, 0b01, 0b10} // (h, o) at steps 0 and 1
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("spikes %b, want %b", got, want)

@@ -85,7 +85,7 @@ func EvalSNN(ctx context.Context, m *model.Model, data *dataset.Set, timesteps [
 	err := parallel.For(ctx, n, workers, func(wk, i int) {
 		row := classes[i*len(ts) : (i+1)*len(ts)]
 		k := 0
-		res := runners[wk].Run(data.Image(i), ts[len(ts)-1], snn.Hooks{Step: func(t int, v []int64) {
+		res := runners[wk].Run(data.Image(i), ts[len(ts)-1], model.Hooks{Step: func(t int, v []int64) {
 			if t == ts[k] {
 				row[k] = int32(model.Argmax(v))
 				k++

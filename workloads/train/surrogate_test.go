@@ -202,7 +202,7 @@ func TestSurrogateFolding(t *testing.T) {
 			pi.forward(isp, 1)
 			pf.load(data, []int{i}, fsp)
 			pf.forward(fsp, 1)
-			res := r.Run(data.Image(i), T, snn.Hooks{Spikes: func(l, step int, v bitvec.Vec) {
+			res := r.Run(data.Image(i), T, model.Hooks{Spikes: func(l, step int, v bitvec.Vec) {
 				size := m.Layers[l].Out.Size()
 				for j := 0; j < size; j++ {
 					want := v.Get(j)

@@ -757,7 +757,7 @@ func EvaluateSNN(ctx context.Context, m *model.Model, data *dataset.Set, workers
 		runners[wk] = snn.NewRunner(m)
 	}
 	err := parallel.For(ctx, N, workers, func(wk, i int) {
-		res := runners[wk].Run(data.Image(i), m.Timesteps, snn.Hooks{})
+		res := runners[wk].Run(data.Image(i), m.Timesteps, model.Hooks{})
 		classes[i], steps[i] = int32(res.Class), int32(res.Decision)
 		for l, s := range res.Spikes {
 			spikes[i*L+l] = int32(s)

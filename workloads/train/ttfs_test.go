@@ -153,7 +153,7 @@ func TestTTFSLearnsAndMatchesSNN(t *testing.T) {
 	}
 	r := snn.NewRunner(m)
 	for i := 0; i < test.Len(); i++ {
-		res := r.Run(test.Image(i), m.Timesteps, snn.Hooks{})
+		res := r.Run(test.Image(i), m.Timesteps, model.Hooks{})
 		if int32(res.Class) != mine.Classes[i] {
 			t.Fatalf("image %d: SNN class %d, trainer %d", i, res.Class, mine.Classes[i])
 		}
