@@ -6,6 +6,7 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/testmodel"
+	"github.com/nmsim/nmsim/sim"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -72,5 +73,32 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		if allocs != 0 {
 			t.Errorf("read noise σ = %v: %v allocations per %d timesteps of every stage", sigma, allocs, T)
 		}
+	}
+}
+
+// nopObserver watches the timing pass and does nothing.
+type nopObserver struct{}
+
+func (nopObserver) Read(int, int, int, sim.Cycle, sim.Cycle)        {}
+func (nopObserver) Update(int, int, int, sim.Cycle, sim.Cycle, int) {}
+func (nopObserver) Barrier(int, sim.Cycle, sim.Cycle)               {}
+
+// BenchmarkObserver runs the sample of BenchmarkInfer without an observer
+// (the default: one nil check per event) and with one that does nothing
+// (the cost of the calls):
+//
+//	go test ./chip -run '^$' -bench Observer -count 5
+func BenchmarkObserver(b *testing.B) {
+	m, x := net28()
+	for _, name := range []string{"nil", "nop"} {
+		b.Run(name, func(b *testing.B) {
+			_, w := warmWorker(b, arch.Default(), m, x, 16)
+			if name == "nop" {
+				w.Observe(nopObserver{}, nil)
+			}
+			for b.Loop() {
+				w.Infer(x, 0, 16, model.Hooks{})
+			}
+		})
 	}
 }
