@@ -304,6 +304,8 @@ func TestUnphysicalValuesAreErrors(t *testing.T) {
 		{"tech.node_nm", "180"},
 		{"tech.vdd", "-0.9"},
 		{"tech.vdd", "nan"},
+		{"tech.process", "lp"},
+		{"tile.input_buffer_cell", "dram"},
 		{"device.read_voltage", "0"},
 		{"device.r_on_kohm", "-inf"},
 		{"tile.input_buffer_kb", "-1"},

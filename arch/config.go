@@ -27,6 +27,10 @@ type Tech struct {
 	// Supply voltage; 0 takes the node's nominal supply (the table in
 	// docs/energy-model.md). Dynamic energy scales as vdd², leakage as vdd.
 	Vdd float64 `toml:"vdd"`
+	// Transistor flavour of the logic and SRAM, which sets their leakage
+	// (CACTI 6.5's ITRS device tables): "lstp" low standby power, "lop" low
+	// operating power, "hp" high performance.
+	Process string `toml:"process"`
 }
 
 // Chip is the top level: a mesh or torus of identical tiles on one clock.
@@ -48,6 +52,9 @@ type Tile struct {
 	// no model, from the tile's crossbars).
 	InputBufferKB  float64 `toml:"input_buffer_kb"`  // 0..65536 KiB
 	OutputBufferKB float64 `toml:"output_buffer_kb"` // 0..65536 KiB
+	// The input buffer's cells: "sram" or "edram" (ISAAC's 64 KB eDRAM),
+	// which sets its area and leakage per bit.
+	InputBufferCell string `toml:"input_buffer_cell"`
 	// Wires of a bus from the input buffer to the arrays (ISAAC's
 	// eDRAM-to-IMA bus), spanning the tile; 0 = none.
 	BusBits        int  `toml:"bus_bits"`         // 0..65536
@@ -135,14 +142,14 @@ type NoC struct {
 // configs/rram-xnor.toml (a test keeps the two identical).
 func Default() *Config {
 	return &Config{
-		Tech: Tech{NodeNM: 32},
+		Tech: Tech{NodeNM: 32, Process: "lstp"},
 		Chip: Chip{
 			MeshWidth:  4,
 			MeshHeight: 4,
 			Topology:   "mesh",
 			ClockMHz:   200,
 		},
-		Tile: Tile{Crossbars: 8, ShiftAddUnits: 128, TilesPerRouter: 1, PowerGating: true},
+		Tile: Tile{Crossbars: 8, ShiftAddUnits: 128, TilesPerRouter: 1, PowerGating: true, InputBufferCell: "sram"},
 		Crossbar: Crossbar{
 			Rows:              128,
 			Cols:              128,

@@ -89,6 +89,7 @@ func (c *Config) Validate() error {
 	if c.Tech.Vdd != 0 {
 		k.floatIn("tech.vdd", c.Tech.Vdd, 0.4, 2, "V (0 takes the node's nominal supply)")
 	}
+	k.oneOf("tech.process", c.Tech.Process, "lstp", "lop", "hp")
 
 	wOK := k.intIn("chip.mesh_width", ch.MeshWidth, 1, 64, "tiles", "")
 	hOK := k.intIn("chip.mesh_height", ch.MeshHeight, 1, 64, "tiles", "")
@@ -102,6 +103,7 @@ func (c *Config) Validate() error {
 	k.intIn("tile.shift_add_units", tl.ShiftAddUnits, 1, 65536, "units", "")
 	k.floatIn("tile.input_buffer_kb", tl.InputBufferKB, 0, maxBufferKB, "KiB (0 sizes it from the mapping)")
 	k.floatIn("tile.output_buffer_kb", tl.OutputBufferKB, 0, maxBufferKB, "KiB (0 sizes it from the mapping)")
+	k.oneOf("tile.input_buffer_cell", tl.InputBufferCell, "sram", "edram")
 	k.intIn("tile.bus_bits", tl.BusBits, 0, 65536, "wires", "")
 	k.intIn("tile.tiles_per_router", tl.TilesPerRouter, 1, 16, "tiles", "")
 

@@ -157,38 +157,53 @@ func New(cfg *arch.Config, use *Usage) *Model {
 	m.bufR = m.bufW
 	m.alloc = 2 * joules(horowitzAdd8J, horowitzTech)
 	m.switchT = max(hop-m.bufW-m.bufR-m.alloc, 0)
-	routerArea := area(isaacRouterAreaMM2*float64(ports*nc.FlitBits)/(isaacRouterPorts*isaacRouterFlitBits), isaacTech) +
-		sramArea(float64(ports)*vcBits)
+	// The router's switch, allocators and pipeline (ORION 2.0 as ISAAC
+	// gives it, per port and flit bit) and its input buffers.
+	switchArea := area(isaacRouterAreaMM2*float64(ports*nc.FlitBits)/(isaacRouterPorts*isaacRouterFlitBits), isaacTech)
+	routerBits := float64(ports) * vcBits
+
+	// Leakage, in the process tech.process: logic leaks its area × the
+	// process's density, SRAM and buffers per bit. The ReRAM cells hold
+	// their weights without power, and their access transistors (word
+	// line off, bit and source lines at 0 V) see no voltage; links are
+	// wires. ADCs, DACs and sample-and-holds are switched capacitors and
+	// dynamic comparators without static bias current [Kull13], so they
+	// leak as logic of their area.
+	density := leakageDensity(cfg.Tech.Process) * LeakageScale(nangateTech, t) / AreaScale(nangateTech.NodeNM, t.NodeNM)
+	bitW := sramBitLeakW(cfg.Tech.Process) * LeakageScale(cactiTech, t)
+	logic := func(name string, count, mm2, peak float64) Part {
+		return Part{Name: name, Count: count, AreaMM2: mm2, LeakW: mm2 * density, PeakW: peak}
+	}
+	store := func(name string, bits, peak float64) Part {
+		return Part{Name: name, Count: 1, AreaMM2: sramArea(bits), LeakW: bits * bitW, PeakW: peak}
+	}
+
+	input := store(InputBuffer, inBits, reads*m.inRead)
+	if tl.InputBufferCell == "edram" {
+		input.AreaMM2, input.LeakW = area(inBits*isaacEDRAMBitAreaMM2, isaacTech), inBits*edramBitLeakW*LeakageScale(cactiTech, t)
+	}
 
 	busArea := area(float64(tl.BusBits)*isaacBusWireAreaMM2, isaacTech)
 	parts := []Part{
 		{Name: Array, Count: xb, AreaMM2: arrayArea, PeakW: reads * float64(cb.RowsPerRead*cb.Cols) * m.cell},
-		{Name: RowDrivers, Count: xb * float64(cb.Rows), AreaMM2: area(xb*float64(cb.Rows)*isaacDACAreaMM2, isaacTech),
-			PeakW: reads * float64(cb.RowsPerRead) * m.dac},
-		{Name: SampleHold, Count: xb * float64(cb.Cols), AreaMM2: area(xb*float64(cb.Cols)*isaacSHAreaMM2, isaacTech),
-			PeakW: reads * float64(cb.Cols) * m.sh},
-		{Name: ADC, Count: adcs, AreaMM2: area(adcs*adcMM2, isaacTech), PeakW: adcs * f / float64(cb.ADCLatencyCycles) * m.adc},
-		{Name: ShiftAdd, Count: float64(tl.ShiftAddUnits), AreaMM2: area(float64(tl.ShiftAddUnits)*isaacShiftAddAreaMM2, isaacTech),
-			PeakW: float64(tl.ShiftAddUnits) * f * m.shiftAdd},
-		{Name: InputBuffer, Count: 1, AreaMM2: sramArea(inBits), PeakW: reads * m.inRead},
-		{Name: Bus, Count: float64(tl.BusBits), AreaMM2: busArea},
-		{Name: NeuronUnits, Count: float64(nu.UnitsPerTile), AreaMM2: float64(nu.UnitsPerTile) * 2 * addMM2, PeakW: updates * m.unit},
-		{Name: Membranes, Count: 1, AreaMM2: sramArea(memBits + neurons), PeakW: updates * m.memUpdate},
-		{Name: OutputBuffer, Count: 1, AreaMM2: sramArea(outBits), PeakW: updates * m.spike},
-		{Name: NI, Count: 1, AreaMM2: sramArea(fifoBits + tableBits), PeakW: f * (m.niFlit + m.packet/maxFlits)},
-		{Name: Router, Count: share, AreaMM2: share * routerArea, PeakW: share * float64(ports) * f * (m.bufW + m.bufR + m.switchT + m.alloc)},
+		logic(RowDrivers, xb*float64(cb.Rows), area(xb*float64(cb.Rows)*isaacDACAreaMM2, isaacTech), reads*float64(cb.RowsPerRead)*m.dac),
+		logic(SampleHold, xb*float64(cb.Cols), area(xb*float64(cb.Cols)*isaacSHAreaMM2, isaacTech), reads*float64(cb.Cols)*m.sh),
+		logic(ADC, adcs, area(adcs*adcMM2, isaacTech), adcs*f/float64(cb.ADCLatencyCycles)*m.adc),
+		logic(ShiftAdd, float64(tl.ShiftAddUnits), area(float64(tl.ShiftAddUnits)*isaacShiftAddAreaMM2, isaacTech),
+			float64(tl.ShiftAddUnits)*f*m.shiftAdd),
+		input,
+		logic(Bus, float64(tl.BusBits), busArea, 0), // its repeaters leak as logic
+		logic(NeuronUnits, float64(nu.UnitsPerTile), float64(nu.UnitsPerTile)*2*addMM2, updates*m.unit),
+		store(Membranes, memBits+neurons, updates*m.memUpdate),
+		store(OutputBuffer, outBits, updates*m.spike),
+		store(NI, fifoBits+tableBits, f*(m.niFlit+m.packet/maxFlits)),
+		{Name: Router, Count: share, AreaMM2: share * (switchArea + sramArea(routerBits)),
+			LeakW: share * (switchArea*density + routerBits*bitW),
+			PeakW: share * float64(ports) * f * (m.bufW + m.bufR + m.switchT + m.alloc)},
 		{Name: Links, Count: 4 * share},
 	}
-	// Leakage: area × the node's leakage density, for every CMOS part
-	// (the ReRAM cells hold their weights without power; links are
-	// wires over the tile).
-	density := nangateLeakWPerMM2 * LeakageScale(nangateTech, t) / AreaScale(nangateTech.NodeNM, t.NodeNM)
 	tileArea := 0.0
-	for i := range parts {
-		p := &parts[i]
-		if p.Name != Array && p.Name != Links {
-			p.LeakW = p.AreaMM2 * density
-		}
+	for _, p := range parts {
 		tileArea += p.AreaMM2
 	}
 	// Wires: Park et al.'s energy per bit and mm over the tile (bus) and

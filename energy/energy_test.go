@@ -166,3 +166,36 @@ func BenchmarkNew(b *testing.B) {
 		m.Summary(use.TilesUsed)
 	}
 }
+
+// TestLeakageByProcess: leakage falls from "hp" to "lop" to "lstp" by the
+// off-currents' ratios, the ReRAM cells and links never leak, and an eDRAM
+// input buffer leaks less than an SRAM one.
+func TestLeakageByProcess(t *testing.T) {
+	leak := func(process, cell string) map[string]float64 {
+		cfg := arch.Default()
+		cfg.Tech.Process, cfg.Tile.InputBufferCell = process, cell
+		out := map[string]float64{"tile": New(cfg, nil).TileLeakageW()}
+		for _, p := range New(cfg, nil).Parts() {
+			out[p.Name] = p.LeakW
+		}
+		return out
+	}
+	hp, lop, lstp := leak("hp", "sram"), leak("lop", "sram"), leak("lstp", "sram")
+	for _, name := range append(Components, "tile") {
+		if name == Array || name == Links || name == Bus { // the preset has no bus
+			if hp[name] != 0 || lstp[name] != 0 {
+				t.Errorf("%s leaks %g W (hp), %g W (lstp)", name, hp[name], lstp[name])
+			}
+			continue
+		}
+		if !(hp[name] > lop[name] && lop[name] > lstp[name] && lstp[name] > 0) {
+			t.Errorf("%s: hp %g W, lop %g W, lstp %g W: not falling", name, hp[name], lop[name], lstp[name])
+		}
+		if r := lstp[name] / hp[name]; math.Abs(r-2.06e-11/1.52e-7) > 1e-9 {
+			t.Errorf("%s: lstp / hp = %g, want the off-currents' ratio %g", name, r, 2.06e-11/1.52e-7)
+		}
+	}
+	if e := leak("hp", "edram")[InputBuffer]; !(e > 0 && e < hp[InputBuffer]/100) {
+		t.Errorf("eDRAM input buffer leaks %g W against SRAM's %g W", e, hp[InputBuffer])
+	}
+}

@@ -16,6 +16,10 @@ var (
 	horowitzTech = Tech{NodeNM: 45, Vdd: 0.9}
 	// Nangate 45 nm Open Cell Library, typical corner (1.1 V, 25 °C).
 	nangateTech = Tech{NodeNM: 45, Vdd: 1.1}
+	// CACTI 6.5 (HP Labs), technology.cc, its 32 nm device tables (ITRS
+	// 2007 through MASTAR); SRAM leakage taken at 0.9 V, 32 nm's nominal
+	// supply here.
+	cactiTech = Tech{NodeNM: 32, Vdd: 0.9}
 	// S. Park et al., "40.4fJ/bit/mm low-swing on-chip signaling ... within a
 	// mesh NoC in 45nm SOI CMOS", DATE 2013; 45 nm SOI,
 	// measured. The supply is not restated here; we take 45 nm's nominal.
@@ -53,6 +57,8 @@ const (
 	// SRAM area per bit: ISAAC's 2 KB input register, 0.0021 mm² (CACTI
 	// 6.5, periphery included).
 	isaacSRAMBitAreaMM2 = 0.0021 / (2 * 8192)
+	// eDRAM area per bit: ISAAC's 64 KB eDRAM buffer, 0.083 mm².
+	isaacEDRAMBitAreaMM2 = 0.083 / (64 * 8192)
 
 	// Horowitz (ISSCC 2014): 32-bit integer add 0.1 pJ in 137 µm²; 8-bit
 	// add 0.03 pJ; a 64-bit read of an 8 KB SRAM 10 pJ.
@@ -64,9 +70,10 @@ const (
 	horowitzSRAMDepth    = 8 * 8192 / 64
 
 	// Nangate 45 nm Open Cell Library, typical corner: INV_X1 leaks
-	// 14.35 nW (cell_leakage_power) in 0.532 µm², 27 mW/mm². The densest
-	// leaker of the library, so an upper estimate for logic; applied to
-	// the area of every CMOS component.
+	// 14.35 nW (cell_leakage_power) in 0.532 µm², 27 mW/mm², the densest
+	// leaker of a library of high-performance transistors: the logic
+	// leakage density of process "hp"; the other processes scale it by
+	// their off-current (leakageDensity).
 	nangateLeakWPerMM2 = 14.353e-9 / 0.532e-6
 
 	// Park et al. (DATE 2013): 40.4 fJ per bit per mm of link.
@@ -111,3 +118,36 @@ func sramJ(width, capacity float64) float64 {
 	depth := max(capacity/width, 1)
 	return horowitzSRAMJ * width / horowitzSRAMWidth * math.Pow(depth/horowitzSRAMDepth, 0.78)
 }
+
+// offCurrent is the subthreshold off-current (A per µm of gate width) of an
+// NMOS device of each process at 32 nm and 300 K: CACTI 6.5 technology.cc,
+// tech == 32, I_off_n[0|1|2][0] for HP, LSTP and LOP (ITRS 2007 projections
+// through MASTAR); CACTI takes the PMOS off-current equal.
+var offCurrent = map[string]float64{"hp": 1.52e-7, "lstp": 2.06e-11, "lop": 5.94e-8}
+
+// A 6T SRAM cell in CACTI 6.5 (technology.cc, 32 nm): access transistors
+// 1.31 F, pull-up PMOS 1.23 F, pull-down NMOS 2.08 F wide. Holding a bit
+// with its bit lines precharged, one of each is off and leaks: 4.62 F of
+// gate width per bit.
+const sramOffWidthF = 1.31 + 1.23 + 2.08
+
+// leakageDensity is the leakage of logic (W per mm², at Nangate's node and
+// supply) in a process: Nangate's INV_X1 density for "hp", scaled by the
+// process's off-current against HP's.
+func leakageDensity(process string) float64 {
+	return nangateLeakWPerMM2 * offCurrent[process] / offCurrent["hp"]
+}
+
+// sramBitLeakW is the leakage of one SRAM bit (W, at CACTI's node and
+// supply) in a process: off-current × 4.62 F of gate width × supply.
+func sramBitLeakW(process string) float64 {
+	return offCurrent[process] * sramOffWidthF * cactiTech.NodeNM * 1e-3 * cactiTech.Vdd
+}
+
+// An eDRAM cell (CACTI 6.5 technology.cc, 32 nm, ram_cell_tech_type ==
+// lp_dram, the logic-process DRAM of embedded memories): its access
+// transistor leaks curr_I_off_dram_cell_worst_case_length_temp = 18.9 pA
+// at curr_vdd_dram_cell = 1.0 V, whatever the logic's process: 18.9 pW per
+// bit, the worst case of length and temperature. Its refresh is not
+// modelled.
+const edramBitLeakW = 18.9e-12 * 1.0

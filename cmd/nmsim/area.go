@@ -40,7 +40,10 @@ crossbars all hold one dense layer.
 A second table gives each component's energy per action, by the counter
 of a run that it prices (crossbar.cell_reads, noc.switch_flits, …).
 
-The JSON (--json) has area_mm2.total, .per_tile, .used_tiles, .breakdown
+Leakage depends on tech.process ("lstp", "lop", "hp": the transistors'
+off-current) and, for the input buffer, on tile.input_buffer_cell.
+
+The JSON (--json) has node_nm, vdd, process, area_mm2.total, .per_tile, .used_tiles, .breakdown
 (per component, whole chip), power_w.peak, .peak_per_tile,
 .leakage_per_tile, .breakdown, and energy_per_action (component, counter,
 j).
@@ -56,6 +59,7 @@ type areaReport struct {
 	Model   string          `json:"model,omitempty"`
 	NodeNM  float64         `json:"node_nm"`
 	Vdd     float64         `json:"vdd"`
+	Process string          `json:"process"`
 	Tiles   int             `json:"tiles"`
 	Used    int             `json:"tiles_used"`
 	AreaMM2 energy.Area     `json:"area_mm2"`
@@ -95,7 +99,7 @@ func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
 		use, rep.Model, rep.Used = &u, pos[1], u.TilesUsed
 	}
 	em := energy.New(cfg, use)
-	rep.NodeNM, rep.Vdd = em.Tech.NodeNM, em.Tech.Vdd
+	rep.NodeNM, rep.Vdd, rep.Process = em.Tech.NodeNM, em.Tech.Vdd, cfg.Tech.Process
 	rep.AreaMM2, rep.PowerW = em.Summary(rep.Used)
 	for _, a := range em.Actions() {
 		if a.Joules > 0 { // a bus of no wires costs nothing
@@ -104,7 +108,7 @@ func (c *areaCommand) Run(ctx context.Context, args []string, env *Env) error {
 	}
 
 	w := env.Stdout
-	fmt.Fprintf(w, "%s: %d tiles (%d used) at %g nm, %.2f V\n", pos[0], rep.Tiles, rep.Used, rep.NodeNM, rep.Vdd)
+	fmt.Fprintf(w, "%s: %d tiles (%d used) at %g nm, %.2f V, %s transistors\n", pos[0], rep.Tiles, rep.Used, rep.NodeNM, rep.Vdd, rep.Process)
 	var rows [][]string
 	tiles := float64(rep.Tiles)
 	powered := float64(em.PoweredTiles(rep.Used))
