@@ -180,6 +180,22 @@ func Load(cfg *arch.Config, archPath, modelPath string) (*model.Model, *Netlist,
 	return m, nl, nil
 }
 
+// LoadWith reads the chip at archPath with its --set overrides
+// (arch.LoadWith) and the model at modelPath, and builds the model's
+// netlist on the chip (Load): what every command that maps a model does
+// first.
+func LoadWith(archPath string, sets []string, modelPath string) (*arch.Config, *model.Model, *Netlist, error) {
+	cfg, err := arch.LoadWith(archPath, sets)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, nl, err := Load(cfg, archPath, modelPath)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, m, nl, nil
+}
+
 // place assigns blocks to tiles. Each layer starts on a fresh tile (its
 // own pipeline stage); a column group's row splits stay on one tile when
 // they fit, so their partial sums are added without crossing the network.

@@ -102,4 +102,13 @@ func TestLoad(t *testing.T) {
 	if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), path+" on chip.toml: mapper: the model needs") {
 		t.Errorf("got %v, want the FitError named by model and chip", err)
 	}
+	// LoadWith: the same through an arch file and its overrides.
+	const preset = "../configs/rram-xnor.toml"
+	if cfg, _, _, err := LoadWith(preset, []string{"crossbar.adc_bits=5"}, path); err != nil || cfg.Crossbar.ADCBits != 5 {
+		t.Errorf("LoadWith: %v", err)
+	}
+	_, _, _, err = LoadWith(preset, []string{"chip.mesh_width=1", "chip.mesh_height=1"}, path)
+	if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), path+" on "+preset+": ") {
+		t.Errorf("LoadWith on one tile: got %v, want the FitError", err)
+	}
 }

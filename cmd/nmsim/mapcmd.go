@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/mapper"
 )
@@ -58,11 +57,7 @@ func (c *mapCommand) Run(ctx context.Context, args []string, env *Env) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := arch.LoadWith(pos[0], c.sets)
-	if err != nil {
-		return err
-	}
-	m, nl, err := mapper.Load(cfg, pos[0], pos[1])
+	cfg, m, nl, err := mapper.LoadWith(pos[0], c.sets, pos[1])
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"sort"
 
-	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/internal/english"
 	"github.com/nmsim/nmsim/mapper"
@@ -153,11 +152,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 			return usageErr(fs, "--trace is for a whole run, not a --shard")
 		}
 	}
-	cfg, err := arch.LoadWith(pos[0], c.sets)
-	if err != nil {
-		return err
-	}
-	m, nl, err := mapper.Load(cfg, pos[0], pos[1])
+	cfg, m, nl, err := mapper.LoadWith(pos[0], c.sets, pos[1])
 	if err != nil {
 		return err
 	}
