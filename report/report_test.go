@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nmsim/nmsim/internal/golden"
+	"github.com/nmsim/nmsim/internal/expected"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/sweep"
 )
@@ -80,9 +80,9 @@ func fixture(t *testing.T) string {
 	return dir
 }
 
-func checkGolden(t *testing.T, name, got string) {
+func checkExpected(t *testing.T, name, got string) {
 	t.Helper()
-	golden.Check(t, filepath.Join("testdata", name), got)
+	expected.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestLoadAndPareto(t *testing.T) {
@@ -115,7 +115,7 @@ func TestLoadAndPareto(t *testing.T) {
 	}
 }
 
-// TestTables holds each format to a golden file.
+// TestTables holds each format to an expected-output file.
 func TestTables(t *testing.T) {
 	d, err := Load(fixture(t))
 	if err != nil {
@@ -130,7 +130,7 @@ func TestTables(t *testing.T) {
 		if err := tab.Write(&b, format); err != nil {
 			t.Fatal(err)
 		}
-		checkGolden(t, file+".golden", b.String())
+		checkExpected(t, file+".expected", b.String())
 	}
 	if err := tab.Write(&bytes.Buffer{}, "html"); err == nil {
 		t.Error("unknown format accepted")

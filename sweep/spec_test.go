@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
-	"github.com/nmsim/nmsim/internal/golden"
+	"github.com/nmsim/nmsim/internal/expected"
 )
 
 // smallest is the smallest sweep.toml of the design issue, verbatim.
@@ -94,9 +94,9 @@ func TestRanges(t *testing.T) {
 }
 
 // TestErrorGoldens parses every testdata/errors/*.toml and compares the
-// whole error text with its .golden file (go test -update rewrites them).
+// whole error text with its .expected file (go test -update rewrites them).
 func TestErrorGoldens(t *testing.T) {
-	golden.Files(t, filepath.Join("testdata", "errors", "*.toml"), func(t *testing.T, name string, data []byte) string {
+	expected.Files(t, filepath.Join("testdata", "errors", "*.toml"), func(t *testing.T, name string, data []byte) string {
 		_, err := Parse(data, name)
 		if err == nil {
 			t.Fatalf("Parse(%s) succeeded; every input here must fail", name)

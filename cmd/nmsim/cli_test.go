@@ -14,7 +14,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nmsim/nmsim/internal/golden"
+	"github.com/nmsim/nmsim/internal/expected"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/internal/version"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -63,8 +63,8 @@ func runCLI(args ...string) (stdout, stderr string, err error) {
 	return o.String(), e.String(), err
 }
 
-// TestErrorMessages holds the user-facing error of each bad input to a
-// golden file in testdata/errors (go test -update rewrites them).
+// TestErrorMessages holds the user-facing error of each bad input to an
+// expected-output file in testdata/errors (go test -update rewrites them).
 func TestErrorMessages(t *testing.T) {
 	dir := fixture(t)
 	p := func(name string) string { return filepath.Join(dir, name) }
@@ -90,7 +90,7 @@ func TestErrorMessages(t *testing.T) {
 				t.Fatal("no error")
 			}
 			got := strings.ReplaceAll(err.Error(), dir, "$TMP") + "\n"
-			golden.Check(t, filepath.Join("testdata", "errors", tc.name+".golden"), got)
+			expected.Check(t, filepath.Join("testdata", "errors", tc.name+".expected"), got)
 		})
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/internal/datatest"
-	"github.com/nmsim/nmsim/internal/golden"
+	"github.com/nmsim/nmsim/internal/expected"
 )
 
 // sweepData finds the MNIST test split for the sweep commands: the full
@@ -109,7 +109,7 @@ func TestSweepMergeReport(t *testing.T) {
 }
 
 // TestSweepErrorMessages holds the errors of the sweep, merge and report
-// commands to golden files in testdata/errors (go test -update rewrites
+// commands to expected-output files in testdata/errors (go test -update rewrites
 // them).
 func TestSweepErrorMessages(t *testing.T) {
 	data := sweepData(t)
@@ -149,7 +149,7 @@ func TestSweepErrorMessages(t *testing.T) {
 				t.Fatal("no error")
 			}
 			got := strings.ReplaceAll(strings.ReplaceAll(err.Error(), dir, "$TMP"), data, "$DATA") + "\n"
-			golden.Check(t, filepath.Join("testdata", "errors", tc.name+".golden"), got)
+			expected.Check(t, filepath.Join("testdata", "errors", tc.name+".expected"), got)
 		})
 	}
 }

@@ -1,8 +1,9 @@
-// Package golden compares test output with golden files, in the spirit of
-// cockroachdb/datadriven: the expected text lives in testdata, and
-// `go test -update` rewrites it from the current output for review. Only
-// tests import it.
-package golden
+// Package expected compares test output with expected-output files
+// (.expected), in the spirit of cockroachdb/datadriven: the expected text
+// lives in testdata, and `go test -update` rewrites it from the current
+// output for review. Only tests import it. (In nmsim "golden" means the
+// reference-SNN check of the chip's spikes, never these files.)
+package expected
 
 import (
 	"flag"
@@ -12,7 +13,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files from the current output")
+var update = flag.Bool("update", false, "rewrite the .expected files from the current output")
 
 // Check fails t unless got equals the content of the file at path; with
 // -update it writes got there instead.
@@ -35,7 +36,7 @@ func Check(t testing.TB, path, got string) {
 
 // Files runs a subtest for every file matching pattern: output turns the
 // file's content into text, which must equal the neighbouring file with
-// the input's extension replaced by .golden.
+// the input's extension replaced by .expected.
 func Files(t *testing.T, pattern string, output func(t *testing.T, name string, data []byte) string) {
 	t.Helper()
 	inputs, err := filepath.Glob(pattern)
@@ -49,7 +50,7 @@ func Files(t *testing.T, pattern string, output func(t *testing.T, name string, 
 			if err != nil {
 				t.Fatal(err)
 			}
-			Check(t, base+".golden", output(t, filepath.Base(in), data))
+			Check(t, base+".expected", output(t, filepath.Base(in), data))
 		})
 	}
 }
