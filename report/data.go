@@ -29,23 +29,23 @@ type Metric struct {
 	SI   bool
 	// Better is +1 when larger is better (accuracy), -1 when smaller is.
 	Better int
-	value  func(*runner.Report) float64
+	value  func(*runner.Result) float64
 }
 
 // Metrics lists the metrics a report knows, in table order.
 func Metrics() []Metric {
 	return []Metric{
-		{"accuracy", "accuracy", "%", false, +1, func(r *runner.Report) float64 { return 100 * r.Accuracy }},
-		{"energy", "energy/inference", "J", true, -1, func(r *runner.Report) float64 { return r.Energy.PerInference }},
-		{"latency", "latency/inference", "s", true, -1, func(r *runner.Report) float64 { return r.LatencyS.PerInference }},
-		{"cycles", "cycles/inference", "", false, -1, func(r *runner.Report) float64 { return r.Cycles.PerInference }},
-		{"spikes", "spikes/inference", "", false, -1, func(r *runner.Report) float64 { return r.Spikes.PerInference }},
-		{"crossbars", "crossbars used", "", false, -1, func(r *runner.Report) float64 { return float64(r.Chip.CrossbarsUsed) }},
-		{"tiles", "tiles", "", false, -1, func(r *runner.Report) float64 { return float64(r.Chip.Tiles) }},
-		{"area", "chip area", "mm²", false, -1, func(r *runner.Report) float64 { return r.AreaMM2.Total }},
-		{"power", "average power", "W", true, -1, func(r *runner.Report) float64 { return r.PowerW.Average }},
-		{"edp", "energy × latency", "J·s", true, -1, func(r *runner.Report) float64 { return r.EDPJS }},
-		{"tops_per_w", "efficiency", "OPS/W", true, +1, func(r *runner.Report) float64 { return 1e12 * r.TOPSPerW }},
+		{"accuracy", "accuracy", "%", false, +1, func(r *runner.Result) float64 { return 100 * r.Accuracy }},
+		{"energy", "energy/inference", "J", true, -1, func(r *runner.Result) float64 { return r.Energy.PerInference }},
+		{"latency", "latency/inference", "s", true, -1, func(r *runner.Result) float64 { return r.LatencyS.PerInference }},
+		{"cycles", "cycles/inference", "", false, -1, func(r *runner.Result) float64 { return r.Cycles.PerInference }},
+		{"spikes", "spikes/inference", "", false, -1, func(r *runner.Result) float64 { return r.Spikes.PerInference }},
+		{"crossbars", "crossbars used", "", false, -1, func(r *runner.Result) float64 { return float64(r.Chip.CrossbarsUsed) }},
+		{"tiles", "tiles", "", false, -1, func(r *runner.Result) float64 { return float64(r.Chip.Tiles) }},
+		{"area", "chip area", "mm²", false, -1, func(r *runner.Result) float64 { return r.AreaMM2.Total }},
+		{"power", "average power", "W", true, -1, func(r *runner.Result) float64 { return r.PowerW.Average }},
+		{"edp", "energy × latency", "J·s", true, -1, func(r *runner.Result) float64 { return r.EDPJS }},
+		{"tops_per_w", "efficiency", "OPS/W", true, +1, func(r *runner.Result) float64 { return 1e12 * r.TOPSPerW }},
 	}
 }
 
@@ -65,7 +65,7 @@ func metric(name string) (Metric, error) {
 type Row struct {
 	Key    string
 	Point  map[string]any
-	Report *runner.Report
+	Report *runner.Result
 	Pareto bool
 }
 

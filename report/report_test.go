@@ -46,7 +46,7 @@ func fixture(t *testing.T) string {
 		case p.bits == 8:
 			continue
 		default:
-			rep := &runner.Report{Samples: 1000, Accuracy: p.acc, Correct: int(p.acc * 1000), Timesteps: 8}
+			rep := &runner.Result{Samples: 1000, Accuracy: p.acc, Correct: int(p.acc * 1000), Timesteps: 8}
 			rep.Energy.PerInference = p.nj * 1e-9
 			rep.Energy.Total = p.nj * 1e-6
 			rep.Energy.Breakdown = map[string]float64{"adc": 0.1 * rep.Energy.Total * float64(p.bits) / 6, "neurons": 0.5 * rep.Energy.Total, "leakage": 0.39 * rep.Energy.Total, "links": 0.01 * rep.Energy.Total}

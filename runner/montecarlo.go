@@ -50,7 +50,7 @@ type InstanceTally struct {
 // RunMonteCarlo builds n chip instances with build(InstanceSeed(o.Seed,
 // i)) and runs set on each. The returned report is instance 0's, with
 // MonteCarlo holding the statistics over all n.
-func RunMonteCarlo(ctx context.Context, build func(seed uint64) (*chip.Chip, error), set *dataset.Set, o Options, n int) (*Report, error) {
+func RunMonteCarlo(ctx context.Context, build func(seed uint64) (*chip.Chip, error), set *dataset.Set, o Options, n int) (*Result, error) {
 	all, c, err := runInstances(ctx, build, set, o, n, nil)
 	if err != nil {
 		return nil, err
@@ -114,9 +114,9 @@ func runInstances(ctx context.Context, build func(seed uint64) (*chip.Chip, erro
 // summarise makes the report of a run of m on cfg (placed by pl) from the
 // tallies of all its instances, in instance order: instance 0's report,
 // with MonteCarlo holding the statistics over all.
-func summarise(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName string, o Options, all []InstanceTally) *Report {
+func summarise(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName string, o Options, all []InstanceTally) *Result {
 	mc := &MonteCarlo{Instances: len(all)}
-	var first *Report
+	var first *Result
 	energy := 0.0
 	for _, it := range all {
 		oi := o

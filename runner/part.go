@@ -73,7 +73,7 @@ func ReadPart(path string) (*Part, error) {
 // tallies are integers and the report is made from their sums by the same
 // code. load gives the arch (with the run's --set overrides) and the model
 // that the run's provenance names.
-func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config, *model.Model, error)) (*Report, error) {
+func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config, *model.Model, error)) (*Result, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("runner: no parts to merge")
 	}

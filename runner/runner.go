@@ -1,9 +1,9 @@
 // Package runner runs a data set through a simulated chip on parallel
-// workers and aggregates the outcome into a report: accuracy, cycles,
+// workers and aggregates the outcome into a Result: accuracy, cycles,
 // energy with its breakdown, spikes per layer, and with golden checking
 // the spike mismatches against the reference SNN. Samples are independent;
 // each worker owns a chip worker, and results are reduced in sample order,
-// so a report is byte-identical for any worker count.
+// so a Result is byte-identical for any worker count.
 package runner
 
 import (
@@ -36,7 +36,7 @@ type Options struct {
 }
 
 // Run simulates the first o.Samples samples of set on c.
-func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Report, error) {
+func Run(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options) (*Result, error) {
 	n, err := checkRun(c.Model(), set, o)
 	if err != nil {
 		return nil, err
@@ -291,10 +291,10 @@ func (s *spikeCompare) finish() {
 
 // reduce makes the report of a run of m on cfg (placed by pl) on the
 // data set named setName from its tally.
-func reduce(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName string, t Tally, o Options) *Report {
+func reduce(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName string, t Tally, o Options) *Result {
 	use := energy.UsageOf(pl, m, cfg.Neuron.MembraneBits)
 	em := energy.New(cfg, &use)
-	r := &Report{
+	r := &Result{
 		Model:     m.Name,
 		Dataset:   setName,
 		Samples:   t.Samples,

@@ -232,7 +232,7 @@ func TestAccuracyAtEqualsShorterRuns(t *testing.T) {
 
 // testAccuracyAt checks that the accuracies read after 2, 5 and 9 steps of
 // a 9-step run equal those of runs that long; it returns the long run.
-func testAccuracyAt(t *testing.T, set *dataset.Set, c *chip.Chip) *Report {
+func testAccuracyAt(t *testing.T, set *dataset.Set, c *chip.Chip) *Result {
 	long, err := Run(context.Background(), c, set, Options{Timesteps: 9, Workers: 2, AccuracyAt: []int{2, 5, 9}})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +260,7 @@ func TestTreeMulticastSavesLinkTraffic(t *testing.T) {
 	o := testmodel.Small
 	o.Side = 28
 	m := testmodel.Random(rand.New(rand.NewPCG(11, 12)), o)
-	var reports []*Report
+	var reports []*Result
 	for _, mc := range []string{"source", "tree"} {
 		cfg := arch.Default()
 		cfg.NoC.Multicast = mc
@@ -292,7 +292,7 @@ func TestTreeMulticastSavesLinkTraffic(t *testing.T) {
 // the chip computes.
 func TestReportDerivedFigures(t *testing.T) {
 	set := mnistTest(t, 4)
-	var reps [2]*Report
+	var reps [2]*Result
 	for i, mode := range []string{"event", "all"} {
 		cfg := arch.Default()
 		cfg.Neuron.Update = mode

@@ -32,7 +32,7 @@ type Result struct {
 	// WallS is the point's wall-clock time in seconds, recorded only when
 	// asked for, since it would make results differ between runs.
 	WallS  float64        `json:"wall_s,omitempty"`
-	Report *runner.Report `json:"report,omitempty"`
+	Report *runner.Result `json:"report,omitempty"`
 }
 
 // store appends results to DIR/results.jsonl. Each result is one write(2)

@@ -100,7 +100,7 @@ func (c *compareCommand) Run(ctx context.Context, args []string, env *Env) error
 		}
 		models, nets = append(models, m), append(nets, nl)
 	}
-	var reports []*runner.Report
+	var reports []*runner.Result
 	for i, m := range models {
 		ch, err := chip.Build(cfg, nets[i], m, c.seed)
 		if err != nil {
@@ -154,7 +154,7 @@ func cmpOr(a, b string) string {
 
 // compareTable lays out one row per model: rounded text for people and,
 // separately, exact values in base units for the CSV.
-func compareTable(paths []string, models []*model.Model, reports []*runner.Report) (header []string, rows, exact [][]string) {
+func compareTable(paths []string, models []*model.Model, reports []*runner.Result) (header []string, rows, exact [][]string) {
 	comps := append(slices.Clone(energy.Components), energy.Leakage)
 	header = []string{"model", "method", "accuracy", "timesteps", "steps to decision", "spikes / inference", "spikes per layer", "cycles / inference", "latency", "energy / inference"}
 	exactHead := []string{"model", "method", "accuracy", "timesteps", "decision_timesteps", "spikes_per_inference", "spikes_per_layer", "cycles_per_inference", "latency_s", "energy_j_per_inference"}

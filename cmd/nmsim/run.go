@@ -247,7 +247,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	return nil
 }
 
-func printReport(w io.Writer, format string, r *runner.Report, dir string) error {
+func printReport(w io.Writer, format string, r *runner.Result, dir string) error {
 	fmt.Fprintf(w, "model %s on %s, %d %s test %s from %s\n", r.Model, r.Chip.Mesh, r.Samples, r.Dataset, english.Noun(r.Samples, "sample"), dir)
 	rows := [][]string{
 		{"accuracy", fmt.Sprintf("%.2f %% (%d/%d)", 100*r.Accuracy, r.Correct, r.Samples)},

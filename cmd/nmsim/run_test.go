@@ -126,7 +126,7 @@ func TestRunOwnSamples(t *testing.T) {
 	if err := os.WriteFile(npz, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	report := func(args ...string) runner.Report {
+	report := func(args ...string) runner.Result {
 		out := filepath.Join(dir, "r.json")
 		if _, _, err := runCLI(append([]string{"run", presetPath, filepath.Join(dir, "model.bin"), "--timesteps", "3", "--json", out}, args...)...); err != nil {
 			t.Fatal(err)
@@ -141,13 +141,13 @@ func TestRunOwnSamples(t *testing.T) {
 }
 
 // readReport reads a run's JSON report.
-func readReport(t *testing.T, path string) runner.Report {
+func readReport(t *testing.T, path string) runner.Result {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r runner.Report
+	var r runner.Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatal(err)
 	}

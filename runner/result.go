@@ -5,9 +5,9 @@ import (
 	"github.com/nmsim/nmsim/energy"
 )
 
-// Report is the outcome of a run; its JSON form is what `nmsim run --json`
+// Result is the outcome of a run; its JSON form is what `nmsim run --json`
 // writes. It holds no wall-clock values, so two runs compare byte for byte.
-type Report struct {
+type Result struct {
 	Model     string  `json:"model"`
 	Dataset   string  `json:"dataset"`
 	Samples   int     `json:"samples"`
