@@ -70,6 +70,8 @@ type Net struct {
 	gobs GrantObserver // obs if it watches VC allocation too, else nil
 	// bufObs is obs if it watches router buffers too, else nil.
 	bufObs BufferObserver
+	// linkObs is obs if it watches links too, else nil.
+	linkObs LinkObserver
 
 	c  Counters
 	s  Stats
@@ -155,11 +157,13 @@ func NewNet(cfg *arch.Config) *Net {
 }
 
 // Observe makes o see every packet from now on (nil: nobody), with VC
-// grants if o is a GrantObserver and buffers if it is a BufferObserver.
+// grants if o is a GrantObserver, buffers if it is a BufferObserver and
+// links if it is a LinkObserver.
 func (n *Net) Observe(o Observer) {
 	n.obs = o
 	n.gobs, _ = o.(GrantObserver)
 	n.bufObs, _ = o.(BufferObserver)
+	n.linkObs, _ = o.(LinkObserver)
 }
 
 // Reset implements Network. Statistics and counters are kept until taken.

@@ -42,3 +42,12 @@ type BufferObserver interface {
 	// the number changes.
 	Buffered(r, flits int, t sim.Cycle)
 }
+
+// LinkObserver is an Observer that also sees every flit cross a link
+// between two routers (a tracer's link tracks).
+type LinkObserver interface {
+	Observer
+	// Crossed: a flit left router from for router to, on the link from
+	// cycle start (after the switch) to cycle end (in to's buffer).
+	Crossed(from, to int, start, end sim.Cycle)
+}

@@ -109,6 +109,9 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 		n.s.LinkFlits[4*r+p-1]++
 		nb := int(n.nbr[r*numPorts+p])
 		n.push(nb, opposite(p), ovc, f, t)
+		if n.linkObs != nil {
+			n.linkObs.Crossed(r, nb, t+n.stLat, f.arrive)
+		}
 	}
 	q.sent |= ports
 	if q.sent == q.outMask {

@@ -4,9 +4,10 @@
 // per tile (crossbar reads and neuron updates, labelled with layer and
 // timestep), a track of time slots ending at each timestep's global
 // barrier, a track per router (packet grants and ejections) with a counter
-// of the flits its input buffers hold, packets as async spans from
-// injection to their last delivery, and counters of the packets each
-// network interface has in flight. It is fed by the chip's
+// of the flits its input buffers hold, a track per link (busy while flits
+// follow each other on it), packets as async spans from injection to their
+// last delivery, and counters of the packets each network interface has in
+// flight. It is fed by the chip's
 // and the network's observers; a run without a trace pays nothing.
 package trace
 
@@ -21,8 +22,9 @@ import (
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
-// MaxEvents bounds a trace (about 90 bytes each in the file; an MNIST sample of models/mnist-convert.bin makes 53,000): Record
-// refuses to go on past it.
+// MaxEvents bounds a trace (about 90 bytes each in the file; an MNIST
+// sample of models/mnist-convert.bin makes 55,000): Record refuses to go
+// on past it.
 const MaxEvents = 1_000_000
 
 // Process ids of the trace's groups of tracks.
@@ -31,6 +33,7 @@ const (
 	pidTiles   = 2 // tid: tile
 	pidRouters = 3 // tid: router (= its tile)
 	pidPackets = 4 // async packet spans and in-flight counters
+	pidLinks   = 5 // tid: link, numbered as first used
 )
 
 // Event is one Chrome trace event. Times are in µs (ts, dur), from the
@@ -80,6 +83,17 @@ type recorder struct {
 	src      map[int32]int
 	nextSpan int64
 	inFlight []int
+	// links: per (from, to) router pair its track, and the index in
+	// TraceEvents of its last busy span (extended while flits follow
+	// each other).
+	links map[[2]int]*link
+}
+
+// link is one link's track.
+type link struct {
+	tid  int
+	last int       // index of its last span in TraceEvents (−1: none)
+	end  sim.Cycle // that span's end, on the trace clock
 }
 
 // Record runs the first n samples of set (T timesteps each) on a fresh
@@ -92,6 +106,7 @@ func Record(ch *chip.Chip, set *dataset.Set, n, T int) (*File, error) {
 	pl := ch.Placement()
 	r := &recorder{
 		width: pl.Width, span: map[int32]int64{}, src: map[int32]int{}, inFlight: make([]int, pl.Width*pl.Height),
+		links: map[[2]int]*link{},
 	}
 	r.f.DisplayTimeUnit = "ns"
 	r.f.OtherData = Meta{Model: ch.Model().Name, ClockMHz: ch.Config().Chip.ClockMHz, Samples: n}
@@ -142,6 +157,7 @@ func (r *recorder) names(tiles int) {
 	meta("process_name", pidTiles, 0, "tiles")
 	meta("process_name", pidRouters, 0, "routers")
 	meta("process_name", pidPackets, 0, "packets")
+	meta("process_name", pidLinks, 0, "links")
 	for t := range tiles {
 		x, y := t%r.width, t/r.width
 		meta("thread_name", pidTiles, t, fmt.Sprintf("tile (%d,%d)", x, y))
@@ -149,14 +165,16 @@ func (r *recorder) names(tiles int) {
 	}
 }
 
-func (r *recorder) add(e Event) {
+// add appends e, or reports false (and sets r.err) when the trace is full.
+func (r *recorder) add(e Event) bool {
 	if len(r.f.TraceEvents) >= MaxEvents {
 		if r.err == nil {
 			r.err = fmt.Errorf("trace: more than %d events: trace fewer samples (--trace-samples)", MaxEvents)
 		}
-		return
+		return false
 	}
 	r.f.TraceEvents = append(r.f.TraceEvents, e)
+	return true
 }
 
 // us converts a cycle of the current sample to µs on the trace clock.
@@ -224,7 +242,34 @@ func (r *recorder) Ejected(id int32, dst int, t sim.Cycle, latency int64, hops i
 // Dropped implements noc.Observer; a chip's network drops nothing.
 func (r *recorder) Dropped(int32) {}
 
-// Buffered implements noc.Observer.
+// Crossed implements noc.LinkObserver: a link's track shows it busy while
+// flits follow each other on it.
+func (r *recorder) Crossed(from, to int, start, end sim.Cycle) {
+	l := r.links[[2]int{from, to}]
+	if l == nil {
+		l = &link{tid: len(r.links), last: -1}
+		r.links[[2]int{from, to}] = l
+		r.add(Event{Name: "thread_name", Ph: "M", PID: pidLinks, TID: l.tid, Args: map[string]any{
+			"name": fmt.Sprintf("link (%d,%d)→(%d,%d)", from%r.width, from/r.width, to%r.width, to/r.width),
+		}})
+	}
+	start, end = r.base+start, r.base+end
+	if l.last >= 0 && start <= l.end {
+		e := &r.f.TraceEvents[l.last]
+		l.end = max(l.end, end)
+		e.Dur = float64(l.end)/r.f.OtherData.ClockMHz - e.TS
+		e.Args["cycles"] = int64(l.end) - e.Args["start_cycle"].(int64)
+		e.Args["flits"] = e.Args["flits"].(int) + 1
+		return
+	}
+	l.last, l.end = len(r.f.TraceEvents), end
+	if !r.add(Event{Name: "flits", Cat: "link", Ph: "X", TS: float64(start) / r.f.OtherData.ClockMHz, Dur: float64(end-start) / r.f.OtherData.ClockMHz,
+		PID: pidLinks, TID: l.tid, Args: map[string]any{"start_cycle": int64(start), "cycles": int64(end - start), "flits": 1}}) {
+		l.last = -1
+	}
+}
+
+// Buffered implements noc.BufferObserver.
 func (r *recorder) Buffered(router, flits int, t sim.Cycle) {
 	r.add(Event{Name: fmt.Sprintf("buffered (%d,%d)", router%r.width, router/r.width), Ph: "C", TS: r.us(t), PID: pidRouters, TID: router,
 		Args: map[string]any{"flits": flits}})

@@ -86,7 +86,7 @@ func TestMNISTSampleTrace(t *testing.T) {
 			busy[e.TID] = append(busy[e.TID], s)
 		}
 	}
-	for _, k := range []string{"M ", "X sample", "X barrier", "X crossbar", "X neuron", "b noc", "e noc", "i noc", "C "} {
+	for _, k := range []string{"M ", "X sample", "X barrier", "X crossbar", "X neuron", "X link", "b noc", "e noc", "i noc", "C "} {
 		if kinds[k] == 0 {
 			t.Errorf("no %q events (have %v)", k, kinds)
 		}
