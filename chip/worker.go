@@ -24,6 +24,8 @@ type Result struct {
 	// Decision is, for a first-spike readout, the timestep (from 1) at
 	// whose end the class was known and the run stopped (Cycles then
 	// counts up to there); 0 if no output neuron fired within the run.
+	// With an early exit (SetEarlyExit) it is the timestep at which the
+	// lead was settled, 0 if it never was.
 	Decision int
 }
 
@@ -85,7 +87,9 @@ type Worker struct {
 	slot []slotStage
 	hs   []*stageHandlers
 	// obs sees the timing pass; nil: nobody.
-	obs       Observer
+	obs Observer
+	// exit is the early exit of rate-coded samples (SetEarlyExit).
+	exit      exitRule
 	cycles    int64
 	slotStart sim.Cycle
 }
@@ -161,6 +165,8 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 	}
 	w.startTiming()
 	decision := 0
+	fired := false     // a first-spike output fired
+	lead, run := -1, 0 // the early exit's leader and its run of steps
 	for t := 0; t < T; t++ {
 		for si := range w.c.stages {
 			w.step(si, t, h)
@@ -176,13 +182,20 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 				}
 			}
 		}
+		scores := w.c.m.Scores(last.v, w.counts)
 		if h.Step != nil {
-			h.Step(t+1, w.c.m.Scores(last.v, w.counts))
+			h.Step(t+1, scores)
 		}
 		if w.c.m.Stops(last.spikes) {
 			// The class is known: the chip stops here.
-			decision = t + 1
+			decision, fired = t+1, true
 			break
+		}
+		if w.exit.steps > 0 {
+			if lead, run = w.exit.settled(scores, lead, run); run >= w.exit.steps {
+				decision = t + 1
+				break
+			}
 		}
 	}
 	ran := T
@@ -192,7 +205,7 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 	cycles := w.drain(ran)
 	nocStats, nocErr := w.net.TakeStats(), w.net.Err()
 	last := &w.st[len(w.st)-1]
-	res := Result{Class: w.c.m.Class(last.v, w.counts, last.spikes, decision > 0), Potentials: append([]int64(nil), last.v...),
+	res := Result{Class: w.c.m.Class(last.v, w.counts, last.spikes, fired), Potentials: append([]int64(nil), last.v...),
 		Counts: append([]int64(nil), w.counts...), Cycles: cycles, NoC: nocStats, NoCErr: nocErr, Decision: decision}
 	for si := range w.st {
 		res.Layers = append(res.Layers, w.st[si].stats)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/chip"
 	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -30,8 +31,10 @@ type RunSpec struct {
 	Golden     bool   `json:"golden"`
 	AccuracyAt []int  `json:"accuracy_at,omitempty"`
 	// FrameUS is --frame-us when given (0: the model's own).
-	FrameUS    int         `json:"frame_us,omitempty"`
-	Provenance *Provenance `json:"provenance"`
+	FrameUS int `json:"frame_us,omitempty"`
+	// Exit is --early-exit's rule (zero: off).
+	Exit       chip.EarlyExit `json:"exit,omitempty"`
+	Provenance *Provenance    `json:"provenance"`
 }
 
 // Part is one machine's share of a run, as `nmsim run --shard i/n`
@@ -139,7 +142,7 @@ func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config
 				t.Samples, len(t.CorrectAt), len(t.Layers), it.Instance, spec.Samples, len(spec.AccuracyAt), len(pl.Layers))
 		}
 	}
-	o := Options{Samples: spec.Samples, Timesteps: spec.Timesteps, Seed: spec.Seed, Golden: spec.Golden, AccuracyAt: spec.AccuracyAt}
+	o := Options{Samples: spec.Samples, Timesteps: spec.Timesteps, Seed: spec.Seed, Golden: spec.Golden, AccuracyAt: spec.AccuracyAt, Exit: spec.Exit}
 	r := summarise(cfg, m, pl, spec.Dataset, o, all)
 	r.Provenance = spec.Provenance
 	return r, nil

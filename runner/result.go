@@ -72,10 +72,12 @@ type Result struct {
 	Counters   chip.Counters `json:"counters"`
 }
 
-// DecisionReport is the time to decision of a first-spike model.
+// DecisionReport is the time to decision of a first-spike model, or of a
+// rate-coded model run with an early exit.
 type DecisionReport struct {
 	// Decided is the fraction of samples whose output layer fired within
-	// the run (the rest ran all timesteps and were read by membrane).
+	// the run, or whose lead settled (early exit); the rest ran all
+	// timesteps and were read by membrane.
 	Decided float64 `json:"decided"`
 	// MeanTimesteps is the mean number of timesteps run: the decision
 	// timestep, or the run length for an undecided sample. Cycles per
@@ -83,6 +85,10 @@ type DecisionReport struct {
 	MeanTimesteps float64 `json:"mean_timesteps"`
 	// Timesteps is the run length: no sample runs longer.
 	Timesteps int `json:"timesteps"`
+	// ExitMargin and ExitSteps are the early exit's rule (chip.EarlyExit)
+	// for a rate-coded model, whose decision is when the lead settled.
+	ExitMargin float64 `json:"exit_margin,omitempty"`
+	ExitSteps  int     `json:"exit_steps,omitempty"`
 }
 
 // ChipReport is the occupancy of the chip.

@@ -31,6 +31,8 @@ type Options struct {
 	// AccuracyAt lists timesteps (each ≤ Timesteps) at which the class is
 	// also read out, giving accuracy against timesteps from one run.
 	AccuracyAt []int
+	// Exit stops rate-coded samples early (chip.EarlyExit; zero: off).
+	Exit chip.EarlyExit
 	// Progress, when set, is called after each sample (from any worker).
 	Progress func()
 }
@@ -69,6 +71,9 @@ func checkRun(m *model.Model, set *dataset.Set, o Options) (int, error) {
 			return 0, fmt.Errorf("runner: accuracy at timestep %d: must be in 1..%d (the run's timesteps)", t, o.Timesteps)
 		}
 	}
+	if err := o.Exit.Check(); err != nil {
+		return 0, fmt.Errorf("runner: %w", err)
+	}
 	return samplesOf(set, o), nil
 }
 
@@ -96,6 +101,9 @@ func runSamples(ctx context.Context, c *chip.Chip, set *dataset.Set, o Options, 
 	cmps := make([]*spikeCompare, workers)
 	for w := range cws {
 		cws[w] = c.NewWorker()
+		if err := cws[w].SetEarlyExit(o.Exit); err != nil {
+			return Tally{}, fmt.Errorf("runner: %w", err)
+		}
 		if o.Golden {
 			refs[w], cmps[w] = snn.NewRunner(m), &spikeCompare{}
 		}
@@ -315,8 +323,11 @@ func reduce(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName stri
 	for k, ts := range o.AccuracyAt {
 		r.AccuracyAt = append(r.AccuracyAt, TimestepAccuracy{Timesteps: ts, Accuracy: float64(t.CorrectAt[k]) / n})
 	}
-	if m.FirstSpikeReadout() {
+	if m.FirstSpikeReadout() || o.Exit.Steps > 0 {
 		r.Decision = &DecisionReport{Decided: float64(t.Decided) / n, MeanTimesteps: float64(t.Ran) / n, Timesteps: o.Timesteps}
+		if !m.FirstSpikeReadout() {
+			r.Decision.ExitMargin, r.Decision.ExitSteps = o.Exit.Margin, o.Exit.Steps
+		}
 	}
 	r.Cycles.PerInference = float64(r.Cycles.Total) / n
 	r.LatencyS.PerInference = em.Seconds(r.Cycles.Total) / n

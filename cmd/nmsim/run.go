@@ -35,6 +35,8 @@ type runCommand struct {
 	tracePath string
 	traceN    int
 	shard     string
+	exit      bool
+	exitRule  chip.EarlyExit
 }
 
 func (*runCommand) Name() string { return "run" }
@@ -84,6 +86,14 @@ length (--frame-us overrides it), one frame per timestep; each pixel's
 count in a frame is clipped to the model's input bits, so a 1-bit input
 reads each frame as spikes (one per pixel that saw events).
 
+With --early-exit a rate-coded model (read out by the argmax of its output
+layer) stops a sample once one class has led every other by at least
+--exit-margin (in units of the output layer's largest weight; output spikes
+for a spike readout) at the end of --exit-steps consecutive timesteps;
+cycles and energy are then to that decision, and the report gives the mean
+timesteps to decision. First-spike models stop at their first output spike
+anyway.
+
 With --mc N the run is repeated on N chip instances, each with its own
 device draws (seed of instance 0 is --seed, the others derived from it);
 the tables describe instance 0 and the Monte-Carlo rows (and the "mc" JSON
@@ -110,6 +120,10 @@ byte for byte (docs/sweeps.md, "One run across machines").
   nmsim run configs/rram-xnor.toml models/mnist-convert.bin --mc 20 --shard 2/8 --json part-2.json
 `
 
+// defaultExit is --early-exit's rule, chosen on MNIST training images for
+// models/mnist-convert.bin (docs/results.md).
+var defaultExit = chip.EarlyExit{Margin: 7, Steps: 1}
+
 func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs := newFlagSet("run", c.Synopsis(), runUsage, env.Stderr)
 	c.dataFlags.register(fs, "the one the model was trained on")
@@ -126,6 +140,9 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	fs.StringVar(&c.tracePath, "trace", "", "also write a Chrome/Perfetto trace of the first --trace-samples samples to `FILE`")
 	fs.IntVar(&c.traceN, "trace-samples", 1, "samples the --trace file holds")
 	fs.StringVar(&c.shard, "shard", "", "run share `i/n` (1-based) of the run and write it as a part file to --json, for nmsim merge --runs")
+	fs.BoolVar(&c.exit, "early-exit", false, "stop a rate-coded sample once its class has led by --exit-margin for --exit-steps timesteps")
+	fs.Float64Var(&c.exitRule.Margin, "exit-margin", defaultExit.Margin, "early exit: the lead over the second class, in units of the output layer's largest weight (spikes for a spike readout)")
+	fs.IntVar(&c.exitRule.Steps, "exit-steps", defaultExit.Steps, "early exit: consecutive timesteps the same class must lead by the margin")
 	fs.StringVar(&c.cpuProf, "cpuprofile", "", "write a Go CPU profile of the run to this file (for `go tool pprof`)")
 	pos, err := parseArgs(fs, args, "arch.toml", "model.bin")
 	if err != nil {
@@ -138,6 +155,8 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		flagRule{"--workers", c.workers, c.workers >= 1, "≥ 1"},
 		flagRule{"--mc", c.mc, c.mc >= 1, "≥ 1"},
 		flagRule{"--trace-samples", c.traceN, c.traceN >= 1, "≥ 1"},
+		flagRule{"--exit-margin", c.exitRule.Margin, c.exitRule.Check() == nil, "a finite number ≥ 0"},
+		flagRule{"--exit-steps", c.exitRule.Steps, c.exitRule.Steps >= 1, "≥ 1"},
 	); err != nil {
 		return usageErr(fs, "%v", err)
 	}
@@ -162,6 +181,13 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 			return fmt.Errorf("run: --frame-us %d: want > 0, for a model with frame-coded input (%s reads %s-coded input)", c.frameUS, pos[1], m.Input.Coding)
 		}
 		m.Input.FrameUS = c.frameUS
+	}
+	var exit chip.EarlyExit
+	if c.exit {
+		if m.FirstSpikeReadout() {
+			return fmt.Errorf("run: --early-exit is for rate-coded models; %s stops at its first output spike anyway", pos[1])
+		}
+		exit = c.exitRule
 	}
 	build := func(seed uint64) (*chip.Chip, error) { return chip.Build(cfg, nl, m, seed) }
 	if _, err := build(c.seed); err != nil {
@@ -200,7 +226,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 	}
 	bar := newProgress(env.Stderr, items, "samples")
 	o := runner.Options{
-		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden, AccuracyAt: at,
+		Samples: n, Timesteps: T, Workers: c.workers, Seed: c.seed, Golden: c.golden, AccuracyAt: at, Exit: exit,
 		Progress: func() { bar.Add(1) },
 	}
 	if c.shard != "" {
@@ -211,7 +237,7 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		}
 		part := &runner.Part{Format: runner.PartFormat, Shard: shard.Index, Shards: shard.Count, Instances: all, Run: runner.RunSpec{
 			Model: m.Name, Dataset: set.Name, Samples: n, Timesteps: T, Seed: c.seed, Instances: c.mc,
-			Golden: c.golden, AccuracyAt: at, FrameUS: c.frameUS, Provenance: prov,
+			Golden: c.golden, AccuracyAt: at, FrameUS: c.frameUS, Exit: exit, Provenance: prov,
 		}}
 		if err := writeJSON(c.jsonPath, part); err != nil {
 			return fmt.Errorf("run: %w", err)
@@ -267,8 +293,12 @@ func printReport(w io.Writer, format string, r *runner.Result, dir string) error
 		{"crossbars used", fmt.Sprintf("%d of %d (cell utilisation %.1f %%)", r.Chip.CrossbarsUsed, r.Chip.Crossbars, 100*r.Chip.CellUtilization)},
 	}
 	if d := r.Decision; d != nil {
-		rows = append(rows, []string{"time to decision", fmt.Sprintf("%.2f timesteps on average (first output spike; %.1f %% decided within %d)",
-			d.MeanTimesteps, 100*d.Decided, d.Timesteps)})
+		rule := "first output spike"
+		if d.ExitSteps > 0 {
+			rule = fmt.Sprintf("early exit: a lead of %g over %s", d.ExitMargin, english.Count(d.ExitSteps, "timestep"))
+		}
+		rows = append(rows, []string{"time to decision", fmt.Sprintf("%.2f timesteps on average (%s; %.1f %% decided within %d)",
+			d.MeanTimesteps, rule, 100*d.Decided, d.Timesteps)})
 	}
 	if r.Golden != nil {
 		rows = append(rows, []string{"golden spike mismatches", fmt.Sprint(r.Golden.Mismatches)})
