@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/datatest"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/sim"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -99,6 +100,49 @@ func BenchmarkObserver(b *testing.B) {
 			for b.Loop() {
 				w.Infer(x, 0, 16, model.Hooks{})
 			}
+		})
+	}
+}
+
+// BenchmarkFunctional times the functional read path of each weight layer
+// of the shipped MNIST conv model (scatter into bit-planes and every read
+// of every block at every position: compute) on the inputs the layer saw
+// at every timestep of real test images, and reports synops/s: synaptic
+// operations, Σ over reads of driven rows × the outputs read (one per
+// logical weight, per input bit-plane), per second. For a binary layer
+// that is the figure to hold against BenchmarkAndPopcount's limit.
+func BenchmarkFunctional(b *testing.B) {
+	m, err := model.Load("../models/mnist-convert.bin")
+	if err != nil {
+		b.Skipf("shipped model: %v", err)
+	}
+	data := datatest.Set(b, "mnist", "test", 10)
+	c, err := New(arch.Default(), m, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := c.NewWorker()
+	inputs := make([][][]uint8, len(c.stages))
+	for i := 0; i < data.Len(); i++ {
+		w.Infer(data.Image(i), uint64(i), m.Timesteps, model.Hooks{Step: func(int, []int64) {
+			for si := range c.stages {
+				inputs[si] = append(inputs[si], append([]uint8(nil), w.st[si].in...))
+			}
+		}})
+	}
+	for si := range c.stages {
+		s, ss := &c.stages[si], &w.st[si]
+		slices := max(s.lm.WeightBits-1, 1)
+		b.Run(s.lm.Name, func(b *testing.B) {
+			var synops int64
+			k := 0
+			for b.Loop() {
+				copy(ss.in, inputs[si][k%len(inputs[si])])
+				k++
+				w.compute(si)
+				synops += ss.counters.CellReads / int64(2*slices)
+			}
+			b.ReportMetric(float64(synops)/b.Elapsed().Seconds(), "synops/s")
 		})
 	}
 }

@@ -5,7 +5,7 @@
 # times (default 3), and prints per case the minimum wall seconds and CPU
 # seconds (user + sys) of each, the ratios, the larger peak RSS, and
 # whether the two JSON reports are byte-identical. Then runs the
-# `go test -bench` benchmarks of crossbar, neuron, chip and runner in both
+# `go test -bench` benchmarks of crossbar, neuron, chip, runner and bitvec in both
 # trees, interleaved, and prints each one's minimum ns/op. CPU seconds are
 # the figure to trust on a shared machine: wall time counts the waits for a
 # core.
@@ -26,6 +26,16 @@ trap cleanup EXIT
 git -C "$root" worktree add --detach "$tmp/old" "$old_rev" >/dev/null 2>&1
 (cd "$tmp/old" && go build -o "$tmp/nmsim-old" ./cmd/nmsim)
 (cd "$root" && go build -o "$tmp/nmsim-new" ./cmd/nmsim)
+# Every binary is built before anything runs, so the working tree may
+# change while the script runs.
+pkgs=(./crossbar/ ./neuron/ ./chip/ ./runner/ ./internal/bitvec/)
+if [ "${BENCH:-1}" != 0 ]; then
+	for p in "${pkgs[@]}"; do
+		name=$(basename "$p")
+		(cd "$tmp/old" && go test -c -o "$tmp/old-$name.test" "$p")
+		(cd "$root" && go test -c -o "$tmp/new-$name.test" "$p")
+	done
+fi
 n() { awk -v n="$1" -v s="$scale" 'BEGIN{k = int(n * s); print (k > 0) ? k : 1}'; }
 
 # Each case: model, then flags (the preset configs/rram-xnor.toml, one
@@ -78,18 +88,13 @@ fi
 if [ "${BENCH:-1}" != 0 ]; then
 	echo
 	echo "go test -bench, min ns/op of $runs interleaved runs"
-	pkgs=(./crossbar/ ./neuron/ ./chip/ ./runner/)
-	for p in "${pkgs[@]}"; do
-		name=$(basename "$p")
-		(cd "$tmp/old" && go test -c -o "$tmp/old-$name.test" "$p")
-		(cd "$root" && go test -c -o "$tmp/new-$name.test" "$p")
-	done
 	for p in "${pkgs[@]}"; do
 		name=$(basename "$p")
 		for ((i = 0; i < runs; i++)); do
 			for v in old new; do
 				# Run from the package directory, as go test does (the
 				# runner's benchmark reads models/ relative to it).
+				[ -x "$tmp/$v-$name.test" ] || continue # no tests in that tree
 				(cd "$root/$p" && "$tmp/$v-$name.test" -test.run '^$' -test.bench . -test.benchtime 200ms 2>/dev/null) |
 					awk -v v="$v" -v pkg="$name" '/^Benchmark/ {print pkg, v, $1, $3}' >>"$tmp/bench"
 			done
