@@ -48,7 +48,7 @@ cases=(
 	"models/mnist-ttfs.bin --samples $(n 2000)"
 	"models/mnist-surrogate.bin --samples $(n 2000)"
 	"models/fashion-mnist-surrogate.bin --samples $(n 1000)"
-	"models/mnist-convert.bin --samples $(n 500) --set device.read_noise_sigma=0.02"
+	"models/mnist-convert.bin --samples $(n 200) --set device.read_noise_sigma=0.02"
 	"models/mnist-convert.bin --samples $(n 500) --set noc.model=zeroload"
 )
 
