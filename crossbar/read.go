@@ -11,13 +11,14 @@ import (
 // Scratch is a worker's working memory for reads that go group by group of
 // driven rows, and its source of read noise. The zero value is ready to use.
 type Scratch struct {
-	active []int
-	mask   bitvec.Vec
-	codes  []int
-	sums   []uint64  // packed column currents of a group (per-cell path)
-	sd     []float64 // read noise σ in codes by on-cell count
-	pcg    *rand.PCG
-	rng    *rand.Rand
+	actives []int // driven rows per plane of the read in progress
+	active  []int
+	mask    bitvec.Vec
+	codes   []int
+	sums    []uint64  // packed column currents of a group (per-cell path)
+	sd      []float64 // read noise σ in codes by on-cell count
+	pcg     *rand.PCG
+	rng     *rand.Rand
 	// hazard is what is left, in units of −ln(1 − p), of the Exp(1) draw
 	// that places the next read-noise event (see nextEvent); armed says
 	// it has been drawn since the last Reseed.
@@ -56,36 +57,45 @@ func (s *Scratch) noise() *rand.Rand {
 // (whichever is less work), and its read noise, if any, is added as the
 // few codes it changes (addNoise); other planes go read by read.
 func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) int64 {
-	var cycles int64
+	var reads, rows int64
 	whole := a.q == nil && a.eventProb <= maxEventProb
 	popcounts := 0 // the work of reading the planes whole by popcounts
+	s.actives = s.actives[:0]
 	for _, plane := range planes {
 		active := plane.Count()
+		s.actives = append(s.actives, active)
 		if active == 0 {
 			continue
 		}
-		reads := (active + a.p.RowsPerRead - 1) / a.p.RowsPerRead
-		c.Reads += int64(reads)
-		c.RowsDriven += int64(active)
-		c.CellReads += int64(active) * int64(a.usedCols)
-		c.Conversions += int64(reads) * int64(a.usedCols)
-		c.ShiftAdds += int64(reads) * int64(a.usedCols)
-		cycles += int64(reads) * a.readCycles
+		reads += int64((active + a.p.RowsPerRead - 1) / a.p.RowsPerRead)
+		rows += int64(active)
 		whole = whole && (a.maxCode < 0 || active <= a.maxCode)
 		popcounts += a.popcounts(plane)
 	}
-	if cycles == 0 {
+	if reads == 0 {
 		return 0
 	}
+	used := int64(a.usedCols)
+	c.Reads += reads
+	c.RowsDriven += rows
+	c.CellReads += rows * used
+	c.Conversions += reads * used
+	c.ShiftAdds += reads * used
 	if whole {
-		a.readNoise(planes, acc, s)
+		if a.noise > 0 {
+			for p, plane := range planes {
+				if active := s.actives[p]; active > 0 {
+					a.addNoise(plane, p, active, acc, s)
+				}
+			}
+		}
 		if a.rowCost(planes) < popcounts {
 			a.readRows(planes, acc)
-			return cycles
+			return reads * a.readCycles
 		}
 	}
 	for p, plane := range planes {
-		active := plane.Count()
+		active := s.actives[p]
 		switch {
 		case active == 0:
 		case whole:
@@ -99,20 +109,7 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 			a.readGroups(plane, p, acc, s)
 		}
 	}
-	return cycles
-}
-
-// readNoise adds to acc what read noise adds to a noiseless read of
-// planes read whole, plane by plane.
-func (a *Array) readNoise(planes []bitvec.Vec, acc []int64, s *Scratch) {
-	if a.noise == 0 {
-		return
-	}
-	for p, plane := range planes {
-		if active := plane.Count(); active > 0 {
-			a.addNoise(plane, p, active, acc, s)
-		}
-	}
+	return reads * a.readCycles
 }
 
 // maxEventProb is the largest probability of a code-changing read-noise
