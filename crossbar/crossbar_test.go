@@ -163,8 +163,8 @@ func TestReadCountsOperations(t *testing.T) {
 // weights (64 outputs), one plane with 8, 32 (one full read at
 // rows_per_read = 32) or 128 driven rows: the ideal popcount core with a
 // 6-bit ADC (one pass per plane) and with a 5-bit ADC that may clip (one
-// pass per read), faults folded into it, read noise on popcounts, and
-// per-cell conductances (variation, IR drop) with and without noise.
+// pass per read), faults folded into it, read noise on popcounts (σ =
+// 0.1: a draw per conversion; σ = 0.02: by events), and per-cell conductances (variation, IR drop) with and without noise.
 // synops/s counts one synaptic operation per driven row per output per
 // plane.
 func BenchmarkRead(b *testing.B) {
@@ -177,6 +177,7 @@ func BenchmarkRead(b *testing.B) {
 		{"ideal-5bit", ideal, 5},
 		{"faults", Device{OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02}, 6},
 		{"noise", Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.1}, 6},
+		{"noise-0.02", Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.02}, 6},
 		{"variation", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2}, 6},
 		{"variation+noise", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1}, 6},
 		{"all", Device{OnOffRatio: 10, Levels: 2, VariationSigma: 0.2, ReadNoiseSigma: 0.1, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02, IRDrop: 1e-4}, 6},
