@@ -11,6 +11,7 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/datatest"
+	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -45,10 +46,7 @@ func vggModel(rng *rand.Rand) *model.Model {
 		if !l.HasWeights() {
 			continue
 		}
-		l.Weights = make([]int8, l.Outputs()*l.FanIn())
-		for j := range l.Weights {
-			l.Weights[j] = int8(1 - 2*rng.IntN(2))
-		}
+		testmodel.Weights(rng, l)
 		if !l.Spiking {
 			continue
 		}

@@ -44,14 +44,7 @@ func Random(rng *rand.Rand, o Options) *model.Model {
 		if !l.HasWeights() {
 			continue
 		}
-		l.Weights = make([]int8, l.Outputs()*l.FanIn())
-		for j := range l.Weights {
-			if l.WeightBits == 1 {
-				l.Weights[j] = int8(1 - 2*rng.IntN(2))
-			} else {
-				l.Weights[j] = int8(rng.IntN(255) - 127)
-			}
-		}
+		Weights(rng, l)
 		if !l.Spiking {
 			continue
 		}
@@ -76,6 +69,19 @@ func Random(rng *rand.Rand, o Options) *model.Model {
 		panic(fmt.Sprintf("testmodel: invalid model: %v", err))
 	}
 	return m
+}
+
+// Weights gives l random weights, drawn from rng in order: ±1 with
+// probability ½ each for a binary layer, else uniform in [−127, 127].
+func Weights(rng *rand.Rand, l *model.Layer) {
+	l.Weights = make([]int8, l.Outputs()*l.FanIn())
+	for j := range l.Weights {
+		if l.WeightBits == 1 {
+			l.Weights[j] = int8(1 - 2*rng.IntN(2))
+		} else {
+			l.Weights[j] = int8(rng.IntN(255) - 127)
+		}
+	}
 }
 
 // Sample draws an input image with some zero pixels.
