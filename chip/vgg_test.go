@@ -120,7 +120,7 @@ func BenchmarkVGG(b *testing.B) {
 			var spikes int64
 			i := 0
 			for b.Loop() {
-				res := w.Infer(resize32(data.Image(i%data.Len())), uint64(i), m.Timesteps, Hooks{})
+				res := w.Infer(resize32(data.Image(i%data.Len())), uint64(i), m.Timesteps, model.Hooks{})
 				i++
 				for _, l := range res.Layers {
 					spikes += l.Neuron.Spikes
