@@ -100,17 +100,17 @@ the tables describe instance 0 and the Monte-Carlo rows (and the "mc" JSON
 object) give the accuracy mean, standard deviation and 95 % interval.
 
 With --trace FILE the first --trace-samples samples (default 1) run once
-more, one after the other, and what the chip did cycle by cycle is written
-to FILE as a Chrome trace (a JSON object with traceEvents): a track per
-tile with its crossbar reads and neuron updates (layer and timestep in
-their arguments), the time slots each ending at a timestep's global
-barrier, a track per router with packet grants and ejections and a counter
-of the flits its input buffers hold, a track per link (busy while flits
-follow each other on it), packets from injection to delivery, and the
-packets each tile's network interface has in flight. Open it at
-https://ui.perfetto.dev or chrome://tracing (docs/simulator.md). A trace
-holds at most a million events (an MNIST sample of models/mnist-convert.bin
-makes 55,000, 4.9 MB).
+more on chip instance 0 (--seed), one after the other, and what the chip
+did cycle by cycle is written to FILE as a Chrome trace (a JSON object
+with traceEvents): a track per tile with its crossbar reads and neuron
+updates (layer and timestep in their arguments), the time slots each
+ending at a timestep's global barrier, a track per router with packet
+grants and ejections and a counter of the flits its input buffers hold, a
+track per link (busy while flits follow each other on it), packets from
+injection to delivery, and the packets each tile's network interface has
+in flight. Open it at https://ui.perfetto.dev or chrome://tracing
+(docs/simulator.md). A trace holds at most a million events (an MNIST
+sample of models/mnist-convert.bin makes 55,000, 4.9 MB).
 
 One run across machines: --shard i/n (1-based, like nmsim sweep) runs
 share i of n of the run's (instance, sample) items, dealt out in turn as
