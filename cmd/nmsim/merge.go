@@ -113,19 +113,19 @@ func loadRun(spec *runner.RunSpec) (*arch.Config, *model.Model, error) {
 	for _, f := range []runner.FileRef{p.Arch, p.Model} {
 		now, err := runner.NewFileRef(f.Path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("merge: %w (merge reads the arch and model files the run was given)", err)
+			return nil, nil, fmt.Errorf("%w (merge reads the arch and model files the run was given)", err)
 		}
 		if now.SHA256 != f.SHA256 {
-			return nil, nil, fmt.Errorf("merge: %s has changed since the run: SHA-256 %s, the parts recorded %s", f.Path, now.SHA256, f.SHA256)
+			return nil, nil, fmt.Errorf("%s has changed since the run: SHA-256 %s, the parts recorded %s", f.Path, now.SHA256, f.SHA256)
 		}
 	}
 	cfg, err := arch.LoadWith(p.Arch.Path, p.Set)
 	if err != nil {
-		return nil, nil, fmt.Errorf("merge: %w", err)
+		return nil, nil, err
 	}
 	m, err := model.Load(p.Model.Path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("merge: %w", err)
+		return nil, nil, err
 	}
 	if spec.FrameUS != 0 {
 		m.Input.FrameUS = spec.FrameUS

@@ -242,8 +242,8 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		if err := writeJSON(c.jsonPath, part); err != nil {
 			return fmt.Errorf("run: %w", err)
 		}
-		fmt.Fprintf(env.Stdout, "shard %s: %d of the run's %d items (%s × %s) in %s; nmsim merge --runs adds up all %d parts\n",
-			shard, items, n*c.mc, english.Count(n, "sample"), english.Count(c.mc, "instance"), c.jsonPath, shard.Count)
+		fmt.Fprintf(env.Stdout, "shard %s: %d of the run's %d items (%s × %s) in %s; nmsim merge --runs adds up the %s\n",
+			shard, items, n*c.mc, english.Count(n, "sample"), english.Count(c.mc, "instance"), c.jsonPath, english.Count(shard.Count, "part"))
 		return nil
 	}
 	rep, err := runner.RunMonteCarlo(ctx, build, set, o, c.mc)

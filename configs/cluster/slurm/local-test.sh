@@ -4,7 +4,9 @@
 # localhost (its own munged socket, config, ports and state in a scratch
 # directory, so nothing of a system installation is touched), submits a
 # sharded sweep with submit.sh, waits for the array and the merge job, and
-# checks that the merged results equal a local run of the same sweep.
+# checks that the merged results equal a local run of the same sweep; then
+# the same for one Monte-Carlo run split into shards with submit-run.sh,
+# whose merged JSON must equal the local run's byte for byte.
 # The daemons are stopped on exit, whatever happens.
 #
 #   configs/cluster/slurm/local-test.sh [SHARDS]     (default 3)
@@ -136,19 +138,24 @@ read -r array merge < <(NMSIM=$work/nmsim "$root/configs/cluster/slurm/submit.sh
 	--chdir="$work/jobs" --cpus-per-task=1)
 [ -n "${merge:-}" ] || fail "submit.sh"
 log "array job $array, merge job $merge (afterok:$array)"
-for _ in $(seq 600); do
-	[ -z "$(squeue -h -j "$array,$merge" 2>/dev/null)" ] && break
-	sleep 1
-done
-jobstates() { { scontrol -o show job "$array"; scontrol -o show job "$merge"; } | grep -o 'JobState=[A-Z_]*'; }
-log "jobs finished: $(jobstates | sort | uniq -c | tr -s ' ' | tr '\n' ' ')"
-if jobstates | grep -qv COMPLETED; then
-	fail "a job did not complete"
-fi
-for f in "$work"/jobs/*.out; do
-	echo "--- ${f#"$work"/}"
-	cat "$f"
-done
+# waitjobs ARRAY MERGE waits for both jobs, fails unless both completed and
+# shows the jobs' output.
+waitjobs() {
+	for _ in $(seq 600); do
+		[ -z "$(squeue -h -j "$1,$2" 2>/dev/null)" ] && break
+		sleep 1
+	done
+	states=$({ scontrol -o show job "$1"; scontrol -o show job "$2"; } | grep -o 'JobState=[A-Z_]*')
+	log "jobs finished: $(sort <<<"$states" | uniq -c | tr -s ' ' | tr '\n' ' ')"
+	if grep -qv COMPLETED <<<"$states"; then
+		fail "a job did not complete"
+	fi
+	for f in "$work"/jobs/*"-${1}_"*.out "$work"/jobs/*"-$2".out; do
+		echo "--- ${f#"$work"/}"
+		cat "$f"
+	done
+}
+waitjobs "$array" "$merge"
 
 log "running the same sweep locally"
 "$work/nmsim" sweep "$work/sweep.toml" --out "$work/local" --workers "$cpus"
@@ -157,5 +164,17 @@ if ! cmp <(sort "$work/local/results.jsonl") <(sort "$work/out/merged/results.js
 fi
 n=$(wc -l <"$work/local/results.jsonl")
 log "OK: the merged results of $shards Slurm shards equal the local run ($n points, sha256 of the sorted lines $(sort "$work/local/results.jsonl" | sha256sum | cut -c1-16))"
+
+runargs=("$root/configs/rram-xnor.toml" "$model" --samples 30 --timesteps 8 --mc 2 --set device.variation_sigma=0.2)
+log "submitting one run (30 samples × 2 instances) as $shards shards and a merge job"
+read -r array merge < <(NMSIM=$work/nmsim "$root/configs/cluster/slurm/submit-run.sh" "$work/run" "$shards" \
+	--chdir="$work/jobs" --cpus-per-task=1 -- "${runargs[@]}")
+[ -n "${merge:-}" ] || fail "submit-run.sh"
+log "array job $array, merge job $merge (afterok:$array)"
+waitjobs "$array" "$merge"
+log "running the same run locally"
+"$work/nmsim" run "${runargs[@]}" --workers "$cpus" --json "$work/run-local.json" >/dev/null
+cmp "$work/run-local.json" "$work/run/run.json" || fail "the merged Slurm run differs from the local run"
+log "OK: the merged report of $shards Slurm shards equals the local run's JSON byte for byte (sha256 $(sha256sum <"$work/run/run.json" | cut -c1-16))"
 cleanup
 rm -rf "$work"
