@@ -75,8 +75,8 @@ func ReadPart(path string) (*Part, error) {
 // byte for byte the report of the run made on one machine, because the
 // tallies are integers and the report is made from their sums by the same
 // code. load gives the arch (with the run's --set overrides) and the model
-// that the run's provenance names.
-func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config, *model.Model, error)) (*Result, error) {
+// that the run's provenance names, and the model's placement on the chip.
+func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config, *model.Model, *mapper.Placement, error)) (*Result, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("runner: no parts to merge")
 	}
@@ -124,16 +124,12 @@ func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config
 			all[it.Instance].Tally.Add(it.Tally)
 		}
 	}
-	cfg, m, err := load(spec)
+	cfg, m, pl, err := load(spec)
 	if err != nil {
 		return nil, err
 	}
 	if m.Name != spec.Model {
 		return nil, fmt.Errorf("runner: the model file %s holds %q, the parts ran %q", spec.Provenance.Model.Path, m.Name, spec.Model)
-	}
-	pl, err := mapper.Map(cfg, m)
-	if err != nil {
-		return nil, fmt.Errorf("runner: %s on %s: %w", spec.Provenance.Model.Path, spec.Provenance.Arch.Path, err)
 	}
 	for _, it := range all {
 		t := &it.Tally

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/english"
+	"github.com/nmsim/nmsim/mapper"
 	"github.com/nmsim/nmsim/runner"
 	"github.com/nmsim/nmsim/sweep"
 	"github.com/nmsim/nmsim/workloads/model"
@@ -107,28 +108,25 @@ func (c *mergeCommand) mergeRuns(files []string, env *Env) error {
 }
 
 // loadRun reads the arch (with the run's --set) and model files that a
-// run's provenance names, refusing files that changed since.
-func loadRun(spec *runner.RunSpec) (*arch.Config, *model.Model, error) {
+// run's provenance names, refusing files that changed since, and places
+// the model as the run did.
+func loadRun(spec *runner.RunSpec) (*arch.Config, *model.Model, *mapper.Placement, error) {
 	p := spec.Provenance
 	for _, f := range []runner.FileRef{p.Arch, p.Model} {
 		now, err := runner.NewFileRef(f.Path)
 		if err != nil {
-			return nil, nil, fmt.Errorf("%w (merge reads the arch and model files the run was given)", err)
+			return nil, nil, nil, fmt.Errorf("%w (merge reads the arch and model files the run was given)", err)
 		}
 		if now.SHA256 != f.SHA256 {
-			return nil, nil, fmt.Errorf("%s has changed since the run: SHA-256 %s, the parts recorded %s", f.Path, now.SHA256, f.SHA256)
+			return nil, nil, nil, fmt.Errorf("%s has changed since the run: SHA-256 %s, the parts recorded %s", f.Path, now.SHA256, f.SHA256)
 		}
 	}
-	cfg, err := arch.LoadWith(p.Arch.Path, p.Set)
+	cfg, m, nl, err := mapper.LoadWith(p.Arch.Path, p.Set, p.Model.Path)
 	if err != nil {
-		return nil, nil, err
-	}
-	m, err := model.Load(p.Model.Path)
-	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if spec.FrameUS != 0 {
 		m.Input.FrameUS = spec.FrameUS
 	}
-	return cfg, m, nil
+	return cfg, m, nl.Placement, nil
 }
