@@ -11,8 +11,8 @@ import (
 // TestRunShardsMergeToTheRun: a run split into three shards (given to
 // merge out of order) merges to the JSON of the unsplit run, byte for
 // byte: with golden checking, Monte-Carlo instances under variation,
-// accuracy-at, a first-spike model under read noise, and a shard with
-// nothing to run.
+// accuracy-at, a first-spike model under read noise, early exit, and a
+// shard with nothing to run.
 func TestRunShardsMergeToTheRun(t *testing.T) {
 	dir := t.TempDir()
 	for _, c := range []struct {
@@ -23,6 +23,7 @@ func TestRunShardsMergeToTheRun(t *testing.T) {
 		{"mc", []string{"../../models/mnist-convert.bin", "--samples", "7", "--mc", "3", "--golden", "--accuracy-at", "2,4",
 			"--set", "device.variation_sigma=0.2"}},
 		{"first spike, read noise", []string{"../../models/mnist-ttfs.bin", "--samples", "5", "--mc", "2", "--set", "device.read_noise_sigma=0.02"}},
+		{"early exit", []string{"../../models/mnist-convert.bin", "--samples", "6", "--early-exit"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := append([]string{"run", presetPath}, c.args...)
