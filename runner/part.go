@@ -112,6 +112,14 @@ func MergeParts(parts []*Part, names []string, load func(*RunSpec) (*arch.Config
 	if spec.Instances < 1 || spec.Samples < 1 {
 		return nil, fmt.Errorf("runner: %s: a run of %d samples on %d instances", names[0], spec.Samples, spec.Instances)
 	}
+	tallies := 0
+	for _, p := range parts {
+		tallies += len(p.Instances)
+	}
+	if spec.Instances > tallies {
+		// Every instance has samples, so some part holds its tally.
+		return nil, fmt.Errorf("runner: the parts hold %d instance tallies for a run of %d instances", tallies, spec.Instances)
+	}
 	all := make([]InstanceTally, spec.Instances)
 	for i := range all {
 		all[i] = InstanceTally{Instance: i, Seed: InstanceSeed(spec.Seed, i), Tally: Tally{CorrectAt: make([]int, len(spec.AccuracyAt))}}

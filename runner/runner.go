@@ -2,8 +2,10 @@
 // workers and aggregates the outcome into a Result: accuracy, cycles,
 // energy with its breakdown, spikes per layer, and with golden checking
 // the spike mismatches against the reference SNN. Samples are independent;
-// each worker owns a chip worker, and results are reduced in sample order,
-// so a Result is byte-identical for any worker count.
+// each worker owns a chip worker and adds its samples' outcomes to its own
+// Tally of integers, and the Result is made from the sum of the tallies,
+// so it is byte-identical for any worker count, and for a run split across
+// machines (RunShard, MergeParts).
 package runner
 
 import (

@@ -60,8 +60,9 @@ func TestRunShardsMergeToTheRun(t *testing.T) {
 }
 
 // TestRunShardMistakes: a bad --shard is a usage error; merge refuses
-// parts of different runs, a missing or repeated shard, and an arch file
-// changed since the run.
+// parts of different runs, a missing or repeated shard, a part claiming
+// more instances than the parts hold, and an arch file changed since the
+// run.
 func TestRunShardMistakes(t *testing.T) {
 	dir := fixture(t)
 	arch := filepath.Join(dir, "arch.toml")
@@ -103,6 +104,17 @@ func TestRunShardMistakes(t *testing.T) {
 		if _, _, err := runCLI(append([]string{"merge", "--runs"}, c.parts...)...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("merge %v: got %v, want %q", c.parts, err, c.want)
 		}
+	}
+	// A part file edited to claim a billion instances is refused before
+	// anything is sized by the claim.
+	var huge []string
+	for _, p := range []string{p1, p2} {
+		h := p + ".huge.json"
+		mustWrite(t, h, bytes.Replace(mustRead(t, p), []byte(`"mc": 1,`), []byte(`"mc": 1000000000,`), 1))
+		huge = append(huge, h)
+	}
+	if _, _, err := runCLI(append([]string{"merge", "--runs"}, huge...)...); err == nil || !strings.Contains(err.Error(), "the parts hold 2 instance tallies for a run of 1000000000 instances") {
+		t.Errorf("merge of parts claiming 10⁹ instances: got %v", err)
 	}
 	mustWrite(t, arch, append(mustRead(t, presetPath), "\n# changed\n"...))
 	if _, _, err := runCLI("merge", "--runs", p1, p2); err == nil || !strings.Contains(err.Error(), arch+" has changed since the run") {
