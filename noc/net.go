@@ -46,8 +46,9 @@ type Net struct {
 	nis []nic
 
 	wh      wheel
-	cur     routerSet // routers to evaluate this cycle
-	next    routerSet // routers to evaluate in cycle nextAt
+	sets    [2]routerSet
+	cur     *routerSet // routers to evaluate this cycle
+	next    *routerSet // routers to evaluate in cycle nextAt
 	nextAt  sim.Cycle
 	activeN []int32
 	ticks   []sim.Cycle // cycles for which a tick is queued on the engine
@@ -136,7 +137,8 @@ func NewNet(cfg *arch.Config) *Net {
 		}
 	}
 	n.rt = make([]router, nodes)
-	n.cur, n.next = newRouterSet(nodes), newRouterSet(nodes)
+	n.sets = [2]routerSet{newRouterSet(nodes), newRouterSet(nodes)}
+	n.cur, n.next = &n.sets[0], &n.sets[1]
 	n.in = make([]inVC, nodes*vcSlots)
 	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
 	for r := range nodes {
@@ -225,7 +227,7 @@ func (n *Net) Err() error { return n.err }
 func (n *Net) Send(e *sim.Engine, src, dst, packets, flits int, done sim.Handler) {
 	checkSend(n.g, src, []int{dst}, packets, flits)
 	n.bind(e)
-	h := n.g.hops(src, dst)
+	h := n.hops(src, dst)
 	n.c.add(int64(packets), int64(flits), int64(h+1), int64(h), int64(h+1))
 	b := n.newBundle(packets, done)
 	for range packets {
@@ -240,7 +242,7 @@ func (n *Net) Multicast(e *sim.Engine, src int, dsts []int, packets, flits int, 
 	if !n.tree || len(dsts) == 1 {
 		b := n.newBundle(packets*len(dsts), done)
 		for _, d := range dsts {
-			h := n.g.hops(src, d)
+			h := n.hops(src, d)
 			n.c.add(int64(packets), int64(flits), int64(h+1), int64(h), int64(h+1))
 			for range packets {
 				n.enqueue(src, d, nil, flits, b)

@@ -225,7 +225,7 @@ func (n *Net) dropQueued() {
 func (n *Net) uncharge(pk *packet) {
 	var routers, links, switches int
 	if pk.dst >= 0 {
-		h := n.g.hops(pk.src, pk.dst)
+		h := n.hops(pk.src, pk.dst)
 		routers, links, switches = h+1, h, h+1
 	} else {
 		routers, links, switches = n.tr.size(n.g, pk.src, pk.dsts, nil)
