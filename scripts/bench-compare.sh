@@ -26,8 +26,11 @@ trap cleanup EXIT
 git -C "$root" worktree add --detach "$tmp/old" "$old_rev" >/dev/null 2>&1
 (cd "$tmp/old" && go build -o "$tmp/nmsim-old" ./cmd/nmsim)
 (cd "$root" && go build -o "$tmp/nmsim-new" ./cmd/nmsim)
-# Every binary is built before anything runs, so the working tree may
-# change while the script runs.
+# The new binary runs on a copy of the working tree's presets and models,
+# so that the tree may change (a rebase, say) while the script runs.
+mkdir -p "$tmp/new"
+cp -r "$root/configs" "$root/models" "$tmp/new/"
+# Every binary is built before anything runs.
 pkgs=(./crossbar/ ./neuron/ ./chip/ ./runner/ ./internal/bitvec/)
 if [ "${BENCH:-1}" != 0 ]; then
 	for p in "${pkgs[@]}"; do
@@ -57,7 +60,7 @@ cases=(
 data=${NMSIM_DATA:-$root/../shared/data}
 [ -d "$data" ] || data=$root/data
 measure() { # measure old|new JSON ARGS...: "wall cpu rss_kb" of one run
-	local v=$1 json=$2 dir=$root
+	local v=$1 json=$2 dir=$tmp/new
 	shift 2
 	[ "$v" = old ] && dir=$tmp/old
 	(cd "$dir" && /usr/bin/time -f '%e %U %S %M' -o "$tmp/t" "$tmp/nmsim-$v" run configs/rram-xnor.toml "$@" \
