@@ -63,17 +63,21 @@ func (n *IF) Pending(v []int64, posInput, done bitvec.Vec) int {
 	}
 	count := 0
 	for ch := 0; ch < n.Channels; ch++ {
-		biased := n.Bias != nil && n.Bias[ch] != 0
 		base := ch * n.Positions
 		for pos, m := range v[base : base+n.Positions] {
-			switch {
-			case done != nil && done.Get(base+pos):
-			case biased, posInput.Get(pos), n.Leak != 0 && m != 0, n.Threshold != nil && m >= n.Threshold[ch]:
+			if (done == nil || !done.Get(base+pos)) && n.hasWork(ch, pos, m, posInput) {
 				count++
 			}
 		}
 	}
 	return count
+}
+
+// hasWork reports whether the neuron of channel ch at position pos, with
+// membrane m and not done, has work this timestep (see Pending).
+func (n *IF) hasWork(ch, pos int, m int64, posInput bitvec.Vec) bool {
+	return n.Bias != nil && n.Bias[ch] != 0 || n.Leak != 0 && m != 0 ||
+		n.Threshold != nil && m >= n.Threshold[ch] || posInput.Get(pos)
 }
 
 // Step integrates one timestep's input current, given position-major
@@ -88,7 +92,8 @@ func (n *IF) Pending(v []int64, posInput, done bitvec.Vec) int {
 func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 	spikes.Clear()
 	if done != nil || n.Leak != 0 {
-		return n.stepGeneral(v, current, spikes, done)
+		fired, _ := n.stepGeneral(v, current, spikes, done, nil)
+		return fired
 	}
 	fired, _ := n.stepPlain(v, current, spikes, nil)
 	return fired
@@ -101,13 +106,12 @@ func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 // count comes with the step itself: the input positions of each channel
 // without bias, every position of one with, and the neurons that fire
 // without input (a membrane left at its threshold), so it costs no pass
-// of its own.
+// of its own; for other layers the step tests each neuron it visits.
 func (n *IF) StepEvents(v, current []int64, spikes, done, posInput bitvec.Vec) (fired, updates int) {
-	if done != nil || n.Leak != 0 {
-		updates = n.Pending(v, posInput, done)
-		return n.Step(v, current, spikes, done), updates
-	}
 	spikes.Clear()
+	if done != nil || n.Leak != 0 {
+		return n.stepGeneral(v, current, spikes, done, posInput)
+	}
 	fired, residual := n.stepPlain(v, current, spikes, posInput)
 	inputs := posInput.Count()
 	for ch := 0; ch < n.Channels; ch++ {
@@ -168,9 +172,9 @@ func (n *IF) stepPlain(v, current []int64, spikes, posInput bitvec.Vec) (fired, 
 // before it moves on: 8 membranes fill a 64-byte cache line.
 const stepTile = 8
 
-// stepGeneral is Step for a leaky or fire-once layer.
-func (n *IF) stepGeneral(v, current []int64, spikes, done bitvec.Vec) int {
-	fired := 0
+// stepGeneral is Step for a leaky or fire-once layer. With posInput it
+// also returns the neurons updated, Pending's count.
+func (n *IF) stepGeneral(v, current []int64, spikes, done, posInput bitvec.Vec) (fired, updates int) {
 	for ch := 0; ch < n.Channels; ch++ {
 		mem := v[ch*n.Positions : (ch+1)*n.Positions]
 		var bias int64
@@ -183,6 +187,9 @@ func (n *IF) stepGeneral(v, current []int64, spikes, done bitvec.Vec) int {
 				continue
 			}
 			m := mem[pos]
+			if posInput != nil && n.hasWork(ch, pos, m, posInput) {
+				updates++
+			}
 			if n.Leak != 0 {
 				m -= n.leak(m)
 			}
@@ -202,7 +209,7 @@ func (n *IF) stepGeneral(v, current []int64, spikes, done bitvec.Vec) int {
 			mem[pos] = m
 		}
 	}
-	return fired
+	return fired, updates
 }
 
 // leak is v·Leak/LeakOne rounded half away from zero, so that the decay
