@@ -287,16 +287,35 @@ func (n *Net) clearStamps() {
 	n.ticks = n.ticks[:0]
 }
 
-// tick simulates cycle t: it delivers the credits and wake-ups due, then
-// evaluates the routers and NIs on the wake list. Routers only affect one
+// tick handles the engine's event for cycle t, and goes on cycle by cycle
+// while the engine has nothing else to run before the network's next busy
+// cycle (sim.Engine.Advance): a burst of traffic costs one engine event,
+// not one per cycle.
+func (n *Net) tick(t sim.Cycle) {
+	for {
+		c, ok := n.cycle(t)
+		if !ok {
+			return
+		}
+		if !n.eng.Advance(c) {
+			n.ensureTick(c)
+			return
+		}
+		t = c
+	}
+}
+
+// cycle simulates cycle t: it delivers the credits and wake-ups due, then
+// evaluates the routers and NIs on the wake lists. Routers only affect one
 // another one cycle or more later (a credit takes l ≥ 1 cycles, a flit
 // stLat + l ≥ 2), so the order of evaluation within a cycle is immaterial.
-func (n *Net) tick(t sim.Cycle) {
+// It returns the next cycle with something to do, if any.
+func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	if i := slices.Index(n.ticks, t); i >= 0 {
 		n.ticks = slices.Delete(n.ticks, i, i+1)
 	}
 	if n.err != nil {
-		return
+		return 0, false
 	}
 	if n.nextAt == t {
 		n.cur, n.next = n.next, n.cur
@@ -346,13 +365,15 @@ func (n *Net) tick(t sim.Cycle) {
 	busy := n.inFlight > 0 || n.queued > 0
 	if busy && (n.wh.pending == 0 && n.next.n == 0 || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
-		return
+		return 0, false
 	}
 	if n.next.n > 0 {
-		n.ensureTick(t + 1)
-	} else if n.wh.pending > 0 {
-		n.ensureTick(n.wh.next(t))
+		return t + 1, true
 	}
+	if n.wh.pending > 0 {
+		return n.wh.next(t), true
+	}
+	return 0, false
 }
 
 // routeMask is the set of output ports packet pk takes at router r: one

@@ -94,8 +94,27 @@ func (e *Engine) Schedule(at Cycle, h Handler) {
 	e.q.push(Event{At: at, Handler: h, seq: e.seq})
 }
 
+// Advance lets the handler being run go on to cycle c itself, as if it had
+// scheduled an event for c and that event came next: if nothing is queued
+// at or before c, it sets the clock to c and reports true; otherwise it
+// changes nothing and reports false (schedule the event). A component that
+// is busy for many cycles in a row (the NoC in a burst) so costs one event,
+// not one per cycle. With hooks it always reports false, so that they see
+// every cycle.
+func (e *Engine) Advance(c Cycle) bool {
+	if c < e.now {
+		panic("sim: advance into the past")
+	}
+	if len(e.Hooks) > 0 || len(e.q) > 0 && e.q[0].At <= c {
+		return false
+	}
+	e.now = c
+	return true
+}
+
 // Run handles events until the queue is empty and returns the cycle of the
-// last one: the global barrier at which everything has drained.
+// last one (or the last a handler advanced to): the global barrier at which
+// everything has drained.
 func (e *Engine) Run() Cycle {
 	for len(e.q) > 0 {
 		ev := e.q.pop()

@@ -1,6 +1,9 @@
 package sim
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 type recorder struct{ got []string }
 
@@ -95,3 +98,37 @@ func TestEngineOrdersManyEvents(t *testing.T) {
 type handlerFunc func(Event)
 
 func (f handlerFunc) Handle(e Event) { f(e) }
+
+// TestAdvance: a handler may go on to a later cycle itself only while
+// nothing is queued at or before it, and never with hooks; Run returns the
+// cycle it advanced to.
+func TestAdvance(t *testing.T) {
+	var e Engine
+	var steps []Cycle
+	e.Schedule(1, handlerFunc(func(ev Event) {
+		for c := ev.At + 1; e.Advance(c); c++ {
+			steps = append(steps, c)
+		}
+	}))
+	e.Schedule(4, handlerFunc(func(Event) {}))
+	if end := e.Run(); end != 4 || !slices.Equal(steps, []Cycle{2, 3}) {
+		t.Fatalf("advanced through %v, ended at %d: want 2, 3 (an event is queued at 4) and 4", steps, end)
+	}
+	e.Reset(0)
+	e.Schedule(1, handlerFunc(func(ev Event) {
+		if e.Advance(ev.At + 5) {
+			steps = append(steps, ev.At+5)
+		}
+	}))
+	if end := e.Run(); end != 6 {
+		t.Fatalf("Run returned %d after a handler advanced to 6", end)
+	}
+	e.Reset(0)
+	e.Hooks = []func(Event){func(Event) {}}
+	e.Schedule(1, handlerFunc(func(Event) {
+		if e.Advance(2) {
+			t.Error("advanced with a hook installed: the hook would miss cycle 2")
+		}
+	}))
+	e.Run()
+}
