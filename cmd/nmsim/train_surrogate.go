@@ -28,6 +28,8 @@ type surrogateMethod struct {
 	valSamples     int
 	frameUS        int
 	maxCount       int
+	weightUpdate   string
+	bwoPlateau     float64
 }
 
 func (*surrogateMethod) defaultLR() float64 { return 2e-3 }
@@ -41,13 +43,18 @@ every hidden layer's neurons, Adam with a cosine learning-rate decay. Pixels
 enter as a constant current (so --timesteps 1 works); N-MNIST (--dataset
 nmnist) enters as --timesteps frames of --frame-us µs of event counts
 (clipped at --max-count).
-After --estimator-epochs full-precision epochs the accuracy-loss estimator
-binarizes (α·sign(W), straight-through estimator) every weight layer whose
-binarization alone costs at most --binarize-tolerance of validation accuracy;
-the others stay --fp-bits wide in the model. The estimator runs after one
-epoch by default, so the binary layers train for the remaining ones; a run of
---epochs 1 has none left and skips it, as --estimator-epochs 0 does (every
-layer stays --fp-bits wide). Batch norm, α and the
+After --estimator-epochs full-precision epochs, and again after every later
+epoch but the last, the accuracy-loss estimator binarizes (α·sign(W),
+straight-through estimator) every full-precision weight layer whose
+binarization alone then costs at most --binarize-tolerance of validation
+accuracy; the others stay --fp-bits wide in the model. The estimator first
+runs after one epoch by default; a run of --epochs 1 has no epoch left to
+train binary layers and skips it, as --estimator-epochs 0 does (every layer
+stays --fp-bits wide). --weight-update bwo adds ALBSNN's binary weight
+optimisation: once training reaches its bottleneck (an epoch's training loss
+falls by less than --bwo-plateau of the previous epoch's), each step adjusts
+the binary weights α·sign(W) directly and the adjusted binary weights become
+the full-precision weights. Batch norm, α and the
 quantisation steps fold into integer thresholds and biases; the integer model
 is evaluated with the reference SNN on the test set. Prefer small conv nets
 with global average pooling (gap) before the output layer.
@@ -60,12 +67,14 @@ with global average pooling (gap) before the output layer.
 func (c *surrogateMethod) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.timesteps, "timesteps", 1, "(surrogate) timesteps T of training and of the model (frames per sample for nmnist)")
 	fs.Float64Var(&c.tolerance, "binarize-tolerance", 0.005, "(surrogate) largest validation accuracy loss (fraction) for which the estimator binarizes a layer; negative: none")
-	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", -1, "(surrogate) full-precision epochs before the accuracy-loss estimator decides; 0: no estimator, no layer binarized (-1: 1, or 0 when --epochs is 1)")
+	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", -1, "(surrogate) full-precision epochs before the accuracy-loss estimator first decides (it decides again after every later epoch but the last); 0: no estimator, no layer binarized (-1: 1, or 0 when --epochs is 1)")
 	fs.IntVar(&c.fpBits, "fp-bits", 8, "(surrogate) bits of the layers that stay full precision in the model (2..8)")
 	fs.Float64Var(&c.slope, "slope", 4, "(surrogate) slope k of the sigmoid surrogate derivative")
 	fs.BoolVar(&c.detachReset, "detach-reset", false, "(surrogate) leave the reset out of backpropagation through time")
 	fs.IntVar(&c.shift, "shift", 0, "(surrogate) random translation of training samples by up to this many pixels")
 	fs.IntVar(&c.valSamples, "val-samples", 0, "(surrogate) training samples held out for the estimator (0: it uses the first 2000 training samples)")
+	fs.StringVar(&c.weightUpdate, "weight-update", train.WeightSTE, "(surrogate) how binary layers learn: ste (straight-through estimator with α's gradient) or bwo (ste, then binary weight optimisation from the bottleneck on)")
+	fs.Float64Var(&c.bwoPlateau, "bwo-plateau", 0.05, "(surrogate) bwo starts after the first epoch whose training loss falls by less than this fraction of the previous epoch's (1: as early as possible)")
 	fs.IntVar(&c.frameUS, "frame-us", 40000, "(surrogate) nmnist: frame length in µs")
 	fs.IntVar(&c.maxCount, "max-count", 15, "(surrogate) nmnist: events per pixel and frame are clipped at this count")
 }
@@ -82,10 +91,14 @@ type surrogateResults struct {
 	EvalSamples     int                   `json:"eval_samples"`
 	Workers         int                   `json:"workers"`
 	EpochSeconds    []float64             `json:"epoch_seconds"`
+	EpochLoss       []float64             `json:"epoch_loss"`
+	WeightUpdate    string                `json:"weight_update"`
+	BWOEpoch        int                   `json:"bwo_epoch"`
 	Estimator       []train.LayerEstimate `json:"estimator"`
 	BinaryLayers    string                `json:"binary_layers"`
 	WeightBits      int64                 `json:"weight_storage_bits"`
 	FullBits        int64                 `json:"full_precision_storage_bits"`
+	ValAccuracy     float64               `json:"val_accuracy"`
 	FloatAccuracy   float64               `json:"float_test_accuracy"`
 	ModelAccuracy   float64               `json:"model_test_accuracy"`
 	SpikesPerSample []float64             `json:"spikes_per_sample_per_layer"`
@@ -106,6 +119,8 @@ func (c *surrogateMethod) check(tc *trainCommand) error {
 		flagRule{"--slope", c.slope, c.slope > 0 && !math.IsInf(c.slope, 0), "> 0"},
 		flagRule{"--shift", c.shift, c.shift >= 0 && c.shift <= 127, "in 0..127"},
 		flagRule{"--val-samples", c.valSamples, c.valSamples >= 0, "≥ 0"},
+		flagRule{"--weight-update", c.weightUpdate, c.weightUpdate == train.WeightSTE || c.weightUpdate == train.WeightBWO, "ste or bwo"},
+		flagRule{"--bwo-plateau", c.bwoPlateau, c.bwoPlateau > 0 && !math.IsInf(c.bwoPlateau, 0), "> 0"},
 	)
 	if err == nil && tc.datasetName == "nmnist" {
 		err = checkFlags(
@@ -116,6 +131,9 @@ func (c *surrogateMethod) check(tc *trainCommand) error {
 	if err == nil && c.tolerance >= 0 && c.estimatorEpoch >= tc.epochs {
 		err = fmt.Errorf("--estimator-epochs %d: must be below --epochs %d, so that the layers it binarizes are trained after it (0 skips the estimator)", c.estimatorEpoch, tc.epochs)
 	}
+	if err == nil && c.weightUpdate == train.WeightBWO && (c.tolerance < 0 || c.estimatorEpoch == 0) {
+		err = fmt.Errorf("--weight-update bwo optimises binary layers, but --binarize-tolerance %g and --estimator-epochs %d binarize none", c.tolerance, c.estimatorEpoch)
+	}
 	return err
 }
 
@@ -123,7 +141,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	cfg := train.SurrogateConfig{
 		Timesteps: c.timesteps, Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
 		BinarizeTolerance: c.tolerance, EstimatorEpochs: c.estimatorEpoch, WeightBits: c.fpBits,
-		Slope: c.slope, DetachReset: c.detachReset, Shift: c.shift,
+		Slope: c.slope, DetachReset: c.detachReset, Shift: c.shift, WeightUpdate: c.weightUpdate, BWOPlateau: c.bwoPlateau,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 		Log: func(s string) { fmt.Fprintln(job.Stdout, s) },
 	}
@@ -199,6 +217,14 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	}
 	fmt.Fprintf(job.Stdout, "trained in %s (seconds per epoch with %d workers: %s)\n", trainTime.Round(time.Second), rep.Workers, strings.Join(perEpoch, " "))
 	fmt.Fprintf(job.Stdout, "binary layers: %s; weight storage %s\n", m.Provenance["binary_layers"], m.Provenance["weight_storage"])
+	if c.weightUpdate == train.WeightBWO {
+		if rep.BWOEpoch > 0 {
+			fmt.Fprintf(job.Stdout, "binary weight optimisation from epoch %d\n", rep.BWOEpoch)
+		} else {
+			fmt.Fprintf(job.Stdout, "binary weight optimisation never started: no bottleneck (--bwo-plateau %g) before the last epoch\n", c.bwoPlateau)
+		}
+	}
+	fmt.Fprintf(job.Stdout, "validation accuracy of the real-valued net: %.2f%%\n", 100*rep.ValAccuracy)
 	fmt.Fprintf(job.Stdout, "test accuracy on %s at T=%d: real-valued net %.2f%%, integer model (reference SNN) %.2f%%\n",
 		english.Count(testSet.Len(), "sample"), c.timesteps, 100*floatAcc, 100*res.Accuracy(0))
 	fmt.Fprintf(job.Stdout, "spikes per sample: %s\n", strings.Join(spikes, " "))
@@ -217,8 +243,9 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	out := surrogateResults{
 		Method: "surrogate", Dataset: job.datasetName, Net: net.Spec, Timesteps: c.timesteps, Epochs: job.epochs, Seed: job.seed,
 		TrainSamples: trainSet.Len(), EvalSamples: testSet.Len(), Workers: rep.Workers, EpochSeconds: rep.EpochSeconds,
+		EpochLoss: rep.EpochLoss, WeightUpdate: c.weightUpdate, BWOEpoch: rep.BWOEpoch,
 		Estimator: rep.Layers, BinaryLayers: m.Provenance["binary_layers"], WeightBits: rep.WeightBits, FullBits: rep.FullPrecisionBits,
-		FloatAccuracy: floatAcc, ModelAccuracy: res.Accuracy(0), SpikesPerSample: res.SpikesPerSample, Model: job.out,
+		ValAccuracy: rep.ValAccuracy, FloatAccuracy: floatAcc, ModelAccuracy: res.Accuracy(0), SpikesPerSample: res.SpikesPerSample, Model: job.out,
 	}
 	return m, out, nil
 }

@@ -49,13 +49,14 @@ type SurrogateConfig struct {
 	// Checkpoint saves the state after every epoch and resumes from it.
 	Checkpoint Checkpoint
 	// BinarizeTolerance is the accuracy-loss estimator's budget: after
-	// EstimatorEpochs epochs of full-precision training, a weight layer
-	// is binarized for the rest of training if binarizing it alone costs
-	// at most this fraction of validation accuracy (0.01 = one point).
-	// Negative: no layer is binarized.
+	// epoch EstimatorEpochs and after every later epoch but the last (until
+	// binary weight optimisation starts), a full-precision weight layer is
+	// binarized for the rest of training if binarizing it alone costs at
+	// most this fraction of validation accuracy (0.01 = one point; see
+	// estimate). Negative: no layer is binarized.
 	BinarizeTolerance float64 `flag:"binarize-tolerance"`
 	// EstimatorEpochs is the number of full-precision epochs before the
-	// estimator decides (default 1); it must be below Epochs unless no
+	// estimator first runs (default 1); it must be below Epochs unless no
 	// layer may be binarized.
 	EstimatorEpochs int `flag:"estimator-epochs"`
 	// WeightBits (2..8, default 8) is the width of the layers that stay
@@ -66,6 +67,16 @@ type SurrogateConfig struct {
 	Slope float64 `flag:"slope"`
 	// DetachReset drops the reset's term from BPTT (T > 1 only).
 	DetachReset bool `flag:"detach-reset"`
+	// WeightUpdate is how the binary layers' full-precision (latent)
+	// weights learn: WeightSTE ("" means this) throughout, or WeightBWO,
+	// ALBSNN's binary weight optimisation once training reaches its
+	// bottleneck (see BWOPlateau).
+	WeightUpdate string `flag:"weight-update"`
+	// BWOPlateau is the bottleneck that starts BWO: at the end of an epoch
+	// after the estimator's epoch and the first epoch with binary layers,
+	// the mean training loss fell by less than this fraction of the
+	// previous epoch's (default 0.05; 1 starts BWO at the earliest epoch).
+	BWOPlateau float64 `flag:"bwo-plateau"`
 	// Shift is a random translation of up to ±Shift pixels of each
 	// training sample (augmentation; 0 for none).
 	Shift int `flag:"shift"`
@@ -76,7 +87,25 @@ type SurrogateConfig struct {
 	Log      func(string)
 }
 
+// The binary layers' weight updates (SurrogateConfig.WeightUpdate).
+const (
+	// WeightSTE trains the latent weights W through the straight-through
+	// estimator of α·sign(W), with α's exact derivative (steGrad).
+	WeightSTE = "ste"
+	// WeightBWO is ALBSNN's binary weight optimisation: once training
+	// reaches its bottleneck, every step adjusts the binary weight α·sign(W)
+	// directly by Adam with the gradient with respect to it, and the
+	// adjusted binary weight becomes the full-precision weight (bwoStep).
+	WeightBWO = "bwo"
+)
+
 func (c *SurrogateConfig) defaults() {
+	if c.WeightUpdate == "" {
+		c.WeightUpdate = WeightSTE
+	}
+	if c.BWOPlateau == 0 {
+		c.BWOPlateau = 0.05
+	}
 	if c.Coding == "" {
 		c.Coding = model.CodingConstant
 	}
@@ -114,6 +143,12 @@ func (c *SurrogateConfig) check() error {
 		return fmt.Errorf("weight bits %d, want 2..8", c.WeightBits)
 	case !(c.Slope > 0) || math.IsInf(c.Slope, 0):
 		return fmt.Errorf("surrogate slope %v, want > 0", c.Slope)
+	case c.WeightUpdate != WeightSTE && c.WeightUpdate != WeightBWO:
+		return fmt.Errorf("weight update %q, want %q or %q", c.WeightUpdate, WeightSTE, WeightBWO)
+	case c.WeightUpdate == WeightBWO && c.BinarizeTolerance < 0:
+		return errors.New("weight update bwo needs binary layers, but the binarize tolerance is negative (no layer is binarized)")
+	case !(c.BWOPlateau > 0) || math.IsInf(c.BWOPlateau, 0):
+		return fmt.Errorf("bwo plateau %v, want > 0", c.BWOPlateau)
 	case c.Shift < 0 || c.Shift > 127:
 		return fmt.Errorf("shift %d, want 0..127", c.Shift)
 	}
@@ -146,13 +181,17 @@ type SurrogateReport struct {
 	// Layers has one entry per weight layer, in order.
 	Layers []LayerEstimate
 	// FullPrecisionAccuracy is the validation accuracy (batch statistics)
-	// when the estimator ran, with every layer full precision.
+	// when the estimator last ran, before it binarized more layers.
 	FullPrecisionAccuracy float64
 	// ValAccuracy is the final real-valued validation accuracy (running
 	// statistics).
 	ValAccuracy float64
-	// EpochSeconds is the wall time of each epoch.
-	EpochSeconds []float64
+	// EpochSeconds is the wall time of each epoch, EpochLoss its mean
+	// training loss.
+	EpochSeconds, EpochLoss []float64
+	// BWOEpoch is the first epoch trained with binary weight optimisation
+	// (0: none).
+	BWOEpoch int
 	// Workers is the worker count that EpochSeconds was measured with.
 	Workers int
 	// WeightBits is the storage of all weights as the integer model holds
@@ -164,11 +203,15 @@ type SurrogateReport struct {
 type LayerEstimate struct {
 	Layer   int // index in Net.Layers
 	Weights int
+	// Epoch is the epoch after which the estimate was made: the one that
+	// binarized the layer, or the last one for a full-precision layer.
+	Epoch int
 	// Drop is the validation accuracy lost (fraction) when this layer
-	// alone was binarized; WeightError the relative L2 error
-	// ‖W − α·sign(W)‖/‖W‖ of binarizing it, both at estimate time.
-	Drop, WeightError float64
-	Binary            bool
+	// alone was binarized, StdErr its standard error (the validation
+	// set's sampling noise); WeightError the relative L2 error
+	// ‖W − α·sign(W)‖/‖W‖ of binarizing it, all at estimate time.
+	Drop, StdErr, WeightError float64
+	Binary                    bool
 }
 
 // StorageSaved is the fraction of weight storage that binarization saved
@@ -347,6 +390,9 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 	}
 	scale := float32(0)
 	labels := make([][]uint8, lp.workers)
+	shardLoss := make([]float64, lp.shards())
+	var epochLoss float64
+	var epochSamples int
 	err := lp.run(ctx, func(mb *minibatch) {
 		if cfg.Shift > 0 {
 			for b := range mb.Samples {
@@ -370,8 +416,14 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 		}
 		loss, right := p.softmaxLoss(labels[wk], scale)
 		p.backward(&psp, grads[sh], len(idx))
+		shardLoss[sh] = loss
 		return loss, right
 	}, func(mb *minibatch) {
+		for sh := 0; sh < mb.Shards; sh++ {
+			epochLoss += shardLoss[sh]
+		}
+		epochSamples += len(mb.Samples)
+		bwo := s.Report.BWOEpoch > 0 && mb.Epoch >= s.Report.BWOEpoch
 		g0 := grads[0]
 		for sh := 1; sh < mb.Shards; sh++ {
 			g := grads[sh]
@@ -397,12 +449,15 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 			if !l.HasWeights() {
 				continue
 			}
-			if l.Binary {
-				if i == last {
-					steGrad(s.Latent[i], alpha[i][:1], g0.w[i], len(s.Latent[i]))
-				} else {
-					steGrad(s.Latent[i], alpha[i], g0.w[i], l.FanIn())
-				}
+			switch {
+			case l.Binary && bwo:
+				// The step below adjusts the binary weight, which
+				// becomes the full-precision weight.
+				copy(s.Latent[i], sp.w[i])
+			case l.Binary && i == last:
+				steGrad(s.Latent[i], alpha[i][:1], g0.w[i], len(s.Latent[i]))
+			case l.Binary:
+				steGrad(s.Latent[i], alpha[i], g0.w[i], l.FanIn())
 			}
 			opt[i].step(s.Latent[i], g0.w[i], lr, mb.T, l.Binary)
 			if s.Gamma[i] != nil {
@@ -413,9 +468,16 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 		optBias.step(s.Bias, g0.bias, lr, mb.T, false)
 	}, func(epoch int, seconds float64) error {
 		s.Report.EpochSeconds = append(s.Report.EpochSeconds, seconds)
-		if epoch == cfg.EstimatorEpochs && cfg.BinarizeTolerance >= 0 {
-			return s.estimate(ctx, valSet, cfg.Workers)
+		s.Report.EpochLoss = append(s.Report.EpochLoss, epochLoss/float64(epochSamples))
+		epochLoss, epochSamples = 0, 0
+		if cfg.BinarizeTolerance >= 0 && epoch >= cfg.EstimatorEpochs && epoch < cfg.Epochs && s.Report.BWOEpoch == 0 {
+			// The end of an epoch runs whole, as a minibatch does, so
+			// that a run stopped in its last minibatch still saves it.
+			if err := s.estimate(context.Background(), valSet, cfg.Workers, epoch); err != nil {
+				return err
+			}
 		}
+		s.bottleneck(epoch)
 		return nil
 	})
 	if err != nil {
@@ -428,6 +490,38 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 	s.Report.ValAccuracy = acc
 	s.storage()
 	return s, nil
+}
+
+// bottleneck starts binary weight optimisation (WeightBWO) after epoch if
+// training has reached its bottleneck: some layer is binary, the epoch is
+// at least the second since the estimator last binarized a layer (the
+// first is compared with, as its loss includes the jump that binarizing
+// caused), and its mean training loss fell by less than BWOPlateau of the
+// previous epoch's. The estimator binarizes no more layers after that.
+func (s *SurrogateNet) bottleneck(epoch int) {
+	cfg := &s.Config
+	if cfg.WeightUpdate != WeightBWO || s.Report.BWOEpoch > 0 || epoch == cfg.Epochs {
+		return
+	}
+	binarized := 0 // the epoch after which the last layer was binarized
+	for _, e := range s.Report.Layers {
+		if e.Binary {
+			binarized = max(binarized, e.Epoch)
+		}
+	}
+	loss := s.Report.EpochLoss
+	if binarized == 0 || epoch < binarized+2 {
+		return
+	}
+	prev, cur := loss[epoch-2], loss[epoch-1]
+	if prev-cur >= cfg.BWOPlateau*prev {
+		return
+	}
+	s.Report.BWOEpoch = epoch + 1
+	if cfg.Log != nil {
+		cfg.Log(fmt.Sprintf("bottleneck: training loss %.4f after %.4f (%.1f%% lower, under %.1f%%) → binary weight optimisation from epoch %d",
+			cur, prev, 100*(prev-cur)/prev, 100*cfg.BWOPlateau, epoch+1))
+	}
 }
 
 // surrogateMeta is the part of a SurrogateNet's training state that a
@@ -464,39 +558,63 @@ func (m surrogateMeta) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// estimate is the accuracy-loss estimator: it measures the validation
-// accuracy with every layer full precision and with each weight layer alone
-// binarized (batch statistics, so that batch norm adapts to the binary
-// weights as it will in training), and binarizes, for the rest of training,
-// the layers whose loss is within the tolerance.
-func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers int) error {
-	full, err := s.accuracy(ctx, val, workers, true)
+// estimate is the accuracy-loss estimator, run after epoch: it classifies
+// the validation set with the net as it is and with each full-precision
+// weight layer alone binarized (batch statistics, so that batch norm adapts
+// to the binary weights as it will in training), and binarizes, for the
+// rest of training, the layers whose accuracy drop is within the tolerance.
+// It reports each drop's standard error, that of a paired difference of two
+// accuracies on the same n samples, √(b + c − (b − c)²/n)/n, with b the
+// samples that only the net as it is classifies right and c those that
+// only the binarized one does.
+func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, epoch int) error {
+	full, err := s.correct(ctx, val, workers, true)
 	if err != nil {
 		return err
 	}
-	s.Report.FullPrecisionAccuracy = full
-	s.Report.Layers = nil
+	n := float64(val.Len())
+	s.Report.FullPrecisionAccuracy = float64(countTrue(full)) / n
+	if s.Report.Layers == nil {
+		for i := range s.Net.Layers {
+			if s.Net.Layers[i].HasWeights() {
+				s.Report.Layers = append(s.Report.Layers, LayerEstimate{Layer: i, Weights: len(s.Latent[i])})
+			}
+		}
+	}
 	var chosen []int
-	for i := range s.Net.Layers {
+	for k := range s.Report.Layers {
+		i := s.Report.Layers[k].Layer
 		l := &s.Net.Layers[i]
-		if !l.HasWeights() {
+		if l.Binary {
 			continue
 		}
 		l.Binary = true
-		acc, err := s.accuracy(ctx, val, workers, true)
+		bin, err := s.correct(ctx, val, workers, true)
 		l.Binary = false
 		if err != nil {
 			return err
 		}
-		e := LayerEstimate{Layer: i, Weights: len(s.Latent[i]), Drop: full - acc, WeightError: s.binarizeError(i)}
+		var onlyFull, onlyBin float64
+		for j, f := range full {
+			switch {
+			case f && !bin[j]:
+				onlyFull++
+			case bin[j] && !f:
+				onlyBin++
+			}
+		}
+		e := LayerEstimate{Layer: i, Weights: len(s.Latent[i]), Epoch: epoch, Drop: (onlyFull - onlyBin) / n,
+			StdErr:      math.Sqrt(max(0, onlyFull+onlyBin-(onlyFull-onlyBin)*(onlyFull-onlyBin)/n)) / n,
+			WeightError: s.binarizeError(i)}
 		e.Binary = e.Drop <= s.Config.BinarizeTolerance
 		if e.Binary {
 			chosen = append(chosen, i)
 		}
-		s.Report.Layers = append(s.Report.Layers, e)
+		s.Report.Layers[k] = e
 		if s.Config.Log != nil {
-			s.Config.Log(fmt.Sprintf("estimator: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f points), weight error %.3f → %s",
-				i+1, l.Kind, e.Weights, 100*acc, -100*e.Drop, e.WeightError, map[bool]string{true: "binary", false: "full precision"}[e.Binary]))
+			s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f ± %.2f points), weight error %.3f → %s",
+				epoch, i+1, l.Kind, e.Weights, 100*(s.Report.FullPrecisionAccuracy-e.Drop), -100*e.Drop, 100*e.StdErr, e.WeightError,
+				map[bool]string{true: "binary", false: "full precision"}[e.Binary]))
 		}
 	}
 	for _, i := range chosen {
@@ -566,6 +684,33 @@ func (s *SurrogateNet) accuracy(ctx context.Context, data *dataset.Set, workers 
 		return 0, fmt.Errorf("surrogate accuracy: %w", err)
 	}
 	return float64(right) / float64(data.Len()), nil
+}
+
+// correct says which samples of data the real-valued net classifies right
+// (batch statistics or running ones), on workers goroutines.
+func (s *SurrogateNet) correct(ctx context.Context, data *dataset.Set, workers int, batch bool) ([]bool, error) {
+	classes := s.Net.Classes()
+	ok := make([]bool, data.Len())
+	_, err := s.forEachShard(ctx, data, workers, s.params(batch), func(p *spass, first, n int) {
+		logits := p.act[len(s.Net.Layers)]
+		for b := 0; b < n; b++ {
+			ok[first+b] = countRight(logits[b*classes:(b+1)*classes], classes, data.Labels[first+b:first+b+1]) == 1
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("surrogate estimator: %w", err)
+	}
+	return ok, nil
+}
+
+func countTrue(v []bool) int {
+	n := 0
+	for _, b := range v {
+		if b {
+			n++
+		}
+	}
+	return n
 }
 
 // forEachShard runs data forward in shards of surrogateShard samples on

@@ -2,8 +2,11 @@ package train
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -239,18 +242,32 @@ func TestSurrogateFolding(t *testing.T) {
 }
 
 // TestSurrogateDeterministic trains with 1, 2 and 3 workers (augmentation,
-// the estimator and a short last minibatch included) and requires
-// identical parameters.
+// the estimator and a short last minibatch included; with the straight-
+// through estimator, and with binary weight optimisation from epoch 4) and
+// requires identical parameters.
 func TestSurrogateDeterministic(t *testing.T) {
 	in := model.Shape{C: 1, H: 8, W: 8}
 	data := synthetic(in, 3, 90, 5)
 	net := mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in)
+	for _, cfg := range []SurrogateConfig{
+		{Timesteps: 2, Epochs: 2, Batch: 40, LR: 1e-2, Seed: 6, BinarizeTolerance: 0.05, Shift: 1},
+		{Timesteps: 2, Epochs: 4, Batch: 40, LR: 1e-2, Seed: 6, BinarizeTolerance: 1, Shift: 1, WeightUpdate: WeightBWO, BWOPlateau: 1},
+	} {
+		deterministicSurrogate(t, net, data, cfg)
+	}
+}
+
+func deterministicSurrogate(t *testing.T, net Net, data *dataset.Set, cfg SurrogateConfig) {
+	t.Helper()
 	var first *SurrogateNet
 	for _, workers := range []int{1, 2, 3} {
-		s, err := TrainSurrogate(context.Background(), net, data, data.Slice(40), SurrogateConfig{Timesteps: 2, Epochs: 2, Batch: 40, LR: 1e-2,
-			Seed: 6, Workers: workers, BinarizeTolerance: 0.05, Shift: 1})
+		cfg.Workers = workers
+		s, err := TrainSurrogate(context.Background(), net, data, data.Slice(40), cfg)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if cfg.WeightUpdate == WeightBWO && s.Report.BWOEpoch != 4 {
+			t.Fatalf("workers %d: BWO from epoch %d, want 4", workers, s.Report.BWOEpoch)
 		}
 		if first == nil {
 			first = s
@@ -267,7 +284,7 @@ func TestSurrogateDeterministic(t *testing.T) {
 				t.Errorf("workers %d: layer %d binary %v, 1 worker %v", workers, i, s.Net.Layers[i].Binary, first.Net.Layers[i].Binary)
 			}
 		}
-		if !slices.Equal(s.Bias, first.Bias) || s.Report.ValAccuracy != first.Report.ValAccuracy {
+		if !slices.Equal(s.Bias, first.Bias) || s.Report.ValAccuracy != first.Report.ValAccuracy || !slices.Equal(s.Report.EpochLoss, first.Report.EpochLoss) {
 			t.Errorf("workers %d: output bias or validation accuracy differ", workers)
 		}
 	}
@@ -288,6 +305,9 @@ func TestSurrogateConfigErrors(t *testing.T) {
 		{func(c *SurrogateConfig) { c.Coding = model.CodingTTFS }, "input coding"},
 		{func(c *SurrogateConfig) { c.Coding = model.CodingFrames; c.Timesteps = 3 }, "expects 3x4x4"},
 		{func(c *SurrogateConfig) { c.LR = math.NaN() }, "learning rate"},
+		{func(c *SurrogateConfig) { c.WeightUpdate = "sgd" }, `weight update "sgd"`},
+		{func(c *SurrogateConfig) { c.WeightUpdate, c.BinarizeTolerance = WeightBWO, -1 }, "bwo needs binary layers"},
+		{func(c *SurrogateConfig) { c.BWOPlateau = math.Inf(1) }, "bwo plateau"},
 	} {
 		cfg := ok
 		tt.mod(&cfg)
@@ -338,4 +358,124 @@ func (s *SurrogateNet) integerParams(m *model.Model) *sparams {
 		}
 	}
 	return sp
+}
+
+// mnistSplit is the 1000 MNIST images that every checkout has, cut into
+// 700 to train on and 300 to validate on.
+func mnistSplit(t *testing.T) (trainSet, val *dataset.Set) {
+	data := mnist(t, "test", 1000)
+	return data.Slice(700), &dataset.Set{Name: "val", Shape: data.Shape, Classes: data.Classes,
+		Images: data.Images[700*data.Shape.Size():], Labels: data.Labels[700:]}
+}
+
+// TestSurrogateBWO trains a small conv net on 700 MNIST images with every
+// layer binary and binary weight optimisation from the earliest bottleneck
+// (--bwo-plateau 1): the trigger fires after epoch 3, the training loss
+// keeps falling under BWO, the binary layers' full-precision weights then
+// sit on their binary values (relative error far below STE's), and the
+// model classifies held-out images well above chance.
+func TestSurrogateBWO(t *testing.T) {
+	trainSet, val := mnistSplit(t)
+	net := mustNet(t, "8c3p1-ap2-16c3p1-ap2-10", trainSet.Shape)
+	cfg := SurrogateConfig{Timesteps: 1, Epochs: 5, Batch: 32, LR: 5e-3, Seed: 1, Workers: 2, BinarizeTolerance: 1}
+	ste, _ := quickSurrogate(t, net, trainSet, val, cfg)
+	cfg.WeightUpdate, cfg.BWOPlateau = WeightBWO, 1
+	var logged []string
+	cfg.Log = func(s string) { logged = append(logged, s) }
+	bwo, _ := quickSurrogate(t, net, trainSet, val, cfg)
+	loss := bwo.Report.EpochLoss
+	t.Logf("losses STE %.4f, BWO %.4f; validation accuracy STE %.2f%%, BWO %.2f%%", ste.Report.EpochLoss, loss,
+		100*ste.Report.ValAccuracy, 100*bwo.Report.ValAccuracy)
+	if bwo.Report.BWOEpoch != 4 || ste.Report.BWOEpoch != 0 {
+		t.Fatalf("BWO from epoch %d (STE run: %d), want 4 (0)", bwo.Report.BWOEpoch, ste.Report.BWOEpoch)
+	}
+	if !strings.Contains(strings.Join(logged, "\n"), "binary weight optimisation from epoch 4") {
+		t.Errorf("log %q does not announce the bottleneck", logged)
+	}
+	if !slices.Equal(loss[:3], ste.Report.EpochLoss[:3]) {
+		t.Errorf("epochs before BWO differ from the STE run's: %v vs %v", loss[:3], ste.Report.EpochLoss[:3])
+	}
+	if !(loss[4] < loss[3] && loss[3] < loss[2]) {
+		t.Errorf("training loss per epoch %v: want it falling under BWO (epochs 4 and 5)", loss)
+	}
+	for _, e := range bwo.Report.Layers {
+		if !e.Binary {
+			t.Fatalf("layer %d not binary at tolerance 1", e.Layer)
+		}
+		if got, was := bwo.binarizeError(e.Layer), ste.binarizeError(e.Layer); got > 0.1 || got > was/3 {
+			t.Errorf("layer %d: weight error after BWO %.3f (STE %.3f), want the full-precision weights on the binary ones", e.Layer, got, was)
+		}
+	}
+	if bwo.Report.ValAccuracy < 0.7 {
+		t.Errorf("validation accuracy after BWO %.2f%%, want >= 70%%", 100*bwo.Report.ValAccuracy)
+	}
+}
+
+// TestSurrogateBWOResume stops a BWO run after the epoch whose bottleneck
+// started BWO and resumes it (with another worker count): the result is the
+// uninterrupted run's, bit for bit.
+func TestSurrogateBWOResume(t *testing.T) {
+	in := model.Shape{C: 1, H: 8, W: 8}
+	data := synthetic(in, 3, 60, 7)
+	run := func(ctx context.Context, ck Checkpoint, workers int, progress func(Progress)) (string, error) {
+		s, err := TrainSurrogate(ctx, mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in), data, data.Slice(30), SurrogateConfig{Timesteps: 2,
+			Epochs: 5, Batch: 16, LR: 5e-3, Seed: 3, Workers: workers, BinarizeTolerance: 1, WeightUpdate: WeightBWO, BWOPlateau: 1,
+			Checkpoint: ck, Progress: progress})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprint(s.Latent, s.Gamma, s.Beta, s.Mean, s.Var, s.Bias, s.Report.BWOEpoch, s.Report.EpochLoss, s.Report.ValAccuracy), nil
+	}
+	want, err := run(context.Background(), Checkpoint{}, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "ck")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := run(ctx, Checkpoint{Dir: dir}, 1, func(p Progress) {
+		if p.Epoch == 3 && p.Step == p.Steps {
+			cancel()
+		}
+	}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped run: error %v, want context.Canceled", err)
+	}
+	got, err := run(context.Background(), Checkpoint{Dir: dir, Resume: true}, 2, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want || !strings.Contains(want, "] 4 [") {
+		t.Errorf("resumed BWO run differs from the uninterrupted one (or BWO did not start at epoch 4):\n%s\n%s", got, want)
+	}
+}
+
+// TestSurrogateEstimatorDefaults runs the accuracy-loss estimator at the
+// default tolerance on a small MNIST case, after epochs 1 and 2 of 3: it
+// binarizes some layer but not all, by the documented rule (drop within
+// the tolerance), with the standard errors of a paired difference; a layer
+// left full precision was estimated again after epoch 2.
+func TestSurrogateEstimatorDefaults(t *testing.T) {
+	trainSet, val := mnistSplit(t)
+	net := mustNet(t, "8c3p1-ap2-16c3p1-ap2-32c3p1-gap-10", trainSet.Shape)
+	s, _ := quickSurrogate(t, net, trainSet, val, SurrogateConfig{Timesteps: 1, Epochs: 3, Batch: 32, LR: 5e-3, Seed: 1, Workers: 2,
+		BinarizeTolerance: 0.005})
+	binary := 0
+	for _, e := range s.Report.Layers {
+		t.Logf("layer %d: drop %.2f ± %.2f points after epoch %d, binary %v", e.Layer, 100*e.Drop, 100*e.StdErr, e.Epoch, e.Binary)
+		if !e.Binary && e.Epoch != 2 || e.Epoch < 1 || e.Epoch > 2 {
+			t.Errorf("layer %d (binary %v) last estimated after epoch %d", e.Layer, e.Binary, e.Epoch)
+		}
+		if e.Binary != (e.Drop <= 0.005) || e.Binary != s.Net.Layers[e.Layer].Binary {
+			t.Errorf("layer %d: %+v breaks the rule", e.Layer, e)
+		}
+		if e.Drop != 0 && !(e.StdErr > 0 && e.StdErr <= 1/math.Sqrt(300)) {
+			t.Errorf("layer %d: drop %v with standard error %v", e.Layer, e.Drop, e.StdErr)
+		}
+		if e.Binary {
+			binary++
+		}
+	}
+	if binary == 0 || binary == len(s.Report.Layers) {
+		t.Errorf("%d of %d layers binary at the default tolerance, want some but not all", binary, len(s.Report.Layers))
+	}
 }
