@@ -70,6 +70,9 @@ type trainJob struct {
 	// already cut to --train-samples and --eval-samples; nil for data
 	// sets that a method loads itself (nmnist).
 	Train, Test *dataset.Set
+	// EpochsRun counts the epochs this process trained: fewer than
+	// --epochs when it resumed a checkpoint.
+	EpochsRun int
 }
 
 // progress starts a progress bar on stderr (silent unless a terminal).
@@ -105,6 +108,7 @@ func (j *trainJob) epochLogger() func(train.Progress) {
 		}
 		bar.Add(1)
 		if p.Step == p.Steps {
+			j.EpochsRun++
 			bar.Finish()
 			fmt.Fprintf(j.Stdout, "epoch %2d/%d  loss %.4f  train accuracy %6.2f%%  %s\n",
 				p.Epoch, p.Epochs, p.Loss, 100*p.Accuracy, p.Elapsed.Round(time.Second))

@@ -133,8 +133,8 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 		return nil, nil, err
 	}
 	trainTime := time.Since(start)
-	perEpoch := trainTime.Seconds() / float64(job.epochs)
-	fmt.Fprintf(job.Stdout, "trained in %s (%.1f s per epoch with %d workers)\n", trainTime.Round(time.Second), perEpoch, job.workers)
+	perEpoch := trainTime.Seconds() / float64(max(job.EpochsRun, 1))
+	fmt.Fprintf(job.Stdout, "trained %d epochs in %s (%.1f s per epoch with %d workers)\n", job.EpochsRun, trainTime.Round(time.Second), perEpoch, job.workers)
 
 	m, err := tn.Model(job.datasetName + "-ttfs")
 	if err != nil {
