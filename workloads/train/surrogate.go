@@ -72,10 +72,10 @@ type SurrogateConfig struct {
 	// ALBSNN's binary weight optimisation once training reaches its
 	// bottleneck (see BWOPlateau).
 	WeightUpdate string `flag:"weight-update"`
-	// BWOPlateau is the bottleneck that starts BWO: at the end of an epoch
-	// after the estimator's epoch and the first epoch with binary layers,
-	// the mean training loss fell by less than this fraction of the
-	// previous epoch's (default 0.05; 1 starts BWO at the earliest epoch).
+	// BWOPlateau is the bottleneck that starts BWO: an epoch's mean
+	// training loss fell by less than this fraction of the previous
+	// epoch's (default 0.05; 1 starts BWO at the earliest epoch; see
+	// bottleneck).
 	BWOPlateau float64 `flag:"bwo-plateau"`
 	// Shift is a random translation of up to ±Shift pixels of each
 	// training sample (augmentation; 0 for none).
@@ -95,7 +95,7 @@ const (
 	// WeightBWO is ALBSNN's binary weight optimisation: once training
 	// reaches its bottleneck, every step adjusts the binary weight α·sign(W)
 	// directly by Adam with the gradient with respect to it, and the
-	// adjusted binary weight becomes the full-precision weight (bwoStep).
+	// adjusted binary weight becomes the full-precision weight.
 	WeightBWO = "bwo"
 )
 
