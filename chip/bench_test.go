@@ -55,7 +55,7 @@ func BenchmarkInfer(b *testing.B) {
 }
 
 // TestStepDoesNotAllocate keeps the functional pass allocation-free once a
-// worker is warm: every stage's step at every timestep, with ideal devices
+// worker is warm: every layer's step at every timestep, with ideal devices
 // and with read noise (whose reads go through the event sampler).
 func TestStepDoesNotAllocate(t *testing.T) {
 	m, x := net28()
@@ -66,13 +66,13 @@ func TestStepDoesNotAllocate(t *testing.T) {
 		c, w := warmWorker(t, cfg, m, x, T)
 		allocs := testing.AllocsPerRun(10, func() {
 			for step := 0; step < T; step++ {
-				for si := range c.stages {
-					w.step(si, step, model.Hooks{})
+				for layerIdx := range c.layers {
+					w.step(layerIdx, step, model.Hooks{})
 				}
 			}
 		})
 		if allocs != 0 {
-			t.Errorf("read noise σ = %v: %v allocations per %d timesteps of every stage", sigma, allocs, T)
+			t.Errorf("read noise σ = %v: %v allocations per %d timesteps of every layer", sigma, allocs, T)
 		}
 	}
 }
@@ -122,24 +122,24 @@ func BenchmarkFunctional(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := c.NewWorker()
-	inputs := make([][][]uint8, len(c.stages))
+	inputs := make([][][]uint8, len(c.layers))
 	for i := 0; i < data.Len(); i++ {
 		w.Infer(data.Image(i), uint64(i), m.Timesteps, model.Hooks{Step: func(int, []int64) {
-			for si := range c.stages {
-				inputs[si] = append(inputs[si], append([]uint8(nil), w.st[si].in...))
+			for layerIdx := range c.layers {
+				inputs[layerIdx] = append(inputs[layerIdx], append([]uint8(nil), w.st[layerIdx].in...))
 			}
 		}})
 	}
-	for si := range c.stages {
-		s, ss := &c.stages[si], &w.st[si]
+	for layerIdx := range c.layers {
+		s, ss := &c.layers[layerIdx], &w.st[layerIdx]
 		slices := max(s.lm.WeightBits-1, 1)
 		b.Run(s.lm.Name, func(b *testing.B) {
 			var synops int64
 			k := 0
 			for b.Loop() {
-				copy(ss.in, inputs[si][k%len(inputs[si])])
+				copy(ss.in, inputs[layerIdx][k%len(inputs[layerIdx])])
 				k++
-				w.compute(si)
+				w.compute(layerIdx)
 				synops += ss.counters.CellReads / int64(2*slices)
 			}
 			b.ReportMetric(float64(synops)/b.Elapsed().Seconds(), "synops/s")

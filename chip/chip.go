@@ -23,10 +23,16 @@ import (
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
-// stage is one weight layer in hardware: read-only after New, shared by
+// hwLayer is one weight layer in hardware: read-only after New, shared by
 // every worker. Its wiring (tiles, homes, partial-sum and spike flows, the
 // input scatter) is the mapper's netlist.
-type stage struct {
+//
+// Indices in this package: layerIdx into Chip.layers (the placement's
+// weight layers, in order; each worker keeps a layerState and a slotLayer
+// per layer) and, within a layer's netlist, tileIdx into Tiles, homeIdx
+// into Homes, pairIdx into Pairs and flowIdx into SpikeFlows; the values
+// of Tiles and Homes are mesh tile numbers.
+type hwLayer struct {
 	lm      *mapper.LayerMap
 	nl      *mapper.LayerNet
 	layer   *model.Layer
@@ -48,7 +54,7 @@ type Chip struct {
 	eventNeurons bool
 	m            *model.Model
 	placement    *mapper.Placement
-	stages       []stage
+	layers       []hwLayer
 	seed         uint64
 }
 
@@ -69,7 +75,7 @@ func New(cfg *arch.Config, m *model.Model, seed uint64) (*Chip, error) {
 // the chip.
 func Build(cfg *arch.Config, nl *mapper.Netlist, m *model.Model, seed uint64) (*Chip, error) {
 	pl := nl.Placement
-	c := &Chip{cfg: cfg, eventNeurons: cfg.Neuron.Update == "event", m: m, placement: pl, stages: make([]stage, len(pl.Layers)), seed: seed}
+	c := &Chip{cfg: cfg, eventNeurons: cfg.Neuron.Update == "event", m: m, placement: pl, layers: make([]hwLayer, len(pl.Layers)), seed: seed}
 	params := crossbar.Params{
 		Rows: cfg.Crossbar.Rows, Cols: cfg.Crossbar.Cols, RowsPerRead: cfg.Crossbar.RowsPerRead,
 		ADCBits: cfg.Crossbar.ADCBits, ColsPerADC: cfg.Crossbar.ColsPerADC,
@@ -81,10 +87,10 @@ func Build(cfg *arch.Config, nl *mapper.Netlist, m *model.Model, seed uint64) (*
 		OnOffRatio: d.OnOffRatio, Levels: d.Levels, VariationSigma: d.VariationSigma, ReadNoiseSigma: d.ReadNoiseSigma,
 		StuckAtOffRate: d.StuckAtOffRate, StuckAtOnRate: d.StuckAtOnRate, IRDrop: d.IRDrop,
 	}
-	for si := range pl.Layers {
-		c.stages[si].nl = &nl.Nets[si]
-		if err := c.build(si, params, dev); err != nil {
-			return nil, fmt.Errorf("chip: layer %q: %w", pl.Layers[si].Name, err)
+	for layerIdx := range pl.Layers {
+		c.layers[layerIdx].nl = &nl.Nets[layerIdx]
+		if err := c.build(layerIdx, params, dev); err != nil {
+			return nil, fmt.Errorf("chip: layer %q: %w", pl.Layers[layerIdx].Name, err)
 		}
 	}
 	return c, nil
@@ -99,16 +105,16 @@ func (c *Chip) Config() *arch.Config { return c.cfg }
 // Model is the network on the chip.
 func (c *Chip) Model() *model.Model { return c.m }
 
-// build programs stage si's crossbars and sets up its neuron units.
-func (c *Chip) build(si int, params crossbar.Params, dev crossbar.Device) error {
-	lm := &c.placement.Layers[si]
+// build programs layer layerIdx's crossbars and sets up its neuron units.
+func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) error {
+	lm := &c.placement.Layers[layerIdx]
 	l := &c.m.Layers[lm.Layer]
-	st := &c.stages[si]
+	st := &c.layers[layerIdx]
 	st.lm, st.layer, st.inShape = lm, l, l.In
 	fan := lm.FanIn
 	for bi, b := range lm.Blocks {
 		// Each array draws from its own stream of the chip's seed.
-		rng := rand.New(rand.NewPCG(c.seed, uint64(si)<<32|uint64(bi)))
+		rng := rand.New(rand.NewPCG(c.seed, uint64(layerIdx)<<32|uint64(bi)))
 		arr, err := crossbar.Program(params, dev, rng, b.Rows(), b.Outputs(), lm.WeightBits, func(o, r int) int8 {
 			return l.Weights[(b.OutLo+o)*fan+b.RowLo+r]
 		})

@@ -174,7 +174,7 @@ func TestGoldenEquivalenceTTFS(t *testing.T) {
 		}
 		res := golden(t, c, m, testmodel.Sample(rng, m), 16)
 		for li, l := range res.Layers {
-			if n := c.stages[li].neurons.Neurons(); l.Neuron.Spikes > int64(n) {
+			if n := c.layers[li].neurons.Neurons(); l.Neuron.Spikes > int64(n) {
 				t.Fatalf("layer %s fired %d spikes with %d fire-once neurons", l.Name, l.Neuron.Spikes, n)
 			}
 		}

@@ -29,16 +29,16 @@ type Result struct {
 	Decision int
 }
 
-// record is the activity of one stage at one timestep, replayed by the
+// record is the activity of one layer at one timestep, replayed by the
 // timing pass.
 type record struct {
-	tileCycles []int64 // per stage tile: busiest block's crossbar cycles
+	tileCycles []int64 // per layer tile: busiest block's crossbar cycles
 	psumVals   []int64 // per (tile, home) pair: partial sums sent over the network
 	spikeCount []int64 // per flow set: spikes of neurons with those destinations
 }
 
-// stageState is a worker's private state for one stage.
-type stageState struct {
+// layerState is a worker's private state for one layer.
+type layerState struct {
 	in, prevIn []uint8 // crossbar input values this and last timestep
 	memo       bool    // acc and lastCounters are valid for prevIn
 	acc        []int64 // input current, position-major
@@ -58,9 +58,9 @@ type stageState struct {
 	// the last computed timestep: their neurons receive input.
 	posInput bitvec.Vec
 	lastRec  record
-	// recs is a ring of the last len(stages) timesteps' records: the
+	// recs is a ring of the last len(layers) timesteps' records: the
 	// timing pass runs slot t right after the functional pass of
-	// timestep t and reads stage si's record of timestep t−si, so memory
+	// timestep t and reads layer layerIdx's record of timestep t−layerIdx, so memory
 	// does not grow with the timesteps.
 	recs  []record
 	stats LayerStats
@@ -69,12 +69,12 @@ type stageState struct {
 // Worker runs samples on a chip; each goroutine needs its own.
 type Worker struct {
 	c       *Chip
-	st      []stageState
+	st      []layerState
 	scratch crossbar.Scratch
 	eng     sim.Engine
 	net     noc.Network
 	input   []uint8
-	// flowCount is per spike flow of a stage, for source replication.
+	// flowCount is per spike flow of a layer, for source replication.
 	flowCount []int64
 	dst       [1]int // a one-tile destination list
 	// counts are the output layer's spikes per neuron, for a model read
@@ -82,10 +82,10 @@ type Worker struct {
 	counts []int64
 	// spikeAt is each input's spike time (-1: never), for TTFS coding.
 	spikeAt []int
-	// timing-pass state: per stage, the slot being timed; cycles so far
+	// timing-pass state: per layer, the slot being timed; cycles so far
 	// and the cycle the next slot starts at
-	slot []slotStage
-	hs   []*stageHandlers
+	slot []slotLayer
+	hs   []*layerHandlers
 	// obs sees the timing pass; nil: nobody.
 	obs Observer
 	// exit is the early exit of rate-coded samples (SetEarlyExit).
@@ -97,10 +97,10 @@ type Worker struct {
 // NewWorker prepares a worker with its own network (the model arch.toml's
 // noc.model chooses).
 func (c *Chip) NewWorker() *Worker {
-	w := &Worker{c: c, st: make([]stageState, len(c.stages)), net: noc.New(c.cfg)}
-	for si := range c.stages {
-		s := &c.stages[si]
-		ss := &w.st[si]
+	w := &Worker{c: c, st: make([]layerState, len(c.layers)), net: noc.New(c.cfg)}
+	for layerIdx := range c.layers {
+		s := &c.layers[layerIdx]
+		ss := &w.st[layerIdx]
 		ss.in = make([]uint8, s.inShape.Size())
 		ss.prevIn = make([]uint8, s.inShape.Size())
 		ss.acc = make([]int64, s.lm.Positions*s.lm.Outputs)
@@ -112,7 +112,7 @@ func (c *Chip) NewWorker() *Worker {
 		ss.blockCyc = make([]int64, len(s.arrays))
 		ss.blockVals = make([]int64, len(s.arrays))
 		ss.lastRec = newRecord(s)
-		ss.recs = make([]record, len(c.stages))
+		ss.recs = make([]record, len(c.layers))
 		for i := range ss.recs {
 			ss.recs[i] = newRecord(s)
 		}
@@ -123,11 +123,11 @@ func (c *Chip) NewWorker() *Worker {
 	if c.m.Input.Coding == model.CodingTTFS {
 		w.spikeAt = make([]int, c.m.Input.Shape.Size())
 	}
-	w.slot = make([]slotStage, len(c.stages))
+	w.slot = make([]slotLayer, len(c.layers))
 	return w
 }
 
-func newRecord(s *stage) record {
+func newRecord(s *hwLayer) record {
 	return record{
 		tileCycles: make([]int64, len(s.nl.Tiles)),
 		psumVals:   make([]int64, len(s.nl.Pairs)),
@@ -146,32 +146,32 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 	w.input = sample
 	if w.c.m.SpikeReadout() {
 		if w.counts == nil {
-			w.counts = make([]int64, w.c.stages[len(w.c.stages)-1].neurons.Neurons())
+			w.counts = make([]int64, w.c.layers[len(w.c.layers)-1].neurons.Neurons())
 		}
 		clear(w.counts)
 	}
 	// The tag keeps the noise streams apart from the arrays' device
-	// streams, which are (seed, stage<<32 | block).
+	// streams, which are (seed, layer<<32 | block).
 	w.scratch.Reseed(w.c.seed^noiseTag, key)
 	for i := range w.spikeAt {
 		w.spikeAt[i] = model.SpikeTime(int(sample[i]), w.c.m.Input.Bits, w.c.m.Input.Window)
 	}
-	for si := range w.st {
-		ss := &w.st[si]
+	for layerIdx := range w.st {
+		ss := &w.st[layerIdx]
 		clear(ss.v)
 		clear(ss.done)
 		ss.memo = false
-		ss.stats = LayerStats{Name: w.c.stages[si].lm.Name}
+		ss.stats = LayerStats{Name: w.c.layers[layerIdx].lm.Name}
 	}
 	w.startTiming()
 	decision := 0
 	fired := false     // a first-spike output fired
 	lead, run := -1, 0 // the early exit's leader and its run of steps
 	for t := 0; t < T; t++ {
-		for si := range w.c.stages {
-			w.step(si, t, h)
+		for layerIdx := range w.c.layers {
+			w.step(layerIdx, t, h)
 		}
-		// Every stage's record of timestep t−si is in: time slot t.
+		// Every layer's record of timestep t−layerIdx is in: time slot t.
 		w.runSlot(t, t+1)
 		last := &w.st[len(w.st)-1]
 		if w.counts != nil {
@@ -207,17 +207,17 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 	last := &w.st[len(w.st)-1]
 	res := Result{Class: w.c.m.Class(last.v, w.counts, last.spikes, fired), Potentials: append([]int64(nil), last.v...),
 		Counts: append([]int64(nil), w.counts...), Cycles: cycles, NoC: nocStats, NoCErr: nocErr, Decision: decision}
-	for si := range w.st {
-		res.Layers = append(res.Layers, w.st[si].stats)
+	for layerIdx := range w.st {
+		res.Layers = append(res.Layers, w.st[layerIdx].stats)
 	}
 	return res
 }
 
-// step is the functional pass of stage si at timestep t.
-func (w *Worker) step(si, t int, h model.Hooks) {
-	s := &w.c.stages[si]
-	ss := &w.st[si]
-	w.loadInput(si, t)
+// step is the functional pass of layer layerIdx at timestep t.
+func (w *Worker) step(layerIdx, t int, h model.Hooks) {
+	s := &w.c.layers[layerIdx]
+	ss := &w.st[layerIdx]
+	w.loadInput(layerIdx, t)
 	rec := &ss.recs[t%len(ss.recs)]
 	// A fire-once layer skips reads for neurons that have fired, so the
 	// same input need not cost the same: it is always computed.
@@ -226,7 +226,7 @@ func (w *Worker) step(si, t int, h model.Hooks) {
 		// charge the same operations again.
 		copyRecord(rec, &ss.lastRec)
 	} else {
-		w.compute(si)
+		w.compute(layerIdx)
 		if w.c.eventNeurons {
 			markInputs(s, ss)
 		}
@@ -235,8 +235,8 @@ func (w *Worker) step(si, t int, h model.Hooks) {
 		clear(rec.tileCycles)
 		clear(rec.psumVals)
 		for bi, b := range s.lm.Blocks {
-			ti := s.nl.TileOf[bi]
-			rec.tileCycles[ti] = max(rec.tileCycles[ti], ss.blockCyc[bi])
+			tileIdx := s.nl.TileOf[bi]
+			rec.tileCycles[tileIdx] = max(rec.tileCycles[tileIdx], ss.blockCyc[bi])
 			if b.Tile != s.lm.Home[b.Group] {
 				rec.psumVals[s.nl.PairOf[bi]] += ss.blockVals[bi]
 			}
@@ -276,12 +276,12 @@ func (w *Worker) step(si, t int, h model.Hooks) {
 	}
 }
 
-// loadInput fills the stage's input values: the sample for the first
-// stage, else the source stage's spikes of this timestep, summed over the
+// loadInput fills the layer's input values: the sample for the first
+// layer, else the source layer's spikes of this timestep, summed over the
 // pool window if there is one.
-func (w *Worker) loadInput(si, t int) {
-	s := &w.c.stages[si]
-	ss := &w.st[si]
+func (w *Worker) loadInput(layerIdx, t int) {
+	s := &w.c.layers[layerIdx]
+	ss := &w.st[layerIdx]
 	if s.lm.Source < 0 {
 		// A constant input is the same every timestep; frame coding
 		// reads frame t, and zeros once the frames run out.
@@ -312,10 +312,10 @@ func (w *Worker) loadInput(si, t int) {
 	}
 }
 
-// compute reads every block of stage si at every output position.
-func (w *Worker) compute(si int) {
-	s := &w.c.stages[si]
-	ss := &w.st[si]
+// compute reads every block of layer layerIdx at every output position.
+func (w *Worker) compute(layerIdx int) {
+	s := &w.c.layers[layerIdx]
+	ss := &w.st[layerIdx]
 	w.scatterPlanes(s, ss)
 	clear(ss.acc)
 	ss.counters = crossbar.Counters{}
@@ -346,7 +346,7 @@ func (w *Worker) compute(si int) {
 
 // scatterPlanes sets, for every non-zero input value, its bits in the
 // planes of every (position, row split) that reads it.
-func (w *Worker) scatterPlanes(s *stage, ss *stageState) {
+func (w *Worker) scatterPlanes(s *hwLayer, ss *layerState) {
 	clear(ss.planeBuf)
 	bitsIn, sw := s.lm.InputBits, s.splitWords
 	for e, v := range ss.in {
@@ -380,7 +380,7 @@ func allDone(done bitvec.Vec, pos, positions, lo, hi int) bool {
 
 // markInputs sets in ss.posInput the output positions whose input
 // bit-planes (every row split, every bit) have a driven row.
-func markInputs(s *stage, ss *stageState) {
+func markInputs(s *hwLayer, ss *layerState) {
 	ss.posInput.Clear()
 	per := s.lm.RowSplits * s.lm.InputBits * s.splitWords
 	for pos := 0; pos < s.lm.Positions; pos++ {
