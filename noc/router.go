@@ -52,8 +52,6 @@ type flit struct {
 	head, tail bool
 }
 
-const never = sim.Cycle(1<<63 - 1)
-
 // evalRouter runs one cycle of router r: route computation and VC
 // allocation for the packets at the front of their input VCs (allocVCs),
 // then switch allocation (allocSwitch), and the winners cross the switch

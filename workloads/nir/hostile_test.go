@@ -54,15 +54,15 @@ func TestEmptyGraph(t *testing.T) {
 	}
 }
 
-// decodeAlloc decodes b and returns the graph, the error and the bytes
-// allocated meanwhile.
-func decodeAlloc(b []byte) (*Graph, error, uint64) {
+// decodeAlloc decodes b and returns the graph, the bytes allocated
+// meanwhile and the error.
+func decodeAlloc(b []byte) (*Graph, uint64, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	g, err := Decode(bytes.NewReader(b), int64(len(b)))
 	runtime.ReadMemStats(&after)
-	return g, err, after.TotalAlloc - before.TotalAlloc
+	return g, after.TotalAlloc - before.TotalAlloc, err
 }
 
 // linearFile writes Input [n] → Linear [1, n] → Output [1], with extra
@@ -112,7 +112,7 @@ func linearFile(t *testing.T, n int, extra map[string][]float64) []byte {
 // type has (here 1 MB on the Input node) are never read.
 func TestDecodeReadsOnlyWhatImportUses(t *testing.T) {
 	b := linearFile(t, 4, map[string][]float64{"junk": make([]float64, 1<<17)})
-	g, err, alloc := decodeAlloc(b)
+	g, alloc, err := decodeAlloc(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +126,7 @@ func TestDecodeReadsOnlyWhatImportUses(t *testing.T) {
 // read.
 func TestDecodeChecksShapesFirst(t *testing.T) {
 	b := linearFile(t, model.MaxDim+1, nil)
-	_, err, alloc := decodeAlloc(b)
+	_, alloc, err := decodeAlloc(b)
 	if err == nil || !strings.Contains(err.Error(), `node "fc" (Linear): weight has shape [1 1048577]: dimension 1048577 is more than the 1048576 that nmsim's models allow`) || alloc > 1<<20 {
 		t.Errorf("error %v after %d bytes allocated", err, alloc)
 	}
