@@ -34,6 +34,8 @@ type trainCommand struct {
 	workers      int
 	evalSamples  int
 	trainSamples int
+	valSamples   int
+	shift        int
 	out          string
 	name         string
 	jsonOut      string
@@ -91,6 +93,21 @@ func (j *trainJob) parseNet(shape model.Shape, classes int) (train.Net, error) {
 		return train.Net{}, fmt.Errorf("--net %q ends in %d outputs but %s has %d classes", j.net, net.Classes(), j.datasetName, classes)
 	}
 	return net, nil
+}
+
+// holdOut splits the last n samples of set off as a validation set (none
+// when n is 0).
+func holdOut(set *dataset.Set, n int) (train, val *dataset.Set, err error) {
+	if n == 0 {
+		return set, nil, nil
+	}
+	if n >= set.Len() {
+		return nil, nil, fmt.Errorf("--val-samples %d leaves no training samples of %d", n, set.Len())
+	}
+	k := set.Len() - n
+	val = &dataset.Set{Name: set.Name + "-val", Shape: set.Shape, Classes: set.Classes,
+		Images: set.Images[k*set.Shape.Size():], Labels: set.Labels[k:]}
+	return set.Slice(k), val, nil
 }
 
 // checkpoint is the training state's checkpoint (--checkpoint, --resume).
@@ -171,6 +188,8 @@ func (c *trainCommand) flags(w io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.workers, "workers", runtime.NumCPU(), "worker goroutines (results do not depend on it)")
 	fs.IntVar(&c.evalSamples, "eval-samples", 0, "test samples to evaluate on (0 = all)")
 	fs.IntVar(&c.trainSamples, "train-samples", 0, "training samples to use (0 = all; for quick tests)")
+	fs.IntVar(&c.valSamples, "val-samples", 0, "(surrogate, ttfs) the last this many training samples are held out as a validation set: surrogate's estimator uses it (0: the first 2000 training samples, not held out); ttfs evaluates on it instead of the test set")
+	fs.IntVar(&c.shift, "shift", 0, "(surrogate, ttfs) random translation of training samples by up to this many pixels (augmentation)")
 	fs.StringVar(&c.out, "o", "model.bin", "where to write the model")
 	fs.StringVar(&c.name, "name", "", "model name (default: the -o file's name without its extension)")
 	fs.StringVar(&c.jsonOut, "json", "", "also write the results as JSON to this file")
@@ -205,6 +224,8 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 		flagRule{"--batch", c.batch, c.batch >= 1, "≥ 1"},
 		flagRule{"--eval-samples", c.evalSamples, c.evalSamples >= 0, "≥ 0 (0: all)"},
 		flagRule{"--train-samples", c.trainSamples, c.trainSamples >= 0, "≥ 0 (0: all)"},
+		flagRule{"--val-samples", c.valSamples, c.valSamples >= 0, "≥ 0"},
+		flagRule{"--shift", c.shift, c.shift >= 0 && c.shift <= 127, "in 0..127"},
 		flagRule{"-o", `""`, c.out != "", "the model file to write"},
 	)
 	if err == nil && c.resume && c.checkpoint == "" {

@@ -24,8 +24,6 @@ type surrogateMethod struct {
 	fpBits         int
 	slope          float64
 	detachReset    bool
-	shift          int
-	valSamples     int
 	frameUS        int
 	maxCount       int
 	weightUpdate   string
@@ -71,8 +69,6 @@ func (c *surrogateMethod) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.fpBits, "fp-bits", 8, "(surrogate) bits of the layers that stay full precision in the model (2..8)")
 	fs.Float64Var(&c.slope, "slope", 4, "(surrogate) slope k of the sigmoid surrogate derivative")
 	fs.BoolVar(&c.detachReset, "detach-reset", false, "(surrogate) leave the reset out of backpropagation through time")
-	fs.IntVar(&c.shift, "shift", 0, "(surrogate) random translation of training samples by up to this many pixels")
-	fs.IntVar(&c.valSamples, "val-samples", 0, "(surrogate) training samples held out for the estimator (0: it uses the first 2000 training samples)")
 	fs.StringVar(&c.weightUpdate, "weight-update", train.WeightSTE, "(surrogate) how binary layers learn: ste (straight-through estimator with α's gradient) or bwo (ste, then binary weight optimisation from the bottleneck on)")
 	fs.Float64Var(&c.bwoPlateau, "bwo-plateau", 0.05, "(surrogate) bwo starts after the first epoch whose training loss falls by less than this fraction of the previous epoch's (1: as early as possible)")
 	fs.IntVar(&c.frameUS, "frame-us", 40000, "(surrogate) nmnist: frame length in µs")
@@ -117,8 +113,6 @@ func (c *surrogateMethod) check(tc *trainCommand) error {
 		flagRule{"--estimator-epochs", c.estimatorEpoch, c.estimatorEpoch >= 0, "≥ 0 (0: no estimator), or -1 for the default"},
 		flagRule{"--fp-bits", c.fpBits, c.fpBits >= 2 && c.fpBits <= 8, "in 2..8"},
 		flagRule{"--slope", c.slope, c.slope > 0 && !math.IsInf(c.slope, 0), "> 0"},
-		flagRule{"--shift", c.shift, c.shift >= 0 && c.shift <= 127, "in 0..127"},
-		flagRule{"--val-samples", c.valSamples, c.valSamples >= 0, "≥ 0"},
 		flagRule{"--weight-update", c.weightUpdate, c.weightUpdate == train.WeightSTE || c.weightUpdate == train.WeightBWO, "ste or bwo"},
 		flagRule{"--bwo-plateau", c.bwoPlateau, c.bwoPlateau > 0 && !math.IsInf(c.bwoPlateau, 0), "> 0"},
 	)
@@ -141,7 +135,7 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	cfg := train.SurrogateConfig{
 		Timesteps: c.timesteps, Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
 		BinarizeTolerance: c.tolerance, EstimatorEpochs: c.estimatorEpoch, WeightBits: c.fpBits,
-		Slope: c.slope, DetachReset: c.detachReset, Shift: c.shift, WeightUpdate: c.weightUpdate, BWOPlateau: c.bwoPlateau,
+		Slope: c.slope, DetachReset: c.detachReset, Shift: job.shift, WeightUpdate: c.weightUpdate, BWOPlateau: c.bwoPlateau,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 		Log: func(s string) { fmt.Fprintln(job.Stdout, s) },
 	}
@@ -175,15 +169,9 @@ func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model,
 	if err != nil {
 		return nil, nil, err
 	}
-	var val *dataset.Set
-	if c.valSamples > 0 {
-		if c.valSamples >= trainSet.Len() {
-			return nil, nil, fmt.Errorf("--val-samples %d leaves no training samples of %d", c.valSamples, trainSet.Len())
-		}
-		n := trainSet.Len() - c.valSamples
-		val = &dataset.Set{Name: trainSet.Name + "-val", Shape: trainSet.Shape, Classes: trainSet.Classes,
-			Images: trainSet.Images[n*trainSet.Shape.Size():], Labels: trainSet.Labels[n:]}
-		trainSet = trainSet.Slice(n)
+	trainSet, val, err := holdOut(trainSet, job.valSamples)
+	if err != nil {
+		return nil, nil, err
 	}
 	fmt.Fprintf(job.Stdout, "training %s at T=%d on %s with %s\n", net.Spec, c.timesteps, english.Count(trainSet.Len(), "sample"), english.Count(job.workers, "worker"))
 	start := time.Now()

@@ -90,6 +90,8 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--method", "surrogate", "--epochs", "1"}, "dataset mnist: testdata/mnist/train-images-idx3-ubyte.gz or"},
 		{[]string{"--method", "surrogate", "--epochs", "1", "--estimator-epochs", "0"}, "dataset mnist: testdata/mnist/train-images-idx3-ubyte.gz or"},
 		{[]string{"--resume"}, "--resume needs --checkpoint DIR"},
+		{[]string{"--shift", "-1"}, "--shift -1: must be in 0..127"},
+		{[]string{"--val-samples", "-1"}, "--val-samples -1: must be ≥ 0"},
 	} {
 		_, _, err := runCLI(append([]string{"train", "--data", "testdata"}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -186,6 +188,8 @@ func TestTrainDirectMethods(t *testing.T) {
 	}{
 		{"ttfs", []string{"--method", "ttfs", "--net", "784-24-10", "--window", "32", "--lr", "0.03", "--epochs", "1", "--train-samples", "600", "--eval-samples", "50"},
 			model.CodingTTFS, model.ReadoutFirstSpike, []string{"window", "thresholds", "snn_accuracy", "decision_steps", "hidden_spikes"}},
+		{"ttfs-val", []string{"--method", "ttfs", "--net", "784-24-10", "--window", "32", "--lr", "0.03", "--epochs", "1", "--train-samples", "600", "--val-samples", "100", "--shift", "1"},
+			model.CodingTTFS, model.ReadoutFirstSpike, []string{"val_samples", "shift", "snn_accuracy"}},
 		{"surrogate", []string{"--method", "surrogate", "--net", "8c3s2p1-16c3s2p1-gap-10", "--timesteps", "1", "--epochs", "2", "--train-samples", "400", "--val-samples", "100", "--eval-samples", "50"},
 			model.CodingConstant, model.ReadoutPotential, []string{"binary_layers", "weight_storage", "snn_accuracy", "epoch_seconds"}},
 		{"surrogate-nmnist", []string{"--method", "surrogate", "--dataset", "nmnist", "--net", "8c5s2p1-gap-10", "--timesteps", "2", "--frame-us", "100000", "--max-count", "7",
@@ -204,6 +208,10 @@ func TestTrainDirectMethods(t *testing.T) {
 			m, err := model.Load(out)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if tt.name == "ttfs-val" && (m.Provenance["val_samples"] != "100" || m.Provenance["train_samples"] != "500" ||
+				!strings.Contains(stdout, "validation (the last 100 training images, held out) accuracy on 100 images")) {
+				t.Errorf("ttfs --val-samples 100: provenance %v, output:\n%s", m.Provenance, stdout)
 			}
 			if m.Input.Coding == model.CodingFrames && m.Input.MaxCount != 7 {
 				t.Errorf("model input max count %d, want --max-count 7", m.Input.MaxCount)

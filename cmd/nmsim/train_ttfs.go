@@ -42,9 +42,13 @@ layer is binary.
      weights to the neurons that fired earlier, each layer's error
      normalised per sample; latent real weights in [-1, 1] updated by Adam
      (cosine decay) through a straight-through sign; one learnt threshold
-     per layer (--threshold-lr).
+     per layer (--threshold-lr); --mirror and --shift augment the
+     training images.
+  --val-samples N holds the last N training images out and evaluates on
+  them instead of the test set: choose settings that way, never by the test
+  set.
   The integer model (weights ±1, threshold ⌈θ⌉, scale 1/θ) gives the same
-  spikes as the trainer; it is evaluated on the test set with the reference
+  spikes as the trainer; it is evaluated on the test set (or validation set) with the reference
   SNN (accuracy, hidden spikes per image, mean timesteps to the decision).
   Examples:
     nmsim train --method ttfs --dataset mnist --net 784-600-10 --epochs 20 -o mnist-ttfs.bin
@@ -66,18 +70,22 @@ func (c *ttfsMethod) addFlags(fs *flag.FlagSet) {
 
 // ttfsResults is what --json writes for the ttfs method.
 type ttfsResults struct {
-	Method          string  `json:"method"`
-	Dataset         string  `json:"dataset"`
-	Net             string  `json:"net"`
-	Window          int     `json:"window"`
-	Gamma           float64 `json:"gamma"`
-	Interpolate     bool    `json:"interpolate"`
-	Epochs          int     `json:"epochs"`
-	Batch           int     `json:"batch"`
-	LR              float64 `json:"lr"`
-	Seed            uint64  `json:"seed"`
-	Workers         int     `json:"workers"`
-	TrainSamples    int     `json:"train_samples"`
+	Method       string  `json:"method"`
+	Dataset      string  `json:"dataset"`
+	Net          string  `json:"net"`
+	Window       int     `json:"window"`
+	Gamma        float64 `json:"gamma"`
+	Interpolate  bool    `json:"interpolate"`
+	Epochs       int     `json:"epochs"`
+	Batch        int     `json:"batch"`
+	LR           float64 `json:"lr"`
+	Seed         uint64  `json:"seed"`
+	Workers      int     `json:"workers"`
+	TrainSamples int     `json:"train_samples"`
+	// ValSamples > 0: the accuracies are on that many held-out training
+	// samples, not on the test set.
+	ValSamples      int     `json:"val_samples"`
+	Shift           int     `json:"shift"`
 	TrainSeconds    float64 `json:"train_seconds"`
 	SecondsPerEpoch float64 `json:"seconds_per_epoch"`
 	// Thresholds are the integer thresholds per layer.
@@ -121,14 +129,24 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	if err != nil {
 		return nil, nil, err
 	}
+	trainSet, evalSet, err := holdOut(job.Train, job.valSamples)
+	if err != nil {
+		return nil, nil, err
+	}
+	evalName := "test"
+	if evalSet != nil {
+		evalName = fmt.Sprintf("validation (the last %d training images, held out)", evalSet.Len())
+	} else {
+		evalSet = job.Test
+	}
 	cfg := train.TTFSConfig{
 		Window: c.window, Epochs: job.epochs, Batch: job.batch, LR: job.lr, ThresholdLR: c.thresholdLR,
-		Gamma: c.gamma, Threshold: c.threshold, Interpolate: c.interpolate, Mirror: c.mirror, Seed: job.seed, Workers: job.workers,
+		Gamma: c.gamma, Threshold: c.threshold, Interpolate: c.interpolate, Mirror: c.mirror, Shift: job.shift, Seed: job.seed, Workers: job.workers,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	}
 	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %s, gamma %v, %s\n", net.Spec, english.Count(c.window, "timestep"), c.gamma, english.Count(job.workers, "worker"))
 	start := time.Now()
-	tn, err := train.TrainTTFS(ctx, net, job.Train, cfg)
+	tn, err := train.TrainTTFS(ctx, net, trainSet, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -148,12 +166,12 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	}
 	fmt.Fprintf(job.Stdout, "integer thresholds: %s\n", strings.Join(th, ", "))
 
-	mine, err := tn.Evaluate(ctx, job.Test, job.workers)
+	mine, err := tn.Evaluate(ctx, evalSet, job.workers)
 	if err != nil {
 		return nil, nil, err
 	}
-	bar := job.progress(job.Test.Len(), "SNN eval")
-	res, err := train.EvaluateSNN(ctx, m, job.Test, job.workers, bar.Add)
+	bar := job.progress(evalSet.Len(), "SNN eval")
+	res, err := train.EvaluateSNN(ctx, m, evalSet, job.workers, bar.Add)
 	bar.Finish()
 	if err != nil {
 		return nil, nil, err
@@ -168,8 +186,8 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	for _, s := range res.SpikesPerSample[:len(res.SpikesPerSample)-1] {
 		hidden += s
 	}
-	fmt.Fprintf(job.Stdout, "test accuracy on %d images: trainer %.2f%%, reference SNN %.2f%% (same class on %d of %d)\n",
-		res.Samples, 100*mine.Accuracy(), 100*res.Accuracy(), agree, res.Samples)
+	fmt.Fprintf(job.Stdout, "%s accuracy on %d images: trainer %.2f%%, reference SNN %.2f%% (same class on %d of %d)\n",
+		evalName, res.Samples, 100*mine.Accuracy(), 100*res.Accuracy(), agree, res.Samples)
 	fmt.Fprintf(job.Stdout, "reference SNN: %.1f hidden spikes per image, %.2f output spikes, decision after %.1f of %d timesteps on average, %d undecided\n",
 		hidden, res.SpikesPerSample[len(res.SpikesPerSample)-1], res.Decision, m.Timesteps, res.Undecided)
 
@@ -178,7 +196,9 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 		"interpolate":       strconv.FormatBool(c.interpolate),
 		"threshold_lr":      strconv.FormatFloat(c.thresholdLR, 'g', -1, 64),
 		"workers":           strconv.Itoa(job.workers),
-		"train_samples":     strconv.Itoa(job.Train.Len()),
+		"train_samples":     strconv.Itoa(trainSet.Len()),
+		"shift":             strconv.Itoa(job.shift),
+		"val_samples":       strconv.Itoa(job.valSamples),
 		"train_seconds":     strconv.FormatFloat(trainTime.Seconds(), 'f', 0, 64),
 		"seconds_per_epoch": strconv.FormatFloat(perEpoch, 'f', 1, 64),
 		"eval_samples":      strconv.Itoa(res.Samples),
@@ -193,7 +213,7 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	out := ttfsResults{
 		Method: "ttfs", Dataset: job.datasetName, Net: net.Spec, Window: c.window, Gamma: c.gamma, Interpolate: c.interpolate,
 		Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
-		TrainSamples: job.Train.Len(), TrainSeconds: trainTime.Seconds(), SecondsPerEpoch: perEpoch, Thresholds: thresholds,
+		TrainSamples: trainSet.Len(), ValSamples: job.valSamples, Shift: job.shift, TrainSeconds: trainTime.Seconds(), SecondsPerEpoch: perEpoch, Thresholds: thresholds,
 		EvalSamples: res.Samples, TrainerAccuracy: mine.Accuracy(), SNNAccuracy: res.Accuracy(),
 		SpikesPerSample: res.SpikesPerSample, HiddenSpikes: hidden, DecisionSteps: res.Decision, Undecided: res.Undecided,
 		Model: job.out,

@@ -205,6 +205,25 @@ func TestMirrorImage(t *testing.T) {
 	}
 }
 
+func TestShiftImage(t *testing.T) {
+	img := []uint8{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12} // 2 channels of 2 rows of 3
+	shape := model.Shape{C: 2, H: 2, W: 3}
+	for _, tc := range []struct {
+		dx, dy int
+		want   []uint8
+	}{
+		{0, 0, img},
+		{1, 0, []uint8{0, 1, 2, 0, 4, 5, 0, 7, 8, 0, 10, 11}},
+		{-2, 1, []uint8{0, 0, 0, 3, 0, 0, 0, 0, 0, 9, 0, 0}},
+		{0, -2, make([]uint8, 12)},
+	} {
+		dst := slices.Repeat([]uint8{99}, len(img))
+		if got := shiftImage(dst, img, shape, tc.dx, tc.dy); !slices.Equal(got, tc.want) {
+			t.Errorf("shift (%d, %d): %v, want %v", tc.dx, tc.dy, got, tc.want)
+		}
+	}
+}
+
 func TestTTFSErrors(t *testing.T) {
 	in := model.Shape{C: 1, H: 8, W: 8}
 	data := synthetic(in, 10, 20, 1)
@@ -219,6 +238,7 @@ func TestTTFSErrors(t *testing.T) {
 		{"16-10", func(c *TTFSConfig) { c.Gamma = -1 }, "gamma -1"},
 		{"16-10", func(c *TTFSConfig) { c.Batch = 0 }, "batch 0"},
 		{"16-10", func(c *TTFSConfig) { c.ThresholdLR = math.NaN() }, "threshold learning rate"},
+		{"16-10", func(c *TTFSConfig) { c.Shift = -1 }, "shift -1"},
 		{"16-5", nil, "5 outputs"},
 	} {
 		cfg := ok
