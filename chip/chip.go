@@ -44,6 +44,10 @@ type hwLayer struct {
 	// noisy is set when some array adds read noise: then the same input
 	// no longer gives the same currents and nothing may be reused.
 	noisy bool
+	// laned is set when every array is laned (crossbar.Array.Laned):
+	// compute then reads position by position, each position's row
+	// splits summed in one crossbar.Lanes.
+	laned bool
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -112,6 +116,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 	st := &c.layers[layerIdx]
 	st.lm, st.layer, st.inShape = lm, l, l.In
 	fan := lm.FanIn
+	st.laned = true
 	for bi, b := range lm.Blocks {
 		// Each array draws from its own stream of the chip's seed.
 		rng := rand.New(rand.NewPCG(c.seed, uint64(layerIdx)<<32|uint64(bi)))
@@ -123,6 +128,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 		}
 		st.arrays = append(st.arrays, arr)
 		st.noisy = st.noisy || arr.Noisy()
+		st.laned = st.laned && arr.Laned()
 	}
 	st.neurons = neuron.IF{
 		Channels: lm.Outputs, Positions: lm.Positions, ResetToZero: l.Reset == model.ResetZero,

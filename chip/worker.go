@@ -319,49 +319,85 @@ func (w *Worker) compute(layerIdx int) {
 	w.scatterPlanes(s, ss)
 	clear(ss.acc)
 	ss.counters = crossbar.Counters{}
-	outs, bitsIn, sw := s.lm.Outputs, s.lm.InputBits, s.splitWords
-	rows := w.c.cfg.Crossbar.Rows
-	for bi, b := range s.lm.Blocks {
-		arr := s.arrays[bi]
-		nw := bitvec.Words(b.Rows())
-		split := b.RowLo / rows
+	if s.laned {
+		w.computeLaned(s, ss)
+		return
+	}
+	for bi := range s.lm.Blocks {
 		var cyc, vals int64
 		for pos := 0; pos < s.lm.Positions; pos++ {
-			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
-				continue // every neuron this read would feed has fired
-			}
-			base := (pos*s.lm.RowSplits + split) * bitsIn * sw
-			for p := range ss.planes {
-				ss.planes[p] = ss.planeBuf[base+p*sw : base+p*sw+nw]
-			}
-			c := arr.Read(ss.planes, ss.acc[pos*outs+b.OutLo:pos*outs+b.OutHi], &w.scratch, &ss.counters)
+			c := w.read(s, ss, bi, pos, nil)
 			if c > 0 {
 				cyc += c
-				vals += int64(b.Outputs())
+				vals += int64(s.lm.Blocks[bi].Outputs())
 			}
 		}
 		ss.blockCyc[bi], ss.blockVals[bi] = cyc, vals
 	}
 }
 
+// computeLaned is compute for a layer of laned arrays: position by
+// position, so that the reads of a position's row splits, which feed the
+// same outputs, add up in one crossbar.Lanes before they reach acc. The
+// sums and counts are compute's: only the order of exact integer
+// additions differs.
+func (w *Worker) computeLaned(s *hwLayer, ss *layerState) {
+	clear(ss.blockCyc)
+	clear(ss.blockVals)
+	var l crossbar.Lanes
+	for pos := 0; pos < s.lm.Positions; pos++ {
+		for bi := range s.lm.Blocks {
+			if c := w.read(s, ss, bi, pos, &l); c > 0 {
+				ss.blockCyc[bi] += c
+				ss.blockVals[bi] += int64(s.lm.Blocks[bi].Outputs())
+			}
+		}
+		l.Flush()
+	}
+}
+
+// read reads block bi at position pos into ss.acc, through l if it is not
+// nil, and returns the array's busy cycles; none for a read whose neurons
+// have all fired.
+func (w *Worker) read(s *hwLayer, ss *layerState, bi, pos int, l *crossbar.Lanes) int64 {
+	b := s.lm.Blocks[bi]
+	if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
+		return 0 // every neuron this read would feed has fired
+	}
+	sw := s.splitWords
+	nw := bitvec.Words(b.Rows())
+	base := (pos*s.lm.RowSplits + b.RowLo/w.c.cfg.Crossbar.Rows) * s.lm.InputBits * sw
+	for p := range ss.planes {
+		ss.planes[p] = ss.planeBuf[base+p*sw : base+p*sw+nw]
+	}
+	acc := ss.acc[pos*s.lm.Outputs+b.OutLo : pos*s.lm.Outputs+b.OutHi]
+	if l != nil {
+		return s.arrays[bi].ReadLanes(ss.planes, acc, l, &w.scratch, &ss.counters)
+	}
+	return s.arrays[bi].Read(ss.planes, acc, &w.scratch, &ss.counters)
+}
+
 // scatterPlanes sets, for every non-zero input value, its bits in the
 // planes of every (position, row split) that reads it.
 func (w *Worker) scatterPlanes(s *hwLayer, ss *layerState) {
 	clear(ss.planeBuf)
-	bitsIn, sw := s.lm.InputBits, s.splitWords
+	stride, sw := s.lm.InputBits*s.splitWords, s.splitWords
 	for e, v := range ss.in {
 		if v == 0 {
 			continue
 		}
-		for k := s.nl.ScatterOff[e]; k < s.nl.ScatterOff[e+1]; k++ {
-			base := int(s.nl.ScatterSlot[k]) * bitsIn * sw
-			r := int(s.nl.ScatterRow[k])
-			word, bit := base+r>>6, uint64(1)<<(uint(r)&63)
-			for x := v; x != 0; x >>= 1 {
-				if x&1 != 0 {
-					ss.planeBuf[word] |= bit
-				}
-				word += sw
+		lo, hi := s.nl.ScatterOff[e], s.nl.ScatterOff[e+1]
+		slots, rows := s.nl.ScatterSlot[lo:hi], s.nl.ScatterRow[lo:hi]
+		rows = rows[:len(slots)]
+		// Bit-plane by bit-plane: a spike (v = 1) sets one plane.
+		for p := 0; v>>p != 0; p++ {
+			if v>>p&1 == 0 {
+				continue
+			}
+			buf := ss.planeBuf[p*sw:]
+			for k, slot := range slots {
+				r := uint(rows[k])
+				buf[int(slot)*stride+int(r>>6)] |= 1 << (r & 63)
 			}
 		}
 	}

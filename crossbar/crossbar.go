@@ -89,6 +89,10 @@ type Array struct {
 	// weights. A read of few driven rows adds these instead of counting
 	// every column; nil unless every cell is at a nominal level.
 	rowWeights []int8
+	// lanes holds, for an ideal ±1 array (ReadLanes), row by row, the w⁺
+	// cells of the row in LaneWords words of 8-bit lanes: byte k of word
+	// j is 1 if output 8j + k's w⁺ cell is on.
+	lanes []uint64
 	// complementary is set when every w⁻ column is exactly the complement
 	// of its w⁺ column over the used rows (±1 weights, no stuck cell): a
 	// pair then reads popcount(s AND w⁺) − (|s| − popcount(s AND w⁺)), one
@@ -199,6 +203,9 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	if a.fullScale < min(p.RowsPerRead, rows) {
 		a.maxCode = a.fullScale
 	}
+	if a.q == nil && a.noise == 0 && a.complementary && slices == 1 && outputs <= LaneOutputs {
+		a.lanes = a.laneWeights()
+	}
 	if a.q == nil {
 		a.rowWeights = a.effectiveWeights()
 		if a.noise > 0 {
@@ -230,6 +237,19 @@ func (a *Array) applyDevice(d Device, rng *rand.Rand, draws bool) {
 		g := m.conductances(a.p, d, a.cols, a.rows, phys)
 		a.q, a.qScale = packCells(g, a.rows, a.usedCols, min(a.p.RowsPerRead, a.rows))
 	}
+}
+
+// laneWeights tabulates lanes from the w⁺ columns' bits.
+func (a *Array) laneWeights() []uint64 {
+	lanes := make([]uint64, a.rows*LaneWords)
+	for o := 0; o < a.outputs; o++ {
+		for r := 0; r < a.rows; r++ {
+			if a.cols[2*o].Get(r) {
+				lanes[r*LaneWords+o/8] |= 1 << (8 * (o % 8))
+			}
+		}
+	}
+	return lanes
 }
 
 // effectiveWeights tabulates rowWeights from the columns' bits.

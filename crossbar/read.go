@@ -57,30 +57,18 @@ func (s *Scratch) noise() *rand.Rand {
 // (whichever is less work), and its read noise, if any, is added as the
 // few codes it changes (addNoise); other planes go read by read.
 func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) int64 {
-	var reads, rows int64
-	whole := a.q == nil && a.eventProb <= maxEventProb
-	popcounts := 0 // the work of reading the planes whole by popcounts
-	s.actives = s.actives[:0]
-	for _, plane := range planes {
-		active := plane.Count()
-		s.actives = append(s.actives, active)
-		if active == 0 {
-			continue
-		}
-		reads += int64((active + a.p.RowsPerRead - 1) / a.p.RowsPerRead)
-		rows += int64(active)
-		whole = whole && (a.maxCode < 0 || active <= a.maxCode)
-		popcounts += a.popcounts(plane)
-	}
+	reads := a.tally(planes, s, c)
 	if reads == 0 {
 		return 0
 	}
-	used := int64(a.usedCols)
-	c.Reads += reads
-	c.RowsDriven += rows
-	c.CellReads += rows * used
-	c.Conversions += reads * used
-	c.ShiftAdds += reads * used
+	whole := a.q == nil && a.eventProb <= maxEventProb
+	popcounts := 0 // the work of reading the planes whole by popcounts
+	for p, plane := range planes {
+		if active := s.actives[p]; active > 0 {
+			whole = whole && a.fits(active)
+			popcounts += a.popcounts(plane)
+		}
+	}
 	if whole {
 		if a.noise > 0 {
 			for p, plane := range planes {
@@ -100,7 +88,7 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 		case active == 0:
 		case whole:
 			a.readWhole(plane, p, active, acc)
-		case a.q == nil && a.eventProb <= maxEventProb && (a.maxCode < 0 || active <= a.maxCode):
+		case a.q == nil && a.eventProb <= maxEventProb && a.fits(active):
 			a.readWhole(plane, p, active, acc)
 			if a.noise > 0 {
 				a.addNoise(plane, p, active, acc, s)
@@ -110,6 +98,133 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 		}
 	}
 	return reads * a.readCycles
+}
+
+// tally sets s.actives to the driven rows of each plane, counts the
+// reads' operations into c and returns the number of reads.
+func (a *Array) tally(planes []bitvec.Vec, s *Scratch, c *Counters) int64 {
+	var reads, rows int64
+	s.actives = s.actives[:0]
+	for _, plane := range planes {
+		active := plane.Count()
+		s.actives = append(s.actives, active)
+		reads += int64((active + a.p.RowsPerRead - 1) / a.p.RowsPerRead)
+		rows += int64(active)
+	}
+	used := int64(a.usedCols)
+	c.Reads += reads
+	c.RowsDriven += rows
+	c.CellReads += rows * used
+	c.Conversions += reads * used
+	c.ShiftAdds += reads * used
+	return reads
+}
+
+// fits reports whether no column count of a plane with active driven rows
+// can reach the ADC's limit, so that the plane may be read whole.
+func (a *Array) fits(active int) bool {
+	return a.maxCode < 0 || active <= a.maxCode
+}
+
+// Laned reports whether ReadLanes applies: an ideal (every cell at a
+// nominal level, no read noise) ±1 array of at most LaneOutputs outputs.
+func (a *Array) Laned() bool { return a.lanes != nil }
+
+// LaneOutputs is the most outputs a laned array has: one 8-bit lane each
+// in LaneWords words.
+const (
+	LaneOutputs = 64
+	LaneWords   = LaneOutputs / 8
+)
+
+// Lanes accumulates the reads of laned arrays that feed the same outputs
+// (the row splits of a convolution's block column at one position) and
+// adds them to those outputs once. Lane k of word j counts, for output
+// 8j + k, the driven rows whose w⁺ cell is on, each weighted 2^p by its
+// plane p; bias is Σ 2^p·active over the planes added. A ±1 column pair
+// read whole gives 2·count − active per plane, so the outputs receive
+// 2·lane − bias: the same integers as Read. A lane holds at most 255;
+// bound is the most any lane may hold now.
+type Lanes struct {
+	sum   [LaneWords]uint64
+	bias  int64
+	bound int
+	acc   []int64 // the outputs the lanes belong to; nil: none pending
+}
+
+// Flush adds the pending lanes to their outputs and clears them.
+func (l *Lanes) Flush() {
+	if l.acc == nil {
+		return
+	}
+	acc := l.acc
+	for j, v := range l.sum {
+		for k := 0; k < 8 && 8*j+k < len(acc); k++ {
+			acc[8*j+k] += 2*int64(v>>(8*k)&0xff) - l.bias
+		}
+	}
+	*l = Lanes{}
+}
+
+// ReadLanes is Read for a laned array (Laned): the same reads, counters,
+// cycles and sums, but a plane read whole adds its driven rows' w⁺ lanes
+// into l instead of counting every column, a cost that follows the driven
+// rows. l flushes into acc before it takes rows for other outputs or
+// could overflow; the caller flushes it at the end. Every cycle and count
+// is Read's, so the energy and timing model sees no difference.
+func (a *Array) ReadLanes(planes []bitvec.Vec, acc []int64, l *Lanes, s *Scratch, c *Counters) int64 {
+	reads := a.tally(planes, s, c)
+	if reads == 0 {
+		return 0
+	}
+	acc = acc[:a.outputs]
+	if l.acc == nil || &l.acc[0] != &acc[0] || len(l.acc) != len(acc) {
+		l.Flush()
+		l.acc = acc
+	}
+	for p, plane := range planes {
+		active := s.actives[p]
+		weight := active << p
+		switch {
+		case active == 0:
+		case !a.fits(active):
+			a.readGroups(plane, p, acc, s)
+		case weight > 0xff:
+			a.readWhole(plane, p, active, acc)
+		default:
+			if l.bound+weight > 0xff {
+				l.Flush()
+				l.acc = acc
+			}
+			l.bound += weight
+			l.bias += int64(weight)
+			a.addLanes(plane, uint(p), &l.sum)
+		}
+	}
+	return reads * a.readCycles
+}
+
+// addLanes adds, for every driven row of plane, its w⁺ lanes shifted by p
+// into sum. The sums stay in registers over the rows.
+func (a *Array) addLanes(plane bitvec.Vec, p uint, sum *[LaneWords]uint64) {
+	s0, s1, s2, s3, s4, s5, s6, s7 := sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7]
+	lanes := a.lanes
+	for wi, word := range plane {
+		for word != 0 {
+			r := (wi<<6 + bits.TrailingZeros64(word)) * LaneWords
+			word &= word - 1
+			row := lanes[r : r+LaneWords : r+LaneWords]
+			s0 += row[0] << (p & 63)
+			s1 += row[1] << (p & 63)
+			s2 += row[2] << (p & 63)
+			s3 += row[3] << (p & 63)
+			s4 += row[4] << (p & 63)
+			s5 += row[5] << (p & 63)
+			s6 += row[6] << (p & 63)
+			s7 += row[7] << (p & 63)
+		}
+	}
+	*sum = [LaneWords]uint64{s0, s1, s2, s3, s4, s5, s6, s7}
 }
 
 // maxEventProb is the largest probability of a code-changing read-noise
