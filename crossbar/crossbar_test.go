@@ -250,3 +250,90 @@ func TestReadDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestReadLanesEqualsRead reads the row splits of one block column, at
+// many positions, through one Lanes and through Read, and holds the sums,
+// counters and cycles to be the same: sparse and dense planes (dense ones
+// overflow a lane and flush, or are read whole), up to 3 planes, an ADC
+// that a read can saturate (readGroups), stuck-at faults that keep the
+// pairs complementary or break them (then the array is not laned).
+func TestReadLanesEqualsRead(t *testing.T) {
+	const outputs = 50
+	rng := rand.New(rand.NewPCG(11, 12))
+	splitRows := []int{128, 128, 40}
+	for _, adcBits := range []int{6, 3} {
+		for name, d := range map[string]Device{
+			"ideal":  ideal,
+			"faults": {OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02},
+		} {
+			arrays := make([]*Array, len(splitRows))
+			for i, rows := range splitRows {
+				w := randomBlock(rng, rows, outputs, 1)
+				a, err := Program(params(128, 128, 32, adcBits), d, rand.New(rand.NewPCG(7, uint64(i))), rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := a.Laned(), name == "ideal"; got != want {
+					t.Fatalf("%s: Laned() = %v, want %v", name, got, want)
+				}
+				arrays[i] = a
+			}
+			if !arrays[0].Laned() {
+				continue
+			}
+			var s Scratch
+			var l Lanes
+			for pos := 0; pos < 200; pos++ {
+				density := []float64{0.02, 0.1, 0.6}[pos%3]
+				nPlanes := 1 + pos%3
+				want, got := make([]int64, outputs), make([]int64, outputs)
+				var cw, cg Counters
+				var cycW, cycG int64
+				for i, a := range arrays {
+					planes := make([]bitvec.Vec, nPlanes)
+					for p := range planes {
+						planes[p] = bitvec.New(splitRows[i])
+						for r := 0; r < splitRows[i]; r++ {
+							if rng.Float64() < density {
+								planes[p].Set(r)
+							}
+						}
+					}
+					cycW += a.Read(planes, want, &s, &cw)
+					cycG += a.ReadLanes(planes, got, &l, &s, &cg)
+				}
+				l.Flush()
+				if fmt.Sprint(got) != fmt.Sprint(want) || cw != cg || cycW != cycG {
+					t.Fatalf("%d-bit ADC, position %d (density %v, %d planes): ReadLanes %v, %+v, %d cycles; Read %v, %+v, %d cycles",
+						adcBits, pos, density, nPlanes, got, cg, cycG, want, cw, cycW)
+				}
+			}
+		}
+	}
+}
+
+// TestReadLanesDoesNotAllocate guards the laned read.
+func TestReadLanesDoesNotAllocate(t *testing.T) {
+	const rows, outputs = 128, 64
+	rng := rand.New(rand.NewPCG(13, 14))
+	w := randomBlock(rng, rows, outputs, 1)
+	a, err := Program(params(rows, 128, 32, 6), ideal, nil, rows, outputs, 1, func(o, r int) int8 { return w[o*rows+r] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	planes := []bitvec.Vec{bitvec.New(rows), bitvec.New(rows)}
+	for _, r := range rng.Perm(rows)[:12] {
+		planes[r%2].Set(r)
+	}
+	acc := make([]int64, outputs)
+	var s Scratch
+	var c Counters
+	var l Lanes
+	a.ReadLanes(planes, acc, &l, &s, &c)
+	if n := testing.AllocsPerRun(20, func() {
+		a.ReadLanes(planes, acc, &l, &s, &c)
+		l.Flush()
+	}); n != 0 {
+		t.Errorf("%v allocations per laned read", n)
+	}
+}
