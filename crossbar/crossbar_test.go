@@ -174,6 +174,7 @@ func BenchmarkRead(b *testing.B) {
 		adcBits int
 	}{
 		{"ideal", ideal, 6},
+		{"lanes", ideal, 6}, // ReadLanes and a Flush per read
 		{"ideal-5bit", ideal, 5},
 		{"faults", Device{OnOffRatio: 10, Levels: 2, StuckAtOffRate: 0.02, StuckAtOnRate: 0.02}, 6},
 		{"noise", Device{OnOffRatio: 10, Levels: 2, ReadNoiseSigma: 0.1}, 6},
@@ -201,8 +202,14 @@ func BenchmarkRead(b *testing.B) {
 				s.Reseed(1, 2)
 				var c Counters
 				b.ReportAllocs()
+				var l Lanes
 				for b.Loop() {
-					a.Read(planes, acc, &s, &c)
+					if bc.name == "lanes" {
+						a.ReadLanes(planes, acc, &l, &s, &c)
+						l.Flush()
+					} else {
+						a.Read(planes, acc, &s, &c)
+					}
 				}
 				b.ReportMetric(float64(driven*outputs)*float64(b.N)/b.Elapsed().Seconds(), "synops/s")
 			})

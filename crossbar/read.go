@@ -169,9 +169,11 @@ func (l *Lanes) Flush() {
 // ReadLanes is Read for a laned array (Laned): the same reads, counters,
 // cycles and sums, but a plane read whole adds its driven rows' w⁺ lanes
 // into l instead of counting every column, a cost that follows the driven
-// rows. l flushes into acc before it takes rows for other outputs or
-// could overflow; the caller flushes it at the end. Every cycle and count
-// is Read's, so the energy and timing model sees no difference.
+// rows (a plane of many driven rows goes by popcounts, as in Read, when
+// that is less work). l flushes into acc before it takes rows for other
+// outputs or could overflow; the caller flushes it at the end. Every
+// cycle and count is Read's, so the energy and timing model sees no
+// difference.
 func (a *Array) ReadLanes(planes []bitvec.Vec, acc []int64, l *Lanes, s *Scratch, c *Counters) int64 {
 	reads := a.tally(planes, s, c)
 	if reads == 0 {
@@ -189,7 +191,7 @@ func (a *Array) ReadLanes(planes []bitvec.Vec, acc []int64, l *Lanes, s *Scratch
 		case active == 0:
 		case !a.fits(active):
 			a.readGroups(plane, p, acc, s)
-		case weight > 0xff:
+		case weight > 0xff || laneCost*active > a.popcounts(plane):
 			a.readWhole(plane, p, active, acc)
 		default:
 			if l.bound+weight > 0xff {
@@ -203,6 +205,13 @@ func (a *Array) ReadLanes(planes []bitvec.Vec, acc []int64, l *Lanes, s *Scratch
 	}
 	return reads * a.readCycles
 }
+
+// laneCost is the work of adding one driven row's lanes (LaneWords
+// loads, shifts and adds) in the units of popcounts (a load, AND,
+// popcount and accumulate per output): ReadLanes reads a plane whole by
+// popcounts when that is less work. BenchmarkRead puts the two level at
+// about 32 rows over two words of a 64-output array.
+const laneCost = 4
 
 // addLanes adds, for every driven row of plane, its w⁺ lanes shifted by p
 // into sum. The sums stay in registers over the rows.
