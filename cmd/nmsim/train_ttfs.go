@@ -51,7 +51,7 @@ layer is binary.
   spikes as the trainer; it is evaluated on the test set (or validation set) with the reference
   SNN (accuracy, hidden spikes per image, mean timesteps to the decision).
   Examples:
-    nmsim train --method ttfs --dataset mnist --net 784-600-10 --epochs 20 --threshold 40 -o mnist-ttfs.bin
+    nmsim train --method ttfs --dataset mnist --net 784-600-10 --epochs 40 --threshold 40 --shift 1 -o mnist-ttfs.bin
     nmsim train --method ttfs --dataset fashion-mnist --net 784-600-10 --epochs 20 --threshold 40 -o fmnist-ttfs.bin
     nmsim train --method ttfs --net 784-64-10 --epochs 1 --train-samples 5000 --eval-samples 1000
     nmsim train --method ttfs --dataset caltech-fm --net 1240-400-2 --epochs 30 --lr 0.1 --gamma 20 --mirror --threshold-lr 0.01 -o caltech-fm-ttfs.bin

@@ -85,9 +85,10 @@ type TTFSConfig struct {
 	Progress func(Progress)
 }
 
-// DefaultTTFSConfig returns the settings of models/mnist-ttfs.bin and
-// models/fashion-mnist-ttfs.bin but for Threshold, which both set to 40
-// (models/caltech-fm-ttfs.bin keeps the automatic one): pass it to
+// DefaultTTFSConfig returns the settings of models/fashion-mnist-ttfs.bin
+// but for Threshold, which it sets to 40 (models/mnist-ttfs.bin also sets
+// Epochs 40 and Shift 1; models/caltech-fm-ttfs.bin keeps the automatic
+// threshold): pass it to
 // TrainTTFS after setting Epochs, Seed and Workers as needed.
 func DefaultTTFSConfig() TTFSConfig {
 	return TTFSConfig{Window: 256, Epochs: 20, Batch: 64, LR: 0.01, ThresholdLR: 0, Gamma: 3, Seed: 1, Workers: 1}
