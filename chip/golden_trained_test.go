@@ -6,9 +6,9 @@ import (
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/datatest"
+	"github.com/nmsim/nmsim/train"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // The golden tests above use random models; these train tiny networks

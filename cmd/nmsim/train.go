@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/nmsim/nmsim/internal/english"
+	"github.com/nmsim/nmsim/train"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // trainCommand is `nmsim train`: make a model.bin from a data set with one

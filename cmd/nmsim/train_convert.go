@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nmsim/nmsim/train"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // convertMethod is `nmsim train --method convert`: Lu & Sengupta's binary ANN

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/nmsim/nmsim/internal/english"
+	"github.com/nmsim/nmsim/train"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // surrogateMethod is `nmsim train --method surrogate`: Pei et al.'s (ALBSNN)

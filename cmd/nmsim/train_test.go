@@ -12,9 +12,9 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/internal/datatest"
+	"github.com/nmsim/nmsim/train"
 	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // TestTrainCommand trains a tiny MLP end to end and checks the table, the

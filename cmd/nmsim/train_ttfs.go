@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/nmsim/nmsim/internal/english"
+	"github.com/nmsim/nmsim/train"
 	"github.com/nmsim/nmsim/workloads/model"
-	"github.com/nmsim/nmsim/workloads/train"
 )
 
 // ttfsMethod is `nmsim train --method ttfs`: S4NN/BS4NN time-to-first-spike
