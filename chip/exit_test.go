@@ -1,11 +1,9 @@
 package chip
 
 import (
-	"math/rand/v2"
 	"slices"
 	"testing"
 
-	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -15,12 +13,7 @@ import (
 // must stop, and checks that a run with the rule stops there, with the
 // leader's class and exactly the cycles of a run of that many timesteps.
 func TestEarlyExit(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	m := testmodel.Random(rng, testmodel.Small)
-	c, err := New(arch.Default(), m, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rng, m, c := smallChip(t, 3, 4)
 	unit := int64(0)
 	for _, v := range m.Layers[len(m.Layers)-1].Weights {
 		unit = max(unit, int64(v), -int64(v))

@@ -94,13 +94,21 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 	}
 }
 
-func TestWorkerReuseGivesIdenticalResults(t *testing.T) {
-	rng := rand.New(rand.NewPCG(9, 10))
+// smallChip builds a random testmodel.Small net on the default chip from
+// the seeds; the generator comes back to draw the samples.
+func smallChip(t *testing.T, seed1, seed2 uint64) (*rand.Rand, *model.Model, *Chip) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed1, seed2))
 	m := testmodel.Random(rng, testmodel.Small)
 	c, err := New(arch.Default(), m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rng, m, c
+}
+
+func TestWorkerReuseGivesIdenticalResults(t *testing.T) {
+	rng, m, c := smallChip(t, 9, 10)
 	a, b := testmodel.Sample(rng, m), testmodel.Sample(rng, m)
 	w := c.NewWorker()
 	first := fmt.Sprintf("%+v", w.Infer(a, 0, 10, model.Hooks{}))

@@ -1,11 +1,9 @@
 package chip
 
 import (
-	"math/rand/v2"
 	"runtime"
 	"testing"
 
-	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/internal/testmodel"
 	"github.com/nmsim/nmsim/workloads/model"
 )
@@ -14,12 +12,7 @@ import (
 // its timesteps (the timing pass keeps a ring of records, not one per
 // timestep), so a long run cannot exhaust memory.
 func TestMemoryIndependentOfTimesteps(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	m := testmodel.Random(rng, testmodel.Small)
-	c, err := New(arch.Default(), m, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rng, m, c := smallChip(t, 3, 4)
 	x := testmodel.Sample(rng, m)
 	allocated := func(T int) uint64 {
 		var before, after runtime.MemStats
