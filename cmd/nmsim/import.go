@@ -23,6 +23,7 @@ type importCommand struct {
 	coding     string
 	inputBits  int
 	force      bool
+	wide       wideFlag
 }
 
 func (*importCommand) Name() string { return "import" }
@@ -74,6 +75,7 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 	fs.StringVar(&c.coding, "coding", "", "input coding: constant or frames (default: recorded, else constant)")
 	fs.IntVar(&c.inputBits, "input-bits", 0, fmt.Sprintf("bits per input value (default: recorded, else %d)", nir.DefaultInputBits))
 	fs.BoolVar(&c.force, "force", false, "import layers that quantisation ruins (outputs whose weights all round to 0, errors above 50 %)")
+	c.wide.register(fs)
 	pos, err := parseArgs(fs, args, "model.nir")
 	if err != nil {
 		return err
@@ -106,9 +108,10 @@ func (c *importCommand) Run(ctx context.Context, args []string, env *Env) error 
 		return err
 	}
 	w := env.Stdout
-	fmt.Fprintf(w, "%s: NIR %s, %s → %s: %s, input %s (%s, %d-bit), readout by %s, %s\n",
+	// Two lines, so that a terminal of 100 columns shows each whole.
+	fmt.Fprintf(w, "%s: NIR %s, %s\n→ %s: %s, input %s (%s, %d-bit), readout by %s, %s\n",
 		pos[0], g.Version, english.Count(len(g.Nodes), "node"), c.out, english.Count(len(m.Layers), "layer"), m.Input.Shape, m.Input.Coding, m.Input.Bits, readoutName(m), english.Count(m.Timesteps, "timestep"))
-	printImportReport(env, rep)
+	printImportReport(env, rep, c.wide.width())
 	return nil
 }
 
@@ -123,7 +126,7 @@ func readoutName(m *model.Model) string {
 }
 
 // printImportReport shows how each layer was made from the graph.
-func printImportReport(env *Env, rep *nir.Report) {
+func printImportReport(env *Env, rep *nir.Report, width int) {
 	var rows [][]string
 	for _, r := range rep.Layers {
 		bits, errs, leak := "", "", ""
@@ -145,7 +148,7 @@ func printImportReport(env *Env, rep *nir.Report) {
 		}
 		rows = append(rows, []string{r.Layer, string(r.Op), strings.Join(r.Nodes, " → "), bits, errs, leak})
 	}
-	table(env.Stdout, 0, []string{"layer", "op", "NIR nodes", "weight bits", "weight error (RMS)", "leak per step"}, rows)
+	table(env.Stdout, width, []string{"layer", "op", "NIR nodes", "weight bits", "weight error (RMS)", "leak per step"}, rows)
 	for _, n := range rep.Notes {
 		fmt.Fprintln(env.Stdout, "note:", n)
 	}

@@ -111,14 +111,18 @@ func TestFramesHint(t *testing.T) {
 	}
 }
 
-// TestImportRealFiles imports the NIR paper's CNN and refuses its
-// recurrent Braille network, when the files are there.
+// TestImportRealFiles imports the NIR paper's CNN (its table fits 100
+// columns) and refuses its recurrent Braille network, when the files are
+// there.
 func TestImportRealFiles(t *testing.T) {
 	dir := filepath.Join(datatest.Full(t, "nir"), "nir")
 	bin := filepath.Join(t.TempDir(), "cnn.bin")
 	out, _, err := runCLI("import", filepath.Join(dir, "cnn_sinabs.nir"), "-o", bin, "--coding", "frames", "--input-bits", "2", "--timesteps", "300")
 	if err != nil || !strings.Contains(out, "7 layers, input 2x34x34 (frames, 2-bit), readout by spike counts, 300 timesteps") || !strings.Contains(out, "quantized to 8 bits") {
 		t.Fatalf("import: %v\n%s", err, out)
+	}
+	if _, report, _ := strings.Cut(out, "\n┌"); widest(report) > defaultTableWidth {
+		t.Errorf("import: a table %d columns wide, want ≤ %d:\n%s", widest(report), defaultTableWidth, out)
 	}
 	if m, err := model.Load(bin); err != nil || m.Name != "cnn" || m.Provenance["nmsim"] == "" {
 		t.Errorf("load: %v", err)
