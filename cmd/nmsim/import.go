@@ -134,7 +134,7 @@ func printImportReport(env *Env, rep *nir.Report, width int) {
 			bits = fmt.Sprintf("%d (%s)", r.WeightBits, r.Method)
 			errs = fmt.Sprintf("%.3g %%", 100*r.WeightError)
 			if r.ZeroOutputs > 0 {
-				errs += fmt.Sprintf(", %d outputs all 0", r.ZeroOutputs)
+				errs += ", " + english.Count(r.ZeroOutputs, "output") + " all 0"
 			}
 			if r.BiasError > 0 {
 				errs += fmt.Sprintf(", bias ±%.2g step", r.BiasError)

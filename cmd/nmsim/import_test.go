@@ -93,8 +93,8 @@ func TestImportForce(t *testing.T) {
 	if _, _, err := runCLI("import", path, "-o", bin); err == nil || !strings.Contains(err.Error(), "refused without --force") {
 		t.Errorf("import: %v", err)
 	}
-	out, _, err := runCLI("import", path, "-o", bin, "--force")
-	if err != nil || !strings.Contains(out, "1 outputs all 0") {
+	out, _, err := runCLI("import", path, "-o", bin, "--force", "--wide")
+	if err != nil || !strings.Contains(out, "1 output all 0") {
 		t.Errorf("import --force: %v\n%s", err, out)
 	}
 }
