@@ -57,7 +57,10 @@ type layerState struct {
 	// posInput marks the output positions that some driven row feeds at
 	// the last computed timestep: their neurons receive input.
 	posInput bitvec.Vec
-	lastRec  record
+	// hot marks the positions where a membrane may be at or above its
+	// threshold (neuron.IF.StepEvents keeps it).
+	hot     bitvec.Vec
+	lastRec record
 	// recs is a ring of the last len(layers) timesteps' records: the
 	// timing pass runs slot t right after the functional pass of
 	// timestep t and reads layer layerIdx's record of timestep t−layerIdx, so memory
@@ -109,6 +112,7 @@ func (c *Chip) NewWorker() *Worker {
 		ss.planeBuf = make([]uint64, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits*s.splitWords)
 		ss.planes = make([]bitvec.Vec, s.lm.InputBits)
 		ss.posInput = bitvec.New(s.lm.Positions)
+		ss.hot = bitvec.New(s.lm.Positions)
 		ss.blockCyc = make([]int64, len(s.arrays))
 		ss.blockVals = make([]int64, len(s.arrays))
 		ss.lastRec = newRecord(s)
@@ -159,6 +163,7 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 	for layerIdx := range w.st {
 		ss := &w.st[layerIdx]
 		clear(ss.v)
+		clear(ss.hot)
 		clear(ss.done)
 		ss.memo = false
 		ss.stats = LayerStats{Name: w.c.layers[layerIdx].lm.Name}
@@ -252,7 +257,7 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 	// there), as StepEvents needs.
 	fired, updates := 0, live
 	if w.c.eventNeurons {
-		fired, updates = s.neurons.StepEvents(ss.v, ss.acc, ss.spikes, ss.done, ss.posInput)
+		fired, updates = s.neurons.StepEvents(ss.v, ss.acc, ss.spikes, ss.done, ss.posInput, ss.hot)
 	} else {
 		fired = s.neurons.Step(ss.v, ss.acc, ss.spikes, ss.done)
 	}

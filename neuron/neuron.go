@@ -7,7 +7,11 @@
 // potential).
 package neuron
 
-import "github.com/nmsim/nmsim/internal/bitvec"
+import (
+	"math/bits"
+
+	"github.com/nmsim/nmsim/internal/bitvec"
+)
 
 // IF is a layer of integrate-and-fire neurons: Channels × Positions
 // neurons, membranes in channel-major order.
@@ -107,12 +111,26 @@ func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 // without bias, every position of one with, and the neurons that fire
 // without input (a membrane left at its threshold), so it costs no pass
 // of its own; for other layers the step tests each neuron it visits.
-func (n *IF) StepEvents(v, current []int64, spikes, done, posInput bitvec.Vec) (fired, updates int) {
+//
+// hot (one bit per position) is the caller's to keep between steps and to
+// clear with the membranes (a cleared membrane is below every positive
+// threshold): it marks the positions where some membrane may be at or
+// above its threshold. A layer of thresholds without bias, leak or
+// fire-once marks visits only the positions in posInput or hot, since no
+// other neuron's update changes anything, and leaves in hot the positions
+// whose membranes stay at or above threshold after their reset; other
+// layers visit every neuron and leave hot as it is.
+func (n *IF) StepEvents(v, current []int64, spikes, done, posInput, hot bitvec.Vec) (fired, updates int) {
 	spikes.Clear()
 	if done != nil || n.Leak != 0 {
 		return n.stepGeneral(v, current, spikes, done, posInput)
 	}
-	fired, residual := n.stepPlain(v, current, spikes, posInput)
+	var residual int
+	if n.Bias == nil && n.Threshold != nil {
+		fired, residual = fireEvents(v, current, n.Threshold, spikes, posInput, hot, n.Positions, n.ResetToZero)
+	} else {
+		fired, residual = n.stepPlain(v, current, spikes, posInput)
+	}
 	inputs := posInput.Count()
 	for ch := 0; ch < n.Channels; ch++ {
 		if n.Bias != nil && n.Bias[ch] != 0 {
@@ -130,10 +148,14 @@ func (n *IF) StepEvents(v, current []int64, spikes, done, posInput bitvec.Vec) (
 // posInput it also returns how many neurons of unbiased channels fired at
 // positions without input.
 func (n *IF) stepPlain(v, current []int64, spikes, posInput bitvec.Vec) (fired, residual int) {
-	if n.Bias == nil && n.Threshold != nil {
-		return fire(v, current, n.Threshold, spikes, posInput, n.Positions, n.ResetToZero)
-	}
 	C, P := n.Channels, n.Positions
+	if n.Bias == nil && n.Threshold != nil {
+		for pos := 0; pos < P; pos++ {
+			f, _ := firePos(v, current[pos*C:(pos+1)*C], n.Threshold, spikes, pos, P, n.ResetToZero)
+			fired += f
+		}
+		return fired, 0
+	}
 	for lo := 0; lo < P; lo += stepTile {
 		hi := min(lo+stepTile, P)
 		for ch := 0; ch < C; ch++ {
@@ -175,42 +197,54 @@ func (n *IF) stepPlain(v, current []int64, spikes, posInput bitvec.Vec) (fired, 
 // channel before it moves on: 8 membranes fill a 64-byte cache line.
 const stepTile = 8
 
-// fire is stepPlain for the common layer, thresholds and no bias, position
-// by position (a position's currents are contiguous; its membranes, one
-// per channel P apart, stay in cache for the next positions), with few
-// enough live values that the compiler keeps them in registers.
-func fire(v, current, thr []int64, spikes, posInput bitvec.Vec, P int, toZero bool) (fired, residual int) {
+// fireEvents is StepEvents for the common layer, thresholds and no bias,
+// leak or fire-once marks: only the positions in posInput or hot can
+// change (see StepEvents), and it returns the spikes and how many of them
+// fired at positions without input.
+func fireEvents(v, current, thr []int64, spikes, posInput, hot bitvec.Vec, P int, toZero bool) (fired, residual int) {
 	C := len(thr)
-	for pos := 0; pos < P; pos++ {
-		for ch, x := range current[pos*C : (pos+1)*C] {
-			k := ch*P + pos
-			m := v[k] + x
-			if m >= thr[ch] {
-				fired++
-				residual += fireAt(spikes, posInput, k, pos)
-				m -= thr[ch]
-				if toZero {
-					m = 0
-				}
+	for wi, in := range posInput {
+		visit := in | hot[wi]
+		hot[wi] = 0
+		for visit != 0 {
+			bit := uint(bits.TrailingZeros64(visit))
+			visit &= visit - 1
+			pos := wi<<6 + int(bit)
+			f, still := firePos(v, current[pos*C:(pos+1)*C], thr, spikes, pos, P, toZero)
+			fired += f
+			if in>>bit&1 == 0 {
+				residual += f
 			}
-			v[k] = m
+			if still {
+				hot[wi] |= 1 << bit
+			}
 		}
 	}
 	return fired, residual
 }
 
-// fireAt records neuron k's spike and returns 1 if its position pos had no
-// input (posInput, when given). It stays out of line: inlined, its values
-// would crowd fire's loop out of the registers (BenchmarkStep 36 µs
-// against 20 µs of CPU).
-//
-//go:noinline
-func fireAt(spikes, posInput bitvec.Vec, k, pos int) int {
-	spikes.Set(k)
-	if posInput != nil && !posInput.Get(pos) {
-		return 1
+// firePos updates the neurons of position pos, whose currents cur holds
+// (one per channel, contiguous; the membranes are P apart), fires and
+// resets them, and reports the spikes and whether a membrane is still at or
+// above its threshold. Its loop keeps few enough live values that the
+// compiler holds them in registers.
+func firePos(v, cur, thr []int64, spikes bitvec.Vec, pos, P int, toZero bool) (fired int, hot bool) {
+	thr = thr[:len(cur)]
+	for ch, x := range cur {
+		k := ch*P + pos
+		m := v[k] + x
+		if t := thr[ch]; m >= t {
+			fired++
+			spikes.Set(k)
+			m -= t
+			if toZero {
+				m = 0
+			}
+			hot = hot || m >= t
+		}
+		v[k] = m
 	}
-	return 0
+	return fired, hot
 }
 
 // stepGeneral is Step for a leaky or fire-once layer. With posInput it

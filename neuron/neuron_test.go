@@ -128,8 +128,11 @@ func BenchmarkStep(b *testing.B) {
 
 // TestStepEventsAgrees holds StepEvents to Pending followed by Step on
 // random layers (thresholds or none, bias or none, leak or none,
-// fire-once or not) whose current is zero where posInput has no input:
-// the same spikes, membranes and count.
+// fire-once or not) over several steps whose current is zero where
+// posInput has no input, some large enough to leave a membrane above its
+// threshold after the reset: the same spikes, membranes and count, with
+// hot kept from step to step (all set at first: the membranes start
+// anywhere).
 func TestStepEventsAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for trial := 0; trial < 200; trial++ {
@@ -158,27 +161,59 @@ func TestStepEventsAgrees(t *testing.T) {
 		for i := range v {
 			v[i] = rng.Int64N(30) - 10
 		}
-		posInput := bitvec.New(n.Positions)
-		current := make([]int64, n.Neurons())
-		for pos := 0; pos < n.Positions; pos++ {
-			if rng.IntN(4) == 0 {
-				posInput.Set(pos)
-				for ch := 0; ch < n.Channels; ch++ {
-					current[pos*n.Channels+ch] = rng.Int64N(9) - 3
-				}
-			}
-		}
 		v2 := append([]int64(nil), v...)
 		var done2 bitvec.Vec
 		if done != nil {
 			done2 = append(bitvec.Vec(nil), done...)
 		}
-		s1, s2 := bitvec.New(n.Neurons()), bitvec.New(n.Neurons())
-		want := n.Pending(v, posInput, done)
-		wantFired := n.Step(v, current, s1, done)
-		fired, got := n.StepEvents(v2, current, s2, done2, posInput)
-		if got != want || fired != wantFired || !bitvec.Equal(s1, s2) || !slices.Equal(v, v2) {
-			t.Fatalf("%+v: StepEvents fired %d, updated %d; Pending and Step %d, %d (or spikes, membranes differ)", n, fired, got, wantFired, want)
+		hot := bitvec.New(n.Positions)
+		for pos := 0; pos < n.Positions; pos++ {
+			hot.Set(pos)
 		}
+		for step := 0; step < 4; step++ {
+			posInput := bitvec.New(n.Positions)
+			current := make([]int64, n.Neurons())
+			for pos := 0; pos < n.Positions; pos++ {
+				if rng.IntN(4) == 0 {
+					posInput.Set(pos)
+					for ch := 0; ch < n.Channels; ch++ {
+						current[pos*n.Channels+ch] = rng.Int64N(30) - 5
+					}
+				}
+			}
+			s1, s2 := bitvec.New(n.Neurons()), bitvec.New(n.Neurons())
+			want := n.Pending(v, posInput, done)
+			wantFired := n.Step(v, current, s1, done)
+			fired, got := n.StepEvents(v2, current, s2, done2, posInput, hot)
+			if got != want || fired != wantFired || !bitvec.Equal(s1, s2) || !slices.Equal(v, v2) {
+				t.Fatalf("%+v, step %d: StepEvents fired %d, updated %d; Pending and Step %d, %d (or spikes, membranes differ)", n, step, fired, got, wantFired, want)
+			}
+		}
+	}
+}
+
+// BenchmarkStepEvents is BenchmarkStep for an event-driven unit whose
+// input reaches every other run of 8 positions, as a digit's strokes do.
+func BenchmarkStepEvents(b *testing.B) {
+	const channels, positions = 32, 784
+	n := IF{Channels: channels, Positions: positions, Threshold: make([]int64, channels)}
+	for ch := range n.Threshold {
+		n.Threshold[ch] = 1000 + int64(ch)
+	}
+	v, current := make([]int64, n.Neurons()), make([]int64, n.Neurons())
+	posInput, hot := bitvec.New(positions), bitvec.New(positions)
+	for pos := 0; pos < positions; pos++ {
+		if pos/8%2 == 0 {
+			posInput.Set(pos)
+			for ch := 0; ch < channels; ch++ {
+				i := pos*channels + ch
+				current[i] = int64(i*7919%97) - 40
+			}
+		}
+	}
+	spikes := bitvec.New(n.Neurons())
+	b.ReportAllocs()
+	for b.Loop() {
+		n.StepEvents(v, current, spikes, nil, posInput, hot)
 	}
 }
