@@ -239,25 +239,15 @@ func rotate(m uint, s, k int) uint {
 // rotPick is the round-robin choice among the set bits of the k-bit mask
 // m (not empty): the first at or after ptr, cyclically.
 func rotPick(m uint, ptr, k int) int {
-	i := ptr + bits.TrailingZeros(rotate(m, ptr, k))
-	if i >= k {
-		i -= k
-	}
-	return i
+	return mod1(ptr+bits.TrailingZeros(rotate(m, ptr, k)), k)
 }
 
 // inc is i+1 modulo k, for 0 ≤ i < k.
-func inc(i, k int) int {
-	if i++; i == k {
-		return 0
-	}
-	return i
-}
+func inc(i, k int) int { return mod1(i+1, k) }
+
+// mod1 is i modulo k for 0 ≤ i < 2k, without a branch: the allocators'
+// pointers wrap at random, so a branch would be mispredicted often.
+func mod1(i, k int) int { return i - k&((k-1-i)>>63) }
 
 // wrap is d modulo k, for −k < d < k.
-func wrap(d, k int) int {
-	if d < 0 {
-		return d + k
-	}
-	return d
-}
+func wrap(d, k int) int { return d + k&(d>>63) }

@@ -123,11 +123,7 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
-	k := int(q.head) + int(q.n)
-	if k >= n.d {
-		k -= n.d
-	}
-	n.buf[int(q.off)+k] = f
+	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = f
 	q.n++
 	n.inFlight++
 	if n.bufObs != nil {
@@ -148,9 +144,7 @@ func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
-	if q.head++; int(q.head) == n.d {
-		q.head = 0
-	}
+	q.head = uint8(inc(int(q.head), n.d))
 	q.n--
 	n.inFlight--
 	if n.bufObs != nil {

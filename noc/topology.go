@@ -16,20 +16,11 @@ const (
 
 var portNames = [numPorts]string{"local", "x+", "x-", "y+", "y-"}
 
-// opposite is the port a flit enters by when it left by p.
-func opposite(p int) int {
-	switch p {
-	case portXPlus:
-		return portXMinus
-	case portXMinus:
-		return portXPlus
-	case portYPlus:
-		return portYMinus
-	case portYMinus:
-		return portYPlus
-	}
-	return portLocal
-}
+// opposite is the port a flit enters by when it left by p (a table: a
+// switch costs a mispredicted branch per flit-hop).
+func opposite(p int) int { return int(oppositePort[p]) }
+
+var oppositePort = [numPorts]uint8{portLocal, portXMinus, portXPlus, portYMinus, portYPlus}
 
 // topo is a W×H mesh or torus with dimension-order routing.
 type topo struct {
