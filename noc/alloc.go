@@ -109,54 +109,67 @@ func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady ui
 // allocSwitch is the switch allocation stage of router rt among its ready
 // input VCs. Stage 1: each input port picks one of its VCs whose front
 // flit has an output VC with a credit on a port it has not yet crossed to.
-// Stage 2: each output port grants one input port. It returns the input
-// ports granted; for each, n.saVC holds the VC and n.saGrant the output
-// ports it won (a multicast flit may win several at once: the crossbar
-// copies it).
-func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8) (granted uint8) {
+// Stage 2: each output port grants one input port. It returns the grants,
+// a byte per input port (byte ip of grants): the output ports it won in
+// the low numPorts bits (a multicast flit may win several at once: the
+// crossbar copies it), the VC that won them in the top three; a byte is 0
+// for an input port that won nothing. Bit masks, not arrays, so that the
+// caller walks the grants without a loop over ports.
+func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8) (grants uint64) {
 	v := n.v
-	grant, wantVC := &n.saGrant, &n.saVC
-	*grant = [numPorts]uint8{}
-	var reqs [numPorts]uint8
-	var reqPorts uint8
+	// reqs has bit 8·op + ip for a request of input port ip for output
+	// port op; want the requesting VC of input port ip in bits 8·ip+5….
+	var reqs, want uint64
 	for pm := readyPorts; pm != 0; pm &= pm - 1 {
 		ip := bits.TrailingZeros8(pm)
 		ptr := int(rt.saIn[ip])
 		for rot := rotate(uint(ready>>(ip*maxVCs))&(1<<maxVCs-1), ptr, v); rot != 0; rot &= rot - 1 {
-			vc := ptr + bits.TrailingZeros(rot)
-			if vc >= v {
-				vc -= v
-			}
+			vc := mod1(ptr+bits.TrailingZeros(rot), v)
 			q := &ins[ip*maxVCs+vc]
 			e := q.vaMask &^ q.sent
-			for m := e; m != 0; m &= m - 1 {
-				p := bits.TrailingZeros8(m)
+			if e == 0 {
+				continue
+			}
+			if e&(e-1) == 0 {
+				// One port, a unicast flit's: no loop.
+				p := bits.TrailingZeros8(e)
 				if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
-					e &^= 1 << p
+					continue
 				}
-			}
-			if e != 0 {
-				wantVC[ip] = uint8(vc)
-				reqPorts |= e
+			} else {
 				for m := e; m != 0; m &= m - 1 {
-					reqs[bits.TrailingZeros8(m)] |= 1 << ip
+					p := bits.TrailingZeros8(m)
+					if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+						e &^= 1 << p
+					}
 				}
-				break
+				if e == 0 {
+					continue
+				}
 			}
+			want |= uint64(vc) << (8*ip + 5)
+			for m := e; m != 0; m &= m - 1 {
+				reqs |= 1 << (8*bits.TrailingZeros8(m) + ip)
+			}
+			break
 		}
 	}
-	for m := reqPorts; m != 0; m &= m - 1 {
-		op := bits.TrailingZeros8(m)
-		ip := rotPick(uint(reqs[op]), int(rt.saOut[op]), numPorts)
-		grant[ip] |= 1 << op
-		granted |= 1 << ip
+	for m := reqs; m != 0; {
+		b := bits.TrailingZeros64(m) &^ 7
+		op := b >> 3
+		ip := rotPick(uint(m>>b)&(1<<numPorts-1), int(rt.saOut[op]), numPorts)
+		m &^= 0xff << b
+		grants |= 1 << (8*ip + op)
 		rt.saOut[op] = uint8(inc(ip, numPorts))
 	}
-	for m := granted; m != 0; m &= m - 1 {
-		ip := bits.TrailingZeros8(m)
-		rt.saIn[ip] = uint8(inc(int(wantVC[ip]), v))
+	for m := grants; m != 0; {
+		b := bits.TrailingZeros64(m) &^ 7
+		m &^= 0xff << b
+		vc := int(want>>(b+5)) & (maxVCs - 1)
+		grants |= uint64(vc) << (b + 5)
+		rt.saIn[b>>3] = uint8(inc(vc, v))
 	}
-	return granted
+	return grants
 }
 
 // allocMulticast gives VCs to the multicast heads waiting in the input

@@ -17,6 +17,18 @@ func allocRouter(t *testing.T) (*Net, int, []inVC) {
 	return n, r, n.in[r*vcSlots : (r+1)*vcSlots]
 }
 
+// unpackGrants splits allocSwitch's grants into the input ports granted
+// and, per input port, the output ports it won and the VC that won them.
+func unpackGrants(g uint64) (granted uint8, grant, vc [numPorts]uint8) {
+	for ip := range numPorts {
+		if b := uint8(g >> (8 * ip)); b != 0 {
+			granted |= 1 << ip
+			grant[ip], vc[ip] = b&(1<<numPorts-1), b>>5
+		}
+	}
+	return granted, grant, vc
+}
+
 // TestSwitchAllocatorRoundRobin holds a head in VC 0 of every input port
 // of a router, all of them holding output VC 0 of port x+: every cycle
 // exactly one input wins x+, and the winners take turns, each input
@@ -34,8 +46,7 @@ func TestSwitchAllocatorRoundRobin(t *testing.T) {
 	last := -1
 	const rounds = 40
 	for range rounds * numPorts {
-		granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
-		grant, wantVC := n.saGrant, n.saVC
+		granted, grant, wantVC := unpackGrants(n.allocSwitch(rt, ins, ready, 1<<numPorts-1))
 		if bits.OnesCount8(granted) != 1 {
 			t.Fatalf("granted inputs %05b: want exactly one for one contended output", granted)
 		}
@@ -77,8 +88,7 @@ func TestSwitchAllocatorNoDoubleGrantAndCredits(t *testing.T) {
 	rt.credit[portYPlus*maxVCs+1] = 0
 	won := map[[2]int]int{}
 	for range 200 {
-		granted := n.allocSwitch(rt, ins, ready, 1<<numPorts-1)
-		grant, wantVC := n.saGrant, n.saVC
+		granted, grant, wantVC := unpackGrants(n.allocSwitch(rt, ins, ready, 1<<numPorts-1))
 		var outs uint8
 		for m := granted; m != 0; m &= m - 1 {
 			ip := bits.TrailingZeros8(m)

@@ -79,9 +79,7 @@ type Net struct {
 	tr tree
 
 	// allocation scratch
-	vaBest  [vcSlots]int8
-	saGrant [numPorts]uint8 // per input port: the output ports it won
-	saVC    [numPorts]uint8 // per input port: the VC that won
+	vaBest [vcSlots]int8
 }
 
 // NewNet builds the cycle-level network for cfg, which must validate.
@@ -321,16 +319,16 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		n.cur, n.next = n.next, n.cur
 	}
 	for _, x := range n.wh.take(vcReady, t) {
-		r := int(x) / vcSlots
-		n.rt[r].rdy |= 1 << (int(x) % vcSlots)
+		r := int(uint32(x) >> 6)
+		n.rt[r].rdy |= 1 << (x & 63)
 		n.cur.add(r)
 	}
 	// A credit matters only to a router with flits ready, an NI with
 	// packets to inject.
 	for _, x := range n.wh.take(creditRouter, t) {
-		r := int(x) / vcSlots
+		r := int(uint32(x) >> 6)
 		rt := &n.rt[r]
-		rt.credit[int(x)%vcSlots]++
+		rt.credit[x&63]++
 		if rt.rdy != 0 {
 			n.cur.add(r)
 		}
@@ -339,9 +337,9 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		n.activateNI(int(x), t)
 	}
 	for _, x := range n.wh.take(creditNI, t) {
-		i := int(x) / maxVCs
+		i := int(uint32(x) / maxVCs)
 		ni := &n.nis[i]
-		ni.credit[int(x)%maxVCs]++
+		ni.credit[x%maxVCs]++
 		if ni.pending {
 			n.activateNI(i, t)
 		}

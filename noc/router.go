@@ -73,11 +73,14 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	n.s.RouterCycles++
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
 	ready, readyPorts, moved := n.allocVCs(r, ins, rt.rdy, t)
-	for m := n.allocSwitch(rt, ins, ready, readyPorts); m != 0; m &= m - 1 {
-		ip := bits.TrailingZeros8(m)
-		n.traverse(r, ip, int(n.saVC[ip]), n.saGrant[ip], t)
-		moved = true
+	grants := n.allocSwitch(rt, ins, ready, readyPorts)
+	for m := grants; m != 0; {
+		b := bits.TrailingZeros64(m) &^ 7
+		g := uint8(m >> b)
+		m &^= 0xff << b
+		n.traverse(r, b>>3, int(g>>5), g&(1<<numPorts-1), t)
 	}
+	moved = moved || grants != 0
 	if moved {
 		n.lastProgress = t
 		if rt.rdy != 0 {
@@ -132,7 +135,7 @@ func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	if q.n == 1 {
 		n.rt[r].nonempty |= 1 << i
 		q.ready = f.arrive + n.allocDelay
-		n.wh.at(vcReady, q.ready, int32(r*vcSlots+i))
+		n.wh.at(vcReady, q.ready, int32(r<<6|i))
 	}
 }
 
@@ -170,7 +173,7 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 		}
 		if q.ready > t+1 {
 			rt.rdy &^= 1 << i
-			n.wh.at(vcReady, q.ready, int32(r*vcSlots+i))
+			n.wh.at(vcReady, q.ready, int32(r<<6|i))
 		}
 	}
 	if ip == portLocal {
@@ -178,7 +181,7 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 		return
 	}
 	up := n.nbr[r*numPorts+ip]
-	n.wh.at(creditRouter, t+n.link+n.creditDelay, up*vcSlots+int32(opposite(ip)*maxVCs+vc))
+	n.wh.at(creditRouter, t+n.link+n.creditDelay, up<<6|int32(opposite(ip)*maxVCs+vc))
 }
 
 // buffered tells the buffer observer how many flits router r's input buffers

@@ -18,8 +18,8 @@ type wheel struct {
 
 // The kinds of wheel entries and what an entry holds.
 const (
-	vcReady      = iota // router·vcSlots + port·maxVCs + vc: that input VC's front flit becomes ready
-	creditRouter        // router·vcSlots + port·maxVCs + vc: a credit for that output VC
+	vcReady      = iota // router<<6 | port·maxVCs + vc: that input VC's front flit becomes ready
+	creditRouter        // router<<6 | port·maxVCs + vc: a credit for that output VC
 	wakeNI              // NI
 	creditNI            // NI·maxVCs + vc: a credit for that VC of the NI
 	numWakeKinds
