@@ -27,8 +27,7 @@ import (
 // ports. A unicast packet takes an ejection VC too, which bounds how many
 // packets interleave into one NI, as in BookSim; a multicast needs none
 // (allocMulticast), and multicast heads go first.
-func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady uint64, readyPorts uint8, moved bool) {
-	rt := &n.rt[r]
+func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, t sim.Cycle) (swReady uint64, readyPorts uint8, moved bool) {
 	v := n.v
 	var multi uint64
 	var touched [vcSlots]uint8 // output VCs requested
@@ -36,7 +35,7 @@ func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady ui
 	for m := ready; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
 		q := &ins[i]
-		readyPorts |= 1 << (i / maxVCs)
+		readyPorts |= 1 << (uint(i) / maxVCs)
 		if q.vaMask != 0 {
 			continue
 		}
@@ -48,14 +47,11 @@ func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady ui
 			multi |= 1 << i
 			continue
 		}
-		var p int
 		if q.outMask == 0 {
-			p = n.route(r, int(f.dst))
-			q.outMask = 1 << p
-		} else {
-			p = bits.TrailingZeros8(q.outMask)
+			q.outMask = 1 << n.route(r, int(f.dst))
 		}
-		free := uint8(1<<v-1) &^ rt.ovBusy[p]
+		p := bits.TrailingZeros8(q.outMask) & 7
+		free := n.vMask &^ rt.ovBusy[p]
 		if n.g.torus {
 			free &= n.classMask(r, p, f.pkt)
 		}
@@ -83,7 +79,7 @@ func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady ui
 		o := int(o8)
 		i := int(n.vaBest[o])
 		n.vaBest[o] = -1
-		p, vc := o/maxVCs, o%maxVCs
+		p, vc := uint(o)/maxVCs, uint(o)%maxVCs
 		if rt.ovBusy[p]&(1<<vc) != 0 {
 			continue // a multicast took it first
 		}
@@ -91,7 +87,7 @@ func (n *Net) allocVCs(r int, ins []inVC, ready uint64, t sim.Cycle) (swReady ui
 		rt.ovBusy[p] |= 1 << vc
 		q.outVC[p] = uint8(vc)
 		q.vaMask, q.held = q.outMask, q.outMask
-		q.vaPtr = uint8(inc(vc, v))
+		q.vaPtr = uint8(inc(int(vc), v))
 		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
 		won |= 1 << i
 		if n.gobs != nil {
@@ -121,7 +117,7 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 	// port op; want the requesting VC of input port ip in bits 8·ip+5….
 	var reqs, want uint64
 	for pm := readyPorts; pm != 0; pm &= pm - 1 {
-		ip := bits.TrailingZeros8(pm)
+		ip := bits.TrailingZeros8(pm) & 7
 		ptr := int(rt.saIn[ip])
 		for rot := rotate(uint(ready>>(ip*maxVCs))&(1<<maxVCs-1), ptr, v); rot != 0; rot &= rot - 1 {
 			vc := mod1(ptr+bits.TrailingZeros(rot), v)
@@ -156,7 +152,7 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 	}
 	for m := reqs; m != 0; {
 		b := bits.TrailingZeros64(m) &^ 7
-		op := b >> 3
+		op := b >> 3 & 7
 		ip := rotPick(uint(m>>b)&(1<<numPorts-1), int(rt.saOut[op]), numPorts)
 		m &^= 0xff << b
 		grants |= 1 << (8*ip + op)
@@ -167,7 +163,7 @@ func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8
 		m &^= 0xff << b
 		vc := int(want>>(b+5)) & (maxVCs - 1)
 		grants |= uint64(vc) << (b + 5)
-		rt.saIn[b>>3] = uint8(inc(vc, v))
+		rt.saIn[b>>3&7] = uint8(inc(vc, v))
 	}
 	return grants
 }

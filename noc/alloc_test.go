@@ -142,7 +142,7 @@ func TestVCAllocatorRoundRobin(t *testing.T) {
 	wins := make([]int, numPorts)
 	const rounds = 50
 	for range rounds {
-		ready, _, moved := n.allocVCs(r, ins, rt.nonempty, 1)
+		ready, _, moved := n.allocVCs(r, &n.rt[r], ins, rt.nonempty, 1)
 		if ready != rt.nonempty || !moved {
 			t.Fatalf("ready %x moved %v: every head is ready and two VCs are free", ready, moved)
 		}
@@ -180,11 +180,11 @@ func TestVCAllocatorSkipsBusyVCs(t *testing.T) {
 	rt := &n.rt[r]
 	n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 	rt.ovBusy[portXPlus] = 0b11
-	if _, _, moved := n.allocVCs(r, ins, rt.nonempty, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
+	if _, _, moved := n.allocVCs(r, &n.rt[r], ins, rt.nonempty, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
 		t.Fatal("a head won an output VC that another packet holds")
 	}
 	rt.ovBusy[portXPlus] = 0b01
-	if _, _, moved := n.allocVCs(r, ins, rt.nonempty, 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
+	if _, _, moved := n.allocVCs(r, &n.rt[r], ins, rt.nonempty, 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
 		t.Fatalf("head got VC %d, want the free VC 1", ins[portXMinus*maxVCs].outVC[portXPlus])
 	}
 }

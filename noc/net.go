@@ -31,6 +31,7 @@ type Net struct {
 	nbr               []int32   // per router·numPorts + port: the neighbour, -1 off a mesh
 	portOf            [9]uint8  // dimensionOrderPort by 3·(sign(sx)+1) + sign(sy)+1
 	v, d              int       // VCs per port, flits per VC
+	vMask             uint8     // 1<<v − 1
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
 	link              sim.Cycle
 	creditDelay       sim.Cycle // beyond the link (or the NI's one cycle)
@@ -90,6 +91,7 @@ func NewNet(cfg *arch.Config) *Net {
 	n := &Net{
 		g:           topoOf(cfg),
 		v:           nc.VCs,
+		vMask:       uint8(1<<nc.VCs - 1),
 		d:           nc.VCDepth,
 		link:        sim.Cycle(l),
 		creditDelay: sim.Cycle(cd),
@@ -395,10 +397,24 @@ func (n *Net) routeMask(r int, f *flit) uint8 {
 // branches on the direction (a table by the steps' signs): it runs once
 // per head flit per router.
 func (n *Net) route(r, dst int) int {
-	g := &n.g
-	sx := n.delta(int(n.nodeX[r]), int(n.nodeX[dst]), g.w)
-	sy := n.delta(int(n.nodeY[r]), int(n.nodeY[dst]), g.h)
+	sx := int(n.nodeX[dst]) - int(n.nodeX[r])
+	sy := int(n.nodeY[dst]) - int(n.nodeY[r])
+	if n.g.torus {
+		sx, sy = torusStep(sx, n.g.w), torusStep(sy, n.g.h)
+	}
 	return int(n.portOf[3*(sign(sx)+1)+sign(sy)+1])
+}
+
+// torusStep is the shorter way round a ring of k for the step d, −k < d
+// < k, as delta takes it.
+func torusStep(d, k int) int {
+	if d < 0 {
+		d += k
+	}
+	if d > k/2 {
+		d -= k
+	}
+	return d
 }
 
 // sign is −1, 0 or 1 as x is negative, zero or positive.
@@ -411,17 +427,10 @@ func (n *Net) hops(src, dst int) int {
 
 // delta is step(a, b, k, torus) for 0 ≤ a, b < k.
 func (n *Net) delta(a, b, k int) int {
-	d := b - a
 	if !n.g.torus {
-		return d
+		return b - a
 	}
-	if d < 0 {
-		d += k
-	}
-	if d > k/2 {
-		d -= k
-	}
-	return d
+	return torusStep(b-a, k)
 }
 
 // classMask is the VCs packet id may take on output port p of router r:

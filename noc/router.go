@@ -16,12 +16,16 @@ const (
 
 // router is one router's allocation state.
 type router struct {
-	nonempty uint64          // input VCs holding flits
-	rdy      uint64          // those whose front flit is ready for allocation
-	ovBusy   [numPorts]uint8 // output VCs held by a packet
-	saIn     [numPorts]uint8 // per input port: round-robin pointer over its VCs
-	saOut    [numPorts]uint8 // per output port: round-robin pointer over input ports
-	mcPtr    uint8           // round-robin pointer over input VCs for multicast heads
+	nonempty uint64 // input VCs holding flits
+	rdy      uint64 // those whose front flit is ready for allocation
+	// Per port (arrays of 8, indexed by port&7, so that no bounds check
+	// is needed on the hot path): the output VCs held by a packet, the
+	// round-robin pointers of an input port over its VCs and of an output
+	// port over input ports.
+	ovBusy [8]uint8
+	saIn   [8]uint8
+	saOut  [8]uint8
+	mcPtr  uint8 // round-robin pointer over input VCs for multicast heads
 	// Per output VC (port·maxVCs + vc): credits for the downstream buffer,
 	// and the round-robin pointer over input VCs of its VC arbiter.
 	credit   [vcSlots]int16
@@ -72,7 +76,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	}
 	n.s.RouterCycles++
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
-	ready, readyPorts, moved := n.allocVCs(r, ins, rt.rdy, t)
+	ready, readyPorts, moved := n.allocVCs(r, rt, ins, rt.rdy, t)
 	grants := n.allocSwitch(rt, ins, ready, readyPorts)
 	for m := grants; m != 0; {
 		b := bits.TrailingZeros64(m) &^ 7
