@@ -62,12 +62,6 @@ type TTFSConfig struct {
 	// OutThreshold is the output layer's initial threshold; 0 gives it
 	// Threshold's.
 	OutThreshold float64 `flag:"out-threshold"`
-	// Loss is the output error: LossS4NN ("" is the same) or
-	// LossSoftmax.
-	Loss string `flag:"loss"`
-	// Tau is LossSoftmax's temperature in timesteps: the output times t
-	// enter the softmax as −t/Tau.
-	Tau float64 `flag:"tau"`
 	// Interpolate uses the linearly interpolated spike times and their
 	// exact slopes in the learning rule instead of S4NN's integer times
 	// and ∂t/∂V = −1.
@@ -90,26 +84,9 @@ type TTFSConfig struct {
 	Checkpoint Checkpoint
 	// Progress, if set, is called after every minibatch from the
 	// goroutine that called TrainTTFS. Loss is the mean over samples of
-	// Σ_k ((target_k − t_k)/Window)² (LossS4NN) or of −ln p_label
-	// (LossSoftmax).
+	// Σ_k ((target_k − t_k)/Window)².
 	Progress func(Progress)
 }
-
-// The output errors of TTFS training (TTFSConfig.Loss).
-const (
-	// LossS4NN is S4NN's: the squared distance of the output spike times
-	// to relative targets (the correct class first, the others Gamma
-	// steps later), each sample's error vector normalised to unit length,
-	// so that a sample that meets its targets teaches nothing and every
-	// other sample teaches equally much.
-	LossS4NN = "s4nn"
-	// LossSoftmax is the cross-entropy of a softmax over the negative
-	// output spike times, −ln p_label with p = softmax(−t/Tau) (Mostafa,
-	// IEEE TNNLS 2018; Comsa et al., ICASSP 2020): the error p − onehot is
-	// used as it is, so that a confidently right sample teaches little and
-	// a wrong one much; the hidden errors are scaled to its length.
-	LossSoftmax = "softmax"
-)
 
 // DefaultTTFSConfig returns the settings of models/fashion-mnist-ttfs.bin
 // but for Threshold, which it sets to 40 (models/mnist-ttfs.bin also sets
@@ -117,7 +94,7 @@ const (
 // threshold): pass it to
 // TrainTTFS after setting Epochs, Seed and Workers as needed.
 func DefaultTTFSConfig() TTFSConfig {
-	return TTFSConfig{Window: 256, Epochs: 20, Batch: 64, LR: 0.01, ThresholdLR: 0, Gamma: 3, Loss: LossS4NN, Tau: 4, Seed: 1, Workers: 1}
+	return TTFSConfig{Window: 256, Epochs: 20, Batch: 64, LR: 0.01, ThresholdLR: 0, Gamma: 3, Seed: 1, Workers: 1}
 }
 
 func (c *TTFSConfig) check() error {
@@ -134,10 +111,6 @@ func (c *TTFSConfig) check() error {
 		return fmt.Errorf("initial threshold %v, want >= 0 (0 = automatic)", c.Threshold)
 	case !(c.OutThreshold >= 0) || math.IsInf(c.OutThreshold, 0):
 		return fmt.Errorf("initial output threshold %v, want >= 0 (0 = as the other layers)", c.OutThreshold)
-	case c.Loss != "" && c.Loss != LossS4NN && c.Loss != LossSoftmax:
-		return fmt.Errorf("loss %q, want %q or %q", c.Loss, LossS4NN, LossSoftmax)
-	case c.Loss == LossSoftmax && (!(c.Tau > 0) || math.IsInf(c.Tau, 0)):
-		return fmt.Errorf("softmax temperature %v, want > 0 timesteps", c.Tau)
 	}
 	cc := Config{Epochs: c.Epochs, Batch: c.Batch, LR: c.LR, Workers: c.Workers}
 	return cc.check()

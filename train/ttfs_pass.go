@@ -236,20 +236,44 @@ func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][
 	n := p.n
 	none := n.noSpike()
 	L := len(p.layers)
-	var loss, gain float64
-	if cfg.Loss == LossSoftmax {
-		loss, gain = p.softmaxError(w, cfg, label)
-	} else {
-		loss, gain = p.s4nnError(w, cfg, label), 1
+	window := float64(n.Window)
+	out := &p.layers[L-1]
+	// Relative targets (S4NN): the correct class at the earliest output
+	// time, every other output that fires within gamma of it at
+	// earliest+gamma; if no output fires, the correct class at
+	// window−gamma and the others at window.
+	tMin := none
+	for _, t := range out.at {
+		tMin = min(tMin, t)
 	}
-	if loss == 0 {
+	var loss, norm float64
+	for k := range out.at {
+		tk, _, _ := p.spikeTime(w, cfg.Interpolate, L-1, k)
+		var target float64
+		switch {
+		case tMin >= none && k == label:
+			target = window - cfg.Gamma
+		case tMin >= none:
+			target = window
+		case k == label:
+			target = float64(tMin)
+		case float64(out.at[k]-tMin) < cfg.Gamma:
+			target = min(float64(tMin)+cfg.Gamma, window)
+		default:
+			target = float64(out.at[k])
+		}
+		e := (target - tk) / window
+		out.delta[k] = e
+		loss += e * e
+		norm += e * e
+	}
+	if norm == 0 {
 		return 0
 	}
 	for i := L - 1; i >= 0; i-- {
 		st := &p.layers[i]
 		outs := len(st.v)
-		// Normalise the layer's errors to length gain (the softmax's
-		// output errors stay as they are).
+		// Normalise the layer's errors to unit length.
 		var ss float64
 		for _, d := range st.delta {
 			ss += d * d
@@ -257,10 +281,7 @@ func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][
 		if ss == 0 {
 			break
 		}
-		inv := gain / math.Sqrt(ss)
-		if i == L-1 && cfg.Loss == LossSoftmax {
-			inv = 1
-		}
+		inv := 1 / math.Sqrt(ss)
 		var below *ttfsLayerState
 		if i > 0 {
 			below = &p.layers[i-1]
@@ -301,77 +322,4 @@ func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][
 		gth[i] += dth * n.Threshold[i] * scale
 	}
 	return loss
-}
-
-// s4nnError fills the output layer's delta with S4NN's errors
-// (target − t)/window for the sample last run forward with label and
-// returns Σ delta².
-//
-// Relative targets: the correct class at the earliest output time, every
-// other output that fires within gamma of it at earliest+gamma; if no
-// output fires, the correct class at window−gamma and the others at
-// window.
-func (p *ttfsPass) s4nnError(w *ttfsWeights, cfg *TTFSConfig, label int) float64 {
-	none := p.n.noSpike()
-	window := float64(p.n.Window)
-	out := &p.layers[len(p.layers)-1]
-	tMin := none
-	for _, t := range out.at {
-		tMin = min(tMin, t)
-	}
-	var loss float64
-	for k := range out.at {
-		tk, _, _ := p.spikeTime(w, cfg.Interpolate, len(p.layers)-1, k)
-		var target float64
-		switch {
-		case tMin >= none && k == label:
-			target = window - cfg.Gamma
-		case tMin >= none:
-			target = window
-		case k == label:
-			target = float64(tMin)
-		case float64(out.at[k]-tMin) < cfg.Gamma:
-			target = min(float64(tMin)+cfg.Gamma, window)
-		default:
-			target = float64(out.at[k])
-		}
-		e := (target - tk) / window
-		out.delta[k] = e
-		loss += e * e
-	}
-	return loss
-}
-
-// softmaxError fills the output layer's delta with the errors of the
-// softmax cross-entropy, p_k − [k = label] with p = softmax(−t/tau) (that
-// is −∂L/∂t_k times tau, a constant that Adam does not see), for the
-// sample last run forward with label, and returns the loss −ln p_label
-// and the errors' length. Outputs that did not fire enter at the window.
-func (p *ttfsPass) softmaxError(w *ttfsWeights, cfg *TTFSConfig, label int) (loss, norm float64) {
-	L := len(p.layers)
-	out := &p.layers[L-1]
-	// out.delta first holds the times, then the probabilities.
-	tMin := math.Inf(1)
-	for k := range out.at {
-		tk, _, _ := p.spikeTime(w, cfg.Interpolate, L-1, k)
-		out.delta[k] = tk
-		tMin = min(tMin, tk)
-	}
-	var sum float64
-	for k, tk := range out.delta {
-		e := math.Exp((tMin - tk) / cfg.Tau)
-		out.delta[k] = e
-		sum += e
-	}
-	var ss float64
-	for k := range out.delta {
-		pk := out.delta[k] / sum
-		if k == label {
-			loss = -math.Log(pk)
-			pk--
-		}
-		out.delta[k] = pk
-		ss += pk * pk
-	}
-	return loss, math.Sqrt(ss)
 }

@@ -240,8 +240,6 @@ func TestTTFSErrors(t *testing.T) {
 		{"16-10", func(c *TTFSConfig) { c.ThresholdLR = math.NaN() }, "threshold learning rate"},
 		{"16-10", func(c *TTFSConfig) { c.Shift = -1 }, "shift -1"},
 		{"16-10", func(c *TTFSConfig) { c.OutThreshold = math.Inf(1) }, "output threshold +Inf"},
-		{"16-10", func(c *TTFSConfig) { c.Loss = "mse" }, `loss "mse"`},
-		{"16-10", func(c *TTFSConfig) { c.Loss, c.Tau = LossSoftmax, 0 }, "temperature 0"},
 		{"16-5", nil, "5 outputs"},
 	} {
 		cfg := ok
@@ -260,54 +258,32 @@ func TestTTFSErrors(t *testing.T) {
 	}
 }
 
-// TestTTFSSoftmaxError checks the softmax cross-entropy's output errors
-// against the loss's central finite differences in the output times, and
-// that the output layer starts from OutThreshold.
-func TestTTFSSoftmaxError(t *testing.T) {
+// TestTTFSOutThreshold: the output layer starts from OutThreshold, the
+// others from Threshold, and the integer model carries both.
+func TestTTFSOutThreshold(t *testing.T) {
 	in := model.Shape{C: 1, H: 4, W: 4}
-	n, err := NewTTFSNet(mustNet(t, "16-8-4", in), 32, 5, 2, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(n.Threshold, []float64{5, 2}) {
-		t.Fatalf("thresholds %v, want [5 2]", n.Threshold)
-	}
-	var w ttfsWeights
-	n.weights(&w)
-	p := newTTFSPass(n)
-	cfg := TTFSConfig{Loss: LossSoftmax, Tau: 3}
-	times := []float64{7, 5, 32, 9} // output 2 did not fire: the window
-	lossAt := func(ts []float64, label int) float64 {
-		var sum float64
-		for _, tk := range ts {
-			sum += math.Exp(-tk / cfg.Tau)
+	for _, tc := range []struct {
+		theta, out float64
+		want       []int64
+	}{
+		{5, 2.5, []int64{5, 5, 3}},
+		{5, 0, []int64{5, 5, 5}},
+		{0, 7, []int64{3, 3, 7}}, // 0.75·√16 = 3, 0.75·√8 ≈ 2.1
+	} {
+		n, err := NewTTFSNet(mustNet(t, "16-8-8-4", in), 32, tc.theta, tc.out, 1)
+		if err != nil {
+			t.Fatal(err)
 		}
-		return -math.Log(math.Exp(-ts[label]/cfg.Tau) / sum)
-	}
-	out := &p.layers[1]
-	for label := range times {
-		for k, tk := range times {
-			out.at[k] = int32(tk)
+		m, err := n.Model("x")
+		if err != nil {
+			t.Fatal(err)
 		}
-		loss, norm := p.softmaxError(&w, &cfg, label)
-		if want := lossAt(times, label); math.Abs(loss-want) > 1e-12 {
-			t.Errorf("label %d: loss %v, want %v", label, loss, want)
+		var got []int64
+		for i := range m.Layers {
+			got = append(got, m.Layers[i].Threshold[0])
 		}
-		var ss float64
-		for k := range times {
-			const eps = 1e-6
-			ts := slices.Clone(times)
-			ts[k] += eps
-			up := lossAt(ts, label)
-			ts[k] -= 2 * eps
-			// delta is −∂L/∂t times tau.
-			if fd := -(up - lossAt(ts, label)) / (2 * eps) * cfg.Tau; math.Abs(out.delta[k]-fd) > 1e-6 {
-				t.Errorf("label %d: delta[%d] = %v, want %v", label, k, out.delta[k], fd)
-			}
-			ss += out.delta[k] * out.delta[k]
-		}
-		if math.Abs(norm-math.Sqrt(ss)) > 1e-12 {
-			t.Errorf("label %d: norm %v, want %v", label, norm, math.Sqrt(ss))
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("--threshold %v --out-threshold %v: integer thresholds %v, want %v", tc.theta, tc.out, got, tc.want)
 		}
 	}
 }

@@ -21,8 +21,6 @@ type ttfsMethod struct {
 	gamma        float64
 	threshold    float64
 	outThreshold float64
-	loss         string
-	tau          float64
 	thresholdLR  float64
 	interpolate  bool
 	mirror       bool
@@ -67,8 +65,6 @@ func (c *ttfsMethod) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.gamma, "gamma", d.Gamma, "(ttfs) target margin in timesteps between the correct output's spike and the others'")
 	fs.Float64Var(&c.threshold, "threshold", d.Threshold, "(ttfs) initial threshold of every layer in units of one ±1 weight (0 = 0.75·√fan-in)")
 	fs.Float64Var(&c.outThreshold, "out-threshold", d.OutThreshold, "(ttfs) initial threshold of the output layer (0 = --threshold's); a lower one lets the outputs fire, and the run stop, earlier")
-	fs.StringVar(&c.loss, "loss", d.Loss, "(ttfs) output error: s4nn (squared distance to relative target times, normalised per sample) or softmax (cross-entropy of softmax(−t/--tau))")
-	fs.Float64Var(&c.tau, "tau", d.Tau, "(ttfs) temperature of --loss softmax in timesteps: output times that differ by tau differ by a factor e in probability")
 	fs.Float64Var(&c.thresholdLR, "threshold-lr", d.ThresholdLR, "(ttfs) learning rate of the per-layer log thresholds (0 = fixed thresholds)")
 	fs.BoolVar(&c.interpolate, "interpolate", d.Interpolate, "(ttfs) learn from spike times interpolated within the crossing step, with exact slopes")
 	fs.BoolVar(&c.mirror, "mirror", d.Mirror, "(ttfs) flip each training image left to right with probability 1/2 (augmentation)")
@@ -127,8 +123,6 @@ func (c *ttfsMethod) check(tc *trainCommand) error {
 		flagRule{"--gamma", c.gamma, c.gamma >= 0 && c.gamma <= float64(c.window), fmt.Sprintf("in 0..--window (%d)", c.window)},
 		flagRule{"--threshold", c.threshold, c.threshold >= 0 && !math.IsInf(c.threshold, 0), "≥ 0 (0: automatic)"},
 		flagRule{"--out-threshold", c.outThreshold, c.outThreshold >= 0 && !math.IsInf(c.outThreshold, 0), "≥ 0 (0: as --threshold)"},
-		flagRule{"--loss", c.loss, c.loss == train.LossS4NN || c.loss == train.LossSoftmax, "s4nn or softmax"},
-		flagRule{"--tau", c.tau, c.tau > 0 && !math.IsInf(c.tau, 0), "> 0 timesteps"},
 		flagRule{"--threshold-lr", c.thresholdLR, c.thresholdLR >= 0 && !math.IsInf(c.thresholdLR, 0), "≥ 0 (0: fixed thresholds)"},
 	)
 }
@@ -150,7 +144,7 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	}
 	cfg := train.TTFSConfig{
 		Window: c.window, Epochs: job.epochs, Batch: job.batch, LR: job.lr, ThresholdLR: c.thresholdLR,
-		Gamma: c.gamma, Threshold: c.threshold, OutThreshold: c.outThreshold, Loss: c.loss, Tau: c.tau, Interpolate: c.interpolate, Mirror: c.mirror, Shift: job.shift, Seed: job.seed, Workers: job.workers,
+		Gamma: c.gamma, Threshold: c.threshold, OutThreshold: c.outThreshold, Interpolate: c.interpolate, Mirror: c.mirror, Shift: job.shift, Seed: job.seed, Workers: job.workers,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	}
 	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %s, gamma %v, %s\n", net.Spec, english.Count(c.window, "timestep"), c.gamma, english.Count(job.workers, "worker"))
