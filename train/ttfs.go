@@ -90,8 +90,8 @@ type TTFSConfig struct {
 
 // DefaultTTFSConfig returns the settings of models/fashion-mnist-ttfs.bin
 // but for Threshold, which it sets to 40 (models/mnist-ttfs.bin also sets
-// Epochs 40 and Shift 1; models/caltech-fm-ttfs.bin keeps the automatic
-// threshold): pass it to
+// Epochs 40, OutThreshold 15 and Shift 1; models/caltech-fm-ttfs.bin keeps
+// the automatic threshold): pass it to
 // TrainTTFS after setting Epochs, Seed and Workers as needed.
 func DefaultTTFSConfig() TTFSConfig {
 	return TTFSConfig{Window: 256, Epochs: 20, Batch: 64, LR: 0.01, ThresholdLR: 0, Gamma: 3, Seed: 1, Workers: 1}

@@ -45,6 +45,11 @@ layer is binary.
      (cosine decay) through a straight-through sign; one learnt threshold
      per layer (--threshold-lr); --mirror and --shift augment the
      training images.
+  Thresholds: --threshold sets the hidden layers' (higher: fewer hidden
+  spikes), --out-threshold the output layer's. The run stops at the first
+  output spike, so a lower output threshold decides earlier and counts
+  fewer hidden spikes before the decision (on MNIST, 40/15 fires 44 % fewer
+  hidden spikes than 40/40 at the same validation accuracy).
   --val-samples N holds the last N training images out and evaluates on
   them instead of the test set: choose settings that way, never by the test
   set.
@@ -52,7 +57,7 @@ layer is binary.
   spikes as the trainer; it is evaluated on the test set (or validation set) with the reference
   SNN (accuracy, hidden spikes per image, mean timesteps to the decision).
   Examples:
-    nmsim train --method ttfs --dataset mnist --net 784-600-10 --epochs 40 --threshold 40 --shift 1 -o mnist-ttfs.bin
+    nmsim train --method ttfs --dataset mnist --net 784-600-10 --val-samples 10000 --epochs 40 --threshold 40 --out-threshold 15 --shift 1 -o mnist-ttfs.bin
     nmsim train --method ttfs --dataset fashion-mnist --net 784-600-10 --epochs 20 --threshold 40 -o fmnist-ttfs.bin
     nmsim train --method ttfs --net 784-64-10 --epochs 1 --train-samples 5000 --eval-samples 1000
     nmsim train --method ttfs --dataset caltech-fm --net 1240-400-2 --epochs 30 --lr 0.1 --gamma 20 --mirror --threshold-lr 0.01 -o caltech-fm-ttfs.bin
