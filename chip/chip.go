@@ -45,9 +45,40 @@ type hwLayer struct {
 	// no longer gives the same currents and nothing may be reused.
 	noisy bool
 	// laned is set when every array is laned (crossbar.Array.Laned):
-	// compute then reads position by position, each position's row
-	// splits summed in one crossbar.Lanes.
-	laned bool
+	// computeLaned then adds each input value's rows' lanes straight into
+	// the lanes of the positions that read it, from laneRows, one
+	// laneEntry per scatter entry (the mapper's ScatterSlot and
+	// ScatterRow, aligned with them).
+	laned      bool
+	laneRows   []uint64 // per fan-in row, per column split: its LaneWords words
+	lanes      []laneEntry
+	blockSplit []int // per block, its row split
+}
+
+// laneEntry is a scatter entry of a laned layer in the offsets that
+// computeLaned needs: of its (position, row split)'s first plane in
+// layerState.actives, its position and its row of the fan-in.
+type laneEntry struct{ count, pos, row int32 }
+
+// wireLanes tabulates a laned layer's laneRows, lanes and blockSplit.
+func (st *hwLayer) wireLanes(xbRows int) {
+	const lw = crossbar.LaneWords
+	lm, nl := st.lm, st.nl
+	cs := lm.ColSplits
+	st.laneRows = make([]uint64, lm.FanIn*cs*lw)
+	st.blockSplit = make([]int, len(lm.Blocks))
+	for bi, b := range lm.Blocks {
+		st.blockSplit[bi] = b.RowLo / xbRows
+		c := b.OutLo / lm.OutputsPerBlock
+		for r := 0; r < b.Rows(); r++ {
+			copy(st.laneRows[((b.RowLo+r)*cs+c)*lw:], st.arrays[bi].LaneRow(r)[:])
+		}
+	}
+	st.lanes = make([]laneEntry, len(nl.ScatterSlot))
+	splits := int32(lm.RowSplits)
+	for k, slot := range nl.ScatterSlot {
+		st.lanes[k] = laneEntry{count: slot * int32(lm.InputBits), pos: slot / splits, row: slot%splits*int32(xbRows) + nl.ScatterRow[k]}
+	}
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -138,6 +169,9 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 		st.neurons.Threshold = l.Threshold
 	}
 	st.splitWords = bitvec.Words(min(c.cfg.Crossbar.Rows, lm.FanIn))
+	if st.laned {
+		st.wireLanes(c.cfg.Crossbar.Rows)
+	}
 	return nil
 }
 

@@ -89,9 +89,9 @@ type Array struct {
 	// weights. A read of few driven rows adds these instead of counting
 	// every column; nil unless every cell is at a nominal level.
 	rowWeights []int8
-	// lanes holds, for an ideal ±1 array (ReadLanes), row by row, the w⁺
-	// cells of the row in LaneWords words of 8-bit lanes: byte k of word
-	// j is 1 if output 8j + k's w⁺ cell is on.
+	// lanes holds, for a laned array (Laned), row by row, the w⁺ cells of
+	// the row in LaneWords words of 8-bit lanes: byte k of word j is 1 if
+	// output 8j + k's w⁺ cell is on.
 	lanes []uint64
 	// complementary is set when every w⁻ column is exactly the complement
 	// of its w⁺ column over the used rows (±1 weights, no stuck cell): a
@@ -203,7 +203,7 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	if a.fullScale < min(p.RowsPerRead, rows) {
 		a.maxCode = a.fullScale
 	}
-	if a.q == nil && a.noise == 0 && a.complementary && slices == 1 && outputs <= LaneOutputs {
+	if a.q == nil && a.noise == 0 && a.complementary && slices == 1 && outputs <= LaneOutputs && a.maxCode < 0 {
 		a.lanes = a.laneWeights()
 	}
 	if a.q == nil {

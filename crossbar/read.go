@@ -108,16 +108,42 @@ func (a *Array) tally(planes []bitvec.Vec, s *Scratch, c *Counters) int64 {
 	for _, plane := range planes {
 		active := plane.Count()
 		s.actives = append(s.actives, active)
-		reads += int64((active + a.p.RowsPerRead - 1) / a.p.RowsPerRead)
+		reads += a.Reads(active)
 		rows += int64(active)
 	}
+	a.charge(reads, rows, c)
+	return reads
+}
+
+// Reads is the number of reads of a plane that drives active rows:
+// RowsPerRead at a time.
+func (a *Array) Reads(active int) int64 {
+	if rpr := a.p.RowsPerRead; active > rpr {
+		return int64((active + rpr - 1) / rpr)
+	}
+	if active > 0 {
+		return 1 // no division for the common read
+	}
+	return 0
+}
+
+// Charge counts into c the operations of reads of the array that drive
+// rows rows in all, each read converting every used column, as Read
+// counts them, and returns the cycles the array is busy: for a caller
+// that sums a laned array's rows itself (LaneRow) and counts its reads
+// with Reads.
+func (a *Array) Charge(reads, rows int64, c *Counters) int64 {
+	a.charge(reads, rows, c)
+	return reads * a.readCycles
+}
+
+func (a *Array) charge(reads, rows int64, c *Counters) {
 	used := int64(a.usedCols)
 	c.Reads += reads
 	c.RowsDriven += rows
 	c.CellReads += rows * used
 	c.Conversions += reads * used
 	c.ShiftAdds += reads * used
-	return reads
 }
 
 // fits reports whether no column count of a plane with active driven rows
@@ -126,114 +152,62 @@ func (a *Array) fits(active int) bool {
 	return a.maxCode < 0 || active <= a.maxCode
 }
 
-// Laned reports whether ReadLanes applies: an ideal (every cell at a
-// nominal level, no read noise) ±1 array of at most LaneOutputs outputs.
+// Laned reports whether the array's reads are sums of lanes (LaneRow): an
+// ideal ±1 array (every cell at a nominal level, no read noise,
+// complementary pairs) of at most LaneOutputs outputs whose ADC no read
+// can saturate. Its read of input values x_r (Σ_p 2^p over the planes
+// that drive row r) gives output o 2·Σ_r x_r·w⁺_ro − Σ_r x_r: a caller may
+// sum the driven rows' lanes (AddLanes, FlushLanes) for many reads at
+// once and count each read with Charge, and gets Read's integers,
+// counters and cycles.
 func (a *Array) Laned() bool { return a.lanes != nil }
 
 // LaneOutputs is the most outputs a laned array has: one 8-bit lane each
-// in LaneWords words.
+// in LaneWords words. MaxLane is the most a lane holds.
 const (
 	LaneOutputs = 64
 	LaneWords   = LaneOutputs / 8
+	MaxLane     = 0xff
 )
 
-// Lanes accumulates the reads of laned arrays that feed the same outputs
-// (the row splits of a convolution's block column at one position) and
-// adds them to those outputs once. Lane k of word j counts, for output
-// 8j + k, the driven rows whose w⁺ cell is on, each weighted 2^p by its
-// plane p; bias is Σ 2^p·active over the planes added. A ±1 column pair
-// read whole gives 2·count − active per plane, so the outputs receive
-// 2·lane − bias: the same integers as Read. A lane holds at most 255;
-// bound is the most any lane may hold now.
-type Lanes struct {
-	sum   [LaneWords]uint64
-	bias  int64
-	bound int
-	acc   []int64 // the outputs the lanes belong to; nil: none pending
+// LaneRow returns row r's w⁺ cells as lanes: byte k of word j is 1 if
+// output 8j + k's w⁺ cell is on. Laned arrays only.
+func (a *Array) LaneRow(r int) *[LaneWords]uint64 {
+	return (*[LaneWords]uint64)(a.lanes[r*LaneWords:])
 }
 
-// Flush adds the pending lanes to their outputs and clears them.
-func (l *Lanes) Flush() {
-	if l.acc == nil {
-		return
+// AddLanes adds x times the lanes of row into sum. No lane may pass
+// MaxLane: the caller flushes sum before the x it has added reach it.
+func AddLanes(sum, row *[LaneWords]uint64, x uint64) {
+	for i := range sum {
+		sum[i] += row[i] * x
 	}
-	acc := l.acc
-	for j, v := range l.sum {
-		for k := 0; k < 8 && 8*j+k < len(acc); k++ {
-			acc[8*j+k] += 2*int64(v>>(8*k)&0xff) - l.bias
-		}
-	}
-	*l = Lanes{}
 }
 
-// ReadLanes is Read for a laned array (Laned): the same reads, counters,
-// cycles and sums, but a plane read whole adds its driven rows' w⁺ lanes
-// into l instead of counting every column, a cost that follows the driven
-// rows (a plane of many driven rows goes by popcounts, as in Read, when
-// that is less work). l flushes into acc before it takes rows for other
-// outputs or could overflow; the caller flushes it at the end. Every
-// cycle and count is Read's, so the energy and timing model sees no
-// difference.
-func (a *Array) ReadLanes(planes []bitvec.Vec, acc []int64, l *Lanes, s *Scratch, c *Counters) int64 {
-	reads := a.tally(planes, s, c)
-	if reads == 0 {
-		return 0
-	}
-	acc = acc[:a.outputs]
-	if l.acc == nil || &l.acc[0] != &acc[0] || len(l.acc) != len(acc) {
-		l.Flush()
-		l.acc = acc
-	}
-	for p, plane := range planes {
-		active := s.actives[p]
-		weight := active << p
-		switch {
-		case active == 0:
-		case !a.fits(active):
-			a.readGroups(plane, p, acc, s)
-		case weight > 0xff || laneCost*active > a.popcounts(plane):
-			a.readWhole(plane, p, active, acc)
-		default:
-			if l.bound+weight > 0xff {
-				l.Flush()
-				l.acc = acc
+// FlushLanes adds to acc[o] the sum 2·lane_o − n of the ±1 pairs whose
+// lanes sum holds, for the len(acc) ≤ LaneOutputs outputs, where n is the
+// total x added to sum (the input of its driven rows), and clears sum.
+// With set, it sets acc[o] to the sum instead (the first flush into a
+// cleared acc, without reading it).
+func FlushLanes(acc []int64, sum *[LaneWords]uint64, n int64, set bool) {
+	for j := 0; j < LaneWords && 8*j < len(acc); j++ {
+		v, out := sum[j], acc[8*j:min(8*j+8, len(acc))]
+		if len(out) == 8 && set {
+			*(*[8]int64)(out) = [8]int64{
+				2*int64(v&MaxLane) - n, 2*int64(v>>8&MaxLane) - n, 2*int64(v>>16&MaxLane) - n, 2*int64(v>>24&MaxLane) - n,
+				2*int64(v>>32&MaxLane) - n, 2*int64(v>>40&MaxLane) - n, 2*int64(v>>48&MaxLane) - n, 2*int64(v>>56) - n,
 			}
-			l.bound += weight
-			l.bias += int64(weight)
-			a.addLanes(plane, uint(p), &l.sum)
+			continue
+		}
+		for k := range out {
+			x := 2*int64(v>>(8*k)&MaxLane) - n
+			if !set {
+				x += out[k]
+			}
+			out[k] = x
 		}
 	}
-	return reads * a.readCycles
-}
-
-// laneCost is the work of adding one driven row's lanes (LaneWords
-// loads, shifts and adds) in the units of popcounts (a load, AND,
-// popcount and accumulate per output): ReadLanes reads a plane whole by
-// popcounts when that is less work. BenchmarkRead puts the two level at
-// about 32 rows over two words of a 64-output array.
-const laneCost = 4
-
-// addLanes adds, for every driven row of plane, its w⁺ lanes shifted by p
-// into sum. The sums stay in registers over the rows.
-func (a *Array) addLanes(plane bitvec.Vec, p uint, sum *[LaneWords]uint64) {
-	s0, s1, s2, s3, s4, s5, s6, s7 := sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7]
-	lanes := a.lanes
-	for wi, word := range plane {
-		for word != 0 {
-			r := (wi<<6 + bits.TrailingZeros64(word)) * LaneWords
-			word &= word - 1
-			row := lanes[r : r+LaneWords : r+LaneWords]
-			s0 += row[0] << (p & 63)
-			s1 += row[1] << (p & 63)
-			s2 += row[2] << (p & 63)
-			s3 += row[3] << (p & 63)
-			s4 += row[4] << (p & 63)
-			s5 += row[5] << (p & 63)
-			s6 += row[6] << (p & 63)
-			s7 += row[7] << (p & 63)
-		}
-	}
-	*sum = [LaneWords]uint64{s0, s1, s2, s3, s4, s5, s6, s7}
+	*sum = [LaneWords]uint64{}
 }
 
 // maxEventProb is the largest probability of a code-changing read-noise
