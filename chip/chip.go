@@ -44,41 +44,9 @@ type hwLayer struct {
 	// noisy is set when some array adds read noise: then the same input
 	// no longer gives the same currents and nothing may be reused.
 	noisy bool
-	// laned is set when every array is laned (crossbar.Array.Laned):
-	// computeLaned then adds each input value's rows' lanes straight into
-	// the lanes of the positions that read it, from laneRows, one
-	// laneEntry per scatter entry (the mapper's ScatterSlot and
-	// ScatterRow, aligned with them).
-	laned      bool
-	laneRows   []uint64 // per fan-in row, per column split: its LaneWords words
-	lanes      []laneEntry
-	blockSplit []int // per block, its row split
-}
-
-// laneEntry is a scatter entry of a laned layer in the offsets that
-// computeLaned needs: of its (position, row split)'s first plane in
-// layerState.actives, its position and its row of the fan-in.
-type laneEntry struct{ count, pos, row int32 }
-
-// wireLanes tabulates a laned layer's laneRows, lanes and blockSplit.
-func (st *hwLayer) wireLanes(xbRows int) {
-	const lw = crossbar.LaneWords
-	lm, nl := st.lm, st.nl
-	cs := lm.ColSplits
-	st.laneRows = make([]uint64, lm.FanIn*cs*lw)
-	st.blockSplit = make([]int, len(lm.Blocks))
-	for bi, b := range lm.Blocks {
-		st.blockSplit[bi] = b.RowLo / xbRows
-		c := b.OutLo / lm.OutputsPerBlock
-		for r := 0; r < b.Rows(); r++ {
-			copy(st.laneRows[((b.RowLo+r)*cs+c)*lw:], st.arrays[bi].LaneRow(r)[:])
-		}
-	}
-	st.lanes = make([]laneEntry, len(nl.ScatterSlot))
-	splits := int32(lm.RowSplits)
-	for k, slot := range nl.ScatterSlot {
-		st.lanes[k] = laneEntry{count: slot * int32(lm.InputBits), pos: slot / splits, row: slot%splits*int32(xbRows) + nl.ScatterRow[k]}
-	}
+	// lanes is set when every array is laned (crossbar.Array.Laned):
+	// then computeLaned computes the layer, with these tables.
+	lanes *laneWiring
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -147,7 +115,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 	st := &c.layers[layerIdx]
 	st.lm, st.layer, st.inShape = lm, l, l.In
 	fan := lm.FanIn
-	st.laned = true
+	laned := true
 	for bi, b := range lm.Blocks {
 		// Each array draws from its own stream of the chip's seed.
 		rng := rand.New(rand.NewPCG(c.seed, uint64(layerIdx)<<32|uint64(bi)))
@@ -159,7 +127,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 		}
 		st.arrays = append(st.arrays, arr)
 		st.noisy = st.noisy || arr.Noisy()
-		st.laned = st.laned && arr.Laned()
+		laned = laned && arr.Laned()
 	}
 	st.neurons = neuron.IF{
 		Channels: lm.Outputs, Positions: lm.Positions, ResetToZero: l.Reset == model.ResetZero,
@@ -169,8 +137,8 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 		st.neurons.Threshold = l.Threshold
 	}
 	st.splitWords = bitvec.Words(min(c.cfg.Crossbar.Rows, lm.FanIn))
-	if st.laned {
-		st.wireLanes(c.cfg.Crossbar.Rows)
+	if laned {
+		st.lanes = wireLanes(st, c.cfg.Crossbar.Rows)
 	}
 	return nil
 }

@@ -2,8 +2,6 @@ package chip
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 
 	"github.com/nmsim/nmsim/crossbar"
 	"github.com/nmsim/nmsim/internal/bitvec"
@@ -52,19 +50,9 @@ type layerState struct {
 	// planeBuf holds the input bit-planes of every (position, row split):
 	// InputBits planes of splitWords words each, built by scatter (not
 	// for a laned layer).
-	planeBuf []uint64
-	planes   []bitvec.Vec // views into planeBuf for one read
-	// For a laned layer: laneSum holds the lanes of every (position,
-	// column split), fill per position the input its lanes hold, spilled
-	// the positions whose lanes have been flushed into acc before,
-	// actives the driven rows of every (position, row split, plane), and
-	// blockRows the driven rows of each block. Between computes all but
-	// blockRows are zero.
-	laneSum   []uint64
-	fill      []int
-	spilled   bitvec.Vec
-	actives   []int32
-	blockRows []int64
+	planeBuf  []uint64
+	planes    []bitvec.Vec // views into planeBuf for one read
+	lanes     *laneState   // for a laned layer
 	blockCyc  []int64
 	blockVals []int64
 	counters  crossbar.Counters // of the last computed timestep
@@ -123,12 +111,8 @@ func (c *Chip) NewWorker() *Worker {
 		ss.acc = make([]int64, s.lm.Positions*s.lm.Outputs)
 		ss.v = make([]int64, s.neurons.Neurons())
 		ss.spikes = bitvec.New(s.neurons.Neurons())
-		if s.laned {
-			ss.laneSum = make([]uint64, s.lm.Positions*s.lm.ColSplits*crossbar.LaneWords)
-			ss.fill = make([]int, s.lm.Positions)
-			ss.spilled = bitvec.New(s.lm.Positions)
-			ss.actives = make([]int32, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits)
-			ss.blockRows = make([]int64, len(s.arrays))
+		if s.lanes != nil {
+			ss.lanes = s.lanes.newState(s)
 		} else {
 			ss.planeBuf = make([]uint64, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits*s.splitWords)
 			ss.planes = make([]bitvec.Vec, s.lm.InputBits)
@@ -342,8 +326,8 @@ func (w *Worker) compute(layerIdx int) {
 	s := &w.c.layers[layerIdx]
 	ss := &w.st[layerIdx]
 	ss.counters = crossbar.Counters{}
-	if s.laned {
-		w.computeLaned(s, ss)
+	if s.lanes != nil {
+		computeLaned(s, ss)
 		return
 	}
 	clear(ss.acc)
@@ -360,100 +344,6 @@ func (w *Worker) compute(layerIdx int) {
 		ss.blockCyc[bi], ss.blockVals[bi] = cyc, vals
 	}
 	markInputs(s, ss)
-}
-
-// computeLaned is compute for a layer of laned arrays, without bit-planes:
-// each non-zero input value x adds x times its rows' lanes straight into
-// the lanes of the positions that read it (crossbar.AddLanes) and counts
-// its driven rows per (position, row split, plane); a position's lanes
-// then go to acc once (crossbar.FlushLanes; sooner if a lane could pass
-// crossbar.MaxLane), and each block's reads are charged from the counts
-// (crossbar.Array.Reads, Charge). The sums, counters and cycles are those
-// of reading every block at every position.
-func (w *Worker) computeLaned(s *hwLayer, ss *layerState) {
-	const lw = crossbar.LaneWords
-	cs := s.lm.ColSplits
-	in := ss.in
-	for i := 0; i < len(in); i += 8 {
-		if i+8 <= len(in) && binary.LittleEndian.Uint64(in[i:]) == 0 {
-			continue // eight inputs at once: most are zero
-		}
-		for e := i; e < min(i+8, len(in)); e++ {
-			v := in[e]
-			if v == 0 {
-				continue
-			}
-			x := uint64(v)
-			for _, en := range s.lanes[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
-				for b := uint(v); b != 0; b &= b - 1 {
-					ss.actives[int(en.count)+bits.TrailingZeros(b)]++
-				}
-				pos := int(en.pos)
-				if ss.fill[pos]+int(v) > crossbar.MaxLane {
-					flushLanes(s, ss, pos)
-					ss.spilled.Set(pos)
-				}
-				ss.fill[pos] += int(v)
-				for c := 0; c < cs; c++ {
-					crossbar.AddLanes((*[lw]uint64)(ss.laneSum[(pos*cs+c)*lw:]), (*[lw]uint64)(s.laneRows[(int(en.row)*cs+c)*lw:]), x)
-				}
-			}
-		}
-	}
-	clear(ss.blockCyc) // the reads, until the end
-	clear(ss.blockVals)
-	clear(ss.blockRows)
-	ss.posInput.Clear()
-	splits, ib, out := s.lm.RowSplits, s.lm.InputBits, s.lm.Outputs
-	for pos := 0; pos < s.lm.Positions; pos++ {
-		switch {
-		case ss.fill[pos] > 0:
-			flushLanes(s, ss, pos)
-		case !ss.spilled.Get(pos):
-			clear(ss.acc[pos*out : (pos+1)*out])
-		}
-		counts := ss.actives[pos*splits*ib : (pos+1)*splits*ib]
-		for bi, b := range s.lm.Blocks {
-			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
-				continue // every neuron this read would feed has fired
-			}
-			var reads, rows int64
-			split := s.blockSplit[bi]
-			for _, n := range counts[split*ib : (split+1)*ib] {
-				reads += s.arrays[bi].Reads(int(n))
-				rows += int64(n)
-			}
-			if reads > 0 {
-				ss.blockCyc[bi] += reads
-				ss.blockRows[bi] += rows
-				ss.blockVals[bi] += int64(b.Outputs())
-			}
-		}
-		for _, n := range counts {
-			if n > 0 {
-				ss.posInput.Set(pos)
-				clear(counts)
-				break
-			}
-		}
-	}
-	ss.spilled.Clear()
-	for bi, a := range s.arrays {
-		ss.blockCyc[bi] = a.Charge(ss.blockCyc[bi], ss.blockRows[bi], &ss.counters)
-	}
-}
-
-// flushLanes moves the lanes of position pos into its outputs in acc:
-// sets them on the position's first flush, adds to them after that.
-func flushLanes(s *hwLayer, ss *layerState, pos int) {
-	n := int64(ss.fill[pos])
-	ss.fill[pos] = 0
-	cs, per, set := s.lm.ColSplits, s.lm.OutputsPerBlock, !ss.spilled.Get(pos)
-	acc := ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs]
-	for c := 0; c < cs; c++ {
-		i := (pos*cs + c) * crossbar.LaneWords
-		crossbar.FlushLanes(acc[c*per:min((c+1)*per, len(acc))], (*[crossbar.LaneWords]uint64)(ss.laneSum[i:]), n, set)
-	}
 }
 
 // read reads block bi at position pos into ss.acc and returns the array's

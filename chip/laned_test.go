@@ -1,0 +1,87 @@
+package chip
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/internal/bitvec"
+	"github.com/nmsim/nmsim/internal/testmodel"
+)
+
+// TestLanedEqualsRead computes every laned layer of a random net (a conv
+// layer of 2 row and 2 column splits, a dense layer of 6 and 2) by lanes
+// and by reading every block at every position (the same chip with its
+// lanes taken away), on inputs from sparse to dense enough that lanes
+// overflow and flush, with and without fire-once marks: the same
+// currents (for the neurons not marked), counters, cycles, values sent
+// and positions with input.
+func TestLanedEqualsRead(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	o := testmodel.Small
+	o.C1, o.C2, o.Hidden = 16, 80, 70
+	m := testmodel.Random(rng, o)
+	laned, err := New(arch.Default(), m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := New(arch.Default(), m, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for i := range read.layers {
+		if laned.layers[i].lanes != nil {
+			n++
+			if lm := laned.layers[i].lm; lm.RowSplits < 2 || lm.ColSplits < 2 {
+				t.Fatalf("layer %s: %d×%d splits, want at least 2×2", lm.Name, lm.RowSplits, lm.ColSplits)
+			}
+		}
+		read.layers[i].lanes = nil
+	}
+	if n != 2 {
+		t.Fatalf("%d laned layers, want 2 (conv2, fc1)", n)
+	}
+	wl, wr := laned.NewWorker(), read.NewWorker()
+	for i := range laned.layers {
+		s := &laned.layers[i]
+		if s.lanes == nil {
+			continue
+		}
+		sl, sr := &wl.st[i], &wr.st[i]
+		top := 1<<s.lm.InputBits - 1
+		for trial := 0; trial < 40; trial++ {
+			density := []float64{0.02, 0.2, 0.9}[trial%3]
+			for e := range sl.in {
+				sl.in[e] = 0
+				if rng.Float64() < density {
+					sl.in[e] = uint8(1 + rng.IntN(top))
+				}
+			}
+			copy(sr.in, sl.in)
+			sl.done, sr.done = nil, nil
+			if trial%2 == 1 {
+				sl.done = bitvec.New(s.neurons.Neurons())
+				for k := 0; k < len(sl.acc)*3/4; k++ {
+					sl.done.Set(rng.IntN(s.neurons.Neurons()))
+				}
+				sr.done = sl.done
+			}
+			wl.compute(i)
+			wr.compute(i)
+			for pos := 0; pos < s.lm.Positions; pos++ {
+				for ch := 0; ch < s.lm.Outputs; ch++ {
+					k := pos*s.lm.Outputs + ch
+					if (sl.done == nil || !sl.done.Get(ch*s.lm.Positions+pos)) && sl.acc[k] != sr.acc[k] {
+						t.Fatalf("layer %s, trial %d, position %d, output %d: current %d by lanes, %d by reads", s.lm.Name, trial, pos, ch, sl.acc[k], sr.acc[k])
+					}
+				}
+			}
+			if sl.counters != sr.counters || !slices.Equal(sl.blockCyc, sr.blockCyc) || !slices.Equal(sl.blockVals, sr.blockVals) || !bitvec.Equal(sl.posInput, sr.posInput) {
+				t.Fatalf("layer %s, trial %d: by lanes %+v, cycles %v, values %v; by reads %+v, %v, %v (or the positions with input differ)",
+					s.lm.Name, trial, sl.counters, sl.blockCyc, sl.blockVals, sr.counters, sr.blockCyc, sr.blockVals)
+			}
+		}
+	}
+}
