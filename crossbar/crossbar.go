@@ -96,8 +96,12 @@ type Array struct {
 	// complementary is set when every w⁻ column is exactly the complement
 	// of its w⁺ column over the used rows (±1 weights, no stuck cell): a
 	// pair then reads popcount(s AND w⁺) − (|s| − popcount(s AND w⁺)), one
-	// popcount instead of two.
+	// popcount instead of two. plus holds the w⁺ columns again, word
+	// index by word index: word wi of output o's w⁺ column is
+	// plus[wi·outputs + o], so that a read of one or two non-zero words
+	// streams through contiguous words.
 	complementary bool
+	plus          []uint64
 	// fullScale is the ADC's largest output code, 2^ADCBits − 1.
 	fullScale int
 	// maxCode is fullScale when a popcount read can exceed it, or −1 when
@@ -199,7 +203,15 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	if draws || d.IRDrop > 0 {
 		a.applyDevice(d, rng, draws)
 	}
-	a.complementary = complementary(a.cols, a.rows)
+	if slices == 1 && complementary(a.cols, a.rows) {
+		a.complementary = true
+		a.plus = make([]uint64, a.words*outputs)
+		for o := 0; o < outputs; o++ {
+			for wi, x := range a.cols[2*o] {
+				a.plus[wi*outputs+o] = x
+			}
+		}
+	}
 	if a.fullScale < min(p.RowsPerRead, rows) {
 		a.maxCode = a.fullScale
 	}

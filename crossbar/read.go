@@ -294,9 +294,9 @@ func (a *Array) readWhole(plane bitvec.Vec, p, active int, acc []int64) {
 	}
 	switch {
 	case nz == 1 && a.complementary:
-		countPairs1(acc[:a.outputs], a.bits[wi[0]:], 2*a.words, plane[wi[0]], int64(active), uint(p))
+		countPairs1(acc[:a.outputs], a.plusWord(wi[0]), plane[wi[0]], int64(active), uint(p))
 	case nz == 2 && a.complementary:
-		countPairs2(acc[:a.outputs], a.bits[wi[0]:], a.bits[wi[1]:], 2*a.words, plane[wi[0]], plane[wi[1]], int64(active), uint(p))
+		countPairs2(acc[:a.outputs], a.plusWord(wi[0]), a.plusWord(wi[1]), plane[wi[0]], plane[wi[1]], int64(active), uint(p))
 	case a.complementary:
 		for o := 0; o < a.outputs; o++ {
 			acc[o] += int64(2*bitvec.AndCount(plane, a.cols[2*o])-active) << p
@@ -324,23 +324,36 @@ func (a *Array) readWhole(plane bitvec.Vec, p, active int, acc []int64) {
 	}
 }
 
+// plusWord returns word wi of every output's w⁺ column (complementary
+// arrays).
+func (a *Array) plusWord(wi int) []uint64 {
+	return a.plus[wi*a.outputs : (wi+1)*a.outputs]
+}
+
 // countPairs1 adds to acc[o] (2·popcount(x AND w⁺_o) − active)·2^p, the
-// sum of a complementary pair read with the one non-zero plane word x;
-// w⁺_o is cols[o·step]. It is a function of its own so that its loop
-// reloads few values: each bits.OnesCount64 keeps a call in reserve (for
-// CPUs without POPCNT, unless GOAMD64=v2), and values live across it
-// stay on the stack.
-func countPairs1(acc []int64, cols []uint64, step int, x uint64, active int64, p uint) {
-	for o := range acc {
-		acc[o] += (2*int64(bits.OnesCount64(x&cols[o*step])) - active) << p
+// sum of a complementary pair read with the one non-zero plane word x,
+// whose word of w⁺_o is cols[o]. It is a function of its own, with few
+// live values, so that the compiler keeps them in registers: each
+// bits.OnesCount64 keeps a call in reserve (for CPUs without POPCNT,
+// unless GOAMD64=v2), and values live across it are spilled.
+func countPairs1(acc []int64, cols []uint64, x uint64, active int64, p uint) {
+	cols = cols[:len(acc)]
+	p &= 63
+	bias := active << p
+	for o, w := range cols {
+		acc[o] += int64(bits.OnesCount64(x&w))<<(p+1) - bias
 	}
 }
 
-// countPairs2 is countPairs1 for two non-zero plane words x and y.
-func countPairs2(acc []int64, cx, cy []uint64, step int, x, y uint64, active int64, p uint) {
-	for o := range acc {
-		n := bits.OnesCount64(x&cx[o*step]) + bits.OnesCount64(y&cy[o*step])
-		acc[o] += (2*int64(n) - active) << p
+// countPairs2 is countPairs1 for two non-zero plane words x and y, whose
+// words of w⁺_o are cx[o] and cy[o].
+func countPairs2(acc []int64, cx, cy []uint64, x, y uint64, active int64, p uint) {
+	cx, cy = cx[:len(acc)], cy[:len(acc)]
+	p &= 63
+	bias := active << p
+	for o, w := range cx {
+		n := bits.OnesCount64(x&w) + bits.OnesCount64(y&cy[o])
+		acc[o] += int64(n)<<(p+1) - bias
 	}
 }
 
