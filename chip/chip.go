@@ -44,9 +44,9 @@ type hwLayer struct {
 	// noisy is set when some array adds read noise: then the same input
 	// no longer gives the same currents and nothing may be reused.
 	noisy bool
-	// lanes is set when every array is laned (crossbar.Array.Laned):
-	// then computeLaned computes the layer, with these tables.
-	lanes *laneWiring
+	// fused is set when every array is Exact (crossbar.Array.Exact):
+	// then computeFused computes the layer, with these tables.
+	fused *fusedWiring
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -115,7 +115,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 	st := &c.layers[layerIdx]
 	st.lm, st.layer, st.inShape = lm, l, l.In
 	fan := lm.FanIn
-	laned := true
+	exact, laned := true, true
 	for bi, b := range lm.Blocks {
 		// Each array draws from its own stream of the chip's seed.
 		rng := rand.New(rand.NewPCG(c.seed, uint64(layerIdx)<<32|uint64(bi)))
@@ -127,7 +127,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 		}
 		st.arrays = append(st.arrays, arr)
 		st.noisy = st.noisy || arr.Noisy()
-		laned = laned && arr.Laned()
+		exact, laned = exact && arr.Exact(), laned && arr.Laned()
 	}
 	st.neurons = neuron.IF{
 		Channels: lm.Outputs, Positions: lm.Positions, ResetToZero: l.Reset == model.ResetZero,
@@ -137,8 +137,8 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 		st.neurons.Threshold = l.Threshold
 	}
 	st.splitWords = bitvec.Words(min(c.cfg.Crossbar.Rows, lm.FanIn))
-	if laned {
-		st.lanes = wireLanes(st, c.cfg.Crossbar.Rows)
+	if exact {
+		st.fused = wireFused(st, c.cfg.Crossbar.Rows, laned)
 	}
 	return nil
 }

@@ -49,10 +49,10 @@ type layerState struct {
 	done bitvec.Vec
 	// planeBuf holds the input bit-planes of every (position, row split):
 	// InputBits planes of splitWords words each, built by scatter (not
-	// for a laned layer).
+	// for a fused layer).
 	planeBuf  []uint64
 	planes    []bitvec.Vec // views into planeBuf for one read
-	lanes     *laneState   // for a laned layer
+	fused     *fusedState  // for a fused layer
 	blockCyc  []int64
 	blockVals []int64
 	counters  crossbar.Counters // of the last computed timestep
@@ -111,8 +111,8 @@ func (c *Chip) NewWorker() *Worker {
 		ss.acc = make([]int64, s.lm.Positions*s.lm.Outputs)
 		ss.v = make([]int64, s.neurons.Neurons())
 		ss.spikes = bitvec.New(s.neurons.Neurons())
-		if s.lanes != nil {
-			ss.lanes = s.lanes.newState(s)
+		if s.fused != nil {
+			ss.fused = s.fused.newState(s)
 		} else {
 			ss.planeBuf = make([]uint64, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits*s.splitWords)
 			ss.planes = make([]bitvec.Vec, s.lm.InputBits)
@@ -326,8 +326,8 @@ func (w *Worker) compute(layerIdx int) {
 	s := &w.c.layers[layerIdx]
 	ss := &w.st[layerIdx]
 	ss.counters = crossbar.Counters{}
-	if s.lanes != nil {
-		computeLaned(s, ss)
+	if s.fused != nil {
+		computeFused(s, ss)
 		return
 	}
 	clear(ss.acc)

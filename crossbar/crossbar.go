@@ -215,7 +215,7 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	if a.fullScale < min(p.RowsPerRead, rows) {
 		a.maxCode = a.fullScale
 	}
-	if a.q == nil && a.noise == 0 && a.complementary && slices == 1 && outputs <= LaneOutputs && a.maxCode < 0 {
+	if a.complementary && outputs <= LaneOutputs && a.Exact() {
 		a.lanes = a.laneWeights()
 	}
 	if a.q == nil {

@@ -130,8 +130,8 @@ func (a *Array) Reads(active int) int64 {
 // Charge counts into c the operations of reads of the array that drive
 // rows rows in all, each read converting every used column, as Read
 // counts them, and returns the cycles the array is busy: for a caller
-// that sums a laned array's rows itself (LaneRow) and counts its reads
-// with Reads.
+// that sums an Exact array's rows itself and counts its reads with
+// Reads.
 func (a *Array) Charge(reads, rows int64, c *Counters) int64 {
 	a.charge(reads, rows, c)
 	return reads * a.readCycles
@@ -152,14 +152,26 @@ func (a *Array) fits(active int) bool {
 	return a.maxCode < 0 || active <= a.maxCode
 }
 
-// Laned reports whether the array's reads are sums of lanes (LaneRow): an
-// ideal ±1 array (every cell at a nominal level, no read noise,
-// complementary pairs) of at most LaneOutputs outputs whose ADC no read
-// can saturate. Its read of input values x_r (Σ_p 2^p over the planes
-// that drive row r) gives output o 2·Σ_r x_r·w⁺_ro − Σ_r x_r: a caller may
-// sum the driven rows' lanes (AddLanes, FlushLanes) for many reads at
-// once and count each read with Charge, and gets Read's integers,
-// counters and cycles.
+// Exact reports whether a read gives each output exactly Σ_r x_r·W_ro
+// over its driven rows r, x_r the row's input value (Σ_p 2^p over the
+// planes that drive it) and W_r the row's effective weights (RowWeights):
+// every cell at a nominal level, no read noise, and no read whose count
+// could reach the ADC's full scale. A caller may then sum the driven rows
+// of many reads at once and count each read with Reads and Charge, and
+// gets Read's integers, counters and cycles.
+func (a *Array) Exact() bool { return a.q == nil && a.noise == 0 && a.maxCode < 0 }
+
+// RowWeights returns the effective weights of row r, one per output:
+// Σ_b (w⁺_b − w⁻_b)·2^b over its slices, faults folded in (Exact arrays).
+func (a *Array) RowWeights(r int) []int8 {
+	return a.rowWeights[r*a.outputs : (r+1)*a.outputs]
+}
+
+// Laned reports whether the array is an Exact ±1 array (complementary
+// pairs) of at most LaneOutputs outputs, whose row weights are 2·w⁺ − 1:
+// its read of input values x_r gives output o 2·Σ_r x_r·w⁺_ro − Σ_r x_r,
+// which a caller may sum as lanes (LaneRow, AddLanes, FlushLanes), eight
+// outputs to a word.
 func (a *Array) Laned() bool { return a.lanes != nil }
 
 // LaneOutputs is the most outputs a laned array has: one 8-bit lane each

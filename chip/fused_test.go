@@ -10,19 +10,21 @@ import (
 	"github.com/nmsim/nmsim/internal/testmodel"
 )
 
-// TestLanedEqualsRead computes every laned layer of a random net (a conv
-// layer of 2 row and 2 column splits, a dense layer of 6 and 2) by lanes
-// and by reading every block at every position (the same chip with its
-// lanes taken away), on inputs from sparse to dense enough that lanes
-// overflow and flush, with and without fire-once marks: the same
-// currents (for the neurons not marked), counters, cycles, values sent
-// and positions with input.
-func TestLanedEqualsRead(t *testing.T) {
+// TestFusedEqualsRead computes every layer of a random net fused and by
+// reading every block at every position (the same chip with its fused
+// tables taken away): a multi-bit conv layer of 2 column splits (8-bit
+// input, 8 planes), a laned conv layer of 2 row and 2 column splits, a
+// laned dense layer of 6 and 2, a multi-bit dense layer of 2 column
+// splits; on inputs from sparse to dense enough that lanes overflow and
+// flush, with and without fire-once marks: the same currents (for the
+// neurons not marked), counters, cycles, values sent and positions with
+// input.
+func TestFusedEqualsRead(t *testing.T) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	o := testmodel.Small
 	o.C1, o.C2, o.Hidden = 16, 80, 70
 	m := testmodel.Random(rng, o)
-	laned, err := New(arch.Default(), m, 1)
+	fused, err := New(arch.Default(), m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,25 +32,26 @@ func TestLanedEqualsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	laned := 0
 	for i := range read.layers {
-		if laned.layers[i].lanes != nil {
-			n++
-			if lm := laned.layers[i].lm; lm.RowSplits < 2 || lm.ColSplits < 2 {
-				t.Fatalf("layer %s: %d×%d splits, want at least 2×2", lm.Name, lm.RowSplits, lm.ColSplits)
+		s := &fused.layers[i]
+		if s.fused == nil || s.lm.ColSplits < 2 {
+			t.Fatalf("layer %s: fused %v, %d column splits; want fused, at least 2", s.lm.Name, s.fused != nil, s.lm.ColSplits)
+		}
+		if s.fused.lanes != nil {
+			laned++
+			if s.lm.RowSplits < 2 {
+				t.Fatalf("layer %s: %d row splits, want at least 2", s.lm.Name, s.lm.RowSplits)
 			}
 		}
-		read.layers[i].lanes = nil
+		read.layers[i].fused = nil
 	}
-	if n != 2 {
-		t.Fatalf("%d laned layers, want 2 (conv2, fc1)", n)
+	if laned != 2 {
+		t.Fatalf("%d laned layers, want 2 (conv2, fc1)", laned)
 	}
-	wl, wr := laned.NewWorker(), read.NewWorker()
-	for i := range laned.layers {
-		s := &laned.layers[i]
-		if s.lanes == nil {
-			continue
-		}
+	wl, wr := fused.NewWorker(), read.NewWorker()
+	for i := range fused.layers {
+		s := &fused.layers[i]
 		sl, sr := &wl.st[i], &wr.st[i]
 		top := 1<<s.lm.InputBits - 1
 		for trial := 0; trial < 40; trial++ {
@@ -74,12 +77,12 @@ func TestLanedEqualsRead(t *testing.T) {
 				for ch := 0; ch < s.lm.Outputs; ch++ {
 					k := pos*s.lm.Outputs + ch
 					if (sl.done == nil || !sl.done.Get(ch*s.lm.Positions+pos)) && sl.acc[k] != sr.acc[k] {
-						t.Fatalf("layer %s, trial %d, position %d, output %d: current %d by lanes, %d by reads", s.lm.Name, trial, pos, ch, sl.acc[k], sr.acc[k])
+						t.Fatalf("layer %s, trial %d, position %d, output %d: current %d fused, %d by reads", s.lm.Name, trial, pos, ch, sl.acc[k], sr.acc[k])
 					}
 				}
 			}
 			if sl.counters != sr.counters || !slices.Equal(sl.blockCyc, sr.blockCyc) || !slices.Equal(sl.blockVals, sr.blockVals) || !bitvec.Equal(sl.posInput, sr.posInput) {
-				t.Fatalf("layer %s, trial %d: by lanes %+v, cycles %v, values %v; by reads %+v, %v, %v (or the positions with input differ)",
+				t.Fatalf("layer %s, trial %d: fused %+v, cycles %v, values %v; by reads %+v, %v, %v (or the positions with input differ)",
 					s.lm.Name, trial, sl.counters, sl.blockCyc, sl.blockVals, sr.counters, sr.blockCyc, sr.blockVals)
 			}
 		}

@@ -1,0 +1,263 @@
+package chip
+
+import (
+	"encoding/binary"
+	"math/bits"
+
+	"github.com/nmsim/nmsim/crossbar"
+	"github.com/nmsim/nmsim/internal/bitvec"
+)
+
+// A layer of Exact arrays (crossbar.Array.Exact: every cell at a nominal
+// level, no read noise, no read that the ADC clips) is computed fused:
+// without bit-planes and without reading block by block. Each non-zero
+// input value x adds x times its rows' weights straight into the outputs
+// of every position that reads it, and the reads are charged from the
+// driven rows counted per (position, row split, plane)
+// (crossbar.Array.Reads, Charge). When every array is also laned (±1
+// weights, crossbar.Array.Laned) the sums go through lanes, eight outputs
+// to a word (crossbar.LaneRow, AddLanes), and a position's lanes go to
+// its outputs once (crossbar.FlushLanes; sooner if a lane could pass
+// crossbar.MaxLane); otherwise each output adds x·W (RowWeights). The
+// sums, counters and cycles are those of reading every block at every
+// position (TestFusedEqualsRead). The loops avoid branches that depend
+// on the data where they can: on this kind of work a mispredicted branch
+// costs more than the adds.
+
+// fusedWiring is a fused layer's tables, shared by every worker.
+type fusedWiring struct {
+	blockSplit []int // per block, its row split
+	// entries are the netlist's scatter entries (ScatterSlot, ScatterRow),
+	// aligned with them, as fusedEntry.
+	entries []fusedEntry
+	// lanes holds, for a laned layer, per fan-in row, per column split,
+	// its LaneWords words of lanes; weights, for another, per fan-in row
+	// its weight to every output.
+	lanes   []uint64
+	weights []int8
+	// countWords is the words of packed counts per (position, row split):
+	// countPlanes planes in each, 16 bits per plane.
+	countWords int
+}
+
+// countPlanes is the number of planes whose driven rows one count word
+// holds, 16 bits each: a row split has at most crossbar.rows ≤ 4096 rows
+// (arch validates it).
+const countPlanes = 4
+
+// fusedEntry is a scatter entry in the offsets that computeFused needs:
+// of its (position, row split)'s first count word in fusedState.counts,
+// its position and its row of the fan-in.
+type fusedEntry struct{ count, pos, row int32 }
+
+// fusedState is a worker's state for a fused layer. counts holds the
+// driven rows of every (position, row split) and plane, packed
+// (countPlanes per word), and rows each block's driven rows. For a laned
+// layer sum holds the lanes of every (position, column split), fill per
+// position the input they hold, and spilled the positions whose lanes
+// went to acc before. All but rows are zero between computes.
+type fusedState struct {
+	counts  []uint64
+	rows    []int64
+	sum     []uint64
+	fill    []int
+	spilled bitvec.Vec
+}
+
+// wireFused tabulates layer st, whose arrays are Exact, and laned if
+// laned is set.
+func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
+	const lw = crossbar.LaneWords
+	lm, nl := st.lm, st.nl
+	cs := lm.ColSplits
+	wr := &fusedWiring{blockSplit: make([]int, len(lm.Blocks)), entries: make([]fusedEntry, len(nl.ScatterSlot)),
+		countWords: (lm.InputBits + countPlanes - 1) / countPlanes}
+	if laned {
+		wr.lanes = make([]uint64, lm.FanIn*cs*lw)
+	} else {
+		wr.weights = make([]int8, lm.FanIn*lm.Outputs)
+	}
+	for bi, b := range lm.Blocks {
+		wr.blockSplit[bi] = b.RowLo / xbRows
+		c := b.OutLo / lm.OutputsPerBlock
+		for r := 0; r < b.Rows(); r++ {
+			f := b.RowLo + r
+			if laned {
+				copy(wr.lanes[(f*cs+c)*lw:], st.arrays[bi].LaneRow(r)[:])
+			} else {
+				copy(wr.weights[f*lm.Outputs+b.OutLo:], st.arrays[bi].RowWeights(r))
+			}
+		}
+	}
+	splits := int32(lm.RowSplits)
+	for k, slot := range nl.ScatterSlot {
+		wr.entries[k] = fusedEntry{count: slot * int32(wr.countWords), pos: slot / splits, row: slot%splits*int32(xbRows) + nl.ScatterRow[k]}
+	}
+	return wr
+}
+
+// newState makes a worker's state for layer s.
+func (wr *fusedWiring) newState(s *hwLayer) *fusedState {
+	lm := s.lm
+	fs := &fusedState{counts: make([]uint64, lm.Positions*lm.RowSplits*wr.countWords), rows: make([]int64, len(lm.Blocks))}
+	if wr.lanes != nil {
+		fs.sum = make([]uint64, lm.Positions*lm.ColSplits*crossbar.LaneWords)
+		fs.fill = make([]int, lm.Positions)
+		fs.spilled = bitvec.New(lm.Positions)
+	}
+	return fs
+}
+
+// spread puts bit p of the low countPlanes bits of x into bit 16p: one
+// driven row in each of the planes x drives, packed as counts are.
+func spread(x uint64) uint64 {
+	return x&1 | x&2<<15 | x&4<<30 | x&8<<45
+}
+
+// computeFused is compute for a fused layer: it sets acc, posInput, the
+// counters and the blocks' cycles and values.
+func computeFused(s *hwLayer, ss *layerState) {
+	if s.fused.lanes != nil {
+		sumLanes(s, ss)
+	} else {
+		sumWeights(s, ss)
+	}
+	chargeFused(s, ss)
+}
+
+// inputWord returns inputs i, …, i+7 (those there are) as the bytes of a
+// word, and a mask of bit 7 of each non-zero byte: most inputs are zero,
+// and eight are passed over at once.
+func inputWord(in []uint8, i int) (word, nonZero uint64) {
+	if i+8 <= len(in) {
+		word = binary.LittleEndian.Uint64(in[i:])
+	} else {
+		for k, v := range in[i:] {
+			word |= uint64(v) << (8 * k)
+		}
+	}
+	return word, (word | (word&0x7f7f7f7f7f7f7f7f + 0x7f7f7f7f7f7f7f7f)) & 0x8080808080808080
+}
+
+// count adds the driven rows of an input value x to the count words of
+// its (position, row split).
+func count(counts []uint64, x uint64) {
+	for k := range counts {
+		counts[k] += spread(x >> (countPlanes * k))
+	}
+}
+
+// sumWeights adds, for every non-zero input value x, x times its row's
+// weights into the outputs of every position that reads it.
+func sumWeights(s *hwLayer, ss *layerState) {
+	wr, fs := s.fused, ss.fused
+	out, cw := s.lm.Outputs, wr.countWords
+	clear(ss.acc)
+	for i := 0; i < len(ss.in); i += 8 {
+		word, m := inputWord(ss.in, i)
+		for ; m != 0; m &= m - 1 {
+			b := bits.TrailingZeros64(m) &^ 7
+			e, x := i+b>>3, int64(word>>uint(b)&0xff)
+			for _, en := range wr.entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
+				count(fs.counts[en.count:int(en.count)+cw], uint64(x))
+				acc := ss.acc[int(en.pos)*out : int(en.pos+1)*out]
+				for o, w := range wr.weights[int(en.row)*out : int(en.row+1)*out] {
+					acc[o] += x * int64(w)
+				}
+			}
+		}
+	}
+}
+
+// sumLanes adds, for every non-zero input value x, x times its row's
+// lanes into the lanes of every position that reads it, and the lanes
+// into acc.
+func sumLanes(s *hwLayer, ss *layerState) {
+	const lw = crossbar.LaneWords
+	wr, fs := s.fused, ss.fused
+	cs, cw := s.lm.ColSplits, wr.countWords
+	for i := 0; i < len(ss.in); i += 8 {
+		word, m := inputWord(ss.in, i)
+		for ; m != 0; m &= m - 1 {
+			b := bits.TrailingZeros64(m) &^ 7
+			e, x := i+b>>3, word>>uint(b)&crossbar.MaxLane
+			for _, en := range wr.entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
+				count(fs.counts[en.count:int(en.count)+cw], x)
+				pos := int(en.pos)
+				if fs.fill[pos]+int(x) > crossbar.MaxLane {
+					flushLanes(s, ss, pos)
+					fs.spilled.Set(pos)
+				}
+				fs.fill[pos] += int(x)
+				for c := 0; c < cs; c++ {
+					crossbar.AddLanes((*[lw]uint64)(fs.sum[(pos*cs+c)*lw:]), (*[lw]uint64)(wr.lanes[(int(en.row)*cs+c)*lw:]), x)
+				}
+			}
+		}
+	}
+	for pos := 0; pos < s.lm.Positions; pos++ {
+		switch {
+		case fs.fill[pos] > 0:
+			flushLanes(s, ss, pos)
+		case !fs.spilled.Get(pos):
+			clear(ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs])
+		}
+	}
+	fs.spilled.Clear()
+}
+
+// flushLanes moves the lanes of position pos into its outputs in acc:
+// sets them on the position's first flush, adds to them after that.
+func flushLanes(s *hwLayer, ss *layerState, pos int) {
+	fs := ss.fused
+	n := int64(fs.fill[pos])
+	fs.fill[pos] = 0
+	cs, per, set := s.lm.ColSplits, s.lm.OutputsPerBlock, !fs.spilled.Get(pos)
+	acc := ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs]
+	for c := 0; c < cs; c++ {
+		i := (pos*cs + c) * crossbar.LaneWords
+		crossbar.FlushLanes(acc[c*per:min((c+1)*per, len(acc))], (*[crossbar.LaneWords]uint64)(fs.sum[i:]), n, set)
+	}
+}
+
+// chargeFused charges each block's reads at every position from the
+// driven rows counted, sets posInput, and clears the counts.
+func chargeFused(s *hwLayer, ss *layerState) {
+	ls, wr := ss.fused, s.fused
+	clear(ss.blockCyc) // the reads, until charged
+	clear(ss.blockVals)
+	clear(ls.rows)
+	ss.posInput.Clear()
+	cw, ib := wr.countWords, s.lm.InputBits
+	per := s.lm.RowSplits * cw
+	for pos := 0; pos < s.lm.Positions; pos++ {
+		counts := ls.counts[pos*per : (pos+1)*per]
+		for bi, b := range s.lm.Blocks {
+			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
+				continue // every neuron this read would feed has fired
+			}
+			var reads, rows int64
+			split := counts[wr.blockSplit[bi]*cw:]
+			for p := 0; p < ib; p++ {
+				n := int(split[p/countPlanes] >> (16 * (p % countPlanes)) & 0xffff)
+				reads += s.arrays[bi].Reads(n)
+				rows += int64(n)
+			}
+			if reads > 0 {
+				ss.blockCyc[bi] += reads
+				ls.rows[bi] += rows
+				ss.blockVals[bi] += int64(b.Outputs())
+			}
+		}
+		for _, n := range counts {
+			if n != 0 {
+				ss.posInput.Set(pos)
+				clear(counts)
+				break
+			}
+		}
+	}
+	for bi, a := range s.arrays {
+		ss.blockCyc[bi] = a.Charge(ss.blockCyc[bi], ls.rows[bi], &ss.counters)
+	}
+}
