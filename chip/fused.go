@@ -160,8 +160,9 @@ func sumWeights(s *hwLayer, ss *layerState) {
 			e, x := i+b>>3, int64(word>>uint(b)&0xff)
 			for _, en := range wr.entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
 				count(fs.counts[en.count:int(en.count)+cw], uint64(x))
-				acc := ss.acc[int(en.pos)*out : int(en.pos+1)*out]
-				for o, w := range wr.weights[int(en.row)*out : int(en.row+1)*out] {
+				ws := wr.weights[int(en.row)*out : int(en.row+1)*out]
+				acc := ss.acc[int(en.pos)*out:][:len(ws)]
+				for o, w := range ws {
 					acc[o] += x * int64(w)
 				}
 			}
@@ -232,6 +233,14 @@ func chargeFused(s *hwLayer, ss *layerState) {
 	per := s.lm.RowSplits * cw
 	for pos := 0; pos < s.lm.Positions; pos++ {
 		counts := ls.counts[pos*per : (pos+1)*per]
+		var any uint64
+		for _, n := range counts {
+			any |= n
+		}
+		if any == 0 {
+			continue // no input, no read
+		}
+		ss.posInput.Set(pos)
 		for bi, b := range s.lm.Blocks {
 			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
 				continue // every neuron this read would feed has fired
@@ -249,13 +258,7 @@ func chargeFused(s *hwLayer, ss *layerState) {
 				ss.blockVals[bi] += int64(b.Outputs())
 			}
 		}
-		for _, n := range counts {
-			if n != 0 {
-				ss.posInput.Set(pos)
-				clear(counts)
-				break
-			}
-		}
+		clear(counts)
 	}
 	for bi, a := range s.arrays {
 		ss.blockCyc[bi] = a.Charge(ss.blockCyc[bi], ls.rows[bi], &ss.counters)

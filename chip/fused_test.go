@@ -88,3 +88,28 @@ func TestFusedEqualsRead(t *testing.T) {
 		}
 	}
 }
+
+// TestAllDone holds allDone's word-at-a-time path for a dense layer to a
+// neuron-by-neuron check, over ranges that start and end inside words and
+// span several.
+func TestAllDone(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	const n = 300
+	for trial := 0; trial < 500; trial++ {
+		done := bitvec.New(n)
+		lo := rng.IntN(n)
+		hi := lo + 1 + rng.IntN(n-lo)
+		for k := 0; k < n; k++ {
+			if k < lo || k >= hi || rng.IntN(200) != 0 {
+				done.Set(k)
+			}
+		}
+		want := true
+		for k := lo; k < hi; k++ {
+			want = want && done.Get(k)
+		}
+		if got := allDone(done, 0, 1, lo, hi); got != want {
+			t.Fatalf("[%d, %d): allDone %v, want %v", lo, hi, got, want)
+		}
+	}
+}

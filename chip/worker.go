@@ -392,6 +392,16 @@ func (w *Worker) scatterPlanes(s *hwLayer, ss *layerState) {
 // allDone reports whether the neurons of channels [lo, hi) at position pos
 // (channel-major, positions per channel) have all fired.
 func allDone(done bitvec.Vec, pos, positions, lo, hi int) bool {
+	if positions == 1 { // a dense layer: the neurons are bits lo, …, hi−1
+		for ch := lo; ch < hi; {
+			n := min(64-ch&63, hi-ch)
+			if want := ^uint64(0) >> (64 - n); done[ch>>6]>>(ch&63)&want != want {
+				return false
+			}
+			ch += n
+		}
+		return true
+	}
 	for ch := lo; ch < hi; ch++ {
 		if !done.Get(ch*positions + pos) {
 			return false

@@ -115,13 +115,17 @@ func (n *IF) Step(v, current []int64, spikes, done bitvec.Vec) int {
 // hot (one bit per position) is the caller's to keep between steps and to
 // clear with the membranes (a cleared membrane is below every positive
 // threshold): it marks the positions where some membrane may be at or
-// above its threshold. A layer of thresholds without bias, leak or
-// fire-once marks visits only the positions in posInput or hot, since no
-// other neuron's update changes anything, and leaves in hot the positions
-// whose membranes stay at or above threshold after their reset; other
-// layers visit every neuron and leave hot as it is.
+// above its threshold. A layer of thresholds without bias or leak visits
+// only the positions in posInput or hot, since no other neuron's update
+// changes anything, and leaves in hot the positions whose membranes stay
+// at or above threshold after their reset (with fire-once marks none: a
+// neuron that reaches its threshold is marked); other layers visit every
+// neuron and leave hot as it is.
 func (n *IF) StepEvents(v, current []int64, spikes, done, posInput, hot bitvec.Vec) (fired, updates int) {
 	spikes.Clear()
+	if done != nil && n.Leak == 0 && n.Bias == nil && n.Threshold != nil {
+		return fireOnceEvents(v, current, n.Threshold, spikes, done, posInput, hot, n.Positions)
+	}
 	if done != nil || n.Leak != 0 {
 		return n.stepGeneral(v, current, spikes, done, posInput)
 	}
@@ -221,6 +225,42 @@ func fireEvents(v, current, thr []int64, spikes, posInput, hot bitvec.Vec, P int
 		}
 	}
 	return fired, residual
+}
+
+// fireOnceEvents is StepEvents for a fire-once layer of thresholds without
+// bias or leak: only the positions in posInput or hot can change, and a
+// neuron marked in done never does. It returns the spikes and the
+// neurons updated (Pending's count).
+func fireOnceEvents(v, current, thr []int64, spikes, done, posInput, hot bitvec.Vec, P int) (fired, updates int) {
+	C := len(thr)
+	for wi, in := range posInput {
+		visit := in | hot[wi]
+		hot[wi] = 0 // a neuron that reaches its threshold is marked done
+		for visit != 0 {
+			bit := uint(bits.TrailingZeros64(visit))
+			visit &= visit - 1
+			pos, input := wi<<6+int(bit), in>>bit&1 != 0
+			cur := current[pos*C : (pos+1)*C]
+			for ch, t := range thr[:len(cur)] {
+				k := ch*P + pos
+				if done.Get(k) {
+					continue
+				}
+				m := v[k]
+				if input || m >= t {
+					updates++
+				}
+				m += cur[ch]
+				if m >= t {
+					fired++
+					spikes.Set(k)
+					done.Set(k)
+				}
+				v[k] = m
+			}
+		}
+	}
+	return fired, updates
 }
 
 // firePos updates the neurons of position pos, whose currents cur holds
