@@ -11,18 +11,20 @@ import (
 // A layer of Exact arrays (crossbar.Array.Exact: every cell at a nominal
 // level, no read noise, no read that the ADC clips) is computed fused:
 // without bit-planes and without reading block by block. Each non-zero
-// input value x adds x times its rows' weights straight into the outputs
-// of every position that reads it, and the reads are charged from the
+// input value x adds x times its rows' lanes straight into the lanes of
+// every position that reads it, a position's lanes go to its outputs once
+// (sooner if a lane could overflow), and the reads are charged from the
 // driven rows counted per (position, row split, plane)
-// (crossbar.Array.Reads, Charge). When every array is also laned (±1
-// weights, crossbar.Array.Laned) the sums go through lanes, eight outputs
-// to a word (crossbar.LaneRow, AddLanes), and a position's lanes go to
-// its outputs once (crossbar.FlushLanes; sooner if a lane could pass
-// crossbar.MaxLane); otherwise each output adds x·W (RowWeights). The
-// sums, counters and cycles are those of reading every block at every
-// position (TestFusedEqualsRead). The loops avoid branches that depend
-// on the data where they can: on this kind of work a mispredicted branch
-// costs more than the adds.
+// (crossbar.Array.Reads, Charge). The lanes of a laned layer (±1 weights,
+// crossbar.Array.Laned) are 8 bits wide and count the driven w⁺ cells
+// (crossbar.LaneRow, FlushLanes: output = 2·lane − n for an input n in
+// all); those of another are 16 bits wide and sum the weights plus
+// wideBias (crossbar.Array.RowWeights: output = lane − wideBias·n), so
+// that a 64-bit add serves four outputs. The sums, counters and cycles
+// are those of reading every block at every position
+// (TestFusedEqualsRead). The loops avoid branches that depend on the data
+// where they can: on this kind of work a mispredicted branch costs more
+// than the adds.
 
 // fusedWiring is a fused layer's tables, shared by every worker.
 type fusedWiring struct {
@@ -30,11 +32,14 @@ type fusedWiring struct {
 	// entries are the netlist's scatter entries (ScatterSlot, ScatterRow),
 	// aligned with them, as fusedEntry.
 	entries []fusedEntry
-	// lanes holds, for a laned layer, per fan-in row, per column split,
-	// its LaneWords words of lanes; weights, for another, per fan-in row
-	// its weight to every output.
-	lanes   []uint64
-	weights []int8
+	// lanes holds per fan-in row its rowWords words of lanes: for a
+	// laned layer (ones) LaneWords words per column split, else four
+	// outputs to a word. limit is the most input a position's lanes may
+	// take before they go to acc.
+	lanes    []uint64
+	rowWords int
+	ones     bool
+	limit    int
 	// countWords is the words of packed counts per (position, row split):
 	// countPlanes planes in each, 16 bits per plane.
 	countWords int
@@ -45,17 +50,21 @@ type fusedWiring struct {
 // (arch validates it).
 const countPlanes = 4
 
+// wideBias is what a wide lane adds to a weight (in [−127, 127]) so that
+// it is positive: a lane's share of one input is at most 2·wideBias − 1.
+const wideBias = 128
+
 // fusedEntry is a scatter entry in the offsets that computeFused needs:
 // of its (position, row split)'s first count word in fusedState.counts,
-// its position and its row of the fan-in.
+// its position, and its fan-in row's first word in fusedWiring.lanes.
 type fusedEntry struct{ count, pos, row int32 }
 
 // fusedState is a worker's state for a fused layer. counts holds the
 // driven rows of every (position, row split) and plane, packed
-// (countPlanes per word), and rows each block's driven rows. For a laned
-// layer sum holds the lanes of every (position, column split), fill per
-// position the input they hold, and spilled the positions whose lanes
-// went to acc before. All but rows are zero between computes.
+// (countPlanes per word), rows each block's driven rows, sum the lanes of
+// every position, fill per position the input they hold, and spilled the
+// positions whose lanes went to acc before. All but rows are zero between
+// computes.
 type fusedState struct {
 	counts  []uint64
 	rows    []int64
@@ -69,29 +78,33 @@ type fusedState struct {
 func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
 	const lw = crossbar.LaneWords
 	lm, nl := st.lm, st.nl
-	cs := lm.ColSplits
 	wr := &fusedWiring{blockSplit: make([]int, len(lm.Blocks)), entries: make([]fusedEntry, len(nl.ScatterSlot)),
-		countWords: (lm.InputBits + countPlanes - 1) / countPlanes}
+		countWords: (lm.InputBits + countPlanes - 1) / countPlanes, ones: laned}
 	if laned {
-		wr.lanes = make([]uint64, lm.FanIn*cs*lw)
+		wr.rowWords, wr.limit = lm.ColSplits*lw, crossbar.MaxLane
 	} else {
-		wr.weights = make([]int8, lm.FanIn*lm.Outputs)
+		wr.rowWords, wr.limit = (lm.Outputs+3)/4, 0xffff/(2*wideBias-1)
 	}
+	wr.lanes = make([]uint64, lm.FanIn*wr.rowWords)
 	for bi, b := range lm.Blocks {
 		wr.blockSplit[bi] = b.RowLo / xbRows
 		c := b.OutLo / lm.OutputsPerBlock
 		for r := 0; r < b.Rows(); r++ {
-			f := b.RowLo + r
+			row := wr.lanes[(b.RowLo+r)*wr.rowWords:][:wr.rowWords]
 			if laned {
-				copy(wr.lanes[(f*cs+c)*lw:], st.arrays[bi].LaneRow(r)[:])
-			} else {
-				copy(wr.weights[f*lm.Outputs+b.OutLo:], st.arrays[bi].RowWeights(r))
+				copy(row[c*lw:], st.arrays[bi].LaneRow(r)[:])
+				continue
+			}
+			for o, w := range st.arrays[bi].RowWeights(r) {
+				o += b.OutLo
+				row[o/4] |= uint64(int(w)+wideBias) << (16 * (o % 4))
 			}
 		}
 	}
 	splits := int32(lm.RowSplits)
 	for k, slot := range nl.ScatterSlot {
-		wr.entries[k] = fusedEntry{count: slot * int32(wr.countWords), pos: slot / splits, row: slot%splits*int32(xbRows) + nl.ScatterRow[k]}
+		f := slot%splits*int32(xbRows) + nl.ScatterRow[k]
+		wr.entries[k] = fusedEntry{count: slot * int32(wr.countWords), pos: slot / splits, row: f * int32(wr.rowWords)}
 	}
 	return wr
 }
@@ -99,13 +112,10 @@ func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
 // newState makes a worker's state for layer s.
 func (wr *fusedWiring) newState(s *hwLayer) *fusedState {
 	lm := s.lm
-	fs := &fusedState{counts: make([]uint64, lm.Positions*lm.RowSplits*wr.countWords), rows: make([]int64, len(lm.Blocks))}
-	if wr.lanes != nil {
-		fs.sum = make([]uint64, lm.Positions*lm.ColSplits*crossbar.LaneWords)
-		fs.fill = make([]int, lm.Positions)
-		fs.spilled = bitvec.New(lm.Positions)
+	return &fusedState{
+		counts: make([]uint64, lm.Positions*lm.RowSplits*wr.countWords), rows: make([]int64, len(lm.Blocks)),
+		sum: make([]uint64, lm.Positions*wr.rowWords), fill: make([]int, lm.Positions), spilled: bitvec.New(lm.Positions),
 	}
-	return fs
 }
 
 // spread puts bit p of the low countPlanes bits of x into bit 16p: one
@@ -117,11 +127,7 @@ func spread(x uint64) uint64 {
 // computeFused is compute for a fused layer: it sets acc, posInput, the
 // counters and the blocks' cycles and values.
 func computeFused(s *hwLayer, ss *layerState) {
-	if s.fused.lanes != nil {
-		sumLanes(s, ss)
-	} else {
-		sumWeights(s, ss)
-	}
+	sumLanes(s, ss)
 	chargeFused(s, ss)
 }
 
@@ -147,51 +153,28 @@ func count(counts []uint64, x uint64) {
 	}
 }
 
-// sumWeights adds, for every non-zero input value x, x times its row's
-// weights into the outputs of every position that reads it.
-func sumWeights(s *hwLayer, ss *layerState) {
-	wr, fs := s.fused, ss.fused
-	out, cw := s.lm.Outputs, wr.countWords
-	clear(ss.acc)
-	for i := 0; i < len(ss.in); i += 8 {
-		word, m := inputWord(ss.in, i)
-		for ; m != 0; m &= m - 1 {
-			b := bits.TrailingZeros64(m) &^ 7
-			e, x := i+b>>3, int64(word>>uint(b)&0xff)
-			for _, en := range wr.entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
-				count(fs.counts[en.count:int(en.count)+cw], uint64(x))
-				ws := wr.weights[int(en.row)*out : int(en.row+1)*out]
-				acc := ss.acc[int(en.pos)*out:][:len(ws)]
-				for o, w := range ws {
-					acc[o] += x * int64(w)
-				}
-			}
-		}
-	}
-}
-
 // sumLanes adds, for every non-zero input value x, x times its row's
 // lanes into the lanes of every position that reads it, and the lanes
 // into acc.
 func sumLanes(s *hwLayer, ss *layerState) {
-	const lw = crossbar.LaneWords
 	wr, fs := s.fused, ss.fused
-	cs, cw := s.lm.ColSplits, wr.countWords
+	rw, cw := wr.rowWords, wr.countWords
 	for i := 0; i < len(ss.in); i += 8 {
 		word, m := inputWord(ss.in, i)
 		for ; m != 0; m &= m - 1 {
 			b := bits.TrailingZeros64(m) &^ 7
-			e, x := i+b>>3, word>>uint(b)&crossbar.MaxLane
+			e, x := i+b>>3, word>>uint(b)&0xff
 			for _, en := range wr.entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
 				count(fs.counts[en.count:int(en.count)+cw], x)
 				pos := int(en.pos)
-				if fs.fill[pos]+int(x) > crossbar.MaxLane {
+				if fs.fill[pos]+int(x) > wr.limit {
 					flushLanes(s, ss, pos)
 					fs.spilled.Set(pos)
 				}
 				fs.fill[pos] += int(x)
-				for c := 0; c < cs; c++ {
-					crossbar.AddLanes((*[lw]uint64)(fs.sum[(pos*cs+c)*lw:]), (*[lw]uint64)(wr.lanes[(int(en.row)*cs+c)*lw:]), x)
+				sum := fs.sum[pos*rw : (pos+1)*rw]
+				for k, l := range wr.lanes[en.row:][:len(sum)] {
+					sum[k] += l * x // no lane carries into the next: fill ≤ limit
 				}
 			}
 		}
@@ -207,18 +190,32 @@ func sumLanes(s *hwLayer, ss *layerState) {
 	fs.spilled.Clear()
 }
 
-// flushLanes moves the lanes of position pos into its outputs in acc:
-// sets them on the position's first flush, adds to them after that.
+// flushLanes moves the lanes of position pos into its outputs in acc, and
+// clears them: it sets the outputs on the position's first flush, adds to
+// them after that.
 func flushLanes(s *hwLayer, ss *layerState, pos int) {
-	fs := ss.fused
+	wr, fs := s.fused, ss.fused
 	n := int64(fs.fill[pos])
 	fs.fill[pos] = 0
-	cs, per, set := s.lm.ColSplits, s.lm.OutputsPerBlock, !fs.spilled.Get(pos)
+	set := !fs.spilled.Get(pos)
+	sum := fs.sum[pos*wr.rowWords : (pos+1)*wr.rowWords]
 	acc := ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs]
-	for c := 0; c < cs; c++ {
-		i := (pos*cs + c) * crossbar.LaneWords
-		crossbar.FlushLanes(acc[c*per:min((c+1)*per, len(acc))], (*[crossbar.LaneWords]uint64)(fs.sum[i:]), n, set)
+	if wr.ones {
+		const lw = crossbar.LaneWords
+		per := s.lm.OutputsPerBlock
+		for c := 0; c < s.lm.ColSplits; c++ {
+			crossbar.FlushLanes(acc[c*per:min((c+1)*per, len(acc))], (*[lw]uint64)(sum[c*lw:]), n, set)
+		}
+		return
 	}
+	for o := range acc {
+		v := int64(sum[o/4]>>(16*(o%4))&0xffff) - wideBias*n
+		if !set {
+			v += acc[o]
+		}
+		acc[o] = v
+	}
+	clear(sum)
 }
 
 // chargeFused charges each block's reads at every position from the

@@ -38,7 +38,7 @@ func TestFusedEqualsRead(t *testing.T) {
 		if s.fused == nil || s.lm.ColSplits < 2 {
 			t.Fatalf("layer %s: fused %v, %d column splits; want fused, at least 2", s.lm.Name, s.fused != nil, s.lm.ColSplits)
 		}
-		if s.fused.lanes != nil {
+		if s.fused.ones {
 			laned++
 			if s.lm.RowSplits < 2 {
 				t.Fatalf("layer %s: %d row splits, want at least 2", s.lm.Name, s.lm.RowSplits)

@@ -170,8 +170,9 @@ func (a *Array) RowWeights(r int) []int8 {
 // Laned reports whether the array is an Exact ±1 array (complementary
 // pairs) of at most LaneOutputs outputs, whose row weights are 2·w⁺ − 1:
 // its read of input values x_r gives output o 2·Σ_r x_r·w⁺_ro − Σ_r x_r,
-// which a caller may sum as lanes (LaneRow, AddLanes, FlushLanes), eight
-// outputs to a word.
+// which a caller may sum as lanes (LaneRow, FlushLanes), eight outputs to
+// a word: adding x times a row's lanes adds x to the lanes of the outputs
+// whose w⁺ cell is on, and no lane may pass MaxLane.
 func (a *Array) Laned() bool { return a.lanes != nil }
 
 // LaneOutputs is the most outputs a laned array has: one 8-bit lane each
@@ -186,14 +187,6 @@ const (
 // output 8j + k's w⁺ cell is on. Laned arrays only.
 func (a *Array) LaneRow(r int) *[LaneWords]uint64 {
 	return (*[LaneWords]uint64)(a.lanes[r*LaneWords:])
-}
-
-// AddLanes adds x times the lanes of row into sum. No lane may pass
-// MaxLane: the caller flushes sum before the x it has added reach it.
-func AddLanes(sum, row *[LaneWords]uint64, x uint64) {
-	for i := range sum {
-		sum[i] += row[i] * x
-	}
 }
 
 // FlushLanes adds to acc[o] the sum 2·lane_o − n of the ±1 pairs whose
