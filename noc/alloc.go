@@ -14,11 +14,50 @@ import (
 // router 5 ports), and an arbiter is a rotation of its request mask
 // followed by a count of trailing zeros.
 
+// swReqs is what switch allocation needs of a router's input VCs, found
+// while VC allocation walks them: the input VCs that request the switch
+// (bits of cand: a front flit that holds output VCs, with a credit on a
+// port it has not crossed to yet) and, for each, those ports. Switch
+// allocation then picks among them without looking at a VC again.
+type swReqs struct {
+	cand  uint64
+	ports [vcSlots]uint8 // valid where cand has the bit
+}
+
+// request files input VC i (q) of router rt if its front flit has an
+// output VC with a credit on a port it has not yet crossed to.
+func (sw *swReqs) request(rt *router, q *inVC, i int) {
+	e := q.vaMask &^ q.sent
+	if e == 0 {
+		return
+	}
+	if e&(e-1) == 0 {
+		// One port, a unicast flit's: no loop.
+		p := bits.TrailingZeros8(e)
+		if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+			return
+		}
+	} else {
+		for m := e; m != 0; m &= m - 1 {
+			p := bits.TrailingZeros8(m)
+			if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+				e &^= 1 << p
+			}
+		}
+		if e == 0 {
+			return
+		}
+	}
+	sw.cand |= 1 << i
+	sw.ports[i] = e
+}
+
 // allocVCs is the route computation and VC allocation stage of router r
-// in cycle t, among the input VCs ready, whose front flits are ready. It
-// returns the input VCs that go on to switch allocation this cycle (with
-// separate allocation, not those whose heads win their VCs now) and their
-// ports, and whether any head won its VCs.
+// (rt, its input VCs ins) in cycle t, among the input VCs ready, whose
+// front flits are ready. It files in sw the switch requests of the input
+// VCs that go on to switch allocation this cycle (with separate
+// allocation, not those whose heads win their VCs now) and returns
+// whether any head won its VCs.
 //
 // Stage 1: each ready unicast head picks the first free VC of its class
 // on its output port at or after its own pointer. Stage 2: each requested
@@ -27,7 +66,7 @@ import (
 // ports. A unicast packet takes an ejection VC too, which bounds how many
 // packets interleave into one NI, as in BookSim; a multicast needs none
 // (allocMulticast), and multicast heads go first.
-func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, t sim.Cycle) (swReady uint64, readyPorts uint8, moved bool) {
+func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, t sim.Cycle) (moved bool) {
 	v := n.v
 	var multi uint64
 	var touched [vcSlots]uint8 // output VCs requested
@@ -35,8 +74,8 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, t sim.Cycle)
 	for m := ready; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
 		q := &ins[i]
-		readyPorts |= 1 << (uint(i) / maxVCs)
 		if q.vaMask != 0 {
+			sw.request(rt, q, i)
 			continue
 		}
 		f := &n.buf[int(q.off)+int(q.head)]
@@ -71,9 +110,13 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, t sim.Cycle)
 			n.vaBest[o] = int8(i)
 		}
 	}
-	var won uint64 // input VCs whose heads won their VCs
 	if multi != 0 {
-		won = n.allocMulticast(r, ins, multi, t)
+		won := n.allocMulticast(r, ins, multi, t)
+		moved = won != 0
+		for m := won; m != 0 && !n.separate; m &= m - 1 {
+			i := bits.TrailingZeros64(m)
+			sw.request(rt, &ins[i], i)
+		}
 	}
 	for _, o8 := range touched[:nt] {
 		o := int(o8)
@@ -89,65 +132,43 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, t sim.Cycle)
 		q.vaMask, q.held = q.outMask, q.outMask
 		q.vaPtr = uint8(inc(int(vc), v))
 		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
-		won |= 1 << i
+		moved = true
+		if !n.separate {
+			// Combined allocation: the winner requests the switch in
+			// this cycle too; with separate allocation it holds its VC
+			// and requests the switch from the next cycle.
+			sw.request(rt, q, i)
+		}
 		if n.gobs != nil {
 			n.gobs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
 		}
 	}
-	if n.separate {
-		// The winners hold their VCs and request the switch from the
-		// next cycle.
-		ready &^= won
-	}
-	return ready, readyPorts, won != 0
+	return moved
 }
 
-// allocSwitch is the switch allocation stage of router rt among its ready
-// input VCs. Stage 1: each input port picks one of its VCs whose front
-// flit has an output VC with a credit on a port it has not yet crossed to.
-// Stage 2: each output port grants one input port. It returns the grants,
-// a byte per input port (byte ip of grants): the output ports it won in
-// the low numPorts bits (a multicast flit may win several at once: the
-// crossbar copies it), the VC that won them in the top three; a byte is 0
-// for an input port that won nothing. Bit masks, not arrays, so that the
-// caller walks the grants without a loop over ports.
-func (n *Net) allocSwitch(rt *router, ins []inVC, ready uint64, readyPorts uint8) (grants uint64) {
+// allocSwitch is the switch allocation stage of router rt among the
+// requests sw. Stage 1: each input port picks one of its requesting VCs,
+// round-robin. Stage 2: each output port grants one input port. It
+// returns the grants, a byte per input port (byte ip of grants): the
+// output ports it won in the low numPorts bits (a multicast flit may win
+// several at once: the crossbar copies it), the VC that won them in the
+// top three; a byte is 0 for an input port that won nothing. Bit masks,
+// not arrays, so that the caller walks the grants without a loop over
+// ports.
+func (n *Net) allocSwitch(rt *router, sw *swReqs) (grants uint64) {
 	v := n.v
 	// reqs has bit 8·op + ip for a request of input port ip for output
 	// port op; want the requesting VC of input port ip in bits 8·ip+5….
 	var reqs, want uint64
-	for pm := readyPorts; pm != 0; pm &= pm - 1 {
-		ip := bits.TrailingZeros8(pm) & 7
-		ptr := int(rt.saIn[ip])
-		for rot := rotate(uint(ready>>(ip*maxVCs))&(1<<maxVCs-1), ptr, v); rot != 0; rot &= rot - 1 {
-			vc := mod1(ptr+bits.TrailingZeros(rot), v)
-			q := &ins[ip*maxVCs+vc]
-			e := q.vaMask &^ q.sent
-			if e == 0 {
-				continue
-			}
-			if e&(e-1) == 0 {
-				// One port, a unicast flit's: no loop.
-				p := bits.TrailingZeros8(e)
-				if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
-					continue
-				}
-			} else {
-				for m := e; m != 0; m &= m - 1 {
-					p := bits.TrailingZeros8(m)
-					if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
-						e &^= 1 << p
-					}
-				}
-				if e == 0 {
-					continue
-				}
-			}
-			want |= uint64(vc) << (8*ip + 5)
-			for m := e; m != 0; m &= m - 1 {
-				reqs |= 1 << (8*bits.TrailingZeros8(m) + ip)
-			}
-			break
+	for m := sw.cand; m != 0; {
+		b := bits.TrailingZeros64(m) &^ 7
+		ip := b >> 3
+		vcs := uint(m>>b) & (1<<maxVCs - 1)
+		m &^= 0xff << b
+		vc := rotPick(vcs, int(rt.saIn[ip&7]), v)
+		want |= uint64(vc) << (b + 5)
+		for e := sw.ports[b+vc]; e != 0; e &= e - 1 {
+			reqs |= 1 << (8*bits.TrailingZeros8(e) + ip)
 		}
 	}
 	for m := reqs; m != 0; {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/sim"
 )
 
 // allocRouter is the centre router (1,1) of a 3×3 mesh with 2 VCs × 4
@@ -15,6 +16,15 @@ func allocRouter(t *testing.T) (*Net, int, []inVC) {
 	n := NewNet(netConfig(3, 3, "mesh", func(c *arch.NoC) { c.VCs, c.VCDepth = 2, 4 }))
 	const r = 4
 	return n, r, n.in[r*vcSlots : (r+1)*vcSlots]
+}
+
+// allocate runs VC allocation of router r among its input VCs ready in
+// cycle t, which files the switch requests, then switch allocation, and
+// returns whether a head won its VCs and the switch grants.
+func allocate(n *Net, r int, ready uint64, t sim.Cycle) (moved bool, grants uint64) {
+	var sw swReqs
+	moved = n.allocVCs(r, &n.rt[r], n.in[r*vcSlots:(r+1)*vcSlots], ready, &sw, t)
+	return moved, n.allocSwitch(&n.rt[r], &sw)
 }
 
 // unpackGrants splits allocSwitch's grants into the input ports granted
@@ -35,7 +45,6 @@ func unpackGrants(g uint64) (granted uint8, grant, vc [numPorts]uint8) {
 // winning as often as the others.
 func TestSwitchAllocatorRoundRobin(t *testing.T) {
 	n, r, ins := allocRouter(t)
-	rt := &n.rt[r]
 	var ready uint64
 	for ip := range numPorts {
 		q := &ins[ip*maxVCs]
@@ -46,7 +55,8 @@ func TestSwitchAllocatorRoundRobin(t *testing.T) {
 	last := -1
 	const rounds = 40
 	for range rounds * numPorts {
-		granted, grant, wantVC := unpackGrants(n.allocSwitch(rt, ins, ready, 1<<numPorts-1))
+		_, g := allocate(n, r, ready, 0)
+		granted, grant, wantVC := unpackGrants(g)
 		if bits.OnesCount8(granted) != 1 {
 			t.Fatalf("granted inputs %05b: want exactly one for one contended output", granted)
 		}
@@ -88,7 +98,8 @@ func TestSwitchAllocatorNoDoubleGrantAndCredits(t *testing.T) {
 	rt.credit[portYPlus*maxVCs+1] = 0
 	won := map[[2]int]int{}
 	for range 200 {
-		granted, grant, wantVC := unpackGrants(n.allocSwitch(rt, ins, ready, 1<<numPorts-1))
+		_, g := allocate(n, r, ready, 0)
+		granted, grant, wantVC := unpackGrants(g)
 		var outs uint8
 		for m := granted; m != 0; m &= m - 1 {
 			ip := bits.TrailingZeros8(m)
@@ -142,9 +153,8 @@ func TestVCAllocatorRoundRobin(t *testing.T) {
 	wins := make([]int, numPorts)
 	const rounds = 50
 	for range rounds {
-		ready, _, moved := n.allocVCs(r, &n.rt[r], ins, rt.nonempty, 1)
-		if ready != rt.nonempty || !moved {
-			t.Fatalf("ready %x moved %v: every head is ready and two VCs are free", ready, moved)
+		if moved, _ := allocate(n, r, rt.nonempty, 1); !moved {
+			t.Fatal("no head won a VC: every head is ready and two VCs are free")
 		}
 		var got uint8
 		for ip := range numPorts {
@@ -180,11 +190,11 @@ func TestVCAllocatorSkipsBusyVCs(t *testing.T) {
 	rt := &n.rt[r]
 	n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 	rt.ovBusy[portXPlus] = 0b11
-	if _, _, moved := n.allocVCs(r, &n.rt[r], ins, rt.nonempty, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
+	if moved, _ := allocate(n, r, rt.nonempty, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
 		t.Fatal("a head won an output VC that another packet holds")
 	}
 	rt.ovBusy[portXPlus] = 0b01
-	if _, _, moved := n.allocVCs(r, &n.rt[r], ins, rt.nonempty, 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
+	if moved, _ := allocate(n, r, rt.nonempty, 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
 		t.Fatalf("head got VC %d, want the free VC 1", ins[portXMinus*maxVCs].outVC[portXPlus])
 	}
 }

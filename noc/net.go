@@ -34,6 +34,8 @@ type Net struct {
 	vMask             uint8     // 1<<v − 1
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
 	link              sim.Cycle
+	hopLat            sim.Cycle // stLat + link: switch allocation → arrival at the next router
+	creditLat         sim.Cycle // link + creditDelay: a credit's way back
 	creditDelay       sim.Cycle // beyond the link (or the NI's one cycle)
 	separate          bool      // VC allocation and switch allocation in separate cycles
 	niQueue           int       // packets an NI queue holds; 0: unbounded
@@ -118,6 +120,7 @@ func NewNet(cfg *arch.Config) *Net {
 		n.allocDelay = sim.Cycle(p - 3)
 	}
 	n.stLat = sim.Cycle(min(p, 2))
+	n.hopLat, n.creditLat = n.stLat+n.link, n.link+n.creditDelay
 	if n.v < 1 || n.v > 8 || n.d < 1 || n.d > 64 || n.g.torus && n.v < 2 {
 		panic(fmt.Sprintf("noc: %d VCs × %d flits on a %s: validate the config first", n.v, n.d, cfg.Chip.Topology))
 	}

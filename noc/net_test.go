@@ -195,8 +195,7 @@ func TestSeparateAllocation(t *testing.T) {
 		ins := n.in[r*vcSlots : (r+1)*vcSlots]
 		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 		q := &ins[portXMinus*maxVCs]
-		ready, ports, won := n.allocVCs(r, &n.rt[r], ins, n.rt[r].nonempty, 1)
-		granted := n.allocSwitch(&n.rt[r], ins, ready, ports)
+		won, granted := allocate(n, r, n.rt[r].nonempty, 1)
 		if !won || q.vaMask != 1<<portXPlus {
 			t.Fatalf("%s: the head did not win its VC", mode)
 		}
@@ -204,8 +203,8 @@ func TestSeparateAllocation(t *testing.T) {
 			t.Fatalf("%s: the head won the switch in its VC allocation cycle: %v", mode, crossed)
 		}
 		if mode == "separate" {
-			ready, ports, _ = n.allocVCs(r, &n.rt[r], ins, n.rt[r].nonempty, 2)
-			if in, grant, _ := unpackGrants(n.allocSwitch(&n.rt[r], ins, ready, ports)); in != 1<<portXMinus || grant[portXMinus] != 1<<portXPlus {
+			_, g := allocate(n, r, n.rt[r].nonempty, 2)
+			if in, grant, _ := unpackGrants(g); in != 1<<portXMinus || grant[portXMinus] != 1<<portXPlus {
 				t.Fatalf("separate: the head holding its VC did not win the switch a cycle later (inputs granted %05b)", in)
 			}
 		}

@@ -76,13 +76,14 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	}
 	n.s.RouterCycles++
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
-	ready, readyPorts, moved := n.allocVCs(r, rt, ins, rt.rdy, t)
-	grants := n.allocSwitch(rt, ins, ready, readyPorts)
+	var sw swReqs
+	moved := n.allocVCs(r, rt, ins, rt.rdy, &sw, t)
+	grants := n.allocSwitch(rt, &sw)
 	for m := grants; m != 0; {
 		b := bits.TrailingZeros64(m) &^ 7
 		g := uint8(m >> b)
 		m &^= 0xff << b
-		n.traverse(r, b>>3, int(g>>5), g&(1<<numPorts-1), t)
+		n.traverse(r, rt, ins, b>>3, int(g>>5), g&(1<<numPorts-1), t)
 	}
 	moved = moved || grants != 0
 	if moved {
@@ -94,15 +95,20 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 }
 
 // traverse sends the front flit of VC vc of input port ip of router r
-// across the switch to the output ports in ports, which won switch
-// allocation in cycle t.
-func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
-	rt := &n.rt[r]
-	q := &n.in[r*vcSlots+ip*maxVCs+vc]
+// (rt, its input VCs ins) across the switch to the output ports in ports,
+// which won switch allocation in cycle t. A flit that has crossed to all
+// its ports leaves the buffer (popped): its credit goes upstream, and a
+// tail frees the output VCs its packet held, so that the next packet's
+// head starts route computation in the next cycle. A next front flit that
+// is not ready by the next cycle leaves the router's ready set until it
+// is. (One function, not three: the calls cost more than the work.)
+func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t sim.Cycle) {
+	i := ip*maxVCs + vc
+	q := &ins[i]
 	f := n.buf[int(q.off)+int(q.head)]
-	f.arrive = t + n.stLat + n.link
+	f.arrive = t + n.hopLat
 	for m := ports; m != 0; m &= m - 1 {
-		p := bits.TrailingZeros8(m)
+		p := bits.TrailingZeros8(m) & 7
 		ovc := int(q.outVC[p])
 		if p == portLocal {
 			// The ejection channel takes a link's latency and the NI
@@ -118,39 +124,10 @@ func (n *Net) traverse(r, ip, vc int, ports uint8, t sim.Cycle) {
 			n.linkObs.Crossed(r, nb, t+n.stLat, f.arrive)
 		}
 	}
-	q.sent |= ports
-	if q.sent == q.outMask {
-		n.pop(r, ip, vc, f.tail, t)
+	if q.sent |= ports; q.sent != q.outMask {
+		return
 	}
-}
-
-// push writes f, sent in cycle t, into VC vc of input port ip of router
-// r; a flit that arrives at the front of an empty VC is filed to become
-// ready (and wake the router) at the end of its route computation.
-func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
-	i := ip*maxVCs + vc
-	q := &n.in[r*vcSlots+i]
-	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = f
-	q.n++
-	n.inFlight++
-	if n.bufObs != nil {
-		n.buffered(r, t)
-	}
-	if q.n == 1 {
-		n.rt[r].nonempty |= 1 << i
-		q.ready = f.arrive + n.allocDelay
-		n.wh.at(vcReady, q.ready, int32(r<<6|i))
-	}
-}
-
-// pop removes the front flit of VC vc of input port ip of router r (a
-// tail if tail) in cycle t and returns its credit upstream. A tail frees the output VCs
-// its packet held; the next packet's head then starts route computation
-// in the next cycle. A next front flit that is not ready by the next cycle
-// leaves the router's ready set until it is.
-func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
-	i := ip*maxVCs + vc
-	q := &n.in[r*vcSlots+i]
+	// Pop.
 	q.head = uint8(inc(int(q.head), n.d))
 	q.n--
 	n.inFlight--
@@ -158,10 +135,9 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 		n.buffered(r, t)
 	}
 	q.sent = 0
-	rt := &n.rt[r]
-	if tail {
+	if f.tail {
 		for m := q.held; m != 0; m &= m - 1 {
-			p := bits.TrailingZeros8(m)
+			p := bits.TrailingZeros8(m) & 7
 			rt.ovBusy[p] &^= 1 << q.outVC[p]
 		}
 		q.outMask, q.vaMask, q.held = 0, 0, 0
@@ -185,7 +161,36 @@ func (n *Net) pop(r, ip, vc int, tail bool, t sim.Cycle) {
 		return
 	}
 	up := n.nbr[r*numPorts+ip]
-	n.wh.at(creditRouter, t+n.link+n.creditDelay, up<<6|int32(opposite(ip)*maxVCs+vc))
+	n.wh.at(creditRouter, t+n.creditLat, up<<6|int32(opposite(ip)*maxVCs+vc))
+}
+
+// push writes f, sent in cycle t, into VC vc of input port ip of router
+// r; a flit that arrives at the front of an empty VC is filed to become
+// ready (and wake the router) at the end of its route computation. It is
+// small enough to be inlined; arrived does the rest.
+func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
+	i := ip*maxVCs + vc
+	q := &n.in[r*vcSlots+i]
+	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = f
+	q.n++
+	n.inFlight++
+	if q.n == 1 || n.bufObs != nil {
+		n.arrived(r, i, f.arrive, t)
+	}
+}
+
+// arrived is the rest of push for a flit that arrives at input VC i of
+// router r at cycle at: a wake-up if it is the front flit, and the buffer
+// observer.
+func (n *Net) arrived(r, i int, at, t sim.Cycle) {
+	if q := &n.in[r*vcSlots+i]; q.n == 1 {
+		n.rt[r].nonempty |= 1 << i
+		q.ready = at + n.allocDelay
+		n.wh.at(vcReady, q.ready, int32(r<<6|i))
+	}
+	if n.bufObs != nil {
+		n.buffered(r, t)
+	}
 }
 
 // buffered tells the buffer observer how many flits router r's input buffers
