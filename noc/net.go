@@ -232,7 +232,7 @@ func (n *Net) Send(e *sim.Engine, src, dst, packets, flits int, done sim.Handler
 	n.bind(e)
 	h := n.hops(src, dst)
 	n.c.add(int64(packets), int64(flits), int64(h+1), int64(h), int64(h+1))
-	b := n.newBundle(packets, done)
+	b := n.newBundle(packets, done, nil)
 	for range packets {
 		n.enqueue(src, dst, nil, flits, b)
 	}
@@ -243,7 +243,7 @@ func (n *Net) Multicast(e *sim.Engine, src int, dsts []int, packets, flits int, 
 	checkSend(n.g, src, dsts, packets, flits)
 	n.bind(e)
 	if !n.tree || len(dsts) == 1 {
-		b := n.newBundle(packets*len(dsts), done)
+		b := n.newBundle(packets*len(dsts), done, nil)
 		for _, d := range dsts {
 			h := n.hops(src, d)
 			n.c.add(int64(packets), int64(flits), int64(h+1), int64(h), int64(h+1))
@@ -253,9 +253,8 @@ func (n *Net) Multicast(e *sim.Engine, src int, dsts []int, packets, flits int, 
 		}
 		return
 	}
-	b := n.newBundle(packets, done)
 	set := n.newSet(dsts)
-	n.bundles[b].dsts = set
+	b := n.newBundle(packets, done, set)
 	routers, links, switches := n.tr.size(n.g, src, set, nil)
 	n.c.add(int64(packets), int64(flits), int64(routers), int64(links), int64(switches))
 	for range packets {

@@ -29,8 +29,8 @@ type packet struct {
 	dsts     []int // sorted, distinct
 	flits    int
 	created  sim.Cycle
-	bundle   int32
-	pending  int // destinations still waiting for the tail
+	bundle   int32 // -1: none (a Send without a done handler)
+	pending  int   // destinations still waiting for the tail
 }
 
 // bundle is the packets of one Send or Multicast call: done is due when
@@ -42,8 +42,13 @@ type bundle struct {
 	dsts []int
 }
 
-func (n *Net) newBundle(left int, done sim.Handler) int32 {
-	b := bundle{left: left, done: done}
+// newBundle is a bundle of left packets, or -1 where no bundle is needed
+// (no done handler, no destination set to share).
+func (n *Net) newBundle(left int, done sim.Handler, dsts []int) int32 {
+	if done == nil && dsts == nil {
+		return -1 // nothing to wait for or to share: no bundle
+	}
+	b := bundle{left: left, done: done, dsts: dsts}
 	if k := len(n.freeBndl); k > 0 {
 		i := n.freeBndl[k-1]
 		n.freeBndl = n.freeBndl[:k-1]
@@ -52,6 +57,23 @@ func (n *Net) newBundle(left int, done sim.Handler) int32 {
 	}
 	n.bundles = append(n.bundles, b)
 	return int32(len(n.bundles) - 1)
+}
+
+// settle counts a packet of bundle bi (none if bi < 0) as finished; the
+// last one frees the bundle and, if run, schedules its done handler at
+// cycle at.
+func (n *Net) settle(bi int32, at sim.Cycle, run bool) {
+	if bi < 0 {
+		return
+	}
+	b := &n.bundles[bi]
+	b.left--
+	if b.left == 0 {
+		if run && b.done != nil {
+			n.eng.Schedule(at, b.done)
+		}
+		n.freeBundle(bi)
+	}
 }
 
 // freeBundle returns bundle i, and its destination set, to their pools.
@@ -182,14 +204,7 @@ func (n *Net) eject(r int, f *flit, at sim.Cycle) {
 	if pk.pending > 0 {
 		return
 	}
-	b := &n.bundles[pk.bundle]
-	b.left--
-	if b.left == 0 {
-		if b.done != nil {
-			n.eng.Schedule(at, b.done)
-		}
-		n.freeBundle(pk.bundle)
-	}
+	n.settle(pk.bundle, at, true)
 	pk.dsts = nil
 	n.freePkt = append(n.freePkt, f.pkt)
 }
@@ -207,11 +222,7 @@ func (n *Net) dropQueued() {
 				n.obs.Dropped(id)
 			}
 			n.uncharge(pk)
-			b := &n.bundles[pk.bundle]
-			b.left--
-			if b.left == 0 {
-				n.freeBundle(pk.bundle)
-			}
+			n.settle(pk.bundle, 0, false)
 			pk.dsts = nil
 			n.freePkt = append(n.freePkt, id)
 			n.queued--
