@@ -98,6 +98,13 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 			continue
 		}
 		o := p*maxVCs + rotPick(uint(free), int(q.vaPtr), v)
+		if ready&(ready-1) == 0 {
+			// The only head asking (a router usually holds one flit
+			// when it is evaluated): no arbitration.
+			n.grantVC(r, rt, q, i, o, sw, t)
+			moved = true
+			continue
+		}
 		best := n.vaBest[o]
 		if best < 0 {
 			touched[nt] = uint8(o)
@@ -122,28 +129,33 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 		o := int(o8)
 		i := int(n.vaBest[o])
 		n.vaBest[o] = -1
-		p, vc := uint(o)/maxVCs, uint(o)%maxVCs
-		if rt.ovBusy[p]&(1<<vc) != 0 {
+		if rt.ovBusy[uint(o)/maxVCs]&(1<<(uint(o)%maxVCs)) != 0 {
 			continue // a multicast took it first
 		}
-		q := &ins[i]
-		rt.ovBusy[p] |= 1 << vc
-		q.outVC[p] = uint8(vc)
-		q.vaMask, q.held = q.outMask, q.outMask
-		q.vaPtr = uint8(inc(int(vc), v))
-		rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
+		n.grantVC(r, rt, &ins[i], i, o, sw, t)
 		moved = true
-		if !n.separate {
-			// Combined allocation: the winner requests the switch in
-			// this cycle too; with separate allocation it holds its VC
-			// and requests the switch from the next cycle.
-			sw.request(rt, q, i)
-		}
-		if n.gobs != nil {
-			n.gobs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
-		}
 	}
 	return moved
+}
+
+// grantVC gives output VC o of router r (rt) to the head at input VC i
+// (q) in cycle t.
+func (n *Net) grantVC(r int, rt *router, q *inVC, i, o int, sw *swReqs, t sim.Cycle) {
+	p, vc := uint(o)/maxVCs, uint(o)%maxVCs
+	rt.ovBusy[p] |= 1 << vc
+	q.outVC[p] = uint8(vc)
+	q.vaMask, q.held = q.outMask, q.outMask
+	q.vaPtr = uint8(inc(int(vc), n.v))
+	rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
+	if !n.separate {
+		// Combined allocation: the winner requests the switch in this
+		// cycle too; with separate allocation it holds its VC and
+		// requests the switch from the next cycle.
+		sw.request(rt, q, i)
+	}
+	if n.gobs != nil {
+		n.gobs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
+	}
 }
 
 // allocSwitch is the switch allocation stage of router rt among the
@@ -159,6 +171,20 @@ func (n *Net) allocSwitch(rt *router, sw *swReqs) (grants uint64) {
 	v := n.v
 	// reqs has bit 8·op + ip for a request of input port ip for output
 	// port op; want the requesting VC of input port ip in bits 8·ip+5….
+	if c := sw.cand; c&(c-1) == 0 {
+		// One request or none (a router usually holds one flit when it
+		// is evaluated): it wins every port it asks for.
+		if c == 0 {
+			return 0
+		}
+		i := bits.TrailingZeros64(c)
+		ip, vc, e := i/maxVCs, i%maxVCs, sw.ports[i]
+		for m := e; m != 0; m &= m - 1 {
+			rt.saOut[bits.TrailingZeros8(m)&7] = uint8(inc(ip, numPorts))
+		}
+		rt.saIn[ip&7] = uint8(inc(vc, v))
+		return uint64(e|uint8(vc)<<5) << (8 * ip)
+	}
 	var reqs, want uint64
 	for m := sw.cand; m != 0; {
 		b := bits.TrailingZeros64(m) &^ 7
