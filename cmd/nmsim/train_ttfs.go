@@ -60,7 +60,7 @@ layer is binary.
     nmsim train --method ttfs --dataset mnist --net 784-600-10 --val-samples 10000 --epochs 40 --threshold 40 --out-threshold 15 --shift 1 -o mnist-ttfs.bin
     nmsim train --method ttfs --dataset fashion-mnist --net 784-600-10 --epochs 20 --threshold 40 -o fmnist-ttfs.bin
     nmsim train --method ttfs --net 784-64-10 --epochs 1 --train-samples 5000 --eval-samples 1000
-    nmsim train --method ttfs --dataset caltech-fm --net 1240-400-2 --epochs 30 --lr 0.1 --gamma 20 --mirror --threshold-lr 0.01 -o caltech-fm-ttfs.bin
+    nmsim train --method ttfs --dataset caltech-fm --net 1240-400-2 --epochs 30 --lr 0.1 --gamma 20 --mirror --threshold-lr 0.01 --shift 1 --batch 16 -o caltech-fm-ttfs.bin
 `
 }
 
