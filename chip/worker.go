@@ -85,8 +85,11 @@ type Worker struct {
 	// counts are the output layer's spikes per neuron, for a model read
 	// out by spike counts.
 	counts []int64
-	// spikeAt is each input's spike time (-1: never), for TTFS coding.
-	spikeAt []int
+	// For TTFS coding: the inputs that spike, in the order of their
+	// spike times, and spikeEnd[t] the end of those that spike at
+	// timestep t or before (see spiking).
+	spikeOrder []int32
+	spikeEnd   []int32
 	// timing-pass state: per layer, the slot being timed; cycles so far
 	// and the cycle the next slot starts at
 	slot []slotLayer
@@ -131,7 +134,8 @@ func (c *Chip) NewWorker() *Worker {
 		}
 	}
 	if c.m.Input.Coding == model.CodingTTFS {
-		w.spikeAt = make([]int, c.m.Input.Shape.Size())
+		w.spikeOrder = make([]int32, 0, c.m.Input.Shape.Size())
+		w.spikeEnd = make([]int32, c.m.Input.Window)
 	}
 	w.slot = make([]slotLayer, len(c.layers))
 	return w
@@ -163,8 +167,8 @@ func (w *Worker) Infer(sample []uint8, key uint64, T int, h model.Hooks) Result 
 	// The tag keeps the noise streams apart from the arrays' device
 	// streams, which are (seed, layer<<32 | block).
 	w.scratch.Reseed(w.c.seed^noiseTag, key)
-	for i := range w.spikeAt {
-		w.spikeAt[i] = model.SpikeTime(int(sample[i]), w.c.m.Input.Bits, w.c.m.Input.Window)
+	if w.spikeEnd != nil {
+		w.orderSpikes(sample)
 	}
 	for layerIdx := range w.st {
 		ss := &w.st[layerIdx]
@@ -284,6 +288,43 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 	}
 }
 
+// orderSpikes sorts the inputs of a TTFS-coded sample by spike time (a
+// counting sort) into spikeOrder and spikeEnd.
+func (w *Worker) orderSpikes(sample []uint8) {
+	in := w.c.m.Input
+	clear(w.spikeEnd)
+	for _, x := range sample {
+		if at := model.SpikeTime(int(x), in.Bits, in.Window); at >= 0 {
+			w.spikeEnd[at]++
+		}
+	}
+	var n int32
+	for t, k := range w.spikeEnd {
+		w.spikeEnd[t] = n // the start of time t's inputs, until they are placed
+		n += k
+	}
+	w.spikeOrder = w.spikeOrder[:n]
+	for i, x := range sample {
+		if at := model.SpikeTime(int(x), in.Bits, in.Window); at >= 0 {
+			w.spikeOrder[w.spikeEnd[at]] = int32(i)
+			w.spikeEnd[at]++
+		}
+	}
+}
+
+// spiking returns the inputs of a TTFS-coded sample that spike at
+// timestep t (none for t < 0 or past the window).
+func (w *Worker) spiking(t int) []int32 {
+	if t < 0 || t >= len(w.spikeEnd) {
+		return nil
+	}
+	lo := int32(0)
+	if t > 0 {
+		lo = w.spikeEnd[t-1]
+	}
+	return w.spikeOrder[lo:w.spikeEnd[t]]
+}
+
 // loadInput fills the layer's input values: the sample for the first
 // layer, else the source layer's spikes of this timestep, summed over the
 // pool window if there is one.
@@ -295,12 +336,15 @@ func (w *Worker) loadInput(layerIdx, t int) {
 		// reads frame t, and zeros once the frames run out.
 		n := len(ss.in)
 		switch {
-		case w.spikeAt != nil:
-			for i, at := range w.spikeAt {
+		case w.spikeEnd != nil:
+			if t == 0 {
+				clear(ss.in)
+			}
+			for _, i := range w.spiking(t - 1) {
 				ss.in[i] = 0
-				if at == t {
-					ss.in[i] = 1
-				}
+			}
+			for _, i := range w.spiking(t) {
+				ss.in[i] = 1
 			}
 		case w.c.m.Input.Coding != model.CodingFrames:
 			copy(ss.in, w.input)
