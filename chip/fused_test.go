@@ -16,19 +16,28 @@ import (
 // input, 8 planes), a laned conv layer of 2 row and 2 column splits, a
 // laned dense layer of 6 and 2, a multi-bit dense layer of 2 column
 // splits; on inputs from sparse to dense enough that lanes overflow and
-// flush, with and without fire-once marks: the same currents (for the
-// neurons not marked), counters, cycles, values sent and positions with
-// input.
+// flush, with and without fire-once marks, with ideal reads and with read
+// noise (each read drawing from the same stream): the same currents (for
+// the neurons not marked), counters, cycles, values sent and positions
+// with input.
 func TestFusedEqualsRead(t *testing.T) {
+	for _, sigma := range []float64{0, 0.05} {
+		cfg := arch.Default()
+		cfg.Device.ReadNoiseSigma = sigma
+		fusedEqualsRead(t, cfg)
+	}
+}
+
+func fusedEqualsRead(t *testing.T, cfg *arch.Config) {
 	rng := rand.New(rand.NewPCG(21, 22))
 	o := testmodel.Small
 	o.C1, o.C2, o.Hidden = 16, 80, 70
 	m := testmodel.Random(rng, o)
-	fused, err := New(arch.Default(), m, 1)
+	fused, err := New(cfg, m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	read, err := New(arch.Default(), m, 1)
+	read, err := New(cfg, m, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,19 +80,21 @@ func TestFusedEqualsRead(t *testing.T) {
 				}
 				sr.done = sl.done
 			}
+			wl.scratch.Reseed(uint64(trial), 7)
+			wr.scratch.Reseed(uint64(trial), 7)
 			wl.compute(i)
 			wr.compute(i)
 			for pos := 0; pos < s.lm.Positions; pos++ {
 				for ch := 0; ch < s.lm.Outputs; ch++ {
 					k := pos*s.lm.Outputs + ch
 					if (sl.done == nil || !sl.done.Get(ch*s.lm.Positions+pos)) && sl.acc[k] != sr.acc[k] {
-						t.Fatalf("layer %s, trial %d, position %d, output %d: current %d fused, %d by reads", s.lm.Name, trial, pos, ch, sl.acc[k], sr.acc[k])
+						t.Fatalf("read noise σ = %v, layer %s, trial %d, position %d, output %d: current %d fused, %d by reads", cfg.Device.ReadNoiseSigma, s.lm.Name, trial, pos, ch, sl.acc[k], sr.acc[k])
 					}
 				}
 			}
 			if sl.counters != sr.counters || !slices.Equal(sl.blockCyc, sr.blockCyc) || !slices.Equal(sl.blockVals, sr.blockVals) || !bitvec.Equal(sl.posInput, sr.posInput) {
-				t.Fatalf("layer %s, trial %d: fused %+v, cycles %v, values %v; by reads %+v, %v, %v (or the positions with input differ)",
-					s.lm.Name, trial, sl.counters, sl.blockCyc, sl.blockVals, sr.counters, sr.blockCyc, sr.blockVals)
+				t.Fatalf("read noise σ = %v, layer %s, trial %d: fused %+v, cycles %v, values %v; by reads %+v, %v, %v (or the positions with input differ)",
+					cfg.Device.ReadNoiseSigma, s.lm.Name, trial, sl.counters, sl.blockCyc, sl.blockVals, sr.counters, sr.blockCyc, sr.blockVals)
 			}
 		}
 	}

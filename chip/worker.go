@@ -49,10 +49,12 @@ type layerState struct {
 	done bitvec.Vec
 	// planeBuf holds the input bit-planes of every (position, row split):
 	// InputBits planes of splitWords words each, built by scatter (not
-	// for a fused layer).
+	// for a fused layer without read noise). quiet holds, for a fused
+	// layer with read noise, the currents without it.
 	planeBuf  []uint64
 	planes    []bitvec.Vec // views into planeBuf for one read
-	fused     *fusedState  // for a fused layer
+	quiet     []int64
+	fused     *fusedState // for a fused layer
 	blockCyc  []int64
 	blockVals []int64
 	counters  crossbar.Counters // of the last computed timestep
@@ -116,9 +118,13 @@ func (c *Chip) NewWorker() *Worker {
 		ss.spikes = bitvec.New(s.neurons.Neurons())
 		if s.fused != nil {
 			ss.fused = s.fused.newState(s)
-		} else {
+		}
+		if s.fused == nil || s.noisy {
 			ss.planeBuf = make([]uint64, s.lm.Positions*s.lm.RowSplits*s.lm.InputBits*s.splitWords)
 			ss.planes = make([]bitvec.Vec, s.lm.InputBits)
+		}
+		if s.fused != nil && s.noisy {
+			ss.quiet = make([]int64, len(ss.acc))
 		}
 		ss.posInput = bitvec.New(s.lm.Positions)
 		ss.hot = bitvec.New(s.lm.Positions)
@@ -236,11 +242,18 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 	rec := &ss.recs[t%len(ss.recs)]
 	// A fire-once layer skips reads for neurons that have fired, so the
 	// same input need not cost the same: it is always computed.
-	if ss.memo && !s.noisy && ss.done == nil && bytes.Equal(ss.in, ss.prevIn) {
+	same := ss.memo && ss.done == nil && bytes.Equal(ss.in, ss.prevIn)
+	switch {
+	case same && !s.noisy:
 		// The same input gives the same reads: reuse the currents and
 		// charge the same operations again.
 		copyRecord(rec, &ss.lastRec)
-	} else {
+	case same && ss.quiet != nil:
+		// The same noiseless currents; only the read noise is new.
+		copy(ss.acc, ss.quiet)
+		w.addReadNoise(s, ss)
+		copyRecord(rec, &ss.lastRec)
+	default:
 		w.compute(layerIdx)
 		copy(ss.prevIn, ss.in)
 		ss.memo = true
@@ -372,6 +385,11 @@ func (w *Worker) compute(layerIdx int) {
 	ss.counters = crossbar.Counters{}
 	if s.fused != nil {
 		computeFused(s, ss)
+		if ss.quiet != nil {
+			copy(ss.quiet, ss.acc)
+			w.scatterPlanes(s, ss)
+			w.addReadNoise(s, ss)
+		}
 		return
 	}
 	clear(ss.acc)
@@ -397,14 +415,41 @@ func (w *Worker) read(s *hwLayer, ss *layerState, bi, pos int) int64 {
 	if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
 		return 0 // every neuron this read would feed has fired
 	}
+	acc := ss.acc[pos*s.lm.Outputs+b.OutLo : pos*s.lm.Outputs+b.OutHi]
+	return s.arrays[bi].Read(w.planesOf(s, ss, bi, pos), acc, &w.scratch, &ss.counters)
+}
+
+// planesOf sets ss.planes to the bit-planes that block bi reads at
+// position pos.
+func (w *Worker) planesOf(s *hwLayer, ss *layerState, bi, pos int) []bitvec.Vec {
+	b := &s.lm.Blocks[bi]
 	sw := s.splitWords
 	nw := bitvec.Words(b.Rows())
 	base := (pos*s.lm.RowSplits + b.RowLo/w.c.cfg.Crossbar.Rows) * s.lm.InputBits * sw
 	for p := range ss.planes {
 		ss.planes[p] = ss.planeBuf[base+p*sw : base+p*sw+nw]
 	}
-	acc := ss.acc[pos*s.lm.Outputs+b.OutLo : pos*s.lm.Outputs+b.OutHi]
-	return s.arrays[bi].Read(ss.planes, acc, &w.scratch, &ss.counters)
+	return ss.planes
+}
+
+// addReadNoise adds to acc the read noise of every read of a fused layer
+// with read noise, in compute's order of reads (block by block, position
+// by position), so that each read draws what Read would have drawn. A
+// position without input has no read, and a read whose neurons have all
+// fired is not made.
+func (w *Worker) addReadNoise(s *hwLayer, ss *layerState) {
+	for bi, b := range s.lm.Blocks {
+		for wi, word := range ss.posInput {
+			for ; word != 0; word &= word - 1 {
+				pos := wi<<6 + trailingZeros(word)
+				if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
+					continue
+				}
+				acc := ss.acc[pos*s.lm.Outputs+b.OutLo : pos*s.lm.Outputs+b.OutHi]
+				s.arrays[bi].AddNoise(w.planesOf(s, ss, bi, pos), acc, &w.scratch)
+			}
+		}
+	}
 }
 
 // scatterPlanes sets, for every non-zero input value, its bits in the

@@ -154,12 +154,27 @@ func (a *Array) fits(active int) bool {
 
 // Exact reports whether a read gives each output exactly Σ_r x_r·W_ro
 // over its driven rows r, x_r the row's input value (Σ_p 2^p over the
-// planes that drive it) and W_r the row's effective weights (RowWeights):
-// every cell at a nominal level, no read noise, and no read whose count
-// could reach the ADC's full scale. A caller may then sum the driven rows
-// of many reads at once and count each read with Reads and Charge, and
-// gets Read's integers, counters and cycles.
-func (a *Array) Exact() bool { return a.q == nil && a.noise == 0 && a.maxCode < 0 }
+// planes that drive it) and W_r the row's effective weights (RowWeights),
+// plus its read noise if reads are noisy: every cell at a nominal level,
+// no read whose count could reach the ADC's full scale, and read noise,
+// if any, drawn by events (AddNoise). A caller may then sum the driven
+// rows of many reads at once, count each read with Reads and Charge, and
+// add each read's noise with AddNoise in the order Read would have read
+// them, and gets Read's integers, counters, cycles and noise.
+func (a *Array) Exact() bool { return a.q == nil && a.maxCode < 0 && a.eventProb <= maxEventProb }
+
+// AddNoise adds to acc the read noise that Read adds to a read of planes
+// of an Exact array, drawing from s exactly as Read does.
+func (a *Array) AddNoise(planes []bitvec.Vec, acc []int64, s *Scratch) {
+	if a.noise == 0 {
+		return
+	}
+	for p, plane := range planes {
+		if active := plane.Count(); active > 0 {
+			a.addNoise(plane, p, active, acc, s)
+		}
+	}
+}
 
 // RowWeights returns the effective weights of row r, one per output:
 // Σ_b (w⁺_b − w⁻_b)·2^b over its slices, faults folded in (Exact arrays).
