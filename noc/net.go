@@ -333,9 +333,7 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		r := int(uint32(x) >> 6)
 		rt := &n.rt[r]
 		rt.credit[x&63]++
-		if rt.rdy != 0 {
-			n.cur.add(r)
-		}
+		n.cur.addIf(r, b2u(rt.rdy != 0))
 	}
 	for _, x := range n.wh.take(wakeNI, t) {
 		n.activateNI(int(x), t)

@@ -85,13 +85,10 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 		m &^= 0xff << b
 		n.traverse(r, rt, ins, b>>3, int(g>>5), g&(1<<numPorts-1), t)
 	}
-	moved = moved || grants != 0
-	if moved {
+	if moved = moved || grants != 0; moved {
 		n.lastProgress = t
-		if rt.rdy != 0 {
-			n.next.add(r)
-		}
 	}
+	n.next.addIf(r, b2u(moved && rt.rdy != 0))
 }
 
 // traverse sends the front flit of VC vc of input port ip of router r

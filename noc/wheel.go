@@ -92,13 +92,27 @@ func newRouterSet(routers int) routerSet {
 	return routerSet{words: make([]uint64, (routers+63)/64)}
 }
 
-func (s *routerSet) add(r int) {
-	w, b := r>>6, uint64(1)<<(r&63)
-	if s.words[w]&b == 0 {
-		s.words[w] |= b
-		s.sum |= 1 << w
-		s.n++
+func (s *routerSet) add(r int) { s.addIf(r, 1) }
+
+// addIf adds router r if c is 1 (c is 0 or 1), without a branch: whether a
+// router is in the set already, or is to be added, is a coin toss under
+// load.
+func (s *routerSet) addIf(r int, c uint64) {
+	w, k := r>>6, uint(r&63)
+	old := s.words[w]
+	s.words[w] = old | c<<k
+	s.sum |= c << (uint(w) & 63)
+	s.n += int(^old >> k & c)
+}
+
+// b2u is 1 for true and 0 for false (the compiler makes it a SETcc, not a
+// branch).
+func b2u(c bool) uint64 {
+	var x uint64
+	if c {
+		x = 1
 	}
+	return x
 }
 
 func (s *routerSet) clear() {
