@@ -153,12 +153,14 @@ func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t
 			n.wh.at(vcReady, q.ready, int32(r<<6|i))
 		}
 	}
+	// The credit goes upstream, to a router or (from the local port) the
+	// NI: chosen by conditional moves, not a branch.
+	kind, at := creditRouter, t+n.creditLat
+	x := n.nbr[r*numPorts+ip]<<6 | int32(opposite(ip)*maxVCs+vc)
 	if ip == portLocal {
-		n.wh.at(creditNI, t+1+n.creditDelay, int32(r*maxVCs+vc))
-		return
+		kind, at, x = creditNI, t+1+n.creditDelay, int32(r*maxVCs+vc)
 	}
-	up := n.nbr[r*numPorts+ip]
-	n.wh.at(creditRouter, t+n.creditLat, up<<6|int32(opposite(ip)*maxVCs+vc))
+	n.wh.at(kind, at, x)
 }
 
 // push writes f, sent in cycle t, into VC vc of input port ip of router
