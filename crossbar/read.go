@@ -77,7 +77,9 @@ func (a *Array) Read(planes []bitvec.Vec, acc []int64, s *Scratch, c *Counters) 
 				}
 			}
 		}
-		if a.rowCost(planes) < popcounts {
+		// One plane drives at least one row per non-zero word, so it is
+		// never less work by rows.
+		if len(planes) > 1 && a.rowCost(planes) < popcounts {
 			a.readRows(planes, acc)
 			return reads * a.readCycles
 		}
