@@ -61,16 +61,18 @@ type fusedEntry struct{ count, pos, row int32 }
 
 // fusedState is a worker's state for a fused layer. counts holds the
 // driven rows of every (position, row split) and plane, packed
-// (countPlanes per word), rows each block's driven rows, sum the lanes of
+// (countPlanes per word), rows each block's driven rows, splitReads and
+// splitRows a position's reads and driven rows per row split, sum the lanes of
 // every position, fill per position the input they hold, and spilled the
 // positions whose lanes went to acc before. All but rows are zero between
 // computes.
 type fusedState struct {
-	counts  []uint64
-	rows    []int64
-	sum     []uint64
-	fill    []int
-	spilled bitvec.Vec
+	counts                []uint64
+	rows                  []int64
+	splitReads, splitRows []int64
+	sum                   []uint64
+	fill                  []int
+	spilled               bitvec.Vec
 }
 
 // wireFused tabulates layer st, whose arrays are Exact, and laned if
@@ -114,6 +116,7 @@ func (wr *fusedWiring) newState(s *hwLayer) *fusedState {
 	lm := s.lm
 	return &fusedState{
 		counts: make([]uint64, lm.Positions*lm.RowSplits*wr.countWords), rows: make([]int64, len(lm.Blocks)),
+		splitReads: make([]int64, lm.RowSplits), splitRows: make([]int64, lm.RowSplits),
 		sum: make([]uint64, lm.Positions*wr.rowWords), fill: make([]int, lm.Positions), spilled: bitvec.New(lm.Positions),
 	}
 }
@@ -208,12 +211,20 @@ func flushLanes(s *hwLayer, ss *layerState, pos int) {
 		}
 		return
 	}
-	for o := range acc {
-		v := int64(sum[o/4]>>(16*(o%4))&0xffff) - wideBias*n
-		if !set {
-			v += acc[o]
+	b := wideBias * n
+	for j, w := range sum {
+		out := acc[4*j : min(4*j+4, len(acc))]
+		if len(out) == 4 && set {
+			*(*[4]int64)(out) = [4]int64{int64(w&0xffff) - b, int64(w>>16&0xffff) - b, int64(w>>32&0xffff) - b, int64(w>>48) - b}
+			continue
 		}
-		acc[o] = v
+		for k := range out {
+			x := int64(w>>(16*k)&0xffff) - b
+			if !set {
+				x += out[k]
+			}
+			out[k] = x
+		}
 	}
 	clear(sum)
 }
@@ -228,6 +239,9 @@ func chargeFused(s *hwLayer, ss *layerState) {
 	ss.posInput.Clear()
 	cw, ib := wr.countWords, s.lm.InputBits
 	per := s.lm.RowSplits * cw
+	// Every array of a chip reads RowsPerRead rows at a time, so a row
+	// split's reads are the same for each of its blocks.
+	a0 := s.arrays[0]
 	for pos := 0; pos < s.lm.Positions; pos++ {
 		counts := ls.counts[pos*per : (pos+1)*per]
 		var any uint64
@@ -238,20 +252,23 @@ func chargeFused(s *hwLayer, ss *layerState) {
 			continue // no input, no read
 		}
 		ss.posInput.Set(pos)
+		for r := range ls.splitReads {
+			var reads, rows int64
+			split := counts[r*cw : (r+1)*cw]
+			for p := 0; p < ib; p++ {
+				n := int(split[p/countPlanes] >> (16 * (p % countPlanes)) & 0xffff)
+				reads += a0.Reads(n)
+				rows += int64(n)
+			}
+			ls.splitReads[r], ls.splitRows[r] = reads, rows
+		}
 		for bi, b := range s.lm.Blocks {
 			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
 				continue // every neuron this read would feed has fired
 			}
-			var reads, rows int64
-			split := counts[wr.blockSplit[bi]*cw:]
-			for p := 0; p < ib; p++ {
-				n := int(split[p/countPlanes] >> (16 * (p % countPlanes)) & 0xffff)
-				reads += s.arrays[bi].Reads(n)
-				rows += int64(n)
-			}
-			if reads > 0 {
-				ss.blockCyc[bi] += reads
-				ls.rows[bi] += rows
+			if r := wr.blockSplit[bi]; ls.splitReads[r] > 0 {
+				ss.blockCyc[bi] += ls.splitReads[r]
+				ls.rows[bi] += ls.splitRows[r]
 				ss.blockVals[bi] += int64(b.Outputs())
 			}
 		}
