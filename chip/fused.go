@@ -182,11 +182,13 @@ func sumLanes(s *hwLayer, ss *layerState) {
 			}
 		}
 	}
+	// posInput still marks the positions with input at the last compute:
+	// elsewhere acc is already zero.
 	for pos := 0; pos < s.lm.Positions; pos++ {
 		switch {
 		case fs.fill[pos] > 0:
 			flushLanes(s, ss, pos)
-		case !fs.spilled.Get(pos):
+		case !fs.spilled.Get(pos) && ss.posInput.Get(pos):
 			clear(ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs])
 		}
 	}
