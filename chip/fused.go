@@ -277,6 +277,8 @@ func chargeFused(s *hwLayer, ss *layerState) {
 		clear(counts)
 	}
 	for bi, a := range s.arrays {
-		ss.blockCyc[bi] = a.Charge(ss.blockCyc[bi], ls.rows[bi], &ss.counters)
+		if reads := ss.blockCyc[bi]; reads > 0 {
+			ss.blockCyc[bi] = a.Charge(reads, ls.rows[bi], &ss.counters)
+		}
 	}
 }
