@@ -9,8 +9,10 @@ import (
 )
 
 // A layer of Exact arrays (crossbar.Array.Exact: every cell at a nominal
-// level, no read noise, no read that the ADC clips) is computed fused:
-// without bit-planes and without reading block by block. Each non-zero
+// level, no read that the ADC clips, read noise if any drawn by events) is
+// computed fused: without bit-planes and without reading block by block
+// (with read noise, Worker.addReadNoise then adds each read's noise from
+// the bit-planes, as Read would). Each non-zero
 // input value x adds x times its rows' lanes straight into the lanes of
 // every position that reads it, a position's lanes go to its outputs once
 // (sooner if a lane could overflow), and the reads are charged from the
