@@ -101,7 +101,8 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 		if ready&(ready-1) == 0 {
 			// The only head asking (a router usually holds one flit
 			// when it is evaluated): no arbitration.
-			n.grantVC(r, rt, q, i, o, sw, t)
+			n.grantVC(r, rt, q, i, o, t)
+			n.requestIfCombined(sw, rt, q, i)
 			moved = true
 			continue
 		}
@@ -132,7 +133,8 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 		if rt.ovBusy[uint(o)/maxVCs]&(1<<(uint(o)%maxVCs)) != 0 {
 			continue // a multicast took it first
 		}
-		n.grantVC(r, rt, &ins[i], i, o, sw, t)
+		n.grantVC(r, rt, &ins[i], i, o, t)
+		n.requestIfCombined(sw, rt, &ins[i], i)
 		moved = true
 	}
 	return moved
@@ -140,21 +142,25 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 
 // grantVC gives output VC o of router r (rt) to the head at input VC i
 // (q) in cycle t.
-func (n *Net) grantVC(r int, rt *router, q *inVC, i, o int, sw *swReqs, t sim.Cycle) {
+func (n *Net) grantVC(r int, rt *router, q *inVC, i, o int, t sim.Cycle) {
 	p, vc := uint(o)/maxVCs, uint(o)%maxVCs
 	rt.ovBusy[p] |= 1 << vc
 	q.outVC[p] = uint8(vc)
 	q.vaMask, q.held = q.outMask, q.outMask
 	q.vaPtr = uint8(inc(int(vc), n.v))
 	rt.vaOutPtr[o] = uint8(inc(i, vcSlots))
-	if !n.separate {
-		// Combined allocation: the winner requests the switch in this
-		// cycle too; with separate allocation it holds its VC and
-		// requests the switch from the next cycle.
-		sw.request(rt, q, i)
-	}
 	if n.gobs != nil {
 		n.gobs.Granted(n.buf[int(q.off)+int(q.head)].pkt, r, t)
+	}
+}
+
+// requestIfCombined files the switch request of input VC i (q), whose
+// head has just won its VC, with combined allocation: the winner requests
+// the switch in the same cycle. With separate allocation it holds its VC
+// and requests the switch from the next cycle.
+func (n *Net) requestIfCombined(sw *swReqs, rt *router, q *inVC, i int) {
+	if !n.separate {
+		sw.request(rt, q, i)
 	}
 }
 

@@ -75,6 +75,9 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 		return
 	}
 	n.s.RouterCycles++
+	if rt.rdy&(rt.rdy-1) == 0 && n.evalSole(r, rt, bits.TrailingZeros64(rt.rdy), t) {
+		return
+	}
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
 	var sw swReqs
 	moved := n.allocVCs(r, rt, ins, rt.rdy, &sw, t)
@@ -83,7 +86,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 		b := bits.TrailingZeros64(m) &^ 7
 		g := uint8(m >> b)
 		m &^= 0xff << b
-		n.traverse(r, rt, ins, b>>3, int(g>>5), g&(1<<numPorts-1), t)
+		n.traverse(r, rt, b>>3, int(g>>5), g&(1<<numPorts-1), t)
 	}
 	if moved = moved || grants != 0; moved {
 		n.lastProgress = t
@@ -91,17 +94,66 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	n.next.addIf(r, b2u(moved && rt.rdy != 0))
 }
 
+// evalSole is evalRouter for a router whose only ready input VC is i,
+// when the packet at its front is a unicast one (it reports false, having
+// changed nothing, for a tree multicast): the usual case at low load and
+// inside a chip run, where a router holds one flit when it is evaluated.
+// The allocators' sole-requester paths in one function, without the
+// request records that arbitration among several needs; the result is
+// the same.
+func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
+	q := &n.in[r*vcSlots+i]
+	f := &n.buf[int(q.off)+int(q.head)]
+	if f.dst < 0 {
+		return false
+	}
+	moved := false
+	if q.vaMask == 0 {
+		if q.outMask == 0 {
+			q.outMask = 1 << n.route(r, int(f.dst))
+		}
+		p := bits.TrailingZeros8(q.outMask) & 7
+		free := n.vMask &^ rt.ovBusy[p]
+		if n.g.torus {
+			free &= n.classMask(r, p, f.pkt)
+		}
+		if free == 0 {
+			return true
+		}
+		n.grantVC(r, rt, q, i, p*maxVCs+rotPick(uint(free), int(q.vaPtr), n.v), t)
+		moved = true
+	}
+	// A unicast flit has one port and has crossed to none yet.
+	if p := bits.TrailingZeros8(q.vaMask) & 7; (moved && n.separate) || rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+		// No switch request: a VC won this cycle waits for the next
+		// with separate allocation; a full downstream buffer waits
+		// for a credit.
+	} else {
+		ip, vc := i/maxVCs, i%maxVCs
+		rt.saOut[p] = uint8(inc(ip, numPorts))
+		rt.saIn[ip&7] = uint8(inc(vc, n.v))
+		n.traverse(r, rt, ip, vc, 1<<p, t)
+		moved = true
+	}
+	if moved {
+		n.lastProgress = t
+		n.next.addIf(r, b2u(rt.rdy != 0))
+	}
+	return true
+}
+
 // traverse sends the front flit of VC vc of input port ip of router r
-// (rt, its input VCs ins) across the switch to the output ports in ports,
-// which won switch allocation in cycle t. A flit that has crossed to all
-// its ports leaves the buffer (popped): its credit goes upstream, and a
-// tail frees the output VCs its packet held, so that the next packet's
-// head starts route computation in the next cycle. A next front flit that
-// is not ready by the next cycle leaves the router's ready set until it
-// is. (One function, not three: the calls cost more than the work.)
-func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t sim.Cycle) {
+// (rt) across the switch to the output ports in ports, which won switch
+// allocation in cycle t. A flit that has crossed to all its ports leaves
+// the buffer (popped): its credit goes upstream, and a tail frees the
+// output VCs its packet held, so that the next packet's head starts route
+// computation in the next cycle. A next front flit that is not ready by
+// the next cycle leaves the router's ready set until it is. (One function,
+// the write into the next router's buffer included, not four: the calls,
+// and the registers saved around them, cost more than the work.)
+func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	q := &ins[i]
+	q := &n.in[r*vcSlots+i]
 	f := n.buf[int(q.off)+int(q.head)]
 	f.arrive = t + n.hopLat
 	for m := ports; m != 0; m &= m - 1 {
@@ -116,7 +168,19 @@ func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t
 		rt.credit[p*maxVCs+ovc]--
 		n.s.LinkFlits[4*r+p-1]++
 		nb := int(n.nbr[r*numPorts+p])
-		n.push(nb, opposite(p), ovc, f, t)
+		// The write into VC ovc of the opposite input port of router
+		// nb (push).
+		j := opposite(p)*maxVCs + ovc
+		d := &n.in[nb*vcSlots+j]
+		n.buf[int(d.off)+mod1(int(d.head)+int(d.n), n.d)] = f
+		d.n++
+		n.inFlight++
+		if d.n == 1 {
+			n.front(nb, j, d, f.arrive)
+		}
+		if n.bufObs != nil {
+			n.buffered(nb, t)
+		}
 		if n.linkObs != nil {
 			n.linkObs.Crossed(r, nb, t+n.stLat, f.arrive)
 		}
@@ -135,13 +199,13 @@ func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t
 	if f.tail {
 		for m := q.held; m != 0; m &= m - 1 {
 			p := bits.TrailingZeros8(m) & 7
-			rt.ovBusy[p] &^= 1 << q.outVC[p]
+			rt.ovBusy[p] &^= 1 << (q.outVC[p] & 7)
 		}
 		q.outMask, q.vaMask, q.held = 0, 0, 0
 	}
-	if q.n == 0 {
-		rt.nonempty &^= 1 << i
-		rt.rdy &^= 1 << i
+	if bit := uint64(1) << (uint(i) & 63); q.n == 0 {
+		rt.nonempty &^= bit
+		rt.rdy &^= bit
 	} else {
 		next := &n.buf[int(q.off)+int(q.head)]
 		q.ready = next.arrive + n.allocDelay
@@ -149,7 +213,7 @@ func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t
 			q.ready = max(next.arrive, t+1) + n.allocDelay
 		}
 		if q.ready > t+1 {
-			rt.rdy &^= 1 << i
+			rt.rdy &^= bit
 			n.wh.at(vcReady, q.ready, int32(r<<6|i))
 		}
 	}
@@ -164,32 +228,28 @@ func (n *Net) traverse(r int, rt *router, ins []inVC, ip, vc int, ports uint8, t
 }
 
 // push writes f, sent in cycle t, into VC vc of input port ip of router
-// r; a flit that arrives at the front of an empty VC is filed to become
-// ready (and wake the router) at the end of its route computation. It is
-// small enough to be inlined; arrived does the rest.
+// r: an NI's flit (traverse writes the flits that come over links itself).
 func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	i := ip*maxVCs + vc
 	q := &n.in[r*vcSlots+i]
 	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = f
 	q.n++
 	n.inFlight++
-	if q.n == 1 || n.bufObs != nil {
-		n.arrived(r, i, f.arrive, t)
-	}
-}
-
-// arrived is the rest of push for a flit that arrives at input VC i of
-// router r at cycle at: a wake-up if it is the front flit, and the buffer
-// observer.
-func (n *Net) arrived(r, i int, at, t sim.Cycle) {
-	if q := &n.in[r*vcSlots+i]; q.n == 1 {
-		n.rt[r].nonempty |= 1 << i
-		q.ready = at + n.allocDelay
-		n.wh.at(vcReady, q.ready, int32(r<<6|i))
+	if q.n == 1 {
+		n.front(r, i, q, f.arrive)
 	}
 	if n.bufObs != nil {
 		n.buffered(r, t)
 	}
+}
+
+// front files the flit that arrives at cycle at at the front of the empty
+// input VC i (q) of router r to become ready, and wake the router, at the
+// end of its route computation.
+func (n *Net) front(r, i int, q *inVC, at sim.Cycle) {
+	n.rt[r].nonempty |= 1 << (uint(i) & 63)
+	q.ready = at + n.allocDelay
+	n.wh.at(vcReady, q.ready, int32(r<<6|i))
 }
 
 // buffered tells the buffer observer how many flits router r's input buffers
