@@ -32,7 +32,7 @@ func resumables(t *testing.T) map[string]resumable {
 		},
 		"ttfs": func(ctx context.Context, ck Checkpoint, workers int, lr float64, progress func(Progress)) (string, error) {
 			n, err := TrainTTFS(ctx, mustNet(t, "64-12-3", in), data, TTFSConfig{Window: 16, Epochs: 3, Batch: 16, LR: lr,
-				ThresholdLR: 1e-2, Gamma: 2, Interpolate: true, Mirror: true, Seed: 3, Workers: workers, Checkpoint: ck, Progress: progress})
+				ThresholdLR: 1e-2, OutThreshold: 2.5, Gamma: 2, Interpolate: true, Mirror: true, Seed: 3, Workers: workers, Checkpoint: ck, Progress: progress})
 			if err != nil {
 				return "", err
 			}

@@ -79,6 +79,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--dataset", "nmnist"}, "--dataset nmnist: --method convert trains on images"},
 		{[]string{"--method", "ttfs"}, "--net conv (32c3p1-ap2-64c3p1-ap2-10) has convolution or pooling layers; --method ttfs trains fully connected nets only, e.g. --net 784-600-10"},
 		{[]string{"--method", "ttfs", "--net", "784-64-10", "--gamma", "300"}, "--gamma 300: must be in 0..--window (256)"},
+		{[]string{"--method", "ttfs", "--net", "784-64-10", "--out-threshold", "-1"}, "--out-threshold -1: must be ≥ 0 (0: as --threshold)"},
 		{[]string{"--method", "surrogate", "--fp-bits", "9"}, "--fp-bits 9: must be in 2..8"},
 		{[]string{"--method", "surrogate", "--epochs", "3", "--estimator-epochs", "3"}, "--estimator-epochs 3: must be below --epochs 3"},
 		{[]string{"--method", "surrogate", "--dataset", "nmnist", "--max-count", "0"}, "--max-count 0: must be in 1..255"},
