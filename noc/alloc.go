@@ -86,14 +86,7 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 			multi |= 1 << i
 			continue
 		}
-		if q.outMask == 0 {
-			q.outMask = 1 << n.route(r, int(f.dst))
-		}
-		p := bits.TrailingZeros8(q.outMask) & 7
-		free := n.vMask &^ rt.ovBusy[p]
-		if n.g.torus {
-			free &= n.classMask(r, p, f.pkt)
-		}
+		p, free := n.freeVCs(r, rt, q, f)
 		if free == 0 {
 			continue
 		}
@@ -138,6 +131,21 @@ func (n *Net) allocVCs(r int, rt *router, ins []inVC, ready uint64, sw *swReqs, 
 		moved = true
 	}
 	return moved
+}
+
+// freeVCs is the output port of the unicast head f at the front of input
+// VC q of router r (rt), routed once, and the VCs of its class there that
+// no packet holds.
+func (n *Net) freeVCs(r int, rt *router, q *inVC, f *flit) (p int, free uint8) {
+	if q.outMask == 0 {
+		q.outMask = 1 << n.route(r, int(f.dst))
+	}
+	p = bits.TrailingZeros8(q.outMask) & 7
+	free = n.vMask &^ rt.ovBusy[p]
+	if n.g.torus {
+		free &= n.classMask(r, p, f.pkt)
+	}
+	return p, free
 }
 
 // grantVC gives output VC o of router r (rt) to the head at input VC i

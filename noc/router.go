@@ -109,14 +109,7 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 	}
 	moved := false
 	if q.vaMask == 0 {
-		if q.outMask == 0 {
-			q.outMask = 1 << n.route(r, int(f.dst))
-		}
-		p := bits.TrailingZeros8(q.outMask) & 7
-		free := n.vMask &^ rt.ovBusy[p]
-		if n.g.torus {
-			free &= n.classMask(r, p, f.pkt)
-		}
+		p, free := n.freeVCs(r, rt, q, f)
 		if free == 0 {
 			return true
 		}
@@ -171,11 +164,7 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 		// The write into VC ovc of the opposite input port of router
 		// nb (push).
 		j := opposite(p)*maxVCs + ovc
-		d := &n.in[nb*vcSlots+j]
-		n.buf[int(d.off)+mod1(int(d.head)+int(d.n), n.d)] = f
-		d.n++
-		n.inFlight++
-		if d.n == 1 {
+		if d := &n.in[nb*vcSlots+j]; n.put(d, &f) {
 			n.front(nb, j, d, f.arrive)
 		}
 		if n.bufObs != nil {
@@ -231,16 +220,21 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 // r: an NI's flit (traverse writes the flits that come over links itself).
 func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	q := &n.in[r*vcSlots+i]
-	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = f
-	q.n++
-	n.inFlight++
-	if q.n == 1 {
+	if q := &n.in[r*vcSlots+i]; n.put(q, &f) {
 		n.front(r, i, q, f.arrive)
 	}
 	if n.bufObs != nil {
 		n.buffered(r, t)
 	}
+}
+
+// put writes f at the back of input VC q's ring and reports whether it
+// is the front flit (the VC was empty). Small enough to be inlined.
+func (n *Net) put(q *inVC, f *flit) bool {
+	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = *f
+	q.n++
+	n.inFlight++
+	return q.n == 1
 }
 
 // front files the flit that arrives at cycle at at the front of the empty
