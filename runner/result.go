@@ -31,10 +31,12 @@ type Result struct {
 		PerInference float64            `json:"per_inference"`
 		Breakdown    map[string]float64 `json:"breakdown"`
 	} `json:"energy_j"`
-	// Tech is the node and supply the energy model scaled to.
+	// Tech is the node, supply and transistor flavour (the leakage's
+	// process: lstp, lop or hp) the energy model scaled to.
 	Tech struct {
-		NodeNM float64 `json:"node_nm"`
-		Vdd    float64 `json:"vdd"`
+		NodeNM  float64 `json:"node_nm"`
+		Vdd     float64 `json:"vdd"`
+		Process string  `json:"process"`
 	} `json:"tech"`
 	AreaMM2 energy.Area `json:"area_mm2"`
 	// PowerW: average is the energy over the run's time; peak every

@@ -357,7 +357,7 @@ func reduce(cfg *arch.Config, m *model.Model, pl *mapper.Placement, setName stri
 		r.Energy.Total += it.Value
 	}
 	r.Energy.PerInference = r.Energy.Total / n
-	r.Tech.NodeNM, r.Tech.Vdd = em.Tech.NodeNM, em.Tech.Vdd
+	r.Tech.NodeNM, r.Tech.Vdd, r.Tech.Process = em.Tech.NodeNM, em.Tech.Vdd, cfg.Tech.Process
 	r.AreaMM2, r.PowerW.Peak = em.Summary(pl.TilesUsed)
 	if s := em.Seconds(r.Cycles.Total); s > 0 {
 		r.PowerW.Average = r.Energy.Total / s

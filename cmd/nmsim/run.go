@@ -284,7 +284,7 @@ func printReport(w io.Writer, format string, r *runner.Result, dir string) error
 		{"timesteps", fmt.Sprint(r.Timesteps)},
 		{"cycles / inference", fmt.Sprintf("%.0f", r.Cycles.PerInference)},
 		{"latency / inference", si(r.LatencyS.PerInference, "s") + fmt.Sprintf(" at %g MHz", r.ClockMHz)},
-		{"energy / inference", si(r.Energy.PerInference, "J") + fmt.Sprintf(" at %g nm, %.2f V", r.Tech.NodeNM, r.Tech.Vdd)},
+		{"energy / inference", si(r.Energy.PerInference, "J") + fmt.Sprintf(" at %g nm, %.2f V, %s", r.Tech.NodeNM, r.Tech.Vdd, r.Tech.Process)},
 		{"power", fmt.Sprintf("%s average, %s peak", si(r.PowerW.Average, "W"), si(r.PowerW.Peak.Peak, "W"))},
 		{"area", fmt.Sprintf("%.3f mm² (%.3f mm² per tile; used tiles %.3f mm²)", r.AreaMM2.Total, r.AreaMM2.PerTile, r.AreaMM2.UsedTiles)},
 		{"inferences / s, EDP", fmt.Sprintf("%.4g, %s·s", r.InferencesPerS, si(r.EDPJS, "J"))},

@@ -34,7 +34,8 @@ func TestRunBounds(t *testing.T) {
 
 // TestRunDatasetMismatchAndProvenance: a model run on another data set
 // than its own is refused; allowed, it warns and the JSON says so. The
-// JSON records how the run was made, overrides included.
+// JSON records how the run was made, overrides included (the process in
+// its tech object too).
 func TestRunDatasetMismatchAndProvenance(t *testing.T) {
 	dir := t.TempDir()
 	o := testmodel.Small
@@ -50,7 +51,7 @@ func TestRunDatasetMismatchAndProvenance(t *testing.T) {
 		t.Fatalf("got %v, want the mismatch refused", err)
 	}
 	out := filepath.Join(dir, "r.json")
-	_, stderr, err := runCLI(append(args, "--allow-dataset-mismatch", "--set", "crossbar.adc_bits=4", "--json", out)...)
+	_, stderr, err := runCLI(append(args, "--allow-dataset-mismatch", "--set", "crossbar.adc_bits=4", "--set", "tech.process=lop", "--json", out)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +71,11 @@ func TestRunDatasetMismatchAndProvenance(t *testing.T) {
 		return fmt.Sprintf("%x", sha256.Sum256(b))
 	}
 	if p.Nmsim == "" || p.Arch.Path != presetPath || p.Arch.SHA256 != sum(presetPath) || p.Model.Path != modelPath || p.Model.SHA256 != sum(modelPath) ||
-		fmt.Sprint(p.Set) != "[crossbar.adc_bits=4]" || p.ModelDataset != "fashion-mnist" || !strings.Contains(p.DatasetMismatch, "not mnist") || len(p.DataSHA256) != 64 {
+		fmt.Sprint(p.Set) != "[crossbar.adc_bits=4 tech.process=lop]" || p.ModelDataset != "fashion-mnist" || !strings.Contains(p.DatasetMismatch, "not mnist") || len(p.DataSHA256) != 64 {
 		t.Errorf("provenance %+v", p)
+	}
+	if r.Tech.Process != "lop" {
+		t.Errorf("report says process %q, want the --set lop", r.Tech.Process)
 	}
 	if r.Dataset != "mnist" || r.Samples != 3 || r.Seed != 1 || r.Model != "random" {
 		t.Errorf("report says data set %q, %d samples, seed %d, model %q", r.Dataset, r.Samples, r.Seed, r.Model)
