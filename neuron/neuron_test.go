@@ -106,17 +106,27 @@ func TestPendingCountsOnlyNeuronsWithWork(t *testing.T) {
 	}
 }
 
-// BenchmarkStep updates conv1 of the shipped MNIST model, 32 channels at
-// 28×28 positions, with currents that fire a few per cent of the neurons.
-func BenchmarkStep(b *testing.B) {
+// benchLayer is conv1 of the shipped MNIST model, 32 channels at 28×28
+// positions, with its membranes and currents (zero).
+func benchLayer() (n IF, v, current []int64) {
 	const channels, positions = 32, 784
-	n := IF{Channels: channels, Positions: positions, Threshold: make([]int64, channels)}
+	n = IF{Channels: channels, Positions: positions, Threshold: make([]int64, channels)}
 	for ch := range n.Threshold {
 		n.Threshold[ch] = 1000 + int64(ch)
 	}
-	v, current := make([]int64, n.Neurons()), make([]int64, n.Neurons())
+	return n, make([]int64, n.Neurons()), make([]int64, n.Neurons())
+}
+
+// benchCurrent is neuron i's current in the benchmarks: it fires a few
+// per cent of the neurons.
+func benchCurrent(i int) int64 { return int64(i*7919%97) - 40 }
+
+// BenchmarkStep updates conv1 of the shipped MNIST model, 32 channels at
+// 28×28 positions, with currents that fire a few per cent of the neurons.
+func BenchmarkStep(b *testing.B) {
+	n, v, current := benchLayer()
 	for i := range current {
-		current[i] = int64(i*7919%97) - 40
+		current[i] = benchCurrent(i)
 	}
 	spikes := bitvec.New(n.Neurons())
 	b.ReportAllocs()
@@ -195,19 +205,14 @@ func TestStepEventsAgrees(t *testing.T) {
 // BenchmarkStepEvents is BenchmarkStep for an event-driven unit whose
 // input reaches every other run of 8 positions, as a digit's strokes do.
 func BenchmarkStepEvents(b *testing.B) {
-	const channels, positions = 32, 784
-	n := IF{Channels: channels, Positions: positions, Threshold: make([]int64, channels)}
-	for ch := range n.Threshold {
-		n.Threshold[ch] = 1000 + int64(ch)
-	}
-	v, current := make([]int64, n.Neurons()), make([]int64, n.Neurons())
-	posInput, hot := bitvec.New(positions), bitvec.New(positions)
-	for pos := 0; pos < positions; pos++ {
+	n, v, current := benchLayer()
+	posInput, hot := bitvec.New(n.Positions), bitvec.New(n.Positions)
+	for pos := 0; pos < n.Positions; pos++ {
 		if pos/8%2 == 0 {
 			posInput.Set(pos)
-			for ch := 0; ch < channels; ch++ {
-				i := pos*channels + ch
-				current[i] = int64(i*7919%97) - 40
+			for ch := 0; ch < n.Channels; ch++ {
+				i := pos*n.Channels + ch
+				current[i] = benchCurrent(i)
 			}
 		}
 	}
