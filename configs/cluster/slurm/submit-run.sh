@@ -7,7 +7,10 @@
 #
 #   configs/cluster/slurm/submit-run.sh runs/mc20 20 --partition=short -- \
 #       configs/rram-xnor.toml models/mnist-convert.bin --samples 10000 --mc 20 \
-#       --set device.variation_sigma=0.1 --set device.read_noise_sigma=0.02
+#       --set device.variation_sigma=0.1
+#
+# (about 44 CPU-minutes in all; adding --set device.read_noise_sigma=0.02
+# makes it about 10.6 CPU-hours: docs/performance.md, "Read noise")
 #
 # NMSIM (default: nmsim on PATH) and DATA (default: nmsim's own data search)
 # are passed on to the jobs.
