@@ -27,7 +27,7 @@ func (n *Net) deadlock(t sim.Cycle) {
 			if lines++; lines > maxStuckLines {
 				continue
 			}
-			q := &n.in[r*vcSlots+i]
+			q := &n.rt[r].in[i]
 			f := n.buf[int(q.off)+int(q.head)]
 			pk := &n.pkts[f.pkt]
 			dst := "multicast"
@@ -44,6 +44,7 @@ func (n *Net) deadlock(t sim.Cycle) {
 	n.err = fmt.Errorf("%s", b.String())
 	n.wh.clear()
 	n.next.clear()
+	n.nextN = n.nextN[:0]
 }
 
 // waitsFor says what the front flit f of input VC q at router r needs at

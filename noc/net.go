@@ -44,7 +44,6 @@ type Net struct {
 	noDateline        bool // test hook: packets never switch to the torus's high VC class (deadlock-prone)
 
 	rt  []router
-	in  []inVC // per router·vcSlots + port·maxVCs + vc
 	buf []flit // rings of d flits, one per input VC in use
 	nis []nic
 
@@ -54,6 +53,8 @@ type Net struct {
 	next    *routerSet // routers to evaluate in cycle nextAt
 	nextAt  sim.Cycle
 	activeN []int32
+	nextN   []int32 // NIs to look at in cycle nextNAt
+	nextNAt sim.Cycle
 	ticks   []sim.Cycle // cycles for which a tick is queued on the engine
 	eng     *sim.Engine
 	lastNow sim.Cycle // the engine's cycle at the last Send
@@ -142,15 +143,7 @@ func NewNet(cfg *arch.Config) *Net {
 	n.rt = make([]router, nodes)
 	n.sets = [2]routerSet{newRouterSet(nodes), newRouterSet(nodes)}
 	n.cur, n.next = &n.sets[0], &n.sets[1]
-	n.in = make([]inVC, nodes*vcSlots)
 	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
-	for r := range nodes {
-		for p := range numPorts {
-			for vc := range n.v {
-				n.in[r*vcSlots+p*maxVCs+vc].off = int32(((r*numPorts+p)*n.v + vc) * n.d)
-			}
-		}
-	}
 	n.nis = make([]nic, nodes)
 	for i := range n.vaBest {
 		n.vaBest[i] = -1
@@ -179,6 +172,7 @@ func (n *Net) Reset() {
 		for p := range numPorts {
 			for vc := range n.v {
 				rt.credit[p*maxVCs+vc] = int16(n.d)
+				rt.in[p*maxVCs+vc].off = int32(((r*numPorts+p)*n.v + vc) * n.d)
 			}
 		}
 		// The NI is a sink that never refuses a flit: the ejection
@@ -186,9 +180,6 @@ func (n *Net) Reset() {
 		for vc := range maxVCs {
 			rt.credit[portLocal*maxVCs+vc] = math.MaxInt16
 		}
-	}
-	for i := range n.in {
-		n.in[i] = inVC{off: n.in[i].off}
 	}
 	for i := range n.nis {
 		n.nis[i] = nic{queue: n.nis[i].queue[:0], cur: -1}
@@ -200,6 +191,7 @@ func (n *Net) Reset() {
 	n.cur.clear()
 	n.next.clear()
 	n.activeN = n.activeN[:0]
+	n.nextN = n.nextN[:0]
 	n.ticks = n.ticks[:0]
 	n.eng = nil
 	n.pkts, n.freePkt = n.pkts[:0], n.freePkt[:0]
@@ -286,6 +278,7 @@ func (n *Net) clearStamps() {
 	for i := range n.nis {
 		n.nis[i].seen, n.nis[i].wake, n.nis[i].sentAt = 0, 0, 0
 	}
+	n.nextN = n.nextN[:0]
 	n.ticks = n.ticks[:0]
 }
 
@@ -335,8 +328,11 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		rt.credit[x&63]++
 		n.cur.addIf(r, b2u(rt.rdy != 0))
 	}
-	for _, x := range n.wh.take(wakeNI, t) {
-		n.activateNI(int(x), t)
+	if n.nextNAt == t {
+		for _, i := range n.nextN {
+			n.activateNI(int(i), t)
+		}
+		n.nextN = n.nextN[:0]
 	}
 	for _, x := range n.wh.take(creditNI, t) {
 		i := int(uint32(x) / maxVCs)
@@ -363,11 +359,11 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0
-	if busy && (n.wh.pending == 0 && n.next.n == 0 || t > n.lastProgress+n.watchdog) {
+	if busy && (n.wh.pending == 0 && n.next.n == 0 && len(n.nextN) == 0 || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
 		return 0, false
 	}
-	if n.next.n > 0 {
+	if n.next.n > 0 || len(n.nextN) > 0 {
 		return t + 1, true
 	}
 	if n.wh.pending > 0 {

@@ -19,7 +19,7 @@ type nic struct {
 	rr      int
 	credit  [maxVCs]int16 // for the router's local input VCs
 	seen    sim.Cycle     // cycle+1 at which it was put on the wake list
-	wake    sim.Cycle     // cycle+1 of the last wake-up scheduled
+	wake    sim.Cycle     // cycle+1 of the last wake-up scheduled (on Net.nextN)
 	sentAt  sim.Cycle     // cycle+1 of its last injected flit
 	pending bool          // has a packet to inject
 }
@@ -183,7 +183,7 @@ func (n *Net) evalNI(i int, t sim.Cycle) {
 	}
 	ni.pending = ni.cur >= 0 || ni.qhead < len(ni.queue)
 	if ni.pending {
-		n.wakeNIAt(i, t+1)
+		n.wakeNINext(i, t)
 	}
 }
 

@@ -30,6 +30,9 @@ type router struct {
 	// and the round-robin pointer over input VCs of its VC arbiter.
 	credit   [vcSlots]int16
 	vaOutPtr [vcSlots]uint8
+	// Its input VCs (port·maxVCs + vc), beside the state that allocation
+	// reads with them.
+	in [vcSlots]inVC
 }
 
 // inVC is one input virtual channel: a ring of flits in buf and the state
@@ -78,7 +81,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	if rt.rdy&(rt.rdy-1) == 0 && n.evalSole(r, rt, bits.TrailingZeros64(rt.rdy), t) {
 		return
 	}
-	ins := n.in[r*vcSlots : (r+1)*vcSlots]
+	ins := rt.in[:]
 	var sw swReqs
 	moved := n.allocVCs(r, rt, ins, rt.rdy, &sw, t)
 	grants := n.allocSwitch(rt, &sw)
@@ -102,7 +105,7 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 // request records that arbitration among several needs; the result is
 // the same.
 func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
-	q := &n.in[r*vcSlots+i]
+	q := &rt.in[i]
 	f := &n.buf[int(q.off)+int(q.head)]
 	if f.dst < 0 {
 		return false
@@ -146,7 +149,7 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 // and the registers saved around them, cost more than the work.)
 func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	q := &n.in[r*vcSlots+i]
+	q := &rt.in[i]
 	f := n.buf[int(q.off)+int(q.head)]
 	f.arrive = t + n.hopLat
 	for m := ports; m != 0; m &= m - 1 {
@@ -164,7 +167,7 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 		// The write into VC ovc of the opposite input port of router
 		// nb (push).
 		j := opposite(p)*maxVCs + ovc
-		if d := &n.in[nb*vcSlots+j]; n.put(d, &f) {
+		if d := &n.rt[nb].in[j]; n.put(d, &f) {
 			n.front(nb, j, d, f.arrive)
 		}
 		if n.bufObs != nil {
@@ -220,7 +223,7 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 // r: an NI's flit (traverse writes the flits that come over links itself).
 func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	if q := &n.in[r*vcSlots+i]; n.put(q, &f) {
+	if q := &n.rt[r].in[i]; n.put(q, &f) {
 		n.front(r, i, q, f.arrive)
 	}
 	if n.bufObs != nil {
@@ -250,7 +253,7 @@ func (n *Net) front(r, i int, q *inVC, at sim.Cycle) {
 // hold, counting those on a link into them.
 func (n *Net) buffered(r int, t sim.Cycle) {
 	held := 0
-	for _, q := range n.in[r*vcSlots : (r+1)*vcSlots] {
+	for _, q := range n.rt[r].in {
 		held += int(q.n)
 	}
 	n.bufObs.Buffered(r, held, t)

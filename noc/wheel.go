@@ -7,7 +7,7 @@ import (
 )
 
 // wheel is a timing wheel: what each of the next len(slots) cycles brings
-// (flits becoming ready, credits arriving, NIs to look at again), one list
+// (flits becoming ready, credits arriving), one list
 // per kind of entry so that a cycle's entries are handled kind by kind.
 // Nothing is filed further ahead than the wheel reaches.
 type wheel struct {
@@ -20,7 +20,6 @@ type wheel struct {
 const (
 	vcReady      = iota // router<<6 | port·maxVCs + vc: that input VC's front flit becomes ready
 	creditRouter        // router<<6 | port·maxVCs + vc: a credit for that output VC
-	wakeNI              // NI
 	creditNI            // NI·maxVCs + vc: a credit for that VC of the NI
 	numWakeKinds
 )
@@ -133,10 +132,14 @@ func (n *Net) ensureTick(c sim.Cycle) {
 	n.eng.Schedule(c, &n.tk)
 }
 
-func (n *Net) wakeNIAt(i int, c sim.Cycle) {
-	if ni := &n.nis[i]; ni.wake != c+1 {
-		ni.wake = c + 1
-		n.wh.at(wakeNI, c, int32(i))
+// wakeNINext puts NI i on the list of NIs to look at in cycle t+1 (an NI
+// goes on injecting the cycle after it injected; nothing else files an NI
+// for a later cycle, so the list needs no wheel).
+func (n *Net) wakeNINext(i int, t sim.Cycle) {
+	if ni := &n.nis[i]; ni.wake != t+2 {
+		ni.wake = t + 2
+		n.nextN = append(n.nextN, int32(i))
+		n.nextNAt = t + 1
 	}
 }
 
