@@ -5,28 +5,30 @@ import (
 	"math/bits"
 
 	"github.com/nmsim/nmsim/crossbar"
-	"github.com/nmsim/nmsim/internal/bitvec"
 )
 
 // A layer of Exact arrays (crossbar.Array.Exact: every cell at a nominal
 // level, no read that the ADC clips, read noise if any drawn by events) is
 // computed fused: without bit-planes and without reading block by block
 // (with read noise, Worker.addReadNoise then adds each read's noise from
-// the bit-planes, as Read would). Each non-zero
-// input value x adds x times its rows' lanes straight into the lanes of
-// every position that reads it, a position's lanes go to its outputs once
-// (sooner if a lane could overflow), and the reads are charged from the
-// driven rows counted per (position, row split, plane)
-// (crossbar.Array.Reads, Charge). The lanes of a laned layer (±1 weights,
-// crossbar.Array.Laned) are 8 bits wide and count the driven w⁺ cells
-// (crossbar.LaneRow, FlushLanes: output = 2·lane − n for an input n in
-// all); those of another are 16 bits wide and sum the weights plus
+// the bit-planes, as Read would). Each non-zero input value x is listed,
+// with its row, at every position that reads it (the mapper's scatter
+// list), and its driven rows counted per (position, row split, plane);
+// then each position with input sums x times its inputs' rows' lanes, a
+// chunk of lanes at a time in registers, moves the lanes to its outputs
+// (sooner if a lane could overflow), and is charged its reads from the
+// counts (crossbar.Array.Reads, Charge). The lanes of a laned layer (±1
+// weights, crossbar.Array.Laned) are 8 bits wide and count the driven w⁺
+// cells (crossbar.LaneRow, FlushLanes: output = 2·lane − n for an input n
+// in all); those of another are 16 bits wide and sum the weights plus
 // wideBias (crossbar.Array.RowWeights: output = lane − wideBias·n), so
-// that a 64-bit add serves four outputs. The sums, counters and cycles
-// are those of reading every block at every position
+// that a 64-bit add serves eight or four outputs. The sums, counters and
+// cycles are those of reading every block at every position
 // (TestFusedEqualsRead). The loops avoid branches that depend on the data
-// where they can: on this kind of work a mispredicted branch costs more
-// than the adds.
+// where they can (on this kind of work a mispredicted branch costs more
+// than the adds), and the hottest are functions of their own, kept from
+// being inlined: inlined into a larger function, their values are kept on
+// the stack.
 
 // fusedWiring is a fused layer's tables, shared by every worker.
 type fusedWiring struct {
@@ -36,8 +38,9 @@ type fusedWiring struct {
 	entries []fusedEntry
 	// lanes holds per fan-in row its rowWords words of lanes: for a
 	// laned layer (ones) LaneWords words per column split, else four
-	// outputs to a word. limit is the most input a position's lanes may
-	// take before they go to acc.
+	// outputs to a word; then chunkWords words of padding, so that a
+	// chunk of the last row may be read whole. limit is the most input
+	// a chunk's lanes may take before they go to acc.
 	lanes    []uint64
 	rowWords int
 	ones     bool
@@ -45,6 +48,10 @@ type fusedWiring struct {
 	// countWords is the words of packed counts per (position, row split):
 	// countPlanes planes in each, 16 bits per plane.
 	countWords int
+	// listOff[pos] is where position pos's inputs start in
+	// fusedState.list: a position has one entry per scatter entry that
+	// reaches it.
+	listOff []int32
 }
 
 // countPlanes is the number of planes whose driven rows one count word
@@ -56,25 +63,33 @@ const countPlanes = 4
 // it is positive: a lane's share of one input is at most 2·wideBias − 1.
 const wideBias = 128
 
+// chunkWords is the words of lanes summed at once (addLanes): a laned
+// layer's column split (crossbar.LaneWords), 32 outputs of another.
+const chunkWords = crossbar.LaneWords
+
 // fusedEntry is a scatter entry in the offsets that computeFused needs:
 // of its (position, row split)'s first count word in fusedState.counts,
 // its position, and its fan-in row's first word in fusedWiring.lanes.
 type fusedEntry struct{ count, pos, row int32 }
 
+// laneInput is an input that a position reads: its fan-in row's first
+// word in fusedWiring.lanes and its value.
+type laneInput struct{ row, x uint32 }
+
 // fusedState is a worker's state for a fused layer. counts holds the
 // driven rows of every (position, row split) and plane, packed
 // (countPlanes per word), rows each block's driven rows, splitReads and
-// splitRows a position's reads and driven rows per row split, sum the lanes of
-// every position, fill per position the input they hold, and spilled the
-// positions whose lanes went to acc before. All but rows are zero between
-// computes.
+// splitRows a position's reads and driven rows per row split, list the
+// inputs of every position: position pos's from fusedWiring.listOff[pos]
+// up to the low 32 bits of end[pos], whose high 32 bits sum their values.
+// counts are zero and end equals listOff between computes.
 type fusedState struct {
 	counts                []uint64
 	rows                  []int64
 	splitReads, splitRows []int64
-	sum                   []uint64
-	fill                  []int
-	spilled               bitvec.Vec
+	list                  []laneInput
+	end                   []uint64
+	countWords            int // fusedWiring.countWords
 }
 
 // wireFused tabulates layer st, whose arrays are Exact, and laned if
@@ -83,13 +98,13 @@ func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
 	const lw = crossbar.LaneWords
 	lm, nl := st.lm, st.nl
 	wr := &fusedWiring{blockSplit: make([]int, len(lm.Blocks)), entries: make([]fusedEntry, len(nl.ScatterSlot)),
-		countWords: (lm.InputBits + countPlanes - 1) / countPlanes, ones: laned}
+		countWords: (lm.InputBits + countPlanes - 1) / countPlanes, ones: laned, listOff: make([]int32, lm.Positions+1)}
 	if laned {
 		wr.rowWords, wr.limit = lm.ColSplits*lw, crossbar.MaxLane
 	} else {
 		wr.rowWords, wr.limit = (lm.Outputs+3)/4, 0xffff/(2*wideBias-1)
 	}
-	wr.lanes = make([]uint64, lm.FanIn*wr.rowWords)
+	wr.lanes = make([]uint64, lm.FanIn*wr.rowWords+chunkWords)
 	for bi, b := range lm.Blocks {
 		wr.blockSplit[bi] = b.RowLo / xbRows
 		c := b.OutLo / lm.OutputsPerBlock
@@ -109,6 +124,10 @@ func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
 	for k, slot := range nl.ScatterSlot {
 		f := slot%splits*int32(xbRows) + nl.ScatterRow[k]
 		wr.entries[k] = fusedEntry{count: slot * int32(wr.countWords), pos: slot / splits, row: f * int32(wr.rowWords)}
+		wr.listOff[slot/splits+1]++
+	}
+	for pos := range lm.Positions {
+		wr.listOff[pos+1] += wr.listOff[pos]
 	}
 	return wr
 }
@@ -116,11 +135,15 @@ func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
 // newState makes a worker's state for layer s.
 func (wr *fusedWiring) newState(s *hwLayer) *fusedState {
 	lm := s.lm
-	return &fusedState{
+	st := &fusedState{
 		counts: make([]uint64, lm.Positions*lm.RowSplits*wr.countWords), rows: make([]int64, len(lm.Blocks)),
 		splitReads: make([]int64, lm.RowSplits), splitRows: make([]int64, lm.RowSplits),
-		sum: make([]uint64, lm.Positions*wr.rowWords), fill: make([]int, lm.Positions), spilled: bitvec.New(lm.Positions),
+		list: make([]laneInput, len(wr.entries)), end: make([]uint64, lm.Positions), countWords: wr.countWords,
 	}
+	for pos := range st.end {
+		st.end[pos] = uint64(wr.listOff[pos])
+	}
+	return st
 }
 
 // spread puts bit p of the low countPlanes bits of x into bit 16p: one
@@ -130,10 +153,36 @@ func spread(x uint64) uint64 {
 }
 
 // computeFused is compute for a fused layer: it sets acc, posInput, the
-// counters and the blocks' cycles and values.
+// counters and the blocks' cycles and values. Every non-zero input is
+// first listed with the positions that read it, then each position with
+// input sums its list's lanes and is charged its reads.
 func computeFused(s *hwLayer, ss *layerState) {
-	sumLanes(s, ss)
-	chargeFused(s, ss)
+	listInputs(s, ss)
+	fs := ss.fused
+	clear(ss.blockCyc) // the reads, until charged
+	clear(ss.blockVals)
+	clear(fs.rows)
+	lo := s.fused.listOff
+	for pos, end := range fs.end {
+		if uint32(end) == uint32(lo[pos]) {
+			if ss.posInput.Get(pos) {
+				// It had input at the last compute: elsewhere acc is
+				// already zero.
+				clear(ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs])
+				ss.posInput[pos>>6] &^= 1 << (pos & 63)
+			}
+			continue
+		}
+		ss.posInput.Set(pos)
+		sumPosition(s, ss, pos, fs.list[lo[pos]:uint32(end)], int(end>>32))
+		fs.end[pos] = uint64(lo[pos])
+		chargePosition(s, ss, pos)
+	}
+	for bi, a := range s.arrays {
+		if reads := ss.blockCyc[bi]; reads > 0 {
+			ss.blockCyc[bi] = a.Charge(reads, fs.rows[bi], &ss.counters)
+		}
+	}
 }
 
 // inputWord returns inputs i, …, i+7 (those there are) as the bytes of a
@@ -151,136 +200,162 @@ func inputWord(in []uint8, i int) (word, nonZero uint64) {
 }
 
 // count adds the driven rows of an input value x to the count words of
-// its (position, row split).
+// its (position, row split), for inputs of more than countPlanes bits.
+//
+//go:noinline
 func count(counts []uint64, x uint64) {
-	for k := range counts {
+	for k := 0; x>>(countPlanes*k) != 0; k++ {
 		counts[k] += spread(x >> (countPlanes * k))
 	}
 }
 
-// sumLanes adds, for every non-zero input value x, x times its row's
-// lanes into the lanes of every position that reads it, and the lanes
-// into acc.
-func sumLanes(s *hwLayer, ss *layerState) {
-	wr, fs := s.fused, ss.fused
-	rw, cw := wr.rowWords, wr.countWords
+// listInputs lists every non-zero input value with its row at every
+// position that reads it, and counts its driven rows there.
+func listInputs(s *hwLayer, ss *layerState) {
+	entries, fs := s.fused.entries, ss.fused
 	for i := 0; i < len(ss.in); i += 8 {
 		word, m := inputWord(ss.in, i)
 		for ; m != 0; m &= m - 1 {
 			b := bits.TrailingZeros64(m) &^ 7
-			e, x := i+b>>3, word>>uint(b)&0xff
-			for _, en := range wr.entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]] {
-				count(fs.counts[en.count:int(en.count)+cw], x)
-				pos := int(en.pos)
-				if fs.fill[pos]+int(x) > wr.limit {
-					flushLanes(s, ss, pos)
-					fs.spilled.Set(pos)
-				}
-				fs.fill[pos] += int(x)
-				sum := fs.sum[pos*rw : (pos+1)*rw]
-				for k, l := range wr.lanes[en.row:][:len(sum)] {
-					sum[k] += l * x // no lane carries into the next: fill ≤ limit
-				}
-			}
+			e := i + b>>3
+			fs.listInput(entries[s.nl.ScatterOff[e]:s.nl.ScatterOff[e+1]], word>>uint(b)&0xff)
 		}
 	}
-	// posInput still marks the positions with input at the last compute:
-	// elsewhere acc is already zero.
-	for pos := 0; pos < s.lm.Positions; pos++ {
-		switch {
-		case fs.fill[pos] > 0:
-			flushLanes(s, ss, pos)
-		case !fs.spilled.Get(pos) && ss.posInput.Get(pos):
-			clear(ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs])
-		}
-	}
-	fs.spilled.Clear()
 }
 
-// flushLanes moves the lanes of position pos into its outputs in acc, and
-// clears them: it sets the outputs on the position's first flush, adds to
-// them after that.
-func flushLanes(s *hwLayer, ss *layerState, pos int) {
-	wr, fs := s.fused, ss.fused
-	n := int64(fs.fill[pos])
-	fs.fill[pos] = 0
-	set := !fs.spilled.Get(pos)
-	sum := fs.sum[pos*wr.rowWords : (pos+1)*wr.rowWords]
-	acc := ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs]
-	if wr.ones {
-		const lw = crossbar.LaneWords
-		per := s.lm.OutputsPerBlock
-		for c := 0; c < s.lm.ColSplits; c++ {
-			crossbar.FlushLanes(acc[c*per:min((c+1)*per, len(acc))], (*[lw]uint64)(sum[c*lw:]), n, set)
+// listInput lists an input of value x at the positions of its scatter
+// entries, and counts its driven rows there. It is not inlined, so that
+// its loop keeps its values in registers.
+//
+//go:noinline
+func (fs *fusedState) listInput(entries []fusedEntry, x uint64) {
+	counts, end, list := fs.counts, fs.end, fs.list
+	cw := fs.countWords
+	spx := spread(x) // a count word's share of x, for a layer of one
+	for _, en := range entries {
+		if cw == 1 {
+			counts[en.count] += spx
+		} else {
+			count(counts[en.count:], x)
 		}
-		return
+		k := &end[en.pos]
+		list[uint32(*k)] = laneInput{uint32(en.row), uint32(x)}
+		*k += 1 | x<<32
 	}
+}
+
+// sumPosition sets the outputs of position pos in acc from the inputs it
+// reads, whose values sum to fill, chunk by chunk of lanes: a chunk's
+// lanes go to the outputs when they are full and at the end.
+func sumPosition(s *hwLayer, ss *layerState, pos int, in []laneInput, fill int) {
+	wr := s.fused
+	acc := ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs]
+	per := 4 * chunkWords // outputs per chunk
+	if wr.ones {
+		per = s.lm.OutputsPerBlock
+	}
+	for c := 0; c*per < len(acc); c++ {
+		out := acc[c*per : min((c+1)*per, len(acc))]
+		lanes := wr.lanes[c*chunkWords:]
+		for rest, set := in, true; len(rest) > 0; set = false {
+			k, n := len(rest), fill
+			if fill > wr.limit {
+				k, n = fitting(rest, wr.limit)
+			}
+			var sum [chunkWords]uint64
+			sum[0], sum[1], sum[2], sum[3] = addLanes(lanes, rest[:k])
+			sum[4], sum[5], sum[6], sum[7] = addLanes(lanes[chunkWords/2:], rest[:k])
+			if wr.ones {
+				crossbar.FlushLanes(out, &sum, int64(n), set)
+			} else {
+				flushWide(out, &sum, int64(n), set)
+			}
+			rest = rest[k:]
+		}
+	}
+}
+
+// fitting returns how many of the inputs in, from the first, a chunk's
+// lanes can take without passing limit (at least one: limit ≥ 255), and
+// their values' sum.
+func fitting(in []laneInput, limit int) (k, n int) {
+	for k = 0; k < len(in) && n+int(in[k].x) <= limit; k++ {
+		n += int(in[k].x)
+	}
+	return max(k, 1), max(n, int(in[0].x))
+}
+
+// addLanes returns four words of lanes from each input's row, x times
+// for an input of value x, summed. The four sums stay in registers: it
+// is not inlined, since the compiler would then keep them on the stack.
+//
+//go:noinline
+func addLanes(lanes []uint64, in []laneInput) (s0, s1, s2, s3 uint64) {
+	for _, e := range in {
+		i := uint(e.row)
+		r := lanes[i : i+4 : i+4]
+		x := uint64(e.x)
+		s0 += r[0] * x // no lane carries into the next: the input fits
+		s1 += r[1] * x
+		s2 += r[2] * x
+		s3 += r[3] * x
+	}
+	return s0, s1, s2, s3
+}
+
+// flushWide moves the wide lanes of sum, into which input n in all went,
+// into the outputs out (four to a word): it sets them if set, else adds
+// to them.
+func flushWide(out []int64, sum *[chunkWords]uint64, n int64, set bool) {
 	b := wideBias * n
 	for j, w := range sum {
-		out := acc[4*j : min(4*j+4, len(acc))]
-		if len(out) == 4 && set {
-			*(*[4]int64)(out) = [4]int64{int64(w&0xffff) - b, int64(w>>16&0xffff) - b, int64(w>>32&0xffff) - b, int64(w>>48) - b}
+		if 4*j >= len(out) {
+			return
+		}
+		o := out[4*j : min(4*j+4, len(out))]
+		if len(o) == 4 && set {
+			*(*[4]int64)(o) = [4]int64{int64(w&0xffff) - b, int64(w>>16&0xffff) - b, int64(w>>32&0xffff) - b, int64(w>>48) - b}
 			continue
 		}
-		for k := range out {
+		for k := range o {
 			x := int64(w>>(16*k)&0xffff) - b
 			if !set {
-				x += out[k]
+				x += o[k]
 			}
-			out[k] = x
+			o[k] = x
 		}
 	}
-	clear(sum)
 }
 
-// chargeFused charges each block's reads at every position from the
-// driven rows counted, sets posInput, and clears the counts.
-func chargeFused(s *hwLayer, ss *layerState) {
+// chargePosition charges each block's reads at position pos, which has
+// input, from the driven rows counted, and clears its counts.
+func chargePosition(s *hwLayer, ss *layerState, pos int) {
 	ls, wr := ss.fused, s.fused
-	clear(ss.blockCyc) // the reads, until charged
-	clear(ss.blockVals)
-	clear(ls.rows)
-	ss.posInput.Clear()
 	cw, ib := wr.countWords, s.lm.InputBits
 	per := s.lm.RowSplits * cw
 	// Every array of a chip reads RowsPerRead rows at a time, so a row
 	// split's reads are the same for each of its blocks.
 	a0 := s.arrays[0]
-	for pos := 0; pos < s.lm.Positions; pos++ {
-		counts := ls.counts[pos*per : (pos+1)*per]
-		var any uint64
-		for _, n := range counts {
-			any |= n
+	counts := ls.counts[pos*per : (pos+1)*per]
+	for r := range ls.splitReads {
+		var reads, rows int64
+		split := counts[r*cw : (r+1)*cw]
+		for p := 0; p < ib; p++ {
+			n := int(split[p/countPlanes] >> (16 * (p % countPlanes)) & 0xffff)
+			reads += a0.Reads(n)
+			rows += int64(n)
 		}
-		if any == 0 {
-			continue // no input, no read
-		}
-		ss.posInput.Set(pos)
-		for r := range ls.splitReads {
-			var reads, rows int64
-			split := counts[r*cw : (r+1)*cw]
-			for p := 0; p < ib; p++ {
-				n := int(split[p/countPlanes] >> (16 * (p % countPlanes)) & 0xffff)
-				reads += a0.Reads(n)
-				rows += int64(n)
-			}
-			ls.splitReads[r], ls.splitRows[r] = reads, rows
-		}
-		for bi, b := range s.lm.Blocks {
-			if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
-				continue // every neuron this read would feed has fired
-			}
-			if r := wr.blockSplit[bi]; ls.splitReads[r] > 0 {
-				ss.blockCyc[bi] += ls.splitReads[r]
-				ls.rows[bi] += ls.splitRows[r]
-				ss.blockVals[bi] += int64(b.Outputs())
-			}
-		}
-		clear(counts)
+		ls.splitReads[r], ls.splitRows[r] = reads, rows
 	}
-	for bi, a := range s.arrays {
-		if reads := ss.blockCyc[bi]; reads > 0 {
-			ss.blockCyc[bi] = a.Charge(reads, ls.rows[bi], &ss.counters)
+	for bi, b := range s.lm.Blocks {
+		if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
+			continue // every neuron this read would feed has fired
+		}
+		if r := wr.blockSplit[bi]; ls.splitReads[r] > 0 {
+			ss.blockCyc[bi] += ls.splitReads[r]
+			ls.rows[bi] += ls.splitRows[r]
+			ss.blockVals[bi] += int64(b.Outputs())
 		}
 	}
+	clear(counts)
 }
