@@ -71,6 +71,9 @@ type checkpointer struct {
 // settingsOf lists the settings a run's result depends on: the method,
 // the net, the data (name, size and a SHA-256 of its images and labels)
 // and every field of cfg (a struct) with a `flag` tag, under that name.
+// A tag `flag:"name,omitzero"` leaves the field out while it is zero, so
+// that a setting added later does not change the hash of the checkpoints
+// of runs that do not use it.
 func settingsOf(method string, cfg any, net *Net, data *dataset.Set) []string {
 	h := sha256.New()
 	h.Write(data.Images)
@@ -82,7 +85,8 @@ func settingsOf(method string, cfg any, net *Net, data *dataset.Set) []string {
 	}
 	v := reflect.ValueOf(cfg)
 	for i := 0; i < v.NumField(); i++ {
-		if name := v.Type().Field(i).Tag.Get("flag"); name != "" {
+		name, opt, _ := strings.Cut(v.Type().Field(i).Tag.Get("flag"), ",")
+		if name != "" && (opt != "omitzero" || !v.Field(i).IsZero()) {
 			s = append(s, fmt.Sprintf("%s %v", name, v.Field(i).Interface()))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nmsim/nmsim/workloads/dataset"
 	"github.com/nmsim/nmsim/workloads/model"
 )
 
@@ -17,6 +18,20 @@ import (
 // returns a print of everything it learnt (%v of a float prints it
 // exactly).
 type resumable func(ctx context.Context, ck Checkpoint, workers int, lr float64, progress func(Progress)) (string, error)
+
+// ttfsResumable trains a 64-12-3 TTFS net with cfg's options for 3
+// epochs.
+func ttfsResumable(t *testing.T, in model.Shape, data *dataset.Set, cfg TTFSConfig) resumable {
+	return func(ctx context.Context, ck Checkpoint, workers int, lr float64, progress func(Progress)) (string, error) {
+		cfg.Window, cfg.Epochs, cfg.Batch, cfg.LR, cfg.Gamma, cfg.Seed = 16, 3, 16, lr, 2, 3
+		cfg.Workers, cfg.Checkpoint, cfg.Progress = workers, ck, progress
+		n, err := TrainTTFS(ctx, mustNet(t, "64-12-3", in), data, cfg)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprint(n.Latent, n.Threshold), nil
+	}
+}
 
 func resumables(t *testing.T) map[string]resumable {
 	in := model.Shape{C: 1, H: 8, W: 8}
@@ -30,14 +45,8 @@ func resumables(t *testing.T) map[string]resumable {
 			}
 			return fmt.Sprint(a.Latent), nil
 		},
-		"ttfs": func(ctx context.Context, ck Checkpoint, workers int, lr float64, progress func(Progress)) (string, error) {
-			n, err := TrainTTFS(ctx, mustNet(t, "64-12-3", in), data, TTFSConfig{Window: 16, Epochs: 3, Batch: 16, LR: lr,
-				ThresholdLR: 1e-2, OutThreshold: 2.5, Gamma: 2, Interpolate: true, Mirror: true, Seed: 3, Workers: workers, Checkpoint: ck, Progress: progress})
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprint(n.Latent, n.Threshold), nil
-		},
+		"ttfs":            ttfsResumable(t, in, data, TTFSConfig{ThresholdLR: 1e-2, OutThreshold: 2.5, Interpolate: true, Mirror: true}),
+		"ttfs per neuron": ttfsResumable(t, in, data, TTFSConfig{ThresholdLR: 1e-2, NeuronThresholds: true, WeightDecay: 0.5}),
 		// Stopped after the estimator's epoch, so that its decisions
 		// come from the checkpoint.
 		"surrogate": func(ctx context.Context, ck Checkpoint, workers int, lr float64, progress func(Progress)) (string, error) {
@@ -125,5 +134,29 @@ func TestCheckpointCorrupt(t *testing.T) {
 	_, err := train(context.Background(), Checkpoint{Dir: dir, Resume: true}, 1, 5e-3, nil)
 	if err == nil || !strings.Contains(err.Error(), "not a checkpoint") {
 		t.Errorf("error %v, want one saying the file is not a checkpoint", err)
+	}
+}
+
+// TestSettingsOmitZero: the settings that TTFS runs hash are the ones they
+// hashed before the options tagged omitzero existed, unless those are set.
+func TestSettingsOmitZero(t *testing.T) {
+	in := model.Shape{C: 1, H: 4, W: 4}
+	net, data := mustNet(t, "16-4", in), synthetic(in, 4, 8, 1)
+	names := func(cfg TTFSConfig) string {
+		var s []string
+		for _, line := range settingsOf("ttfs", cfg, &net, data)[3:] {
+			name, _, _ := strings.Cut(line, " ")
+			s = append(s, name)
+		}
+		return strings.Join(s, " ")
+	}
+	const old = "window epochs batch lr threshold-lr gamma threshold out-threshold interpolate mirror shift seed"
+	cfg := DefaultTTFSConfig()
+	if got := names(cfg); got != old {
+		t.Errorf("default settings %q, want %q", got, old)
+	}
+	cfg.WeightDecay, cfg.NeuronThresholds = 0.5, true
+	if got, want := names(cfg), "window epochs batch lr threshold-lr neuron-thresholds weight-decay gamma threshold out-threshold interpolate mirror shift seed"; got != want {
+		t.Errorf("settings %q, want %q", got, want)
 	}
 }

@@ -150,7 +150,7 @@ func sumShards(grads [][][]float32, n int) {
 	}
 }
 
-func addTo(dst, src []float32) {
+func addTo[T float32 | float64](dst, src []T) {
 	for j, v := range src {
 		dst[j] += v
 	}

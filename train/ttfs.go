@@ -30,6 +30,7 @@ package train
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -53,6 +54,15 @@ type TTFSConfig struct {
 	// ThresholdLR is Adam's initial learning rate for each layer's log
 	// threshold (same decay); 0 keeps the thresholds fixed.
 	ThresholdLR float64 `flag:"threshold-lr"`
+	// NeuronThresholds learns one threshold per neuron instead of one
+	// per layer (with ThresholdLR; each starts at its layer's).
+	NeuronThresholds bool `flag:"neuron-thresholds,omitzero"`
+	// WeightDecay shrinks every latent weight by the factor 1 − lr·
+	// WeightDecay after each step, lr being the decayed learning rate
+	// (decoupled weight decay, Loshchilov & Hutter, ICLR 2019): it pulls
+	// latent weights towards 0, where their signs can still flip. 0 turns
+	// it off.
+	WeightDecay float64 `flag:"weight-decay,omitzero"`
 	// Gamma is the margin, in timesteps, by which the wrong outputs
 	// should fire after the earliest one (S4NN's γ).
 	Gamma float64 `flag:"gamma"`
@@ -105,6 +115,10 @@ func (c *TTFSConfig) check() error {
 		return fmt.Errorf("gamma %v, want 0..window (%d)", c.Gamma, c.Window)
 	case !(c.ThresholdLR >= 0) || math.IsInf(c.ThresholdLR, 0):
 		return fmt.Errorf("threshold learning rate %v, want >= 0", c.ThresholdLR)
+	case c.NeuronThresholds && c.ThresholdLR == 0:
+		return errors.New("per-neuron thresholds need a threshold learning rate > 0")
+	case !(c.WeightDecay >= 0) || !(c.LR*c.WeightDecay < 1):
+		return fmt.Errorf("weight decay %v, want >= 0 with lr·weight decay < 1 (lr %v)", c.WeightDecay, c.LR)
 	case c.Shift < 0 || c.Shift > 127:
 		return fmt.Errorf("shift %d, want 0..127", c.Shift)
 	case !(c.Threshold >= 0) || math.IsInf(c.Threshold, 0):
@@ -117,7 +131,8 @@ func (c *TTFSConfig) check() error {
 }
 
 // TTFSNet is a trained TTFS network: binary weights sign(Latent) and one
-// real threshold per layer, in units of one ±1 weight.
+// real threshold per neuron (the same for a layer's neurons unless they
+// were learnt per neuron), in units of one ±1 weight.
 type TTFSNet struct {
 	Net    Net
 	Window int
@@ -125,19 +140,19 @@ type TTFSNet struct {
 	// row-major [Outputs][FanIn]; the forward pass uses their signs
 	// (sign(0) = +1).
 	Latent [][]float32
-	// Threshold is each layer's real threshold θ (≥ 1); a neuron fires
-	// when its integer sum of ±1 weights reaches ⌈θ⌉. The layer's weight
-	// scale is α = 1/θ (a neuron's real membrane is α·sum against a
+	// Threshold is each layer's real threshold θ (≥ 1) per neuron; a
+	// neuron fires when its integer sum of ±1 weights reaches ⌈θ⌉. Its
+	// weight scale is α = 1/θ (its real membrane is α·sum against a
 	// threshold of 1).
-	Threshold []float64
+	Threshold [][]float64
 }
 
 // noSpike is the time of a neuron that does not fire within the window:
 // the window itself (S4NN's t_max).
 func (n *TTFSNet) noSpike() int32 { return int32(n.Window) }
 
-// IntThreshold is layer l's integer threshold ⌈θ⌉.
-func (n *TTFSNet) IntThreshold(l int) int32 { return int32(math.Ceil(n.Threshold[l])) }
+// IntThreshold is neuron o of layer l's integer threshold ⌈θ⌉.
+func (n *TTFSNet) IntThreshold(l, o int) int32 { return int32(math.Ceil(n.Threshold[l][o])) }
 
 // checkTTFSNet rejects nets that the TTFS trainer cannot train.
 func checkTTFSNet(net *Net) error {
@@ -159,7 +174,7 @@ func NewTTFSNet(net Net, window int, theta, thetaOut float64, seed uint64) (*TTF
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x74746673)) // stream "ttfs"
-	n := &TTFSNet{Net: net, Window: window, Latent: make([][]float32, len(net.Layers)), Threshold: make([]float64, len(net.Layers))}
+	n := &TTFSNet{Net: net, Window: window, Latent: make([][]float32, len(net.Layers)), Threshold: make([][]float64, len(net.Layers))}
 	for i := range net.Layers {
 		l := &net.Layers[i]
 		w := make([]float32, l.Outputs()*l.FanIn())
@@ -167,27 +182,28 @@ func NewTTFSNet(net Net, window int, theta, thetaOut float64, seed uint64) (*TTF
 			w[j] = float32(-0.5 + 1.5*rng.Float64())
 		}
 		n.Latent[i] = w
-		n.Threshold[i] = theta
+		th := theta
 		if i == len(net.Layers)-1 && thetaOut > 0 {
-			n.Threshold[i] = thetaOut
+			th = thetaOut
 		} else if theta == 0 {
-			n.Threshold[i] = max(1, 0.75*math.Sqrt(float64(l.FanIn())))
+			th = max(1, 0.75*math.Sqrt(float64(l.FanIn())))
 		}
+		n.Threshold[i] = slices.Repeat([]float64{th}, l.Outputs())
 	}
 	return n, nil
 }
 
 // ttfsWeights is the forward pass's view of a TTFSNet: per layer the
-// transposed signs [FanIn][Outputs] and the integer threshold.
+// transposed signs [FanIn][Outputs] and the integer thresholds.
 type ttfsWeights struct {
 	signT [][]int8
-	th    []int32
+	th    [][]int32
 }
 
 func (n *TTFSNet) weights(dst *ttfsWeights) {
 	if dst.signT == nil {
 		dst.signT = make([][]int8, len(n.Net.Layers))
-		dst.th = make([]int32, len(n.Net.Layers))
+		dst.th = make([][]int32, len(n.Net.Layers))
 	}
 	for i := range n.Net.Layers {
 		l := &n.Net.Layers[i]
@@ -205,7 +221,12 @@ func (n *TTFSNet) weights(dst *ttfsWeights) {
 				}
 			}
 		}
-		dst.th[i] = n.IntThreshold(i)
+		if dst.th[i] == nil {
+			dst.th[i] = make([]int32, outs)
+		}
+		for o := range dst.th[i] {
+			dst.th[i][o] = n.IntThreshold(i, o)
+		}
 	}
 }
 
@@ -229,31 +250,35 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 	for i := range passes {
 		passes[i] = newTTFSPass(n)
 	}
+	th := newTTFSThresholds(n, cfg.NeuronThresholds)
 	grads := make([][][]float32, lp.shards())
-	gths := make([][]float64, lp.shards())
+	gths := make([][][]float64, lp.shards()) // [shard][layer][parameter], views of gthFlat
+	gthFlat := make([][]float64, lp.shards())
 	for s := range grads {
 		grads[s] = make([][]float32, L)
 		for i, w := range n.Latent {
 			grads[s][i] = make([]float32, len(w))
 		}
-		gths[s] = make([]float64, L)
+		gthFlat[s] = make([]float64, len(th.theta))
+		gths[s] = th.views(gthFlat[s])
 	}
 	opt := make([]adam, L)
 	for i, w := range n.Latent {
 		opt[i] = newAdam(len(w))
 	}
 	// Each threshold is learnt as ln θ with its own Adam state.
-	logTh := make([]float32, L)
-	thOpt := newAdam(L)
-	gth := make([]float32, L)
-	for i, th := range n.Threshold {
-		logTh[i] = float32(math.Log(th))
+	logTh := make([]float32, len(th.theta))
+	thOpt := newAdam(len(th.theta))
+	gth := make([]float32, len(th.theta))
+	for i, t := range th.theta {
+		logTh[i] = float32(math.Log(t))
 	}
 	state := slices.Concat(n.Latent, adamTensors(opt...), [][]float32{logTh}, adamTensors(thOpt))
-	err = lp.attach(cfg.Checkpoint, settingsOf("ttfs", cfg, &net, data), state, [][]float64{n.Threshold}, nil)
+	err = lp.attach(cfg.Checkpoint, settingsOf("ttfs", cfg, &net, data), state, [][]float64{th.theta}, nil)
 	if err != nil {
 		return nil, err
 	}
+	th.apply(n)
 	var w ttfsWeights
 	scale := 0.0
 	mirror := make([]bool, cfg.Batch)
@@ -281,7 +306,7 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 		for i := range grads[s] {
 			clear(grads[s][i])
 		}
-		clear(gths[s])
+		clear(gthFlat[s])
 		for b, idx := range samples {
 			label := int(data.Labels[idx])
 			img := data.Image(idx)
@@ -299,9 +324,7 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 		return loss, right
 	}, func(mb *minibatch) {
 		for s := 1; s < mb.Shards; s++ {
-			for i, v := range gths[s] {
-				gths[0][i] += v
-			}
+			addTo(gthFlat[0], gthFlat[s])
 		}
 		// Sum the shards and step Adam elementwise, in ranges spread
 		// over the workers (the per-step serial part that would
@@ -312,12 +335,19 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 				for s := 1; s < mb.Shards; s++ {
 					addTo(g0[lo:hi], grads[s][i][lo:hi])
 				}
+				if cfg.WeightDecay > 0 {
+					shrink := float32(1 - cfg.LR*mb.Decay*cfg.WeightDecay)
+					part := w[lo:hi]
+					for j := range part {
+						part[j] *= shrink
+					}
+				}
 				part := adam{m: opt[i].m[lo:hi], v: opt[i].v[lo:hi]}
 				part.step(w[lo:hi], g0[lo:hi], cfg.LR*mb.Decay, mb.T, true)
 			})
 		}
 		if cfg.ThresholdLR > 0 {
-			for i, g := range gths[0] {
+			for i, g := range gthFlat[0] {
 				gth[i] = float32(g)
 			}
 			thOpt.step(logTh, gth, cfg.ThresholdLR*mb.Decay, mb.T, false)
@@ -325,14 +355,57 @@ func TrainTTFS(ctx context.Context, net Net, data *dataset.Set, cfg TTFSConfig) 
 				// θ ≥ 1: a neuron needs at least one input.
 				lt = max(0, lt)
 				logTh[i] = lt
-				n.Threshold[i] = math.Exp(float64(lt))
+				th.theta[i] = math.Exp(float64(lt))
 			}
+			th.apply(n)
 		}
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	return n, nil
+}
+
+// ttfsThresholds are the thresholds the trainer learns: one parameter per
+// layer, or one per neuron.
+type ttfsThresholds struct {
+	// first[l] is layer l's first parameter; first[L] the count.
+	first []int
+	// theta is every parameter's θ.
+	theta []float64
+}
+
+// newTTFSThresholds takes n's initial thresholds as the parameters: each
+// layer's first neuron's, or every neuron's if perNeuron.
+func newTTFSThresholds(n *TTFSNet, perNeuron bool) *ttfsThresholds {
+	t := &ttfsThresholds{first: make([]int, len(n.Threshold)+1)}
+	for l, th := range n.Threshold {
+		if !perNeuron {
+			th = th[:1]
+		}
+		t.theta = append(t.theta, th...)
+		t.first[l+1] = len(t.theta)
+	}
+	return t
+}
+
+// views cuts flat (one value per parameter) into one slice per layer.
+func (t *ttfsThresholds) views(flat []float64) [][]float64 {
+	v := make([][]float64, len(t.first)-1)
+	for l := range v {
+		v[l] = flat[t.first[l]:t.first[l+1]]
+	}
+	return v
+}
+
+// apply sets n's thresholds to the parameters.
+func (t *ttfsThresholds) apply(n *TTFSNet) {
+	for l, th := range n.Threshold {
+		p := t.theta[t.first[l]:t.first[l+1]]
+		for o := range th {
+			th[o] = p[min(o, len(p)-1)]
+		}
+	}
 }
 
 // mirrorImage writes img (rows of w pixels) flipped left to right into

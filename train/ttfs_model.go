@@ -3,11 +3,28 @@ package train
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/nmsim/nmsim/workloads/model"
 )
+
+// ThresholdSummary is layer i's real threshold θ with 3 decimals, or,
+// when its neurons' differ, their mean and range as "mean(min..max)".
+func (n *TTFSNet) ThresholdSummary(i int) string {
+	th := n.Threshold[i]
+	lo, hi := slices.Min(th), slices.Max(th)
+	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+	if lo == hi {
+		return f(lo)
+	}
+	var sum float64
+	for _, t := range th {
+		sum += t
+	}
+	return fmt.Sprintf("%s(%s..%s)", f(sum/float64(len(th))), f(lo), f(hi))
+}
 
 // Model returns the integer model: binary dense fire-once layers with
 // threshold ⌈θ⌉ and scale 1/θ, TTFS input coding over Window timesteps,
@@ -37,12 +54,11 @@ func (n *TTFSNet) Model(name string) (*model.Model, error) {
 				ml.Weights[j] = -1
 			}
 		}
-		k := int64(n.IntThreshold(i))
 		for o := range ml.Threshold {
-			ml.Threshold[o] = k
-			ml.Scale[o] = 1 / n.Threshold[i]
+			ml.Threshold[o] = int64(n.IntThreshold(i, o))
+			ml.Scale[o] = 1 / n.Threshold[i][o]
 		}
-		th = append(th, ml.Name+"="+strconv.FormatFloat(n.Threshold[i], 'f', 3, 64))
+		th = append(th, ml.Name+"="+n.ThresholdSummary(i))
 		m.Layers = append(m.Layers, ml)
 	}
 	m.Provenance = map[string]string{

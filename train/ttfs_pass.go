@@ -133,8 +133,8 @@ func (p *ttfsPass) inputTimes(img []uint8) {
 
 // fireLayer integrates a layer's sorted input spikes: at each input
 // timestep it adds the ±1 weight rows of the inputs that fire then, and
-// every neuron that has not fired yet and reaches th fires.
-func fireLayer(st *ttfsLayerState, signT []int8, th, none int32) {
+// every neuron o that has not fired yet and reaches th[o] fires.
+func fireLayer(st *ttfsLayerState, signT []int8, th []int32, none int32) {
 	outs := len(st.v)
 	clear(st.v)
 	alive := st.alive[:outs]
@@ -155,7 +155,7 @@ func fireLayer(st *ttfsLayerState, signT []int8, th, none int32) {
 		}
 		k := 0
 		for _, o := range alive {
-			if v[o] >= th {
+			if v[o] >= th[o] {
 				st.at[o], st.vAt[o] = t, v[o]
 			} else {
 				alive[k] = o
@@ -225,14 +225,15 @@ func (p *ttfsPass) spikeTime(w *ttfsWeights, interpolate bool, i, o int) (t, slo
 		return float64(at), 1, 1
 	}
 	st.cur[o] = crossingInput(st.in, w.signT[i], len(st.v), o, at)
-	return crossTime(at, float64(st.vAt[o]), float64(st.cur[o]), p.n.Threshold[i])
+	return crossTime(at, float64(st.vAt[o]), float64(st.cur[o]), p.n.Threshold[i][o])
 }
 
 // backward computes, for the sample last run forward with label, the
 // gradient of the loss with respect to every layer's weights (added to
 // grad times scale) and thresholds (added to gth times scale, as
-// ∂L/∂ln θ), and returns the loss.
-func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][]float32, gth []float64, scale float64) float64 {
+// ∂L/∂ln θ: gth[i] holds one value for layer i's shared threshold or one
+// per neuron), and returns the loss.
+func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][]float32, gth [][]float64, scale float64) float64 {
 	n := p.n
 	none := n.noSpike()
 	L := len(p.layers)
@@ -288,6 +289,7 @@ func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][
 			clear(below.delta)
 		}
 		fan := len(grad[i]) / outs
+		perNeuron := len(gth[i]) > 1
 		var dth float64
 		for o := 0; o < outs; o++ {
 			d := st.delta[o] * inv
@@ -298,7 +300,11 @@ func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][
 			_, slope, frac := p.spikeTime(w, cfg.Interpolate, i, o)
 			// ∂L/∂t_o = −d; ∂t/∂w = −slope·[input fired by t];
 			// ∂t/∂θ = slope·θ per unit of ln θ.
-			dth -= d * slope
+			if perNeuron {
+				gth[i][o] -= d * slope * n.Threshold[i][o] * scale
+			} else {
+				dth -= d * slope
+			}
 			tt := t
 			if t >= none {
 				tt = none // every input that fired counts
@@ -319,7 +325,9 @@ func (p *ttfsPass) backward(w *ttfsWeights, cfg *TTFSConfig, label int, grad [][
 				below.delta[j] += c * float64(row[j])
 			}
 		}
-		gth[i] += dth * n.Threshold[i] * scale
+		if !perNeuron {
+			gth[i][0] += dth * n.Threshold[i][0] * scale
+		}
 	}
 	return loss
 }

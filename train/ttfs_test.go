@@ -138,17 +138,35 @@ func TestTTFSLearnsAndMatchesSNN(t *testing.T) {
 	if acc := mine.Accuracy(); acc < 0.7 {
 		t.Errorf("test accuracy %.3f after training, want >= 0.7", acc)
 	}
+	checkTTFSMatchesSNN(t, n, test, mine)
+	if mine.Decision >= 64 || mine.SpikesPerSample[0] == 0 {
+		t.Errorf("decision after %.1f steps, %.1f hidden spikes per image", mine.Decision, mine.SpikesPerSample[0])
+	}
+}
+
+// checkTTFSMatchesSNN checks n's integer model: its thresholds and scales
+// are every neuron's ⌈θ⌉ and 1/θ, and the reference SNN decides the same
+// class, at the same step, with the same spikes, as the trainer (mine) on
+// every sample of test.
+func checkTTFSMatchesSNN(t *testing.T, n *TTFSNet, test *dataset.Set, mine TTFSEval) {
+	t.Helper()
+	ctx := context.Background()
 	m, err := n.Model("tiny-ttfs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Input.Coding != model.CodingTTFS || m.Readout != model.ReadoutFirstSpike || m.Timesteps != 64 || m.Input.Window != 64 {
+	if m.Input.Coding != model.CodingTTFS || m.Readout != model.ReadoutFirstSpike || m.Timesteps != n.Window || m.Input.Window != n.Window {
 		t.Fatalf("model input %+v, readout %q, timesteps %d", m.Input, m.Readout, m.Timesteps)
 	}
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		if want := int64(math.Ceil(n.Threshold[i])); l.Threshold[0] != want || !l.FireOnce || l.WeightBits != 1 {
-			t.Errorf("layer %s: threshold %d (want %d), fire-once %v, %d-bit weights", l.Name, l.Threshold[0], want, l.FireOnce, l.WeightBits)
+		if !l.FireOnce || l.WeightBits != 1 {
+			t.Errorf("layer %s: fire-once %v, %d-bit weights", l.Name, l.FireOnce, l.WeightBits)
+		}
+		for o, th := range n.Threshold[i] {
+			if want := int64(math.Ceil(th)); l.Threshold[o] != want || l.Scale[o] != 1/th {
+				t.Fatalf("layer %s neuron %d: threshold %d, scale %v; want %d, %v", l.Name, o, l.Threshold[o], l.Scale[o], want, 1/th)
+			}
 		}
 	}
 	r := snn.NewRunner(m)
@@ -166,34 +184,138 @@ func TestTTFSLearnsAndMatchesSNN(t *testing.T) {
 		ref.Undecided != mine.Undecided || !slices.Equal(ref.SpikesPerSample, mine.SpikesPerSample) {
 		t.Errorf("reference SNN %+v\ntrainer %+v", ref, mine)
 	}
-	if mine.Decision >= 64 || mine.SpikesPerSample[0] == 0 {
-		t.Errorf("decision after %.1f steps, %.1f hidden spikes per image", mine.Decision, mine.SpikesPerSample[0])
-	}
 }
 
 // TestTTFSDeterministicAcrossWorkers: the same seed gives the same weights
-// and thresholds for any worker count, with the thresholds learnt and the
-// interpolated rule on to cover every path.
+// and thresholds for any worker count, with the thresholds learnt (per
+// layer with the interpolated rule, per neuron with weight decay) to
+// cover every path. The per-neuron thresholds differ within a layer, and
+// the integer model carries them.
 func TestTTFSDeterministicAcrossWorkers(t *testing.T) {
 	data := mnist(t, "train", 300)
 	net := mustNet(t, "784-24-10", data.Shape)
-	var nets []*TTFSNet
-	for _, workers := range []int{1, 3} {
-		cfg := DefaultTTFSConfig()
-		cfg.Window, cfg.Epochs, cfg.Batch, cfg.LR, cfg.ThresholdLR, cfg.Interpolate, cfg.Workers = 32, 2, 40, 1e-2, 1e-2, true, workers
-		n, err := TrainTTFS(context.Background(), net, data, cfg)
-		if err != nil {
-			t.Fatal(err)
+	for _, perNeuron := range []bool{false, true} {
+		var nets []*TTFSNet
+		for _, workers := range []int{1, 3} {
+			cfg := DefaultTTFSConfig()
+			cfg.Window, cfg.Epochs, cfg.Batch, cfg.LR, cfg.ThresholdLR, cfg.Workers = 32, 2, 40, 1e-2, 1e-2, workers
+			cfg.Interpolate = !perNeuron
+			cfg.NeuronThresholds = perNeuron
+			if perNeuron {
+				cfg.WeightDecay = 1
+			}
+			n, err := TrainTTFS(context.Background(), net, data, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			nets = append(nets, n)
 		}
-		nets = append(nets, n)
-	}
-	for i := range nets[0].Latent {
-		if !slices.Equal(nets[0].Latent[i], nets[1].Latent[i]) {
-			t.Errorf("layer %d: weights differ between 1 and 3 workers", i)
+		for i := range nets[0].Latent {
+			if !slices.Equal(nets[0].Latent[i], nets[1].Latent[i]) {
+				t.Errorf("per neuron %v, layer %d: weights differ between 1 and 3 workers", perNeuron, i)
+			}
+		}
+		if !slices.EqualFunc(nets[0].Threshold, nets[1].Threshold, slices.Equal[[]float64]) {
+			t.Errorf("per neuron %v: thresholds differ: %v vs %v", perNeuron, nets[0].Threshold, nets[1].Threshold)
+		}
+		for i, th := range nets[0].Threshold {
+			if differ := slices.Min(th) != slices.Max(th); differ != perNeuron {
+				t.Errorf("per neuron %v: layer %d's thresholds range over %v..%v", perNeuron, i, slices.Min(th), slices.Max(th))
+			}
+		}
+		if perNeuron {
+			test := mnist(t, "test", 200)
+			mine, err := nets[0].Evaluate(context.Background(), test, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkTTFSMatchesSNN(t, nets[0], test, mine)
 		}
 	}
-	if !slices.Equal(nets[0].Threshold, nets[1].Threshold) {
-		t.Errorf("thresholds differ: %v vs %v", nets[0].Threshold, nets[1].Threshold)
+}
+
+// TestTTFSNeuronThresholdGradient: the per-neuron threshold gradients of
+// a sample sum to the per-layer one, and the weight gradients do not
+// depend on how the thresholds are learnt.
+func TestTTFSNeuronThresholdGradient(t *testing.T) {
+	data := mnist(t, "train", 20)
+	n, err := NewTTFSNet(mustNet(t, "784-30-10", data.Shape), 64, 12, 4, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w ttfsWeights
+	n.weights(&w)
+	cfg := DefaultTTFSConfig()
+	p := newTTFSPass(n)
+	grads := func(perNeuron bool) ([][]float32, [][]float64) {
+		g := make([][]float32, len(n.Latent))
+		for i := range g {
+			g[i] = make([]float32, len(n.Latent[i]))
+		}
+		th := newTTFSThresholds(n, perNeuron)
+		gth := th.views(make([]float64, len(th.theta)))
+		for i := 0; i < data.Len(); i++ {
+			p.forward(&w, data.Image(i))
+			p.backward(&w, &cfg, int(data.Labels[i]), g, gth, 0.5)
+		}
+		return g, gth
+	}
+	gl, thl := grads(false)
+	gn, thn := grads(true)
+	for i := range gl {
+		if !slices.Equal(gl[i], gn[i]) {
+			t.Errorf("layer %d: weight gradients differ", i)
+		}
+		if len(thl[i]) != 1 || len(thn[i]) != len(n.Threshold[i]) {
+			t.Fatalf("layer %d: %d and %d threshold gradients", i, len(thl[i]), len(thn[i]))
+		}
+		var sum float64
+		for _, g := range thn[i] {
+			sum += g
+		}
+		if math.Abs(sum-thl[i][0]) > 1e-9*max(1, math.Abs(sum)) || slices.Min(thn[i]) == slices.Max(thn[i]) {
+			t.Errorf("layer %d: per-neuron threshold gradients %v sum to %v, per-layer %v", i, thn[i], sum, thl[i][0])
+		}
+	}
+}
+
+// TestTTFSWeightDecay: after one step from the same start, every latent
+// weight that no clipping touched is the step without decay minus
+// lr·WeightDecay times its starting value.
+func TestTTFSWeightDecay(t *testing.T) {
+	in := model.Shape{C: 1, H: 4, W: 4}
+	data := synthetic(in, 4, 32, 2)
+	net := mustNet(t, "16-12-4", in)
+	cfg := DefaultTTFSConfig()
+	cfg.Window, cfg.Epochs, cfg.Batch, cfg.LR, cfg.Threshold = 16, 1, 32, 0.05, 3
+	plain, err := TrainTTFS(context.Background(), net, data, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.WeightDecay = 4
+	decayed, err := TrainTTFS(context.Background(), net, data, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := NewTTFSNet(net, cfg.Window, cfg.Threshold, 0, cfg.Seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for i := range start.Latent {
+		for j, w0 := range start.Latent[i] {
+			p, d := plain.Latent[i][j], decayed.Latent[i][j]
+			if max(p, d) >= 1 || min(p, d) <= -1 {
+				continue
+			}
+			if want := p - float32(cfg.LR*cfg.WeightDecay)*w0; math.Abs(float64(d-want)) > 1e-6 {
+				t.Fatalf("layer %d weight %d: %v from %v, want %v (%v without decay)", i, j, d, w0, want, p)
+			}
+			checked++
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("only %d weights checked", checked)
 	}
 }
 
@@ -240,6 +362,10 @@ func TestTTFSErrors(t *testing.T) {
 		{"16-10", func(c *TTFSConfig) { c.ThresholdLR = math.NaN() }, "threshold learning rate"},
 		{"16-10", func(c *TTFSConfig) { c.Shift = -1 }, "shift -1"},
 		{"16-10", func(c *TTFSConfig) { c.OutThreshold = math.Inf(1) }, "output threshold +Inf"},
+		{"16-10", func(c *TTFSConfig) { c.WeightDecay = -1 }, "weight decay -1"},
+		{"16-10", func(c *TTFSConfig) { c.WeightDecay = math.NaN() }, "weight decay NaN"},
+		{"16-10", func(c *TTFSConfig) { c.WeightDecay = 100 }, "lr·weight decay < 1"},
+		{"16-10", func(c *TTFSConfig) { c.NeuronThresholds = true }, "per-neuron thresholds need a threshold learning rate"},
 		{"16-5", nil, "5 outputs"},
 	} {
 		cfg := ok

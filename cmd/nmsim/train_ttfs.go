@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +23,8 @@ type ttfsMethod struct {
 	threshold    float64
 	outThreshold float64
 	thresholdLR  float64
+	perNeuron    bool
+	weightDecay  float64
 	interpolate  bool
 	mirror       bool
 }
@@ -42,9 +45,10 @@ layer is binary.
      --gamma steps later), ∂t/∂V ≈ −1, errors propagated through the
      weights to the neurons that fired earlier, each layer's error
      normalised per sample; latent real weights in [-1, 1] updated by Adam
-     (cosine decay) through a straight-through sign; one learnt threshold
-     per layer (--threshold-lr); --mirror and --shift augment the
-     training images.
+     (cosine decay) through a straight-through sign, with optional
+     decoupled weight decay (--weight-decay); one learnt threshold per
+     layer (--threshold-lr), or per neuron (--neuron-thresholds);
+     --mirror and --shift augment the training images.
   Thresholds: --threshold sets the hidden layers' (higher: fewer hidden
   spikes), --out-threshold the output layer's. The run stops at the first
   output spike, so a lower output threshold decides earlier and counts
@@ -71,6 +75,8 @@ func (c *ttfsMethod) addFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.threshold, "threshold", d.Threshold, "(ttfs) initial threshold of every layer in units of one ±1 weight (0 = 0.75·√fan-in)")
 	fs.Float64Var(&c.outThreshold, "out-threshold", d.OutThreshold, "(ttfs) initial threshold of the output layer (0 = --threshold's); a lower one lets the outputs fire, and the run stop, earlier")
 	fs.Float64Var(&c.thresholdLR, "threshold-lr", d.ThresholdLR, "(ttfs) learning rate of the per-layer log thresholds (0 = fixed thresholds)")
+	fs.BoolVar(&c.perNeuron, "neuron-thresholds", d.NeuronThresholds, "(ttfs) learn one threshold per neuron instead of one per layer (needs --threshold-lr > 0)")
+	fs.Float64Var(&c.weightDecay, "weight-decay", d.WeightDecay, "(ttfs) decoupled weight decay: each step shrinks the latent weights by the factor 1 − lr·this (0 = none)")
 	fs.BoolVar(&c.interpolate, "interpolate", d.Interpolate, "(ttfs) learn from spike times interpolated within the crossing step, with exact slopes")
 	fs.BoolVar(&c.mirror, "mirror", d.Mirror, "(ttfs) flip each training image left to right with probability 1/2 (augmentation)")
 }
@@ -91,11 +97,14 @@ type ttfsResults struct {
 	TrainSamples int     `json:"train_samples"`
 	// ValSamples > 0: the accuracies are on that many held-out training
 	// samples, not on the test set.
-	ValSamples      int     `json:"val_samples"`
-	Shift           int     `json:"shift"`
-	TrainSeconds    float64 `json:"train_seconds"`
-	SecondsPerEpoch float64 `json:"seconds_per_epoch"`
-	// Thresholds are the integer thresholds per layer.
+	ValSamples       int     `json:"val_samples"`
+	NeuronThresholds bool    `json:"neuron_thresholds"`
+	WeightDecay      float64 `json:"weight_decay"`
+	Shift            int     `json:"shift"`
+	TrainSeconds     float64 `json:"train_seconds"`
+	SecondsPerEpoch  float64 `json:"seconds_per_epoch"`
+	// Thresholds are the integer thresholds per layer (its first
+	// neuron's where they were learnt per neuron).
 	Thresholds      []int64   `json:"thresholds"`
 	EvalSamples     int       `json:"eval_samples"`
 	TrainerAccuracy float64   `json:"trainer_accuracy"`
@@ -129,6 +138,8 @@ func (c *ttfsMethod) check(tc *trainCommand) error {
 		flagRule{"--threshold", c.threshold, c.threshold >= 0 && !math.IsInf(c.threshold, 0), "≥ 0 (0: automatic)"},
 		flagRule{"--out-threshold", c.outThreshold, c.outThreshold >= 0 && !math.IsInf(c.outThreshold, 0), "≥ 0 (0: as --threshold)"},
 		flagRule{"--threshold-lr", c.thresholdLR, c.thresholdLR >= 0 && !math.IsInf(c.thresholdLR, 0), "≥ 0 (0: fixed thresholds)"},
+		flagRule{"--neuron-thresholds", c.perNeuron, !c.perNeuron || c.thresholdLR > 0, "used with --threshold-lr > 0 (thresholds are fixed without it)"},
+		flagRule{"--weight-decay", c.weightDecay, c.weightDecay >= 0 && tc.lr*c.weightDecay < 1, fmt.Sprintf("≥ 0 with --lr × --weight-decay < 1 (--lr %v)", tc.lr)},
 	)
 }
 
@@ -149,7 +160,7 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	}
 	cfg := train.TTFSConfig{
 		Window: c.window, Epochs: job.epochs, Batch: job.batch, LR: job.lr, ThresholdLR: c.thresholdLR,
-		Gamma: c.gamma, Threshold: c.threshold, OutThreshold: c.outThreshold, Interpolate: c.interpolate, Mirror: c.mirror, Shift: job.shift, Seed: job.seed, Workers: job.workers,
+		NeuronThresholds: c.perNeuron, WeightDecay: c.weightDecay, Gamma: c.gamma, Threshold: c.threshold, OutThreshold: c.outThreshold, Interpolate: c.interpolate, Mirror: c.mirror, Shift: job.shift, Seed: job.seed, Workers: job.workers,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 	}
 	fmt.Fprintf(job.Stdout, "training %s with TTFS coding over %s, gamma %v, %s\n", net.Spec, english.Count(c.window, "timestep"), c.gamma, english.Count(job.workers, "worker"))
@@ -170,7 +181,11 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	thresholds := make([]int64, len(m.Layers))
 	for i := range m.Layers {
 		thresholds[i] = m.Layers[i].Threshold[0]
-		th = append(th, fmt.Sprintf("%s %d (θ %.3f)", m.Layers[i].Name, thresholds[i], tn.Threshold[i]))
+		k := strconv.FormatInt(thresholds[i], 10)
+		if slices.Min(m.Layers[i].Threshold) != slices.Max(m.Layers[i].Threshold) {
+			k = "per neuron"
+		}
+		th = append(th, fmt.Sprintf("%s %s (θ %s)", m.Layers[i].Name, k, tn.ThresholdSummary(i)))
 	}
 	fmt.Fprintf(job.Stdout, "integer thresholds: %s\n", strings.Join(th, ", "))
 
@@ -218,10 +233,18 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 	} {
 		m.Provenance[k] = v
 	}
+	// Only where used, so that the models trained without them keep
+	// their bytes.
+	if c.perNeuron {
+		m.Provenance["neuron_thresholds"] = "true"
+	}
+	if c.weightDecay > 0 {
+		m.Provenance["weight_decay"] = strconv.FormatFloat(c.weightDecay, 'g', -1, 64)
+	}
 	out := ttfsResults{
 		Method: "ttfs", Dataset: job.datasetName, Net: net.Spec, Window: c.window, Gamma: c.gamma, Interpolate: c.interpolate,
 		Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
-		TrainSamples: trainSet.Len(), ValSamples: job.valSamples, Shift: job.shift, TrainSeconds: trainTime.Seconds(), SecondsPerEpoch: perEpoch, Thresholds: thresholds,
+		TrainSamples: trainSet.Len(), ValSamples: job.valSamples, NeuronThresholds: c.perNeuron, WeightDecay: c.weightDecay, Shift: job.shift, TrainSeconds: trainTime.Seconds(), SecondsPerEpoch: perEpoch, Thresholds: thresholds,
 		EvalSamples: res.Samples, TrainerAccuracy: mine.Accuracy(), SNNAccuracy: res.Accuracy(),
 		SpikesPerSample: res.SpikesPerSample, HiddenSpikes: hidden, DecisionSteps: res.Decision, Undecided: res.Undecided,
 		Model: job.out,
