@@ -267,12 +267,13 @@ func fireOnceEvents(v, current, thr []int64, spikes, done, posInput, hot bitvec.
 // (one per channel, contiguous; the membranes are P apart), fires and
 // resets them, and reports the spikes and whether a membrane is still at or
 // above its threshold. Its loop keeps few enough live values that the
-// compiler holds them in registers.
+// compiler holds most of them in registers, and steps the membrane's index
+// by P instead of multiplying.
 func firePos(v, cur, thr []int64, spikes bitvec.Vec, pos, P int, toZero bool) (fired int, hot bool) {
 	thr = thr[:len(cur)]
-	for ch, x := range cur {
-		k := ch*P + pos
-		m := v[k] + x
+	k := pos
+	for ch := range cur {
+		m := v[k] + cur[ch]
 		if t := thr[ch]; m >= t {
 			fired++
 			spikes.Set(k)
@@ -283,6 +284,7 @@ func firePos(v, cur, thr []int64, spikes bitvec.Vec, pos, P int, toZero bool) (f
 			hot = hot || m >= t
 		}
 		v[k] = m
+		k += P
 	}
 	return fired, hot
 }
