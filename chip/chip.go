@@ -138,7 +138,7 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 	}
 	st.splitWords = bitvec.Words(min(c.cfg.Crossbar.Rows, lm.FanIn))
 	if exact {
-		st.fused = wireFused(st, c.cfg.Crossbar.Rows, laned)
+		st.fused = wireFused(st, c.cfg.Crossbar.Rows, c.cfg.Crossbar.RowsPerRead, laned)
 	}
 	return nil
 }

@@ -20,10 +20,10 @@ import (
 // counts (crossbar.Array.Reads, Charge). The lanes of a laned layer (±1
 // weights, crossbar.Array.Laned) are 8 bits wide and count the driven w⁺
 // cells (crossbar.LaneRow, FlushLanes: output = 2·lane − n for an input n
-// in all); those of another are 16 bits wide and sum the weights plus
-// wideBias (crossbar.Array.RowWeights: output = lane − wideBias·n), so
-// that a 64-bit add serves eight or four outputs. The sums, counters and
-// cycles are those of reading every block at every position
+// in all); those of another are 16 or 32 bits wide and sum the weights
+// plus wideBias (crossbar.Array.RowWeights: output = lane − wideBias·n),
+// so that a 64-bit add serves eight, four or two outputs. The sums,
+// counters and cycles are those of reading every block at every position
 // (TestFusedEqualsRead). The loops avoid branches that depend on the data
 // where they can (on this kind of work a mispredicted branch costs more
 // than the adds), and the hottest are functions of their own, kept from
@@ -37,17 +37,22 @@ type fusedWiring struct {
 	// aligned with them, as fusedEntry.
 	entries []fusedEntry
 	// lanes holds per fan-in row its rowWords words of lanes: for a
-	// laned layer (ones) LaneWords words per column split, else four
-	// outputs to a word; then chunkWords words of padding, so that a
-	// chunk of the last row may be read whole. limit is the most input
-	// a chunk's lanes may take before they go to acc.
+	// laned layer (ones) LaneWords words per column split, else
+	// 64/laneBits outputs to a word; then chunkWords words of padding,
+	// so that a chunk of the last row may be read whole. limit is the
+	// most input a chunk's lanes may take before they go to acc.
 	lanes    []uint64
 	rowWords int
 	ones     bool
+	laneBits int
 	limit    int
 	// countWords is the words of packed counts per (position, row split):
-	// countPlanes planes in each, 16 bits per plane.
+	// countPlanes planes in each, 16 bits per plane. overRead has in each
+	// plane's 16 bits 0x7fff − crossbar.rows_per_read: a count word plus
+	// overRead has bit 15 of a plane set where the plane drives more rows
+	// than one read does.
 	countWords int
+	overRead   uint64
 	// listOff[pos] is where position pos's inputs start in
 	// fusedState.list: a position has one entry per scatter entry that
 	// reaches it.
@@ -56,12 +61,24 @@ type fusedWiring struct {
 
 // countPlanes is the number of planes whose driven rows one count word
 // holds, 16 bits each: a row split has at most crossbar.rows ≤ 4096 rows
-// (arch validates it).
-const countPlanes = 4
+// (arch validates it), so a plane's count, and the sum of a word's four,
+// keep clear of bit 15. planeOnes has a one in each plane's bits,
+// planeTops bit 15 of each.
+const (
+	countPlanes = 4
+	planeOnes   = 0x0001000100010001
+	planeTops   = 0x8000800080008000
+)
 
 // wideBias is what a wide lane adds to a weight (in [−127, 127]) so that
 // it is positive: a lane's share of one input is at most 2·wideBias − 1.
-const wideBias = 128
+// A wide lane is 16 bits for inputs of at most wideInputBits bits (at
+// least 17 inputs of the largest value fit), else 32: a 16-bit lane of
+// 8-bit inputs would go to the outputs after every input.
+const (
+	wideBias      = 128
+	wideInputBits = 4
+)
 
 // chunkWords is the words of lanes summed at once (addLanes): a laned
 // layer's column split (crossbar.LaneWords), 32 outputs of another.
@@ -94,15 +111,21 @@ type fusedState struct {
 
 // wireFused tabulates layer st, whose arrays are Exact, and laned if
 // laned is set.
-func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
+func wireFused(st *hwLayer, xbRows, rowsPerRead int, laned bool) *fusedWiring {
 	const lw = crossbar.LaneWords
 	lm, nl := st.lm, st.nl
 	wr := &fusedWiring{blockSplit: make([]int, len(lm.Blocks)), entries: make([]fusedEntry, len(nl.ScatterSlot)),
-		countWords: (lm.InputBits + countPlanes - 1) / countPlanes, ones: laned, listOff: make([]int32, lm.Positions+1)}
+		countWords: (lm.InputBits + countPlanes - 1) / countPlanes, ones: laned, listOff: make([]int32, lm.Positions+1),
+		overRead: uint64(0x7fff-rowsPerRead) * planeOnes}
 	if laned {
-		wr.rowWords, wr.limit = lm.ColSplits*lw, crossbar.MaxLane
+		wr.rowWords, wr.limit, wr.laneBits = lm.ColSplits*lw, crossbar.MaxLane, 8
 	} else {
-		wr.rowWords, wr.limit = (lm.Outputs+3)/4, 0xffff/(2*wideBias-1)
+		wr.laneBits = 16
+		if lm.InputBits > wideInputBits {
+			wr.laneBits = 32
+		}
+		per := 64 / wr.laneBits
+		wr.rowWords, wr.limit = (lm.Outputs+per-1)/per, (1<<wr.laneBits-1)/(2*wideBias-1)
 	}
 	wr.lanes = make([]uint64, lm.FanIn*wr.rowWords+chunkWords)
 	for bi, b := range lm.Blocks {
@@ -116,7 +139,8 @@ func wireFused(st *hwLayer, xbRows int, laned bool) *fusedWiring {
 			}
 			for o, w := range st.arrays[bi].RowWeights(r) {
 				o += b.OutLo
-				row[o/4] |= uint64(int(w)+wideBias) << (16 * (o % 4))
+				per := 64 / wr.laneBits
+				row[o/per] |= uint64(int(w)+wideBias) << (wr.laneBits * (o % per))
 			}
 		}
 	}
@@ -201,8 +225,6 @@ func inputWord(in []uint8, i int) (word, nonZero uint64) {
 
 // count adds the driven rows of an input value x to the count words of
 // its (position, row split), for inputs of more than countPlanes bits.
-//
-//go:noinline
 func count(counts []uint64, x uint64) {
 	for k := 0; x>>(countPlanes*k) != 0; k++ {
 		counts[k] += spread(x >> (countPlanes * k))
@@ -230,14 +252,15 @@ func listInputs(s *hwLayer, ss *layerState) {
 //go:noinline
 func (fs *fusedState) listInput(entries []fusedEntry, x uint64) {
 	counts, end, list := fs.counts, fs.end, fs.list
-	cw := fs.countWords
 	spx := spread(x) // a count word's share of x, for a layer of one
-	for _, en := range entries {
-		if cw == 1 {
-			counts[en.count] += spx
-		} else {
+	if fs.countWords > 1 {
+		for _, en := range entries {
 			count(counts[en.count:], x)
 		}
+		spx = 0
+	}
+	for _, en := range entries {
+		counts[en.count] += spx
 		k := &end[en.pos]
 		list[uint32(*k)] = laneInput{uint32(en.row), uint32(x)}
 		*k += 1 | x<<32
@@ -250,7 +273,7 @@ func (fs *fusedState) listInput(entries []fusedEntry, x uint64) {
 func sumPosition(s *hwLayer, ss *layerState, pos int, in []laneInput, fill int) {
 	wr := s.fused
 	acc := ss.acc[pos*s.lm.Outputs : (pos+1)*s.lm.Outputs]
-	per := 4 * chunkWords // outputs per chunk
+	per := 64 / wr.laneBits * chunkWords // outputs per chunk
 	if wr.ones {
 		per = s.lm.OutputsPerBlock
 	}
@@ -268,7 +291,7 @@ func sumPosition(s *hwLayer, ss *layerState, pos int, in []laneInput, fill int) 
 			if wr.ones {
 				crossbar.FlushLanes(out, &sum, int64(n), set)
 			} else {
-				flushWide(out, &sum, int64(n), set)
+				flushWide(out, &sum, int64(n), set, wr.laneBits)
 			}
 			rest = rest[k:]
 		}
@@ -303,22 +326,28 @@ func addLanes(lanes []uint64, in []laneInput) (s0, s1, s2, s3 uint64) {
 	return s0, s1, s2, s3
 }
 
-// flushWide moves the wide lanes of sum, into which input n in all went,
-// into the outputs out (four to a word): it sets them if set, else adds
-// to them.
-func flushWide(out []int64, sum *[chunkWords]uint64, n int64, set bool) {
-	b := wideBias * n
+// flushWide moves the wide lanes of sum (laneBits bits each), into
+// which input n in all went, into the outputs out: it sets them if set,
+// else adds to them.
+func flushWide(out []int64, sum *[chunkWords]uint64, n int64, set bool, laneBits int) {
+	b, per, mask := wideBias*n, 64/laneBits, uint64(1)<<laneBits-1
 	for j, w := range sum {
-		if 4*j >= len(out) {
+		if per*j >= len(out) {
 			return
 		}
-		o := out[4*j : min(4*j+4, len(out))]
-		if len(o) == 4 && set {
-			*(*[4]int64)(o) = [4]int64{int64(w&0xffff) - b, int64(w>>16&0xffff) - b, int64(w>>32&0xffff) - b, int64(w>>48) - b}
+		o := out[per*j : min(per*j+per, len(out))]
+		switch {
+		case len(o) == 4 && set:
+			o := (*[4]int64)(o) // output by output, as in crossbar.FlushLanes
+			o[0], o[1], o[2], o[3] = int64(w&0xffff)-b, int64(w>>16&0xffff)-b, int64(w>>32&0xffff)-b, int64(w>>48)-b
+			continue
+		case len(o) == 2 && per == 2 && set:
+			o := (*[2]int64)(o)
+			o[0], o[1] = int64(w&0xffffffff)-b, int64(w>>32)-b
 			continue
 		}
 		for k := range o {
-			x := int64(w>>(16*k)&0xffff) - b
+			x := int64(w>>(laneBits*k)&mask) - b
 			if !set {
 				x += o[k]
 			}
@@ -331,7 +360,7 @@ func flushWide(out []int64, sum *[chunkWords]uint64, n int64, set bool) {
 // input, from the driven rows counted, and clears its counts.
 func chargePosition(s *hwLayer, ss *layerState, pos int) {
 	ls, wr := ss.fused, s.fused
-	cw, ib := wr.countWords, s.lm.InputBits
+	cw := wr.countWords
 	per := s.lm.RowSplits * cw
 	// Every array of a chip reads RowsPerRead rows at a time, so a row
 	// split's reads are the same for each of its blocks.
@@ -339,11 +368,17 @@ func chargePosition(s *hwLayer, ss *layerState, pos int) {
 	counts := ls.counts[pos*per : (pos+1)*per]
 	for r := range ls.splitReads {
 		var reads, rows int64
-		split := counts[r*cw : (r+1)*cw]
-		for p := 0; p < ib; p++ {
-			n := int(split[p/countPlanes] >> (16 * (p % countPlanes)) & 0xffff)
-			reads += a0.Reads(n)
-			rows += int64(n)
+		for _, c := range counts[r*cw : (r+1)*cw] {
+			rows += int64(c * planeOnes >> 48) // the four planes' sum
+			if (c+wr.overRead)&planeTops == 0 {
+				// No plane drives more rows than one read: a read per
+				// plane with a driven row.
+				reads += int64(bits.OnesCount64((c + (0x7fff * planeOnes)) & planeTops))
+				continue
+			}
+			for p := 0; p < countPlanes; p++ {
+				reads += a0.Reads(int(c >> (16 * p) & 0xffff))
+			}
 		}
 		ls.splitReads[r], ls.splitRows[r] = reads, rows
 	}

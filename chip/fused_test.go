@@ -1,6 +1,7 @@
 package chip
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -13,9 +14,9 @@ import (
 // TestFusedEqualsRead computes every layer of a random net fused and by
 // reading every block at every position (the same chip with its fused
 // tables taken away): a multi-bit conv layer of 2 column splits (8-bit
-// input, 8 planes), a laned conv layer of 2 row and 2 column splits, a
-// laned dense layer of 6 and 2, a multi-bit dense layer of 2 column
-// splits; on inputs from sparse to dense enough that lanes overflow and
+// input, 8 planes: 32-bit lanes), a laned conv layer of 2 row and 2
+// column splits, a laned dense layer of 6 and 2, a multi-bit dense layer
+// of 2 column splits (16-bit lanes); on inputs from sparse to dense enough that lanes overflow and
 // flush, with and without fire-once marks, with ideal reads and with read
 // noise (each read drawing from the same stream): the same currents (for
 // the neurons not marked), counters, cycles, values sent and positions
@@ -41,22 +42,20 @@ func fusedEqualsRead(t *testing.T, cfg *arch.Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	laned := 0
+	widths := map[int]int{} // layers per lane width
 	for i := range read.layers {
 		s := &fused.layers[i]
 		if s.fused == nil || s.lm.ColSplits < 2 {
 			t.Fatalf("layer %s: fused %v, %d column splits; want fused, at least 2", s.lm.Name, s.fused != nil, s.lm.ColSplits)
 		}
-		if s.fused.ones {
-			laned++
-			if s.lm.RowSplits < 2 {
-				t.Fatalf("layer %s: %d row splits, want at least 2", s.lm.Name, s.lm.RowSplits)
-			}
+		widths[s.fused.laneBits]++
+		if s.fused.ones && s.lm.RowSplits < 2 {
+			t.Fatalf("layer %s: %d row splits, want at least 2", s.lm.Name, s.lm.RowSplits)
 		}
 		read.layers[i].fused = nil
 	}
-	if laned != 2 {
-		t.Fatalf("%d laned layers, want 2 (conv2, fc1)", laned)
+	if want := map[int]int{8: 2, 16: 1, 32: 1}; !maps.Equal(widths, want) {
+		t.Fatalf("layers per lane width %v, want %v (laned conv2 and fc1, conv1 of 8-bit input, fc2 of spike counts)", widths, want)
 	}
 	wl, wr := fused.NewWorker(), read.NewWorker()
 	for i := range fused.layers {

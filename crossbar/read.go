@@ -215,10 +215,14 @@ func FlushLanes(acc []int64, sum *[LaneWords]uint64, n int64, set bool) {
 	for j := 0; j < LaneWords && 8*j < len(acc); j++ {
 		v, out := sum[j], acc[8*j:min(8*j+8, len(acc))]
 		if len(out) == 8 && set {
-			*(*[8]int64)(out) = [8]int64{
-				2*int64(v&MaxLane) - n, 2*int64(v>>8&MaxLane) - n, 2*int64(v>>16&MaxLane) - n, 2*int64(v>>24&MaxLane) - n,
-				2*int64(v>>32&MaxLane) - n, 2*int64(v>>40&MaxLane) - n, 2*int64(v>>48&MaxLane) - n, 2*int64(v>>56) - n,
-			}
+			// Output by output: a composite literal would be built on
+			// the stack and copied 16 bytes at a time, each load
+			// stalled on two 8-byte stores.
+			o := (*[8]int64)(out)
+			o[0], o[1] = 2*int64(v&MaxLane)-n, 2*int64(v>>8&MaxLane)-n
+			o[2], o[3] = 2*int64(v>>16&MaxLane)-n, 2*int64(v>>24&MaxLane)-n
+			o[4], o[5] = 2*int64(v>>32&MaxLane)-n, 2*int64(v>>40&MaxLane)-n
+			o[6], o[7] = 2*int64(v>>48&MaxLane)-n, 2*int64(v>>56)-n
 			continue
 		}
 		for k := range out {
