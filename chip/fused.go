@@ -223,6 +223,18 @@ func inputWord(in []uint8, i int) (word, nonZero uint64) {
 	return word, (word | (word&0x7f7f7f7f7f7f7f7f + 0x7f7f7f7f7f7f7f7f)) & 0x8080808080808080
 }
 
+// zero64 reports whether in holds 64 inputs or more, the first 64 zero.
+func zero64(in []uint8) bool {
+	if len(in) < 64 {
+		return false
+	}
+	var or uint64
+	for k := 0; k < 64; k += 8 {
+		or |= binary.LittleEndian.Uint64(in[k:])
+	}
+	return or == 0
+}
+
 // count adds the driven rows of an input value x to the count words of
 // its (position, row split), for inputs of more than countPlanes bits.
 func count(counts []uint64, x uint64) {
@@ -236,6 +248,10 @@ func count(counts []uint64, x uint64) {
 func listInputs(s *hwLayer, ss *layerState) {
 	entries, fs := s.fused.entries, ss.fused
 	for i := 0; i < len(ss.in); i += 8 {
+		if i%64 == 0 && zero64(ss.in[i:]) {
+			i += 56 // 64 inputs of zero passed over at once
+			continue
+		}
 		word, m := inputWord(ss.in, i)
 		for ; m != 0; m &= m - 1 {
 			b := bits.TrailingZeros64(m) &^ 7

@@ -259,9 +259,13 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 		ss.memo = true
 		clear(rec.tileCycles)
 		clear(rec.psumVals)
-		for bi, b := range s.lm.Blocks {
+		for bi, cyc := range ss.blockCyc {
+			if cyc == 0 {
+				continue // no read (a read takes a cycle at least): no values sent
+			}
+			b := &s.lm.Blocks[bi]
 			tileIdx := s.nl.TileOf[bi]
-			rec.tileCycles[tileIdx] = max(rec.tileCycles[tileIdx], ss.blockCyc[bi])
+			rec.tileCycles[tileIdx] = max(rec.tileCycles[tileIdx], cyc)
 			if b.Tile != s.lm.Home[b.Group] {
 				rec.psumVals[s.nl.PairOf[bi]] += ss.blockVals[bi]
 			}

@@ -233,6 +233,24 @@ func fireEvents(v, current, thr []int64, spikes, posInput, hot bitvec.Vec, P int
 // neurons updated (Pending's count).
 func fireOnceEvents(v, current, thr []int64, spikes, done, posInput, hot bitvec.Vec, P int) (fired, updates int) {
 	C := len(thr)
+	if P == 1 {
+		// A dense layer: its neurons are its channels, and the live
+		// ones are found 64 at a time from done's words.
+		visit, input := (posInput[0]|hot[0])&1 != 0, posInput[0]&1 != 0
+		hot[0] = 0 // a neuron that reaches its threshold is marked done
+		for wi := 0; visit && wi*64 < C; wi++ {
+			live := ^done[wi]
+			if n := C - wi*64; n < 64 {
+				live &= 1<<n - 1
+			}
+			for ; live != 0; live &= live - 1 {
+				ch := wi<<6 + bits.TrailingZeros64(live)
+				f, u := fireOnce(v, ch, current[ch], thr[ch], input, spikes, done)
+				fired, updates = fired+f, updates+u
+			}
+		}
+		return fired, updates
+	}
 	for wi, in := range posInput {
 		visit := in | hot[wi]
 		hot[wi] = 0 // a neuron that reaches its threshold is marked done
@@ -242,25 +260,33 @@ func fireOnceEvents(v, current, thr []int64, spikes, done, posInput, hot bitvec.
 			pos, input := wi<<6+int(bit), in>>bit&1 != 0
 			cur := current[pos*C : (pos+1)*C]
 			for ch, t := range thr[:len(cur)] {
-				k := ch*P + pos
-				if done.Get(k) {
-					continue
+				if k := ch*P + pos; !done.Get(k) {
+					f, u := fireOnce(v, k, cur[ch], t, input, spikes, done)
+					fired, updates = fired+f, updates+u
 				}
-				m := v[k]
-				if input || m >= t {
-					updates++
-				}
-				m += cur[ch]
-				if m >= t {
-					fired++
-					spikes.Set(k)
-					done.Set(k)
-				}
-				v[k] = m
 			}
 		}
 	}
 	return fired, updates
+}
+
+// fireOnce updates neuron k of a fire-once layer, not marked done, with
+// current x and threshold t: it fires and is marked if it reaches t. It
+// returns whether it fired and whether it counts as updated (input at its
+// position, or a membrane at its threshold).
+func fireOnce(v []int64, k int, x, t int64, input bool, spikes, done bitvec.Vec) (fired, updated int) {
+	m := v[k]
+	if input || m >= t {
+		updated = 1
+	}
+	m += x
+	if m >= t {
+		fired = 1
+		spikes.Set(k)
+		done.Set(k)
+	}
+	v[k] = m
+	return fired, updated
 }
 
 // firePos updates the neurons of position pos, whose currents cur holds

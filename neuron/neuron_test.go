@@ -138,15 +138,19 @@ func BenchmarkStep(b *testing.B) {
 
 // TestStepEventsAgrees holds StepEvents to Pending followed by Step on
 // random layers (thresholds or none, bias or none, leak or none,
-// fire-once or not) over several steps whose current is zero where
+// fire-once or not, dense or not) over several steps whose current is zero where
 // posInput has no input, some large enough to leave a membrane above its
 // threshold after the reset: the same spikes, membranes and count, with
 // hot kept from step to step (all set at first: the membranes start
 // anywhere).
 func TestStepEventsAgrees(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := 0; trial < 200; trial++ {
+	for trial := 0; trial < 400; trial++ {
 		n := IF{Channels: 1 + rng.IntN(5), Positions: 1 + rng.IntN(150), ResetToZero: rng.IntN(2) == 0}
+		if trial%4 == 1 {
+			// A dense layer, of more channels than a word holds at times.
+			n.Channels, n.Positions = 1+rng.IntN(150), 1
+		}
 		if trial%3 != 0 {
 			n.Threshold = make([]int64, n.Channels)
 			for ch := range n.Threshold {
