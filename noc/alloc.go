@@ -25,31 +25,32 @@ type swReqs struct {
 }
 
 // request files input VC i (q) of router rt if its front flit has an
-// output VC with a credit on a port it has not yet crossed to.
+// output VC with a credit on a port it has not yet crossed to. Small
+// enough to be inlined, and without a branch on the credit for a unicast
+// flit (one port); a multicast flit's ports are checked out of line.
 func (sw *swReqs) request(rt *router, q *inVC, i int) {
 	e := q.vaMask &^ q.sent
-	if e == 0 {
-		return
-	}
-	if e&(e-1) == 0 {
-		// One port, a unicast flit's: no loop.
-		p := bits.TrailingZeros8(e)
-		if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
-			return
-		}
+	if e&(e-1) != 0 {
+		e = credited(rt, q, e)
 	} else {
-		for m := e; m != 0; m &= m - 1 {
-			p := bits.TrailingZeros8(m)
-			if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
-				e &^= 1 << p
-			}
-		}
-		if e == 0 {
-			return
+		// e == 0 reads the local port's credit and keeps e == 0.
+		p := bits.TrailingZeros8(e) & 7
+		e &= -uint8(b2u(rt.credit[p*maxVCs+int(q.outVC[p])] > 0))
+	}
+	sw.cand |= b2u(e != 0) << (uint(i) & 63)
+	sw.ports[i] = e
+}
+
+// credited is the ports in e on which the output VCs of input VC q of
+// router rt have a credit.
+func credited(rt *router, q *inVC, e uint8) uint8 {
+	for m := e; m != 0; m &= m - 1 {
+		p := bits.TrailingZeros8(m)
+		if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+			e &^= 1 << p
 		}
 	}
-	sw.cand |= 1 << i
-	sw.ports[i] = e
+	return e
 }
 
 // allocVCs is the route computation and VC allocation stage of router r
@@ -307,10 +308,23 @@ func rotate(m uint, s, k int) uint {
 }
 
 // rotPick is the round-robin choice among the set bits of the k-bit mask
-// m (not empty): the first at or after ptr, cyclically.
+// m (not empty), 1 ≤ k ≤ maxVCs: the first at or after ptr, cyclically.
+// A table lookup: the arbiters run several times per flit-hop.
 func rotPick(m uint, ptr, k int) int {
-	return mod1(ptr+bits.TrailingZeros(rotate(m, ptr, k)), k)
+	return int(pickTable[(k-1)&(maxVCs-1)][ptr&(maxVCs-1)][m&(1<<maxVCs-1)])
 }
+
+// pickTable is rotPick for every k, pointer and mask.
+var pickTable = func() (t [maxVCs][maxVCs][1 << maxVCs]uint8) {
+	for k := 1; k <= maxVCs; k++ {
+		for ptr := range k {
+			for m := uint(1); m < 1<<k; m++ {
+				t[k-1][ptr][m] = uint8(mod1(ptr+bits.TrailingZeros(rotate(m, ptr, k)), k))
+			}
+		}
+	}
+	return t
+}()
 
 // inc is i+1 modulo k, for 0 ≤ i < k.
 func inc(i, k int) int { return mod1(i+1, k) }

@@ -15,7 +15,7 @@ func allocRouter(t *testing.T) (*Net, int, []inVC) {
 	t.Helper()
 	n := NewNet(netConfig(3, 3, "mesh", func(c *arch.NoC) { c.VCs, c.VCDepth = 2, 4 }))
 	const r = 4
-	return n, r, n.rt[r].in[:]
+	return n, r, n.in[r*vcSlots : (r+1)*vcSlots]
 }
 
 // allocate runs VC allocation of router r among its input VCs ready in
@@ -23,7 +23,7 @@ func allocRouter(t *testing.T) (*Net, int, []inVC) {
 // returns whether a head won its VCs and the switch grants.
 func allocate(n *Net, r int, ready uint64, t sim.Cycle) (moved bool, grants uint64) {
 	var sw swReqs
-	moved = n.allocVCs(r, &n.rt[r], n.rt[r].in[:], ready, &sw, t)
+	moved = n.allocVCs(r, &n.rt[r], n.in[r*vcSlots:(r+1)*vcSlots], ready, &sw, t)
 	return moved, n.allocSwitch(&n.rt[r], &sw)
 }
 

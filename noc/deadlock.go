@@ -27,7 +27,7 @@ func (n *Net) deadlock(t sim.Cycle) {
 			if lines++; lines > maxStuckLines {
 				continue
 			}
-			q := &n.rt[r].in[i]
+			q := &n.in[r*vcSlots+i]
 			f := n.buf[int(q.off)+int(q.head)]
 			pk := &n.pkts[f.pkt]
 			dst := "multicast"

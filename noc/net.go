@@ -26,10 +26,21 @@ import (
 // only the routers on that cycle's wake list are evaluated; a router that
 // could not move anything sleeps until a credit or flit arrives.
 type Net struct {
-	g                 topo
-	nodeX, nodeY      []int16   // coordinates of each router
-	nbr               []int32   // per router·numPorts + port: the neighbour, -1 off a mesh
-	portOf            [9]uint8  // dimensionOrderPort by 3·(sign(sx)+1) + sign(sy)+1
+	g            topo
+	nodeX, nodeY []int16 // coordinates of each router
+	nbr          []int32 // per router·numPorts + port: the neighbour, -1 off a mesh
+	// Where a credit for an input VC goes: its wheel entry less the VC
+	// (credTo, per router·numPorts + input port), its kind and its delay
+	// (per input port: the NI's local port differs from the links).
+	credTo   []int32
+	credKind [8]uint8
+	credLat  [8]sim.Cycle
+	// Routing tables: dim1[c·k1 + c′] is the output port of the step
+	// from coordinate c to c′ in the dimension routed first (portLocal if
+	// they are equal), dim2 the same in the other; at[r] places router r
+	// in them.
+	dim1, dim2        []uint8
+	at                []place
 	v, d              int       // VCs per port, flits per VC
 	vMask             uint8     // 1<<v − 1
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
@@ -44,6 +55,7 @@ type Net struct {
 	noDateline        bool // test hook: packets never switch to the torus's high VC class (deadlock-prone)
 
 	rt  []router
+	in  []inVC // per router·vcSlots + port·maxVCs + vc
 	buf []flit // rings of d flits, one per input VC in use
 	nis []nic
 
@@ -122,27 +134,43 @@ func NewNet(cfg *arch.Config) *Net {
 	}
 	n.stLat = sim.Cycle(min(p, 2))
 	n.hopLat, n.creditLat = n.stLat+n.link, n.link+n.creditDelay
+	for p := range numPorts {
+		n.credKind[p], n.credLat[p] = creditRouter, n.creditLat
+	}
+	n.credKind[portLocal], n.credLat[portLocal] = creditNI, 1+n.creditDelay
 	if n.v < 1 || n.v > 8 || n.d < 1 || n.d > 64 || n.g.torus && n.v < 2 {
 		panic(fmt.Sprintf("noc: %d VCs × %d flits on a %s: validate the config first", n.v, n.d, cfg.Chip.Topology))
 	}
-	for sx := -1; sx <= 1; sx++ {
-		for sy := -1; sy <= 1; sy++ {
-			n.portOf[3*(sx+1)+sy+1] = uint8(dimensionOrderPort(sx, sy, n.g.yx))
-		}
+	k1, k2 := n.g.w, n.g.h
+	if n.g.yx {
+		k1, k2 = k2, k1
 	}
+	n.dim1, n.dim2 = n.dimTable(k1, !n.g.yx), n.dimTable(k2, n.g.yx)
 	nodes := n.g.nodes()
 	n.nbr = make([]int32, nodes*numPorts)
 	for r := range nodes {
 		x, y := n.g.xy(r)
 		n.nodeX = append(n.nodeX, int16(x))
 		n.nodeY = append(n.nodeY, int16(y))
+		c1, c2 := x, y
+		if n.g.yx {
+			c1, c2 = y, x
+		}
+		n.at = append(n.at, place{row1: int32(c1 * k1), row2: int32(c2 * k2), c1: uint8(c1), c2: uint8(c2)})
 		for p := range numPorts {
-			n.nbr[r*numPorts+p] = int32(n.g.neighbour(r, p))
+			nb := n.g.neighbour(r, p)
+			n.nbr[r*numPorts+p] = int32(nb)
+			to := int32(max(nb, 0)<<6 | opposite(p)*maxVCs)
+			if p == portLocal {
+				to = int32(r * maxVCs)
+			}
+			n.credTo = append(n.credTo, to)
 		}
 	}
 	n.rt = make([]router, nodes)
 	n.sets = [2]routerSet{newRouterSet(nodes), newRouterSet(nodes)}
 	n.cur, n.next = &n.sets[0], &n.sets[1]
+	n.in = make([]inVC, nodes*vcSlots)
 	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
 	n.nis = make([]nic, nodes)
 	for i := range n.vaBest {
@@ -172,7 +200,7 @@ func (n *Net) Reset() {
 		for p := range numPorts {
 			for vc := range n.v {
 				rt.credit[p*maxVCs+vc] = int16(n.d)
-				rt.in[p*maxVCs+vc].off = int32(((r*numPorts+p)*n.v + vc) * n.d)
+				n.in[r*vcSlots+p*maxVCs+vc] = inVC{off: int32(((r*numPorts+p)*n.v + vc) * n.d)}
 			}
 		}
 		// The NI is a sink that never refuses a flit: the ejection
@@ -389,16 +417,40 @@ func (n *Net) routeMask(r int, f *flit) uint8 {
 	return m
 }
 
-// route is topo.route from precomputed coordinates, without divisions or
-// branches on the direction (a table by the steps' signs): it runs once
-// per head flit per router.
-func (n *Net) route(r, dst int) int {
-	sx := int(n.nodeX[dst]) - int(n.nodeX[r])
-	sy := int(n.nodeY[dst]) - int(n.nodeY[r])
-	if n.g.torus {
-		sx, sy = torusStep(sx, n.g.w), torusStep(sy, n.g.h)
+// place is a router's position in the routing tables: the offsets of its
+// rows (its coordinate times the dimension's size) and its coordinates,
+// in the dimension routed first and the other.
+type place struct {
+	row1, row2 int32
+	c1, c2     uint8
+}
+
+// dimTable is a routing table of one dimension of k positions, x if isX:
+// the output port of dimension-order routing's step from each coordinate
+// to each other (topo.route's, so the two agree by construction).
+func (n *Net) dimTable(k int, isX bool) []uint8 {
+	t := make([]uint8, k*k)
+	for a := range k {
+		for b := range k {
+			if isX {
+				t[a*k+b] = uint8(dimensionOrderPort(step(a, b, k, n.g.torus), 0, false))
+			} else {
+				t[a*k+b] = uint8(dimensionOrderPort(0, step(a, b, k, n.g.torus), false))
+			}
+		}
 	}
-	return int(n.portOf[3*(sign(sx)+1)+sign(sy)+1])
+	return t
+}
+
+// route is topo.route by table lookups: the first dimension's step, or if
+// there is none the other's (the local port if neither). It runs once per
+// head flit per router.
+func (n *Net) route(r, dst int) int {
+	a, b := &n.at[r], &n.at[dst]
+	p1, p2 := n.dim1[int(a.row1)+int(b.c1)], n.dim2[int(a.row2)+int(b.c2)]
+	// p1 unless it is portLocal (0), by a mask: whether a packet has
+	// finished its first dimension is a coin toss.
+	return int(p1 | p2&(uint8(b2u(p1 == portLocal))*0xff))
 }
 
 // torusStep is the shorter way round a ring of k for the step d, −k < d
@@ -412,9 +464,6 @@ func torusStep(d, k int) int {
 	}
 	return d
 }
-
-// sign is −1, 0 or 1 as x is negative, zero or positive.
-func sign(x int) int { return x>>63 | int(uint(-x)>>63) }
 
 // hops is topo.hops from precomputed coordinates.
 func (n *Net) hops(src, dst int) int {

@@ -192,7 +192,7 @@ func TestSeparateAllocation(t *testing.T) {
 	for _, mode := range []string{"combined", "separate"} {
 		n := NewNet(netConfig(3, 3, "mesh", func(c *arch.NoC) { c.Allocation = mode }))
 		const r = 4
-		ins := n.rt[r].in[:]
+		ins := n.in[r*vcSlots : (r+1)*vcSlots]
 		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 		q := &ins[portXMinus*maxVCs]
 		won, granted := allocate(n, r, n.rt[r].nonempty, 1)

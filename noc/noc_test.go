@@ -55,3 +55,19 @@ func TestTorusWrapsAndInjectionSerialises(t *testing.T) {
 		t.Fatalf("counters %+v", c)
 	}
 }
+
+// TestPairHops holds the separable sum of hops over all router pairs to a
+// pair-by-pair sum, on meshes and tori of odd and even sizes.
+func TestPairHops(t *testing.T) {
+	for _, g := range []topo{{w: 4, h: 4}, {w: 5, h: 3}, {w: 1, h: 7}, {w: 4, h: 6, torus: true}, {w: 5, h: 5, torus: true}, {w: 3, h: 8, yx: true}} {
+		var want int64
+		for s := range g.nodes() {
+			for d := range g.nodes() {
+				want += int64(g.hops(s, d))
+			}
+		}
+		if got := g.pairHops(); got != want {
+			t.Errorf("%+v: pairHops %d, pair by pair %d", g, got, want)
+		}
+	}
+}

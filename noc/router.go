@@ -30,9 +30,6 @@ type router struct {
 	// and the round-robin pointer over input VCs of its VC arbiter.
 	credit   [vcSlots]int16
 	vaOutPtr [vcSlots]uint8
-	// Its input VCs (port·maxVCs + vc), beside the state that allocation
-	// reads with them.
-	in [vcSlots]inVC
 }
 
 // inVC is one input virtual channel: a ring of flits in buf and the state
@@ -81,17 +78,23 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 	if rt.rdy&(rt.rdy-1) == 0 && n.evalSole(r, rt, bits.TrailingZeros64(rt.rdy), t) {
 		return
 	}
-	ins := rt.in[:]
-	var sw swReqs
-	moved := n.allocVCs(r, rt, ins, rt.rdy, &sw, t)
-	grants := n.allocSwitch(rt, &sw)
-	for m := grants; m != 0; {
-		b := bits.TrailingZeros64(m) &^ 7
-		g := uint8(m >> b)
-		m &^= 0xff << b
-		n.traverse(r, rt, b>>3, int(g>>5), g&(1<<numPorts-1), t)
+	ins := n.in[r*vcSlots : (r+1)*vcSlots]
+	var moved bool
+	if onePerPort(rt.rdy) && n.apart(r, ins, rt.rdy) {
+		moved = n.evalApart(r, rt, ins, t)
+	} else {
+		var sw swReqs
+		moved = n.allocVCs(r, rt, ins, rt.rdy, &sw, t)
+		grants := n.allocSwitch(rt, &sw)
+		for m := grants; m != 0; {
+			b := bits.TrailingZeros64(m) &^ 7
+			g := uint8(m >> b)
+			m &^= 0xff << b
+			n.traverse(r, rt, b>>3, int(g>>5), g&(1<<numPorts-1), t)
+		}
+		moved = moved || grants != 0
 	}
-	if moved = moved || grants != 0; moved {
+	if moved {
 		n.lastProgress = t
 	}
 	n.next.addIf(r, b2u(moved && rt.rdy != 0))
@@ -101,39 +104,113 @@ func (n *Net) evalRouter(r int, t sim.Cycle) {
 // when the packet at its front is a unicast one (it reports false, having
 // changed nothing, for a tree multicast): the usual case at low load and
 // inside a chip run, where a router holds one flit when it is evaluated.
-// The allocators' sole-requester paths in one function, without the
-// request records that arbitration among several needs; the result is
-// the same.
+// The allocators' sole-requester paths, without the request records that
+// arbitration among several needs; the result is the same.
 func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
-	q := &rt.in[i]
-	f := &n.buf[int(q.off)+int(q.head)]
-	if f.dst < 0 {
+	q := &n.in[r*vcSlots+i]
+	if n.buf[int(q.off)+int(q.head)].dst < 0 {
 		return false
 	}
-	moved := false
-	if q.vaMask == 0 {
-		p, free := n.freeVCs(r, rt, q, f)
-		if free == 0 {
-			return true
-		}
-		n.grantVC(r, rt, q, i, p*maxVCs+rotPick(uint(free), int(q.vaPtr), n.v), t)
-		moved = true
-	}
-	// A unicast flit has one port and has crossed to none yet.
-	if p := bits.TrailingZeros8(q.vaMask) & 7; (moved && n.separate) || rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
-		// No switch request: a VC won this cycle waits for the next
-		// with separate allocation; a full downstream buffer waits
-		// for a credit.
-	} else {
-		ip, vc := i/maxVCs, i%maxVCs
-		rt.saOut[p] = uint8(inc(ip, numPorts))
-		rt.saIn[ip&7] = uint8(inc(vc, n.v))
-		n.traverse(r, rt, ip, vc, 1<<p, t)
-		moved = true
+	won := q.vaMask == 0 && n.grantHead(r, rt, q, i, t)
+	// A VC won this cycle waits for the next with separate allocation.
+	moved := won
+	if q.vaMask != 0 && !(won && n.separate) {
+		moved = n.crossSole(r, rt, q, i, t) || moved
 	}
 	if moved {
 		n.lastProgress = t
 		n.next.addIf(r, b2u(rt.rdy != 0))
+	}
+	return true
+}
+
+// evalApart is evalRouter for a router whose ready input VCs (ins) hold
+// unicast packets at their fronts, no two on one input port or bound for
+// one output port (onePerPort and apart say so). Then no arbiter has a
+// choice: every head that finds a free VC wins it, and every request for
+// the switch wins it, so each VC goes through the allocators'
+// sole-requester paths on its own, all VC allocation first and then the
+// switch, in the order of the input VCs, as allocVCs, allocSwitch and the
+// traversals would have it. It reports whether anything moved.
+func (n *Net) evalApart(r int, rt *router, ins []inVC, t sim.Cycle) (moved bool) {
+	ready := rt.rdy
+	var won uint64
+	for m := ready; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		if q := &ins[i]; q.vaMask == 0 && n.grantHead(r, rt, q, i, t) {
+			won |= 1 << i
+		}
+	}
+	// A VC won this cycle waits for the next with separate allocation.
+	if n.separate {
+		ready &^= won
+	}
+	for m := ready; m != 0; m &= m - 1 {
+		i := bits.TrailingZeros64(m)
+		if q := &ins[i]; q.vaMask != 0 {
+			moved = n.crossSole(r, rt, q, i, t) || moved
+		}
+	}
+	return moved || won != 0
+}
+
+// grantHead gives the unicast head at the front of input VC i (q) of
+// router r (rt), alone in asking for its output port, the first free VC of
+// its class there at or after its pointer, if there is one, in cycle t,
+// and reports whether it did.
+func (n *Net) grantHead(r int, rt *router, q *inVC, i int, t sim.Cycle) bool {
+	p, free := n.freeVCs(r, rt, q, &n.buf[int(q.off)+int(q.head)])
+	if free == 0 {
+		return false
+	}
+	n.grantVC(r, rt, q, i, p*maxVCs+rotPick(uint(free), int(q.vaPtr), n.v), t)
+	return true
+}
+
+// crossSole sends the unicast flit at the front of input VC i (q) of
+// router r (rt), which holds its output VC and is alone in asking for its
+// input and output ports, across the switch in cycle t if the downstream
+// buffer has a credit, and reports whether it did. A unicast flit has one
+// port and has crossed to none yet.
+func (n *Net) crossSole(r int, rt *router, q *inVC, i int, t sim.Cycle) bool {
+	p := bits.TrailingZeros8(q.vaMask) & 7
+	if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
+		return false // a full downstream buffer waits for a credit
+	}
+	ip, vc := i/maxVCs, i%maxVCs
+	rt.saOut[p] = uint8(inc(ip, numPorts))
+	rt.saIn[ip&7] = uint8(inc(vc, n.v))
+	n.traverse(r, rt, ip, vc, 1<<p, t)
+	return true
+}
+
+// onePerPort reports whether the set of input VCs vcs has at most one VC
+// of each input port (a byte each), without a loop: the bytes that hold a
+// VC, counted by their top bits, are as many as the VCs.
+func onePerPort(vcs uint64) bool {
+	const low7, top = 0x7f7f7f7f7f7f7f7f, 0x8080808080808080
+	held := ((vcs & low7) + low7 | vcs) & top
+	return bits.OnesCount64(held) == bits.OnesCount64(vcs)
+}
+
+// apart reports whether the input VCs ready of router r (ins), one per
+// input port, hold unicast packets at their fronts, no two bound for one
+// output port, routing the heads that are not routed yet.
+func (n *Net) apart(r int, ins []inVC, ready uint64) bool {
+	var out uint8 // the output ports seen
+	for m := ready; m != 0; m &= m - 1 {
+		q := &ins[bits.TrailingZeros64(m)]
+		f := &n.buf[int(q.off)+int(q.head)]
+		if f.dst < 0 {
+			return false
+		}
+		if q.outMask == 0 {
+			q.outMask = 1 << n.route(r, int(f.dst))
+		}
+		if out&q.outMask != 0 {
+			return false
+		}
+		out |= q.outMask
 	}
 	return true
 }
@@ -149,7 +226,7 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 // and the registers saved around them, cost more than the work.)
 func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	q := &rt.in[i]
+	q := &n.in[r*vcSlots+i]
 	f := n.buf[int(q.off)+int(q.head)]
 	f.arrive = t + n.hopLat
 	for m := ports; m != 0; m &= m - 1 {
@@ -167,7 +244,7 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 		// The write into VC ovc of the opposite input port of router
 		// nb (push).
 		j := opposite(p)*maxVCs + ovc
-		if d := &n.rt[nb].in[j]; n.put(d, &f) {
+		if d := &n.in[nb*vcSlots+j]; n.put(d, &f) {
 			n.front(nb, j, d, f.arrive)
 		}
 		if n.bufObs != nil {
@@ -210,20 +287,16 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 		}
 	}
 	// The credit goes upstream, to a router or (from the local port) the
-	// NI: chosen by conditional moves, not a branch.
-	kind, at := creditRouter, t+n.creditLat
-	x := n.nbr[r*numPorts+ip]<<6 | int32(opposite(ip)*maxVCs+vc)
-	if ip == portLocal {
-		kind, at, x = creditNI, t+1+n.creditDelay, int32(r*maxVCs+vc)
-	}
-	n.wh.at(kind, at, x)
+	// NI: chosen by tables, not a branch (which input port a flit leaves
+	// from is a coin toss).
+	n.wh.at(int(n.credKind[ip&7]), t+n.credLat[ip&7], n.credTo[r*numPorts+ip]+int32(vc))
 }
 
 // push writes f, sent in cycle t, into VC vc of input port ip of router
 // r: an NI's flit (traverse writes the flits that come over links itself).
 func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	if q := &n.rt[r].in[i]; n.put(q, &f) {
+	if q := &n.in[r*vcSlots+i]; n.put(q, &f) {
 		n.front(r, i, q, f.arrive)
 	}
 	if n.bufObs != nil {
@@ -253,7 +326,7 @@ func (n *Net) front(r, i int, q *inVC, at sim.Cycle) {
 // hold, counting those on a link into them.
 func (n *Net) buffered(r int, t sim.Cycle) {
 	held := 0
-	for _, q := range n.rt[r].in {
+	for _, q := range n.in[r*vcSlots : (r+1)*vcSlots] {
 		held += int(q.n)
 	}
 	n.bufObs.Buffered(r, held, t)

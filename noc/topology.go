@@ -90,6 +90,24 @@ func (g topo) hops(src, dst int) int {
 	return abs(step(sx, dx, g.w, g.torus)) + abs(step(sy, dy, g.h, g.torus))
 }
 
+// pairHops is the sum of hops(s, d) over every ordered pair of routers,
+// itself included: a dimension at a time, each pair of coordinates in one
+// dimension counted once per pair in the other, so it costs O(W² + H²),
+// not O(W²H²) (a 64×64 mesh has 16.8 million pairs). Sums of integers,
+// so the mean it gives is the same float64 as a pair-by-pair sum.
+func (g topo) pairHops() int64 {
+	line := func(k int) int64 {
+		var sum int64
+		for a := range k {
+			for b := range k {
+				sum += int64(abs(step(a, b, k, g.torus)))
+			}
+		}
+		return sum
+	}
+	return int64(g.h*g.h)*line(g.w) + int64(g.w*g.w)*line(g.h)
+}
+
 // route is the output port that dimension-order routing takes at router n
 // towards dst.
 func (g topo) route(n, dst int) int {

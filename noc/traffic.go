@@ -111,12 +111,10 @@ func ZeroLoadLatency(cfg *arch.Config, tr Traffic) (float64, error) {
 	}
 	n := g.nodes()
 	var uniform, fixed float64
+	if tr.Pattern == "uniform" || tr.Pattern == "hotspot" {
+		uniform = float64(g.pairHops())
+	}
 	for s := range n {
-		if tr.Pattern == "uniform" || tr.Pattern == "hotspot" {
-			for d := range n {
-				uniform += float64(g.hops(s, d))
-			}
-		}
 		switch tr.Pattern {
 		case "hotspot":
 			fixed += float64(g.hops(s, hotspot(g)))
