@@ -133,12 +133,14 @@ func TestIdleRoutersCostNothing(t *testing.T) {
 
 // TestRouterEvaluationAllocationFree: once its pools and buffers have
 // grown, the network moves traffic without allocating: every tile sends
-// packets across a loaded 8×8 mesh (unicast and tree multicast, so both
-// allocators, traversal, credits, ejection and the wheel run), and a
-// repeat of the same traffic allocates nothing.
+// packets across a loaded 8×8 mesh (unicast and tree multicast, combined
+// and separate allocation, so every evaluation path, traversal, credits,
+// ejection and the wheel run), and a repeat of the same traffic allocates
+// nothing.
 func TestRouterEvaluationAllocationFree(t *testing.T) {
-	for _, mc := range []string{"source", "tree"} {
-		n := NewNet(netConfig(8, 8, "mesh", func(c *arch.NoC) { c.Multicast = mc }))
+	for _, mode := range [][2]string{{"source", "combined"}, {"tree", "combined"}, {"source", "separate"}} {
+		mc := mode[0] + "/" + mode[1]
+		n := NewNet(netConfig(8, 8, "mesh", func(c *arch.NoC) { c.Multicast, c.Allocation = mode[0], mode[1] }))
 		var e sim.Engine
 		dsts := []int{5, 17, 40, 63}
 		round := func() {
