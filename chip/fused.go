@@ -402,11 +402,15 @@ func chargePosition(s *hwLayer, ss *layerState, pos int) {
 		if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
 			continue // every neuron this read would feed has fired
 		}
-		if r := wr.blockSplit[bi]; ls.splitReads[r] > 0 {
-			ss.blockCyc[bi] += ls.splitReads[r]
-			ls.rows[bi] += ls.splitRows[r]
-			ss.blockVals[bi] += int64(b.Outputs())
+		// A row split without a read adds nothing: no branch on it.
+		r := wr.blockSplit[bi]
+		reads, vals := ls.splitReads[r], int64(0)
+		if reads > 0 {
+			vals = int64(b.Outputs())
 		}
+		ss.blockCyc[bi] += reads
+		ls.rows[bi] += ls.splitRows[r]
+		ss.blockVals[bi] += vals
 	}
 	clear(counts)
 }
