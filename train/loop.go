@@ -105,22 +105,11 @@ func (l *loop) run(ctx context.Context, prepare func(mb *minibatch), shard func(
 			}
 			l.t++
 			batch := order[step*l.batch : min((step+1)*l.batch, len(order))]
-			mb := minibatch{Epoch: epoch, T: l.t, Samples: batch, Shards: (len(batch) + l.shard - 1) / l.shard,
-				cos: math.Cos(math.Pi * float64(l.t-1) / float64(l.totalSteps))}
-			mb.Decay = 0.5 * (1 + mb.cos)
-			if prepare != nil {
-				prepare(&mb)
-			}
-			// A minibatch runs whole: ctx is checked between them.
-			parallel.For(context.Background(), mb.Shards, l.workers, func(wk, s int) {
-				l.shardLoss[s], l.shardRight[s] = shard(wk, s, l.shardSamples(&mb, s))
-			})
-			for s := 0; s < mb.Shards; s++ {
-				epochLoss += l.shardLoss[s]
-				epochRight += l.shardRight[s]
-			}
+			mb := l.newMinibatch(epoch, l.t, batch)
+			loss, right := l.runMinibatch(&mb, prepare, shard, update)
+			epochLoss += loss
+			epochRight += right
 			seen += len(batch)
-			update(&mb)
 			if l.progress != nil {
 				l.progress(Progress{Epoch: epoch, Epochs: l.epochs, Step: step + 1, Steps: l.stepsPerEpoch,
 					Loss: epochLoss / float64(seen), Accuracy: float64(epochRight) / float64(seen), Elapsed: time.Since(start)})
@@ -138,6 +127,34 @@ func (l *loop) run(ctx context.Context, prepare func(mb *minibatch), shard func(
 		}
 	}
 	return nil
+}
+
+// newMinibatch is step t of the run (counted from 1 over all epochs) on
+// samples, in epoch.
+func (l *loop) newMinibatch(epoch, t int, samples []int) minibatch {
+	mb := minibatch{Epoch: epoch, T: t, Samples: samples, Shards: (len(samples) + l.shard - 1) / l.shard,
+		cos: math.Cos(math.Pi * float64(t-1) / float64(l.totalSteps))}
+	mb.Decay = 0.5 * (1 + mb.cos)
+	return mb
+}
+
+// runMinibatch runs one step as run describes (prepare if set, the shards
+// on the workers, update) and returns the shards' summed loss and number
+// right. A minibatch runs whole: run checks ctx between them.
+func (l *loop) runMinibatch(mb *minibatch, prepare func(mb *minibatch), shard func(wk, s int, samples []int) (float64, int),
+	update func(mb *minibatch)) (loss float64, right int) {
+	if prepare != nil {
+		prepare(mb)
+	}
+	parallel.For(context.Background(), mb.Shards, l.workers, func(wk, s int) {
+		l.shardLoss[s], l.shardRight[s] = shard(wk, s, l.shardSamples(mb, s))
+	})
+	for s := 0; s < mb.Shards; s++ {
+		loss += l.shardLoss[s]
+		right += l.shardRight[s]
+	}
+	update(mb)
+	return loss, right
 }
 
 // sumShards adds the gradient buffers of shards 1..n−1 into shard 0's, in

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/nmsim/nmsim/internal/parallel"
@@ -59,6 +60,12 @@ type SurrogateConfig struct {
 	// estimator first runs (default 1); it must be below Epochs unless no
 	// layer may be binarized.
 	EstimatorEpochs int `flag:"estimator-epochs"`
+	// EstimatorProbe is how many minibatches the estimator trains the net
+	// as it is, and again each candidate layer binarized, before it
+	// compares their validation accuracies (capped at one epoch; see
+	// estimate). 0 compares at once: the cost of binarizing a layer of the
+	// net as it is, before the rest of the net has adapted to it.
+	EstimatorProbe int `flag:"estimator-probe"`
 	// WeightBits (2..8, default 8) is the width of the layers that stay
 	// full precision in the integer model.
 	WeightBits int `flag:"fp-bits"`
@@ -137,6 +144,8 @@ func (c *SurrogateConfig) check() error {
 		return errors.New("binarize tolerance is NaN")
 	case c.EstimatorEpochs < 1:
 		return fmt.Errorf("estimator epochs %d, want >= 1", c.EstimatorEpochs)
+	case c.EstimatorProbe < 0:
+		return fmt.Errorf("estimator probe %d minibatches, want >= 0", c.EstimatorProbe)
 	case c.BinarizeTolerance >= 0 && c.EstimatorEpochs >= c.Epochs:
 		return fmt.Errorf("estimator epochs %d must be below epochs %d (binarized layers need training after the estimate)", c.EstimatorEpochs, c.Epochs)
 	case c.WeightBits < 2 || c.WeightBits > 8:
@@ -393,16 +402,21 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 	shardLoss := make([]float64, lp.shards())
 	var epochLoss float64
 	var epochSamples int
-	err := lp.run(ctx, func(mb *minibatch) {
-		if cfg.Shift > 0 {
-			for b := range mb.Samples {
-				shiftX[b] = int8(lp.shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
-				shiftY[b] = int8(lp.shuffle.IntN(2*cfg.Shift+1) - cfg.Shift)
+	// prepare draws each minibatch's shifts from rng: the loop's stream in
+	// training, the probe's own in the estimator's probes.
+	prepare := func(rng *rand.Rand) func(mb *minibatch) {
+		return func(mb *minibatch) {
+			if cfg.Shift > 0 {
+				for b := range mb.Samples {
+					shiftX[b] = int8(rng.IntN(2*cfg.Shift+1) - cfg.Shift)
+					shiftY[b] = int8(rng.IntN(2*cfg.Shift+1) - cfg.Shift)
+				}
 			}
+			s.effective(sp.w, alpha)
+			scale = 1 / float32(len(mb.Samples))
 		}
-		s.effective(sp.w, alpha)
-		scale = 1 / float32(len(mb.Samples))
-	}, func(wk, sh int, idx []int) (float64, int) {
+	}
+	shard := func(wk, sh int, idx []int) (float64, int) {
 		p, psp := passes[wk], *sp
 		if cfg.Shift > 0 {
 			lo := sh * surrogateShard
@@ -418,11 +432,8 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 		p.backward(&psp, grads[sh], len(idx))
 		shardLoss[sh] = loss
 		return loss, right
-	}, func(mb *minibatch) {
-		for sh := 0; sh < mb.Shards; sh++ {
-			epochLoss += shardLoss[sh]
-		}
-		epochSamples += len(mb.Samples)
+	}
+	update := func(mb *minibatch) {
 		bwo := s.Report.BWOEpoch > 0 && mb.Epoch >= s.Report.BWOEpoch
 		g0 := grads[0]
 		for sh := 1; sh < mb.Shards; sh++ {
@@ -466,6 +477,28 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 			}
 		}
 		optBias.step(s.Bias, g0.bias, lr, mb.T, false)
+	}
+	var probe *surrogateProbe
+	if cfg.EstimatorProbe > 0 {
+		steps := min(cfg.EstimatorProbe, lp.stepsPerEpoch)
+		probe = newSurrogateProbe(state, steps, func(epoch int) {
+			// The probe's samples and shifts are the same for every
+			// candidate and never draw from the loop's stream, so
+			// probing changes no later minibatch.
+			rng := rand.New(rand.NewPCG(cfg.Seed, 0x70726f62^uint64(epoch))) // "prob"
+			order := rng.Perm(trainSet.Len())
+			for k := 0; k < steps; k++ {
+				mb := lp.newMinibatch(epoch+1, lp.t+k+1, order[k*cfg.Batch:min((k+1)*cfg.Batch, len(order))])
+				lp.runMinibatch(&mb, prepare(rng), shard, update)
+			}
+		})
+	}
+	err := lp.run(ctx, prepare(lp.shuffle), shard, func(mb *minibatch) {
+		for sh := 0; sh < mb.Shards; sh++ {
+			epochLoss += shardLoss[sh]
+		}
+		epochSamples += len(mb.Samples)
+		update(mb)
 	}, func(epoch int, seconds float64) error {
 		s.Report.EpochSeconds = append(s.Report.EpochSeconds, seconds)
 		s.Report.EpochLoss = append(s.Report.EpochLoss, epochLoss/float64(epochSamples))
@@ -473,7 +506,7 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 		if cfg.BinarizeTolerance >= 0 && epoch >= cfg.EstimatorEpochs && epoch < cfg.Epochs && s.Report.BWOEpoch == 0 {
 			// The end of an epoch runs whole, as a minibatch does, so
 			// that a run stopped in its last minibatch still saves it.
-			if err := s.estimate(context.Background(), valSet, cfg.Workers, epoch); err != nil {
+			if err := s.estimate(context.Background(), valSet, cfg.Workers, epoch, probe); err != nil {
 				return err
 			}
 		}
@@ -563,12 +596,37 @@ func (m surrogateMeta) UnmarshalJSON(b []byte) error {
 // weight layer alone binarized (batch statistics, so that batch norm adapts
 // to the binary weights as it will in training), and binarizes, for the
 // rest of training, the layers whose accuracy drop is within the tolerance.
-// It reports each drop's standard error, that of a paired difference of two
-// accuracies on the same n samples, √(b + c − (b − c)²/n)/n, with b the
-// samples that only the net as it is classifies right and c those that
-// only the binarized one does.
-func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, epoch int) error {
-	full, err := s.correct(ctx, val, workers, true)
+// With a probe, each of those nets is first trained for the probe's
+// minibatches from the same state on the same samples (the binarized layer
+// with its latent weights clipped, as training would), so that the drop is
+// the cost of the binary layer once the rest of the net has begun to adapt
+// to it rather than the shock of binarizing it; the state is restored
+// afterwards. It reports each drop's standard error, that of a paired
+// difference of two accuracies on the same n samples, √(b + c − (b −
+// c)²/n)/n, with b the samples that only the net as it is classifies right
+// and c those that only the binarized one does.
+func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, epoch int, probe *surrogateProbe) error {
+	if probe != nil {
+		probe.save()
+	}
+	// measure classifies val with layer (−1: none) binarized.
+	measure := func(layer int) ([]bool, error) {
+		if probe != nil {
+			probe.restore()
+		}
+		if layer >= 0 {
+			s.Net.Layers[layer].Binary = true
+			defer func() { s.Net.Layers[layer].Binary = false }()
+			if probe != nil {
+				s.clipLatent(layer)
+			}
+		}
+		if probe != nil {
+			probe.train(epoch)
+		}
+		return s.correct(ctx, val, workers, true)
+	}
+	full, err := measure(-1)
 	if err != nil {
 		return err
 	}
@@ -588,9 +646,7 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 		if l.Binary {
 			continue
 		}
-		l.Binary = true
-		bin, err := s.correct(ctx, val, workers, true)
-		l.Binary = false
+		bin, err := measure(i)
 		if err != nil {
 			return err
 		}
@@ -612,18 +668,64 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 		}
 		s.Report.Layers[k] = e
 		if s.Config.Log != nil {
-			s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f ± %.2f points), weight error %.3f → %s",
-				epoch, i+1, l.Kind, e.Weights, 100*(s.Report.FullPrecisionAccuracy-e.Drop), -100*e.Drop, 100*e.StdErr, e.WeightError,
+			s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f ± %.2f points)%s, weight error %.3f → %s",
+				epoch, i+1, l.Kind, e.Weights, 100*(s.Report.FullPrecisionAccuracy-e.Drop), -100*e.Drop, 100*e.StdErr, probe.String(), e.WeightError,
 				map[bool]string{true: "binary", false: "full precision"}[e.Binary]))
 		}
 	}
+	if probe != nil {
+		probe.restore()
+	}
 	for _, i := range chosen {
 		s.Net.Layers[i].Binary = true
-		for j, v := range s.Latent[i] {
-			s.Latent[i][j] = max(-1, min(1, v))
-		}
+		s.clipLatent(i)
 	}
 	return nil
+}
+
+// clipLatent clips layer i's latent weights to [−1, 1], as the straight-
+// through estimator of a binary layer keeps them.
+func (s *SurrogateNet) clipLatent(i int) {
+	for j, v := range s.Latent[i] {
+		s.Latent[i][j] = max(-1, min(1, v))
+	}
+}
+
+// surrogateProbe lets the estimator train the net for a while and come
+// back: it saves the training state (weights, batch norm, Adam's moments),
+// and train(epoch) trains from it after epoch.
+type surrogateProbe struct {
+	state, saved [][]float32
+	steps        int
+	train        func(epoch int)
+}
+
+func newSurrogateProbe(state [][]float32, steps int, train func(epoch int)) *surrogateProbe {
+	p := &surrogateProbe{state: state, steps: steps, train: train}
+	for _, t := range state {
+		p.saved = append(p.saved, make([]float32, len(t)))
+	}
+	return p
+}
+
+func (p *surrogateProbe) save() {
+	for i, t := range p.state {
+		copy(p.saved[i], t)
+	}
+}
+
+func (p *surrogateProbe) restore() {
+	for i, t := range p.state {
+		copy(t, p.saved[i])
+	}
+}
+
+// String is how the estimator's log names the probe ("" for none).
+func (p *surrogateProbe) String() string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf(" after %d probe minibatches", p.steps)
 }
 
 // binarizeError is ‖W − α·sign(W)‖/‖W‖ for layer i (α per output, or per

@@ -242,15 +242,16 @@ func TestSurrogateFolding(t *testing.T) {
 }
 
 // TestSurrogateDeterministic trains with 1, 2 and 3 workers (augmentation,
-// the estimator and a short last minibatch included; with the straight-
-// through estimator, and with binary weight optimisation from epoch 4) and
-// requires identical parameters.
+// the estimator with and without a probe and a short last minibatch
+// included; with the straight-through estimator, and with binary weight
+// optimisation from epoch 4) and requires identical parameters.
 func TestSurrogateDeterministic(t *testing.T) {
 	in := model.Shape{C: 1, H: 8, W: 8}
 	data := synthetic(in, 3, 90, 5)
 	net := mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in)
 	for _, cfg := range []SurrogateConfig{
 		{Timesteps: 2, Epochs: 2, Batch: 40, LR: 1e-2, Seed: 6, BinarizeTolerance: 0.05, Shift: 1},
+		{Timesteps: 1, Epochs: 3, Batch: 40, LR: 1e-2, Seed: 6, BinarizeTolerance: 0.05, Shift: 1, EstimatorProbe: 2},
 		{Timesteps: 2, Epochs: 4, Batch: 40, LR: 1e-2, Seed: 6, BinarizeTolerance: 1, Shift: 1, WeightUpdate: WeightBWO, BWOPlateau: 1},
 	} {
 		deterministicSurrogate(t, net, data, cfg)
@@ -308,6 +309,7 @@ func TestSurrogateConfigErrors(t *testing.T) {
 		{func(c *SurrogateConfig) { c.WeightUpdate = "sgd" }, `weight update "sgd"`},
 		{func(c *SurrogateConfig) { c.WeightUpdate, c.BinarizeTolerance = WeightBWO, -1 }, "bwo needs binary layers"},
 		{func(c *SurrogateConfig) { c.BWOPlateau = math.Inf(1) }, "bwo plateau"},
+		{func(c *SurrogateConfig) { c.EstimatorProbe = -1 }, "estimator probe -1 minibatches"},
 	} {
 		cfg := ok
 		tt.mod(&cfg)
@@ -411,15 +413,15 @@ func TestSurrogateBWO(t *testing.T) {
 	}
 }
 
-// TestSurrogateBWOResume stops a BWO run after the epoch whose bottleneck
-// started BWO and resumes it (with another worker count): the result is the
+// TestSurrogateBWOResume stops a BWO run (estimator with a probe) after
+// the epoch whose bottleneck started BWO and resumes it (with another worker count): the result is the
 // uninterrupted run's, bit for bit.
 func TestSurrogateBWOResume(t *testing.T) {
 	in := model.Shape{C: 1, H: 8, W: 8}
 	data := synthetic(in, 3, 60, 7)
 	run := func(ctx context.Context, ck Checkpoint, workers int, progress func(Progress)) (string, error) {
 		s, err := TrainSurrogate(ctx, mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in), data, data.Slice(30), SurrogateConfig{Timesteps: 2,
-			Epochs: 5, Batch: 16, LR: 5e-3, Seed: 3, Workers: workers, BinarizeTolerance: 1, WeightUpdate: WeightBWO, BWOPlateau: 1,
+			Epochs: 5, Batch: 16, LR: 5e-3, Seed: 3, Workers: workers, BinarizeTolerance: 1, EstimatorProbe: 2, WeightUpdate: WeightBWO, BWOPlateau: 1,
 			Checkpoint: ck, Progress: progress})
 		if err != nil {
 			return "", err
@@ -477,5 +479,67 @@ func TestSurrogateEstimatorDefaults(t *testing.T) {
 	}
 	if binary == 0 || binary == len(s.Report.Layers) {
 		t.Errorf("%d of %d layers binary at the default tolerance, want some but not all", binary, len(s.Report.Layers))
+	}
+}
+
+// TestSurrogateEstimatorProbe runs the estimator with a probe whose
+// training moves every weight: each candidate is trained from the saved
+// state with only itself binarized (its latent weights clipped), the net
+// as it is once more, and afterwards the state is the saved one except for
+// the layers chosen, whose latent weights are clipped.
+func TestSurrogateEstimatorProbe(t *testing.T) {
+	in := model.Shape{C: 1, H: 8, W: 8}
+	data := synthetic(in, 3, 60, 8)
+	s := newSurrogateNet(mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in), SurrogateConfig{Timesteps: 1, Slope: 4, BinarizeTolerance: 1})
+	for i := range s.Latent {
+		for j := range s.Latent[i] {
+			s.Latent[i][j] *= 3 // some beyond ±1, so that clipping shows
+		}
+	}
+	state := slices.Concat(s.Latent, s.Gamma, s.Beta, s.Mean, s.Var, [][]float32{s.Bias})
+	before := fmt.Sprint(state)
+	var trained []string
+	probe := newSurrogateProbe(state, 7, func(epoch int) {
+		var binary []int
+		for i := range s.Net.Layers {
+			if s.Net.Layers[i].Binary {
+				binary = append(binary, i)
+				if w := s.Latent[i]; slices.Max(w) > 1 || slices.Min(w) < -1 {
+					t.Errorf("probe of layer %d: latent weights not clipped", i)
+				}
+			}
+		}
+		if got := fmt.Sprint(state); got != before && len(binary) == 0 {
+			t.Errorf("probe of the net as it is: state not the saved one")
+		}
+		trained = append(trained, fmt.Sprint(epoch, binary))
+		for _, w := range state {
+			for j := range w {
+				w[j] += 0.25
+			}
+		}
+	})
+	if err := s.estimate(context.Background(), data, 2, 3, probe); err != nil {
+		t.Fatal(err)
+	}
+	if want := "[3 [] 3 [0] 3 [2] 3 [4]]"; fmt.Sprint(trained) != want {
+		t.Errorf("probes trained %v, want %s (epoch, binary layers)", trained, want)
+	}
+	for _, e := range s.Report.Layers {
+		if !e.Binary || !s.Net.Layers[e.Layer].Binary {
+			t.Errorf("layer %d not binary at tolerance 1", e.Layer)
+		}
+	}
+	orig := newSurrogateNet(mustNet(t, "4c3p1-ap2-6c3p1-gap-3", in), SurrogateConfig{Timesteps: 1, Slope: 4})
+	for i := range orig.Latent {
+		for j := range orig.Latent[i] {
+			orig.Latent[i][j] = max(-1, min(1, 3*orig.Latent[i][j]))
+		}
+	}
+	if got, want := fmt.Sprint(state), fmt.Sprint(slices.Concat(orig.Latent, orig.Gamma, orig.Beta, orig.Mean, orig.Var, [][]float32{orig.Bias})); got != want {
+		t.Errorf("state after the estimate is not the saved one with the chosen layers clipped")
+	}
+	if got := probe.String(); got != " after 7 probe minibatches" {
+		t.Errorf("probe named %q", got)
 	}
 }

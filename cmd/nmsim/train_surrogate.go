@@ -21,6 +21,7 @@ type surrogateMethod struct {
 	timesteps      int
 	tolerance      float64
 	estimatorEpoch int
+	probe          int
 	fpBits         int
 	slope          float64
 	detachReset    bool
@@ -45,7 +46,12 @@ After --estimator-epochs full-precision epochs, and again after every later
 epoch but the last, the accuracy-loss estimator binarizes (α·sign(W),
 straight-through estimator) every full-precision weight layer whose
 binarization alone then costs at most --binarize-tolerance of validation
-accuracy; the others stay --fp-bits wide in the model. The estimator first
+accuracy; the others stay --fp-bits wide in the model. The cost is measured
+after --estimator-probe minibatches of training, from the same state on the
+same samples, of the net as it is and of the net with that layer binarized
+(then the state is restored), so that it is the cost once the net has begun
+to adapt to the binary layer, not the shock of binarizing a layer trained
+at full precision (0: compare at once). The estimator first
 runs after one epoch by default; a run of --epochs 1 has no epoch left to
 train binary layers and skips it, as --estimator-epochs 0 does (every layer
 stays --fp-bits wide). --weight-update bwo adds ALBSNN's binary weight
@@ -66,6 +72,7 @@ func (c *surrogateMethod) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.timesteps, "timesteps", 1, "(surrogate) timesteps T of training and of the model (frames per sample for nmnist)")
 	fs.Float64Var(&c.tolerance, "binarize-tolerance", 0.005, "(surrogate) largest validation accuracy loss (fraction) for which the estimator binarizes a layer; negative: none")
 	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", -1, "(surrogate) full-precision epochs before the accuracy-loss estimator first decides (it decides again after every later epoch but the last); 0: no estimator, no layer binarized (-1: 1, or 0 when --epochs is 1)")
+	fs.IntVar(&c.probe, "estimator-probe", 100, "(surrogate) minibatches the estimator trains the net, and each candidate binarized, before comparing them (at most an epoch; 0: compare at once)")
 	fs.IntVar(&c.fpBits, "fp-bits", 8, "(surrogate) bits of the layers that stay full precision in the model (2..8)")
 	fs.Float64Var(&c.slope, "slope", 4, "(surrogate) slope k of the sigmoid surrogate derivative")
 	fs.BoolVar(&c.detachReset, "detach-reset", false, "(surrogate) leave the reset out of backpropagation through time")
@@ -111,6 +118,7 @@ func (c *surrogateMethod) check(tc *trainCommand) error {
 		flagRule{"--timesteps", c.timesteps, c.timesteps >= 1, "≥ 1"},
 		flagRule{"--binarize-tolerance", c.tolerance, !math.IsNaN(c.tolerance), "a number (negative: binarize no layer)"},
 		flagRule{"--estimator-epochs", c.estimatorEpoch, c.estimatorEpoch >= 0, "≥ 0 (0: no estimator), or -1 for the default"},
+		flagRule{"--estimator-probe", c.probe, c.probe >= 0, "≥ 0 minibatches (0: no probe)"},
 		flagRule{"--fp-bits", c.fpBits, c.fpBits >= 2 && c.fpBits <= 8, "in 2..8"},
 		flagRule{"--slope", c.slope, c.slope > 0 && !math.IsInf(c.slope, 0), "> 0"},
 		flagRule{"--weight-update", c.weightUpdate, c.weightUpdate == train.WeightSTE || c.weightUpdate == train.WeightBWO, "ste or bwo"},
@@ -134,7 +142,7 @@ func (c *surrogateMethod) check(tc *trainCommand) error {
 func (c *surrogateMethod) run(ctx context.Context, job *trainJob) (*model.Model, any, error) {
 	cfg := train.SurrogateConfig{
 		Timesteps: c.timesteps, Epochs: job.epochs, Batch: job.batch, LR: job.lr, Seed: job.seed, Workers: job.workers,
-		BinarizeTolerance: c.tolerance, EstimatorEpochs: c.estimatorEpoch, WeightBits: c.fpBits,
+		BinarizeTolerance: c.tolerance, EstimatorEpochs: c.estimatorEpoch, EstimatorProbe: c.probe, WeightBits: c.fpBits,
 		Slope: c.slope, DetachReset: c.detachReset, Shift: job.shift, WeightUpdate: c.weightUpdate, BWOPlateau: c.bwoPlateau,
 		Checkpoint: job.checkpoint(), Progress: job.epochLogger(),
 		Log: func(s string) { fmt.Fprintln(job.Stdout, s) },

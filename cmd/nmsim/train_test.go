@@ -85,6 +85,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--method", "ttfs", "--net", "784-64-10", "--weight-decay", "100"}, "--weight-decay 100: must be ≥ 0 with --lr × --weight-decay < 1 (--lr 0.01)"},
 		{[]string{"--method", "surrogate", "--fp-bits", "9"}, "--fp-bits 9: must be in 2..8"},
 		{[]string{"--method", "surrogate", "--epochs", "3", "--estimator-epochs", "3"}, "--estimator-epochs 3: must be below --epochs 3"},
+		{[]string{"--method", "surrogate", "--estimator-probe", "-1"}, "--estimator-probe -1: must be ≥ 0 minibatches (0: no probe)"},
 		{[]string{"--method", "surrogate", "--dataset", "nmnist", "--max-count", "0"}, "--max-count 0: must be in 1..255"},
 		{[]string{"--method", "surrogate", "--weight-update", "bop"}, "--weight-update bop: must be ste or bwo"},
 		{[]string{"--method", "surrogate", "--weight-update", "bwo", "--bwo-plateau", "0"}, "--bwo-plateau 0: must be > 0"},
