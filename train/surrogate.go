@@ -65,7 +65,7 @@ type SurrogateConfig struct {
 	// compares their validation accuracies (capped at one epoch; see
 	// estimate). 0 compares at once: the cost of binarizing a layer of the
 	// net as it is, before the rest of the net has adapted to it.
-	EstimatorProbe int `flag:"estimator-probe"`
+	EstimatorProbe int `flag:"estimator-probe,omitzero"`
 	// WeightBits (2..8, default 8) is the width of the layers that stay
 	// full precision in the integer model.
 	WeightBits int `flag:"fp-bits"`
