@@ -639,11 +639,10 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 			}
 		}
 	}
-	var chosen []int
+	var estimated []int // indices into s.Report.Layers
 	for k := range s.Report.Layers {
 		i := s.Report.Layers[k].Layer
-		l := &s.Net.Layers[i]
-		if l.Binary {
+		if s.Net.Layers[i].Binary {
 			continue
 		}
 		bin, err := measure(i)
@@ -662,23 +661,42 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 		e := LayerEstimate{Layer: i, Weights: len(s.Latent[i]), Epoch: epoch, Drop: (onlyFull - onlyBin) / n,
 			StdErr:      math.Sqrt(max(0, onlyFull+onlyBin-(onlyFull-onlyBin)*(onlyFull-onlyBin)/n)) / n,
 			WeightError: s.binarizeError(i)}
-		e.Binary = e.Drop <= s.Config.BinarizeTolerance
-		if e.Binary {
-			chosen = append(chosen, i)
-		}
 		s.Report.Layers[k] = e
-		if s.Config.Log != nil {
-			s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f ± %.2f points)%s, weight error %.3f → %s",
-				epoch, i+1, l.Kind, e.Weights, 100*(s.Report.FullPrecisionAccuracy-e.Drop), -100*e.Drop, 100*e.StdErr, probe.String(), e.WeightError,
-				map[bool]string{true: "binary", false: "full precision"}[e.Binary]))
-		}
+		estimated = append(estimated, k)
 	}
 	if probe != nil {
 		probe.restore()
 	}
-	for _, i := range chosen {
-		s.Net.Layers[i].Binary = true
-		s.clipLatent(i)
+	// Each drop was measured with its layer alone binarized; together the
+	// layers binarized now may cost at most the tolerance by the sum of
+	// their drops, taken largest layer first (most storage saved). The
+	// others are measured again, with those binary, after the next epoch.
+	byWeights := slices.Clone(estimated)
+	slices.SortStableFunc(byWeights, func(a, b int) int { return s.Report.Layers[b].Weights - s.Report.Layers[a].Weights })
+	budget := s.Config.BinarizeTolerance
+	for _, k := range byWeights {
+		if e := &s.Report.Layers[k]; e.Drop <= budget {
+			e.Binary = true
+			budget -= max(0, e.Drop)
+			s.Net.Layers[e.Layer].Binary = true
+			s.clipLatent(e.Layer)
+		}
+	}
+	if s.Config.Log == nil {
+		return nil
+	}
+	for _, k := range estimated {
+		e := s.Report.Layers[k]
+		decision := "full precision"
+		switch {
+		case e.Binary:
+			decision = "binary"
+		case e.Drop <= s.Config.BinarizeTolerance:
+			decision = "full precision for now (within the tolerance alone, not with the larger layers binarized now)"
+		}
+		s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): binarized alone %.2f%% (%+.2f ± %.2f points)%s, weight error %.3f → %s",
+			epoch, e.Layer+1, s.Net.Layers[e.Layer].Kind, e.Weights, 100*(s.Report.FullPrecisionAccuracy-e.Drop), -100*e.Drop, 100*e.StdErr,
+			probe.String(), e.WeightError, decision))
 	}
 	return nil
 }

@@ -46,7 +46,9 @@ After --estimator-epochs full-precision epochs, and again after every later
 epoch but the last, the accuracy-loss estimator binarizes (α·sign(W),
 straight-through estimator) every full-precision weight layer whose
 binarization alone then costs at most --binarize-tolerance of validation
-accuracy; the others stay --fp-bits wide in the model. The cost is measured
+accuracy, largest layer first, while the sum of the drops of the layers it
+binarizes at once stays within the tolerance; the others stay --fp-bits wide
+in the model. The cost is measured
 after --estimator-probe minibatches of training, from the same state on the
 same samples, of the net as it is and of the net with that layer binarized
 (then the state is restored), so that it is the cost once the net has begun
@@ -70,7 +72,7 @@ with global average pooling (gap) before the output layer.
 
 func (c *surrogateMethod) addFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.timesteps, "timesteps", 1, "(surrogate) timesteps T of training and of the model (frames per sample for nmnist)")
-	fs.Float64Var(&c.tolerance, "binarize-tolerance", 0.005, "(surrogate) largest validation accuracy loss (fraction) for which the estimator binarizes a layer; negative: none")
+	fs.Float64Var(&c.tolerance, "binarize-tolerance", 0.01, "(surrogate) largest validation accuracy loss (fraction) that the layers the estimator binarizes at once may cost together (the sum of their drops alone, largest layer first); negative: none")
 	fs.IntVar(&c.estimatorEpoch, "estimator-epochs", -1, "(surrogate) full-precision epochs before the accuracy-loss estimator first decides (it decides again after every later epoch but the last); 0: no estimator, no layer binarized (-1: 1, or 0 when --epochs is 1)")
 	fs.IntVar(&c.probe, "estimator-probe", 100, "(surrogate) minibatches the estimator trains the net, and each candidate binarized, before comparing them (at most an epoch; 0: compare at once)")
 	fs.IntVar(&c.fpBits, "fp-bits", 8, "(surrogate) bits of the layers that stay full precision in the model (2..8)")

@@ -89,7 +89,7 @@ func TestTrainCommandErrors(t *testing.T) {
 		{[]string{"--method", "surrogate", "--dataset", "nmnist", "--max-count", "0"}, "--max-count 0: must be in 1..255"},
 		{[]string{"--method", "surrogate", "--weight-update", "bop"}, "--weight-update bop: must be ste or bwo"},
 		{[]string{"--method", "surrogate", "--weight-update", "bwo", "--bwo-plateau", "0"}, "--bwo-plateau 0: must be > 0"},
-		{[]string{"--method", "surrogate", "--weight-update", "bwo", "--epochs", "1"}, "--weight-update bwo optimises binary layers, but --binarize-tolerance 0.005 and --estimator-epochs 0 binarize none"},
+		{[]string{"--method", "surrogate", "--weight-update", "bwo", "--epochs", "1"}, "--weight-update bwo optimises binary layers, but --binarize-tolerance 0.01 and --estimator-epochs 0 binarize none"},
 		// One epoch: the estimator's default steps aside, so only the
 		// missing data stops the run.
 		{[]string{"--method", "surrogate", "--epochs", "1"}, "dataset mnist: testdata/mnist/train-images-idx3-ubyte.gz or"},
