@@ -132,7 +132,7 @@ func TestSurrogateLearnsT1(t *testing.T) {
 	var bits int64
 	for _, e := range s.Report.Layers {
 		ml := &m.Layers[e.Layer]
-		if e.Binary != (ml.WeightBits == 1) || e.Binary != s.Net.Layers[e.Layer].Binary || e.Binary != (e.Drop <= 0.02) {
+		if e.Binary != (ml.WeightBits == 1) || e.Binary != s.Net.Layers[e.Layer].Binary || e.Binary && e.Drop > 0.02 {
 			t.Errorf("layer %d: estimate %+v, model weight bits %d", e.Layer, e, ml.WeightBits)
 		}
 		bits += int64(len(ml.Weights) * ml.WeightBits)
