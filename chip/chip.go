@@ -13,6 +13,7 @@ package chip
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/nmsim/nmsim/arch"
 	"github.com/nmsim/nmsim/crossbar"
@@ -47,6 +48,10 @@ type hwLayer struct {
 	// fused is set when every array is Exact (crossbar.Array.Exact):
 	// then computeFused computes the layer, with these tables.
 	fused *fusedWiring
+	// wordFlow is, per word of the layer's spikes, the flow set of its
+	// 64 neurons if they share one (nl.FlowSetOf), else −1: such a
+	// word's spikes are counted by one popcount.
+	wordFlow []int32
 }
 
 // Chip is a model mapped and programmed onto one design point.
@@ -139,6 +144,16 @@ func (c *Chip) build(layerIdx int, params crossbar.Params, dev crossbar.Device) 
 	st.splitWords = bitvec.Words(min(c.cfg.Crossbar.Rows, lm.FanIn))
 	if exact {
 		st.fused = wireFused(st, c.cfg.Crossbar.Rows, c.cfg.Crossbar.RowsPerRead, laned)
+	}
+	if sets := st.nl.FlowSetOf; len(sets) > 0 {
+		st.wordFlow = make([]int32, bitvec.Words(len(sets)))
+		for wi := range st.wordFlow {
+			word := sets[wi<<6 : min(wi<<6+64, len(sets))]
+			st.wordFlow[wi] = word[0]
+			if slices.ContainsFunc(word, func(f int32) bool { return f != word[0] }) {
+				st.wordFlow[wi] = -1
+			}
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package chip
 
 import (
 	"bytes"
+	"math/bits"
 
 	"github.com/nmsim/nmsim/crossbar"
 	"github.com/nmsim/nmsim/internal/bitvec"
@@ -295,6 +296,10 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 		}
 		if len(s.nl.FlowSetOf) > 0 {
 			for wi, word := range ss.spikes {
+				if f := s.wordFlow[wi]; f >= 0 {
+					rec.spikeCount[f] += int64(bits.OnesCount64(word))
+					continue
+				}
 				for word != 0 {
 					n := wi<<6 + trailingZeros(word)
 					word &= word - 1
