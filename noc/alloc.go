@@ -186,14 +186,16 @@ func (n *Net) allocSwitch(rt *router, sw *swReqs) (grants uint64) {
 	v := n.v
 	// reqs has bit 8·op + ip for a request of input port ip for output
 	// port op; want the requesting VC of input port ip in bits 8·ip+5….
-	if c := sw.cand; c&(c-1) == 0 {
-		// One request or none (a router usually holds one flit when it
-		// is evaluated): it wins every port it asks for.
-		if c == 0 {
-			return 0
-		}
-		i := bits.TrailingZeros64(c)
-		ip, vc, e := i/maxVCs, i%maxVCs, sw.ports[i]
+	if c := sw.cand; c == 0 {
+		return 0
+	} else if b := bits.TrailingZeros64(c) &^ 7; c>>b < 1<<maxVCs {
+		// Requests from one input port only (a router usually holds one
+		// flit when it is evaluated, and inside a chip run often two
+		// packets in the VCs of one port): the VC its arbiter picks wins
+		// every port it asks for, there being no other input to compete.
+		ip := b >> 3
+		vc := rotPick(uint(c>>b), int(rt.saIn[ip&7]), v)
+		e := sw.ports[b+vc]
 		for m := e; m != 0; m &= m - 1 {
 			rt.saOut[bits.TrailingZeros8(m)&7] = uint8(inc(ip, numPorts))
 		}
