@@ -399,12 +399,13 @@ func chargePosition(s *hwLayer, ss *layerState, pos int) {
 		ls.splitReads[r], ls.splitRows[r] = reads, rows
 	}
 	for bi, b := range s.lm.Blocks {
-		if ss.done != nil && allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
-			continue // every neuron this read would feed has fired
-		}
-		// A row split without a read adds nothing: no branch on it.
 		r := wr.blockSplit[bi]
 		reads, vals := ls.splitReads[r], int64(0)
+		if ss.done != nil && (reads == 0 || allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi)) {
+			continue // no read, or every neuron this read would feed has fired
+		}
+		// Otherwise a row split without a read adds nothing: no branch on
+		// it.
 		if reads > 0 {
 			vals = int64(b.Outputs())
 		}

@@ -234,22 +234,12 @@ func fireEvents(v, current, thr []int64, spikes, posInput, hot bitvec.Vec, P int
 func fireOnceEvents(v, current, thr []int64, spikes, done, posInput, hot bitvec.Vec, P int) (fired, updates int) {
 	C := len(thr)
 	if P == 1 {
-		// A dense layer: its neurons are its channels, and the live
-		// ones are found 64 at a time from done's words.
 		visit, input := (posInput[0]|hot[0])&1 != 0, posInput[0]&1 != 0
 		hot[0] = 0 // a neuron that reaches its threshold is marked done
-		for wi := 0; visit && wi*64 < C; wi++ {
-			live := ^done[wi]
-			if n := C - wi*64; n < 64 {
-				live &= 1<<n - 1
-			}
-			for ; live != 0; live &= live - 1 {
-				ch := wi<<6 + bits.TrailingZeros64(live)
-				f, u := fireOnce(v, ch, current[ch], thr[ch], input, spikes, done)
-				fired, updates = fired+f, updates+u
-			}
+		if !visit {
+			return 0, 0
 		}
-		return fired, updates
+		return fireOnceDense(v, current[:C], thr, spikes, done, input)
 	}
 	for wi, in := range posInput {
 		visit := in | hot[wi]
@@ -265,6 +255,39 @@ func fireOnceEvents(v, current, thr []int64, spikes, done, posInput, hot bitvec.
 					fired, updates = fired+f, updates+u
 				}
 			}
+		}
+	}
+	return fired, updates
+}
+
+// fireOnceDense is fireOnceEvents for a dense layer (one position, with
+// input if input is set): its neurons are its channels, and the live ones
+// are found 64 at a time from done's words. It is not inlined, so that
+// its loop keeps its values in registers.
+//
+//go:noinline
+func fireOnceDense(v, current, thr []int64, spikes, done bitvec.Vec, input bool) (fired, updates int) {
+	C := len(current)
+	for wi := 0; wi*64 < C; wi++ {
+		live := ^done[wi]
+		if n := C - wi*64; n < 64 {
+			live &= 1<<n - 1
+		}
+		if input {
+			updates += bits.OnesCount64(live) // every live neuron has input
+		}
+		for ; live != 0; live &= live - 1 {
+			ch := wi<<6 + bits.TrailingZeros64(live)
+			m, t := v[ch], thr[ch]
+			if !input && m >= t {
+				updates++
+			}
+			if m += current[ch]; m >= t {
+				fired++
+				spikes.Set(ch)
+				done.Set(ch)
+			}
+			v[ch] = m
 		}
 	}
 	return fired, updates
