@@ -57,11 +57,11 @@ type TTFSConfig struct {
 	// NeuronThresholds learns one threshold per neuron instead of one
 	// per layer (with ThresholdLR; each starts at its layer's).
 	NeuronThresholds bool `flag:"neuron-thresholds,omitzero"`
-	// WeightDecay shrinks every latent weight by the factor 1 − lr·
-	// WeightDecay after each step, lr being the decayed learning rate
-	// (decoupled weight decay, Loshchilov & Hutter, ICLR 2019): it pulls
-	// latent weights towards 0, where their signs can still flip. 0 turns
-	// it off.
+	// WeightDecay shrinks every latent weight by the factor
+	// 1 − lr·WeightDecay at each step, before Adam's update, lr being the
+	// decayed learning rate (decoupled weight decay, Loshchilov & Hutter,
+	// ICLR 2019): it pulls latent weights towards 0, where their signs can
+	// still flip. 0 turns it off.
 	WeightDecay float64 `flag:"weight-decay,omitzero"`
 	// Gamma is the margin, in timesteps, by which the wrong outputs
 	// should fire after the earliest one (S4NN's γ).
@@ -140,8 +140,8 @@ type TTFSNet struct {
 	// row-major [Outputs][FanIn]; the forward pass uses their signs
 	// (sign(0) = +1).
 	Latent [][]float32
-	// Threshold is each layer's real threshold θ (≥ 1) per neuron; a
-	// neuron fires when its integer sum of ±1 weights reaches ⌈θ⌉. Its
+	// Threshold holds every neuron's real threshold θ ≥ 1, [layer][neuron];
+	// a neuron fires when its integer sum of ±1 weights reaches ⌈θ⌉. Its
 	// weight scale is α = 1/θ (its real membrane is α·sum against a
 	// threshold of 1).
 	Threshold [][]float64
