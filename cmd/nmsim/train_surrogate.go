@@ -53,7 +53,8 @@ after --estimator-probe minibatches of training, from the same state on the
 same samples, of the net as it is and of the net with that layer binarized
 (then the state is restored), so that it is the cost once the net has begun
 to adapt to the binary layer, not the shock of binarizing a layer trained
-at full precision (0: compare at once). The estimator first
+at full precision (0: compare at once); with a probe the first weight layer
+stays full precision. The estimator first
 runs after one epoch by default; a run of --epochs 1 has no epoch left to
 train binary layers and skips it, as --estimator-epochs 0 does (every layer
 stays --fp-bits wide). --weight-update bwo adds ALBSNN's binary weight
