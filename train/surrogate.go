@@ -486,10 +486,10 @@ func TrainSurrogate(ctx context.Context, net Net, trainSet, valSet *dataset.Set,
 			// candidate and never draw from the loop's stream, so
 			// probing changes no later minibatch.
 			rng := rand.New(rand.NewPCG(cfg.Seed, 0x70726f62^uint64(epoch))) // "prob"
-			order := rng.Perm(trainSet.Len())
+			order, prep := rng.Perm(trainSet.Len()), prepare(rng)
 			for k := 0; k < steps; k++ {
 				mb := lp.newMinibatch(epoch+1, lp.t+k+1, order[k*cfg.Batch:min((k+1)*cfg.Batch, len(order))])
-				lp.runMinibatch(&mb, prepare(rng), shard, update)
+				lp.runMinibatch(&mb, prep, shard, update)
 			}
 		})
 	}
