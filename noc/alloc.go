@@ -25,20 +25,27 @@ type swReqs struct {
 }
 
 // request files input VC i (q) of router rt if its front flit has an
-// output VC with a credit on a port it has not yet crossed to. Small
-// enough to be inlined, and without a branch on the credit for a unicast
-// flit (one port); a multicast flit's ports are checked out of line.
+// output VC with a credit on a port it has not yet crossed to (wants:
+// small enough to be inlined, and without a branch on the credit for a
+// unicast flit, one port; a multicast flit's ports are checked out of
+// line).
 func (sw *swReqs) request(rt *router, q *inVC, i int) {
-	e := q.vaMask &^ q.sent
-	if e&(e-1) != 0 {
-		e = credited(rt, q, e)
-	} else {
-		// e == 0 reads the local port's credit and keeps e == 0.
-		p := bits.TrailingZeros8(e) & 7
-		e &= -uint8(b2u(rt.credit[p*maxVCs+int(q.outVC[p])] > 0))
-	}
+	e := wants(rt, q)
 	sw.cand |= b2u(e != 0) << (uint(i) & 63)
 	sw.ports[i] = e
+}
+
+// wants is the ports that input VC q of router rt requests the switch
+// for: those its front flit holds an output VC on, has not crossed to
+// yet, and has a credit on.
+func wants(rt *router, q *inVC) uint8 {
+	e := q.vaMask &^ q.sent
+	if e&(e-1) != 0 {
+		return credited(rt, q, e)
+	}
+	// e == 0 reads the local port's credit and keeps e == 0.
+	p := bits.TrailingZeros8(e) & 7
+	return e & -uint8(b2u(rt.credit[p*maxVCs+int(q.outVC[p])] > 0))
 }
 
 // credited is the ports in e on which the output VCs of input VC q of

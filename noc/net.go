@@ -53,6 +53,7 @@ type Net struct {
 	tree              bool
 	watchdog          sim.Cycle
 	noDateline        bool // test hook: packets never switch to the torus's high VC class (deadlock-prone)
+	allocatorsOnly    bool // test hook: every router evaluation takes the separable allocators, no shortcut
 
 	rt  []router
 	in  []inVC // per router·vcSlots + port·maxVCs + vc
@@ -377,7 +378,17 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		m := n.cur.words[w]
 		n.cur.words[w] = 0
 		for ; m != 0; m &= m - 1 {
-			n.evalRouter(w<<6|bits.TrailingZeros64(m), t)
+			r := w<<6 | bits.TrailingZeros64(m)
+			rt := &n.rt[r]
+			if rt.rdy == 0 {
+				continue
+			}
+			n.s.RouterCycles++
+			// A sole ready VC (the usual case at low load and inside a
+			// chip run) without a call in between.
+			if rt.rdy&(rt.rdy-1) != 0 || n.allocatorsOnly || !n.evalSole(r, rt, bits.TrailingZeros64(rt.rdy), t) {
+				n.evalRouter(r, rt, t)
+			}
 		}
 	}
 	n.cur.sum, n.cur.n = 0, 0

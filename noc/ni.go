@@ -15,6 +15,8 @@ type nic struct {
 	qhead   int
 	cur     int32 // packet being injected, -1 if none
 	next    int   // its next flit
+	dst     int16 // its destination (-1: a tree multicast) and flits, so
+	flits   int   // that injecting a flit need not look the packet up
 	vc      int
 	rr      int
 	credit  [maxVCs]int16 // for the router's local input VCs
@@ -163,15 +165,15 @@ func (n *Net) evalNI(i int, t sim.Cycle) {
 		if ni.qhead == len(ni.queue) {
 			ni.queue, ni.qhead = ni.queue[:0], 0
 		}
-		ni.next, ni.vc, ni.rr = 0, vc, inc(vc, n.v)
+		pk := &n.pkts[ni.cur]
+		ni.next, ni.dst, ni.flits, ni.vc, ni.rr = 0, int16(pk.dst), pk.flits, vc, inc(vc, n.v)
 		n.s.Packets++
 	}
 	if ni.credit[ni.vc] <= 0 {
 		return
 	}
 	ni.credit[ni.vc]--
-	pk := &n.pkts[ni.cur]
-	f := flit{arrive: t + 1, pkt: ni.cur, dst: int16(pk.dst), head: ni.next == 0, tail: ni.next == pk.flits-1}
+	f := flit{arrive: t + 1, pkt: ni.cur, dst: ni.dst, head: ni.next == 0, tail: ni.next == ni.flits-1}
 	n.push(i, portLocal, ni.vc, f, t)
 	n.s.Flits++
 	ni.sentAt = t + 1

@@ -69,20 +69,17 @@ type flit struct {
 // it still has ready flits; one that moved nothing cannot change until a
 // credit arrives or another front flit becomes ready (both wake it), so it
 // sleeps until then.
-func (n *Net) evalRouter(r int, t sim.Cycle) {
-	rt := &n.rt[r]
-	if rt.rdy == 0 {
-		return
-	}
-	n.s.RouterCycles++
-	if rt.rdy&(rt.rdy-1) == 0 && n.evalSole(r, rt, bits.TrailingZeros64(rt.rdy), t) {
-		return
-	}
+func (n *Net) evalRouter(r int, rt *router, t sim.Cycle) {
 	ins := n.in[r*vcSlots : (r+1)*vcSlots]
-	var moved bool
-	if onePerPort(rt.rdy) && n.apart(r, ins, rt.rdy) {
-		moved = n.evalApart(r, rt, ins, t)
-	} else {
+	var moved, done bool
+	if n.allocatorsOnly {
+		// A test compares the shortcuts with the allocators.
+	} else if b := bits.TrailingZeros64(rt.rdy) &^ 7; rt.rdy>>b < 1<<maxVCs {
+		moved, done = n.evalPort(r, rt, ins, b>>3, t)
+	} else if onePerPort(rt.rdy) && n.apart(r, ins, rt.rdy) {
+		moved, done = n.evalApart(r, rt, ins, t), true
+	}
+	if !done {
 		var sw swReqs
 		moved = n.allocVCs(r, rt, ins, rt.rdy, &sw, t)
 		grants := n.allocSwitch(rt, &sw)
@@ -153,6 +150,83 @@ func (n *Net) evalApart(r int, rt *router, ins []inVC, t sim.Cycle) (moved bool)
 	}
 	return moved || won != 0
 }
+
+// evalPort is evalRouter for a router whose ready input VCs are all on
+// input port ip, when the heads among them that wait for a VC are unicast
+// ones (it reports done false, having changed nothing but routes, for a
+// tree multicast head): inside a chip run the usual case after a sole
+// ready VC, a stream of packets from one NI or link in alternate VCs.
+// VC allocation as allocVCs has it (each output VC asked for goes to the
+// head its arbiter picks, in the order the output VCs were first asked
+// for), then switch allocation among the VCs of one input port, where the
+// VC the port's arbiter picks wins every port it asks for (allocSwitch's
+// first case), without the request records of a whole router.
+func (n *Net) evalPort(r int, rt *router, ins []inVC, ip int, t sim.Cycle) (moved, done bool) {
+	b := ip * maxVCs
+	var cand uint8           // VCs that request the switch
+	var ports [maxVCs]uint8  // the ports each asks for
+	var hv, ho [maxVCs]uint8 // heads that found a free VC: their VC and the output VC they ask for
+	nh := 0
+	for m := uint8(rt.rdy >> b); m != 0; m &= m - 1 {
+		vc := bits.TrailingZeros8(m) & 7
+		q := &ins[b+vc]
+		if q.vaMask != 0 {
+			e := wants(rt, q)
+			cand |= uint8(b2u(e != 0)) << vc
+			ports[vc] = e
+			continue
+		}
+		f := &n.buf[int(q.off)+int(q.head)]
+		if f.dst < 0 {
+			return false, false
+		}
+		p, free := n.freeVCs(r, rt, q, f)
+		if free != 0 {
+			hv[nh&7], ho[nh&7] = uint8(vc), uint8(p*maxVCs+rotPick(uint(free), int(q.vaPtr), n.v))
+			nh++
+		}
+	}
+	for k := range nh {
+		o := int(ho[k&7])
+		if o == noVC {
+			continue // granted to an earlier head
+		}
+		best := k
+		for j := k + 1; j < nh; j++ {
+			if int(ho[j&7]) == o {
+				ho[j&7] = noVC
+				ptr := int(rt.vaOutPtr[o])
+				if wrap(b+int(hv[j&7])-ptr, vcSlots) < wrap(b+int(hv[best&7])-ptr, vcSlots) {
+					best = j
+				}
+			}
+		}
+		vc := int(hv[best&7]) & 7
+		q := &ins[b+vc]
+		n.grantVC(r, rt, q, b+vc, o, t)
+		moved = true
+		if !n.separate {
+			// The winner requests the switch in the same cycle.
+			e := wants(rt, q)
+			cand |= uint8(b2u(e != 0)) << vc
+			ports[vc] = e
+		}
+	}
+	if cand == 0 {
+		return moved, true
+	}
+	vc := rotPick(uint(cand), int(rt.saIn[ip&7]), n.v)
+	e := ports[vc&7]
+	for m := e; m != 0; m &= m - 1 {
+		rt.saOut[bits.TrailingZeros8(m)&7] = uint8(inc(ip, numPorts))
+	}
+	rt.saIn[ip&7] = uint8(inc(vc, n.v))
+	n.traverse(r, rt, ip, vc, e, t)
+	return true, true
+}
+
+// noVC marks a head's request as served in evalPort.
+const noVC = 0xff
 
 // grantHead gives the unicast head at the front of input VC i (q) of
 // router r (rt), alone in asking for its output port, the first free VC of
@@ -229,15 +303,14 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 	q := &n.in[r*vcSlots+i]
 	f := n.buf[int(q.off)+int(q.head)]
 	f.arrive = t + n.hopLat
-	for m := ports; m != 0; m &= m - 1 {
+	if ports&(1<<portLocal) != 0 {
+		// The ejection channel takes a link's latency and the NI one
+		// more cycle to take the flit in.
+		n.eject(r, &f, f.arrive+1)
+	}
+	for m := ports &^ (1 << portLocal); m != 0; m &= m - 1 {
 		p := bits.TrailingZeros8(m) & 7
 		ovc := int(q.outVC[p])
-		if p == portLocal {
-			// The ejection channel takes a link's latency and the NI
-			// one more cycle to take the flit in.
-			n.eject(r, &f, f.arrive+1)
-			continue
-		}
 		rt.credit[p*maxVCs+ovc]--
 		n.s.LinkFlits[4*r+p-1]++
 		nb := int(n.nbr[r*numPorts+p])

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nmsim/nmsim/arch"
+	"github.com/nmsim/nmsim/sim"
 )
 
 // short is a synthetic run small enough for a unit test.
@@ -189,5 +190,67 @@ func TestNIQueueBound(t *testing.T) {
 	sw := Sweep{ZeroLoadLatencyCycles: r4.ZeroLoadLatencyCycles}
 	if !sw.Saturated(r4) {
 		t.Errorf("load 0.9 with bounded queues not saturated: %+v", r4)
+	}
+}
+
+// TestShortcutsMatchAllocators: the evaluation shortcuts (evalSole for a
+// sole ready VC, evalApart for VCs on distinct ports, evalPort for the VCs
+// of one input port) must give exactly what the separable allocators give
+// (allocVCs, allocSwitch). With the allocatorsOnly hook every evaluation
+// takes the allocators; synthetic traffic (unicast, 1 and 4 flits, both
+// allocation modes, torus, 1 VC) and a chip-like round (every tile sends
+// streams of packets with done handlers, and tree multicasts) must give
+// the same results and statistics to the last bit either way.
+func TestShortcutsMatchAllocators(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  *arch.Config
+		tr   Traffic
+	}{
+		{"uniform", netConfig(6, 6, "mesh", nil), short("uniform", 0.3, 1)},
+		{"uniform-4flit-4vc", netConfig(6, 6, "mesh", func(c *arch.NoC) { c.VCs = 4 }), short("uniform", 0.35, 4)},
+		{"transpose-separate", netConfig(6, 6, "mesh", func(c *arch.NoC) { c.Allocation = "separate" }), short("transpose", 0.2, 3)},
+		{"hotspot-torus", netConfig(5, 5, "torus", nil), short("hotspot", 0.25, 2)},
+		{"uniform-1vc", netConfig(6, 6, "mesh", func(c *arch.NoC) { c.VCs = 1 }), short("uniform", 0.15, 3)},
+	} {
+		zl, err := ZeroLoadLatency(c.cfg, c.tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res [2]Result
+		var st [2]Stats
+		for k := range 2 {
+			n := NewNet(c.cfg)
+			n.allocatorsOnly = k == 1
+			if res[k], st[k], err = run(n, c.tr, zl); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+		}
+		if !reflect.DeepEqual(res[0], res[1]) || !reflect.DeepEqual(st[0], st[1]) {
+			t.Errorf("%s: shortcuts %+v %+v, allocators %+v %+v", c.name, res[0], st[0], res[1], st[1])
+		}
+	}
+	for _, mode := range [][2]string{{"source", "combined"}, {"tree", "combined"}, {"tree", "separate"}} {
+		var got [2][]sim.Cycle
+		var st [2]Stats
+		for k := range 2 {
+			n := NewNet(netConfig(4, 4, "mesh", func(c *arch.NoC) { c.Multicast, c.Allocation = mode[0], mode[1] }))
+			n.allocatorsOnly = k == 1
+			var e sim.Engine
+			a := &arrivals{}
+			for src := range 16 {
+				n.Send(&e, src, (src*7+3)%16, 6, 3, a)
+				n.Send(&e, src, (src*5+1)%16, 1, 2, a)
+				n.Multicast(&e, src, []int{(src + 1) % 16, (src + 6) % 16, (src + 11) % 16}, 3, 3, a)
+			}
+			e.Run()
+			if err := n.Err(); err != nil {
+				t.Fatal(err)
+			}
+			got[k], st[k] = a.at, n.TakeStats()
+		}
+		if !reflect.DeepEqual(got[0], got[1]) || !reflect.DeepEqual(st[0], st[1]) {
+			t.Errorf("%s/%s: arrivals or statistics differ between shortcuts and allocators", mode[0], mode[1])
+		}
 	}
 }
