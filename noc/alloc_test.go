@@ -27,6 +27,15 @@ func allocate(n *Net, r int, ready uint64, t sim.Cycle) (moved bool, grants uint
 	return moved, n.allocSwitch(&n.rt[r], &sw)
 }
 
+// holding is the input VCs of router r that hold flits.
+func holding(n *Net, r int) uint64 {
+	var m uint64
+	for i, q := range n.in[r*vcSlots : (r+1)*vcSlots] {
+		m |= b2u(q.n > 0) << i
+	}
+	return m
+}
+
 // unpackGrants splits allocSwitch's grants into the input ports granted
 // and, per input port, the output ports it won and the VC that won them.
 func unpackGrants(g uint64) (granted uint8, grant, vc [numPorts]uint8) {
@@ -153,7 +162,7 @@ func TestVCAllocatorRoundRobin(t *testing.T) {
 	wins := make([]int, numPorts)
 	const rounds = 50
 	for range rounds {
-		if moved, _ := allocate(n, r, rt.nonempty, 1); !moved {
+		if moved, _ := allocate(n, r, holding(n, r), 1); !moved {
 			t.Fatal("no head won a VC: every head is ready and two VCs are free")
 		}
 		var got uint8
@@ -190,11 +199,11 @@ func TestVCAllocatorSkipsBusyVCs(t *testing.T) {
 	rt := &n.rt[r]
 	n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 	rt.ovBusy[portXPlus] = 0b11
-	if moved, _ := allocate(n, r, rt.nonempty, 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
+	if moved, _ := allocate(n, r, holding(n, r), 1); moved || ins[portXMinus*maxVCs].vaMask != 0 {
 		t.Fatal("a head won an output VC that another packet holds")
 	}
 	rt.ovBusy[portXPlus] = 0b01
-	if moved, _ := allocate(n, r, rt.nonempty, 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
+	if moved, _ := allocate(n, r, holding(n, r), 2); !moved || ins[portXMinus*maxVCs].outVC[portXPlus] != 1 {
 		t.Fatalf("head got VC %d, want the free VC 1", ins[portXMinus*maxVCs].outVC[portXPlus])
 	}
 }

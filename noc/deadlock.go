@@ -22,12 +22,14 @@ func (n *Net) deadlock(t sim.Cycle) {
 		t, n.inFlight, n.queued, n.lastProgress)
 	lines := 0
 	for r := range n.g.nodes() {
-		for m := n.rt[r].nonempty; m != 0; m &= m - 1 {
-			i := bits.TrailingZeros64(m)
+		for i := range vcSlots {
+			q := &n.in[r*vcSlots+i]
+			if q.n == 0 {
+				continue
+			}
 			if lines++; lines > maxStuckLines {
 				continue
 			}
-			q := &n.in[r*vcSlots+i]
 			f := n.buf[int(q.off)+int(q.head)]
 			pk := &n.pkts[f.pkt]
 			dst := "multicast"

@@ -391,18 +391,18 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 			}
 		}
 	}
-	n.cur.sum, n.cur.n = 0, 0
+	n.cur.sum = 0
 	for _, i := range n.activeN {
 		n.nis[i].seen = 0 // a Send later in this cycle may wake it again
 		n.evalNI(int(i), t)
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0
-	if busy && (n.wh.pending == 0 && n.next.n == 0 && len(n.nextN) == 0 || t > n.lastProgress+n.watchdog) {
+	if busy && (n.wh.pending == 0 && n.next.sum == 0 && len(n.nextN) == 0 || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
 		return 0, false
 	}
-	if n.next.n > 0 || len(n.nextN) > 0 {
+	if n.next.sum != 0 || len(n.nextN) > 0 {
 		return t + 1, true
 	}
 	if n.wh.pending > 0 {

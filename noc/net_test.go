@@ -197,7 +197,7 @@ func TestSeparateAllocation(t *testing.T) {
 		ins := n.in[r*vcSlots : (r+1)*vcSlots]
 		n.push(r, portXMinus, 0, flit{dst: 5, head: true, tail: true}, 0)
 		q := &ins[portXMinus*maxVCs]
-		won, granted := allocate(n, r, n.rt[r].nonempty, 1)
+		won, granted := allocate(n, r, holding(n, r), 1)
 		if !won || q.vaMask != 1<<portXPlus {
 			t.Fatalf("%s: the head did not win its VC", mode)
 		}
@@ -205,7 +205,7 @@ func TestSeparateAllocation(t *testing.T) {
 			t.Fatalf("%s: the head won the switch in its VC allocation cycle: %v", mode, crossed)
 		}
 		if mode == "separate" {
-			_, g := allocate(n, r, n.rt[r].nonempty, 2)
+			_, g := allocate(n, r, holding(n, r), 2)
 			if in, grant, _ := unpackGrants(g); in != 1<<portXMinus || grant[portXMinus] != 1<<portXPlus {
 				t.Fatalf("separate: the head holding its VC did not win the switch a cycle later (inputs granted %05b)", in)
 			}

@@ -16,8 +16,7 @@ const (
 
 // router is one router's allocation state.
 type router struct {
-	nonempty uint64 // input VCs holding flits
-	rdy      uint64 // those whose front flit is ready for allocation
+	rdy uint64 // input VCs whose front flit is ready for allocation
 	// Per port (arrays of 8, indexed by port&7, so that no bounds check
 	// is needed on the hot path): the output VCs held by a packet, the
 	// round-robin pointers of an input port over its VCs and of an output
@@ -87,7 +86,7 @@ func (n *Net) evalRouter(r int, rt *router, t sim.Cycle) {
 			b := bits.TrailingZeros64(m) &^ 7
 			g := uint8(m >> b)
 			m &^= 0xff << b
-			n.traverse(r, rt, b>>3, int(g>>5), g&(1<<numPorts-1), t)
+			n.traverse(r, rt, &ins[b|int(g>>5)], b>>3, int(g>>5), g&(1<<numPorts-1), t)
 		}
 		moved = moved || grants != 0
 	}
@@ -105,10 +104,11 @@ func (n *Net) evalRouter(r int, rt *router, t sim.Cycle) {
 // arbitration among several needs; the result is the same.
 func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 	q := &n.in[r*vcSlots+i]
-	if n.buf[int(q.off)+int(q.head)].dst < 0 {
+	f := &n.buf[int(q.off)+int(q.head)]
+	if f.dst < 0 {
 		return false
 	}
-	won := q.vaMask == 0 && n.grantHead(r, rt, q, i, t)
+	won := q.vaMask == 0 && n.grantHead(r, rt, q, f, i, t)
 	// A VC won this cycle waits for the next with separate allocation.
 	moved := won
 	if q.vaMask != 0 && !(won && n.separate) {
@@ -134,7 +134,7 @@ func (n *Net) evalApart(r int, rt *router, ins []inVC, t sim.Cycle) (moved bool)
 	var won uint64
 	for m := ready; m != 0; m &= m - 1 {
 		i := bits.TrailingZeros64(m)
-		if q := &ins[i]; q.vaMask == 0 && n.grantHead(r, rt, q, i, t) {
+		if q := &ins[i]; q.vaMask == 0 && n.grantHead(r, rt, q, &n.buf[int(q.off)+int(q.head)], i, t) {
 			won |= 1 << i
 		}
 	}
@@ -221,19 +221,19 @@ func (n *Net) evalPort(r int, rt *router, ins []inVC, ip int, t sim.Cycle) (move
 		rt.saOut[bits.TrailingZeros8(m)&7] = uint8(inc(ip, numPorts))
 	}
 	rt.saIn[ip&7] = uint8(inc(vc, n.v))
-	n.traverse(r, rt, ip, vc, e, t)
+	n.traverse(r, rt, &ins[b+vc], ip, vc, e, t)
 	return true, true
 }
 
 // noVC marks a head's request as served in evalPort.
 const noVC = 0xff
 
-// grantHead gives the unicast head at the front of input VC i (q) of
+// grantHead gives the unicast head f at the front of input VC i (q) of
 // router r (rt), alone in asking for its output port, the first free VC of
 // its class there at or after its pointer, if there is one, in cycle t,
 // and reports whether it did.
-func (n *Net) grantHead(r int, rt *router, q *inVC, i int, t sim.Cycle) bool {
-	p, free := n.freeVCs(r, rt, q, &n.buf[int(q.off)+int(q.head)])
+func (n *Net) grantHead(r int, rt *router, q *inVC, f *flit, i int, t sim.Cycle) bool {
+	p, free := n.freeVCs(r, rt, q, f)
 	if free == 0 {
 		return false
 	}
@@ -254,7 +254,7 @@ func (n *Net) crossSole(r int, rt *router, q *inVC, i int, t sim.Cycle) bool {
 	ip, vc := i/maxVCs, i%maxVCs
 	rt.saOut[p] = uint8(inc(ip, numPorts))
 	rt.saIn[ip&7] = uint8(inc(vc, n.v))
-	n.traverse(r, rt, ip, vc, 1<<p, t)
+	n.traverse(r, rt, q, ip, vc, 1<<p, t)
 	return true
 }
 
@@ -298,9 +298,8 @@ func (n *Net) apart(r int, ins []inVC, ready uint64) bool {
 // the next cycle leaves the router's ready set until it is. (One function,
 // the write into the next router's buffer included, not four: the calls,
 // and the registers saved around them, cost more than the work.)
-func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) {
+func (n *Net) traverse(r int, rt *router, q *inVC, ip, vc int, ports uint8, t sim.Cycle) {
 	i := ip*maxVCs + vc
-	q := &n.in[r*vcSlots+i]
 	f := n.buf[int(q.off)+int(q.head)]
 	f.arrive = t + n.hopLat
 	if ports&(1<<portLocal) != 0 {
@@ -346,7 +345,6 @@ func (n *Net) traverse(r int, rt *router, ip, vc int, ports uint8, t sim.Cycle) 
 		q.outMask, q.vaMask, q.held = 0, 0, 0
 	}
 	if bit := uint64(1) << (uint(i) & 63); q.n == 0 {
-		rt.nonempty &^= bit
 		rt.rdy &^= bit
 	} else {
 		next := &n.buf[int(q.off)+int(q.head)]
@@ -390,7 +388,6 @@ func (n *Net) put(q *inVC, f *flit) bool {
 // input VC i (q) of router r to become ready, and wake the router, at the
 // end of its route computation.
 func (n *Net) front(r, i int, q *inVC, at sim.Cycle) {
-	n.rt[r].nonempty |= 1 << (uint(i) & 63)
 	q.ready = at + n.allocDelay
 	n.wh.at(vcReady, q.ready, int32(r<<6|i))
 }

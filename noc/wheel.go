@@ -83,8 +83,7 @@ func (w *wheel) clear() {
 // router order at a cost that follows its members, not the network's size.
 type routerSet struct {
 	words []uint64
-	sum   uint64
-	n     int // members
+	sum   uint64 // bit w: words[w] has a member; 0: the set is empty
 }
 
 func newRouterSet(routers int) routerSet {
@@ -98,10 +97,8 @@ func (s *routerSet) add(r int) { s.addIf(r, 1) }
 // load.
 func (s *routerSet) addIf(r int, c uint64) {
 	w, k := r>>6, uint(r&63)
-	old := s.words[w]
-	s.words[w] = old | c<<k
+	s.words[w] |= c << k
 	s.sum |= c << (uint(w) & 63)
-	s.n += int(^old >> k & c)
 }
 
 // b2u is 1 for true and 0 for false (the compiler makes it a SETcc, not a
@@ -116,7 +113,7 @@ func b2u(c bool) uint64 {
 
 func (s *routerSet) clear() {
 	clear(s.words)
-	s.sum, s.n = 0, 0
+	s.sum = 0
 }
 
 type ticker struct{ n *Net }
