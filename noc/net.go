@@ -359,7 +359,7 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	}
 	if n.nextNAt == t {
 		for _, i := range n.nextN {
-			n.activateNI(int(i), t)
+			n.activateNI(int(i), &n.nis[i], t)
 		}
 		n.nextN = n.nextN[:0]
 	}
@@ -368,7 +368,7 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		ni := &n.nis[i]
 		ni.credit[x%maxVCs]++
 		if ni.pending {
-			n.activateNI(i, t)
+			n.activateNI(i, ni, t)
 		}
 	}
 	n.nextAt = t + 1
@@ -393,8 +393,9 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	}
 	n.cur.sum = 0
 	for _, i := range n.activeN {
-		n.nis[i].seen = 0 // a Send later in this cycle may wake it again
-		n.evalNI(int(i), t)
+		ni := &n.nis[i]
+		ni.seen = 0 // a Send later in this cycle may wake it again
+		n.evalNI(int(i), ni, t)
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0

@@ -124,7 +124,7 @@ func (n *Net) enqueue(src, dst int, dsts []int, flits int, b int32) {
 	ni.queue = append(ni.queue, id)
 	ni.pending = true
 	n.queued++
-	n.activateNI(src, now)
+	n.activateNI(src, ni, now)
 	n.ensureTick(now)
 }
 
@@ -135,10 +135,9 @@ func (n *Net) queueFull(src int) bool {
 	return n.niQueue > 0 && len(ni.queue)-ni.qhead >= n.niQueue
 }
 
-// evalNI lets NI i inject the next flit of its current packet, or start
+// evalNI lets NI i (ni) inject the next flit of its current packet, or start
 // the next packet on a VC with a credit, in cycle t.
-func (n *Net) evalNI(i int, t sim.Cycle) {
-	ni := &n.nis[i]
+func (n *Net) evalNI(i int, ni *nic, t sim.Cycle) {
 	if ni.sentAt == t+1 {
 		return // one flit per cycle
 	}

@@ -140,8 +140,10 @@ func (n *Net) wakeNINext(i int, t sim.Cycle) {
 	}
 }
 
-func (n *Net) activateNI(i int, t sim.Cycle) {
-	if ni := &n.nis[i]; ni.seen != t+1 {
+// activateNI puts NI i (ni) on the list of NIs to look at in cycle t,
+// once.
+func (n *Net) activateNI(i int, ni *nic, t sim.Cycle) {
+	if ni.seen != t+1 {
 		ni.seen = t + 1
 		n.activeN = append(n.activeN, int32(i))
 	}
