@@ -249,13 +249,15 @@ func (n *Net) Err() error { return n.err }
 
 // Send implements Network.
 func (n *Net) Send(e *sim.Engine, src, dst, packets, flits int, done sim.Handler) {
-	checkSend(n.g, src, []int{dst}, packets, flits)
+	if nodes := uint(n.g.nodes()); packets <= 0 || flits <= 0 || uint(src) >= nodes || uint(dst) >= nodes {
+		checkSend(n.g, src, []int{dst}, packets, flits) // panics, saying why
+	}
 	n.bind(e)
 	h := n.hops(src, dst)
 	n.c.add(int64(packets), int64(flits), int64(h+1), int64(h), int64(h+1))
 	b := n.newBundle(packets, done, nil)
 	for range packets {
-		n.enqueue(src, dst, nil, flits, b)
+		n.enqueue(src, dst, h, nil, flits, b)
 	}
 }
 
@@ -269,7 +271,7 @@ func (n *Net) Multicast(e *sim.Engine, src int, dsts []int, packets, flits int, 
 			h := n.hops(src, d)
 			n.c.add(int64(packets), int64(flits), int64(h+1), int64(h), int64(h+1))
 			for range packets {
-				n.enqueue(src, d, nil, flits, b)
+				n.enqueue(src, d, h, nil, flits, b)
 			}
 		}
 		return
@@ -279,7 +281,7 @@ func (n *Net) Multicast(e *sim.Engine, src int, dsts []int, packets, flits int, 
 	routers, links, switches := n.tr.size(n.g, src, set, nil)
 	n.c.add(int64(packets), int64(flits), int64(routers), int64(links), int64(switches))
 	for range packets {
-		n.enqueue(src, -1, set, flits, b)
+		n.enqueue(src, -1, 0, set, flits, b)
 	}
 }
 

@@ -32,6 +32,7 @@ type packet struct {
 	flits    int
 	created  sim.Cycle
 	bundle   int32 // -1: none (a Send without a done handler)
+	hops     int32 // links from src to dst (a unicast packet's)
 	pending  int   // destinations still waiting for the tail
 }
 
@@ -101,10 +102,11 @@ func (n *Net) newSet(dsts []int) []int {
 	return slices.Compact(set)
 }
 
-// enqueue creates a packet at src's NI and wakes the NI this cycle.
-func (n *Net) enqueue(src, dst int, dsts []int, flits int, b int32) {
+// enqueue creates a packet at src's NI for dst, hops links away (or for
+// the tree multicast to dsts, dst < 0), and wakes the NI this cycle.
+func (n *Net) enqueue(src, dst, hops int, dsts []int, flits int, b int32) {
 	now := n.eng.Now()
-	pk := packet{src: src, dst: dst, dsts: dsts, flits: flits, created: now, bundle: b, pending: 1}
+	pk := packet{src: src, dst: dst, dsts: dsts, flits: flits, created: now, bundle: b, hops: int32(hops), pending: 1}
 	if dst < 0 {
 		pk.pending = len(dsts)
 	}
@@ -188,26 +190,25 @@ func (n *Net) evalNI(i int, ni *nic, t sim.Cycle) {
 	}
 }
 
-// eject hands flit f to the NI of router r, where it is taken in at cycle
-// at; the tail completes the packet at this destination.
-func (n *Net) eject(r int, f *flit, at sim.Cycle) {
-	n.s.FlitsOut++
-	if !f.tail {
-		return
+// eject completes packet id at the NI of router r, where its tail is taken
+// in at cycle at (traverse counts every flit it ejects).
+func (n *Net) eject(r int, id int32, at sim.Cycle) {
+	pk := &n.pkts[id]
+	lat, hops := int64(at-pk.created), int(pk.hops)
+	if pk.dst < 0 {
+		hops = n.hops(pk.src, r) // a tree's destinations differ
 	}
-	pk := &n.pkts[f.pkt]
-	lat, hops := int64(at-pk.created), n.hops(pk.src, r)
 	n.s.record(lat, hops)
 	pk.pending--
 	if n.obs != nil {
-		n.obs.Ejected(f.pkt, r, at, lat, hops, pk.pending == 0)
+		n.obs.Ejected(id, r, at, lat, hops, pk.pending == 0)
 	}
 	if pk.pending > 0 {
 		return
 	}
 	n.settle(pk.bundle, at, true)
 	pk.dsts = nil
-	n.freePkt = append(n.freePkt, f.pkt)
+	n.freePkt = append(n.freePkt, id)
 }
 
 // dropQueued discards the packets still waiting at their NIs, not the ones
@@ -237,7 +238,7 @@ func (n *Net) dropQueued() {
 func (n *Net) uncharge(pk *packet) {
 	var routers, links, switches int
 	if pk.dst >= 0 {
-		h := n.hops(pk.src, pk.dst)
+		h := int(pk.hops)
 		routers, links, switches = h+1, h, h+1
 	} else {
 		routers, links, switches = n.tr.size(n.g, pk.src, pk.dsts, nil)

@@ -304,8 +304,11 @@ func (n *Net) traverse(r int, rt *router, q *inVC, ip, vc int, ports uint8, t si
 	f.arrive = t + n.hopLat
 	if ports&(1<<portLocal) != 0 {
 		// The ejection channel takes a link's latency and the NI one
-		// more cycle to take the flit in.
-		n.eject(r, &f, f.arrive+1)
+		// more cycle to take the flit in; the tail completes the packet.
+		n.s.FlitsOut++
+		if f.tail {
+			n.eject(r, f.pkt, f.arrive+1)
+		}
 	}
 	for m := ports &^ (1 << portLocal); m != 0; m &= m - 1 {
 		p := bits.TrailingZeros8(m) & 7
