@@ -25,10 +25,7 @@ type swReqs struct {
 }
 
 // request files input VC i (q) of router rt if its front flit has an
-// output VC with a credit on a port it has not yet crossed to (wants:
-// small enough to be inlined, and without a branch on the credit for a
-// unicast flit, one port; a multicast flit's ports are checked out of
-// line).
+// output VC with a credit on a port it has not yet crossed to (wants).
 func (sw *swReqs) request(rt *router, q *inVC, i int) {
 	e := wants(rt, q)
 	sw.cand |= b2u(e != 0) << (uint(i) & 63)
@@ -37,7 +34,8 @@ func (sw *swReqs) request(rt *router, q *inVC, i int) {
 
 // wants is the ports that input VC q of router rt requests the switch
 // for: those its front flit holds an output VC on, has not crossed to
-// yet, and has a credit on.
+// yet, and has a credit on; without a branch on the credit for a unicast
+// flit (one port), a multicast flit's ports checked by credited.
 func wants(rt *router, q *inVC) uint8 {
 	e := q.vaMask &^ q.sent
 	if e&(e-1) != 0 {

@@ -55,10 +55,13 @@ type flit struct {
 	head, tail bool
 }
 
-// evalRouter runs one cycle of router r: route computation and VC
-// allocation for the packets at the front of their input VCs (allocVCs),
-// then switch allocation (allocSwitch), and the winners cross the switch
-// (traverse). With combined allocation a head flit may win its VC and the
+// evalRouter runs one cycle of router r (rt), which has ready input VCs
+// (the cycle loop evaluates a sole ready VC itself, by evalSole): route
+// computation and VC allocation for the packets at the front of their
+// input VCs (allocVCs), then switch allocation (allocSwitch), and the
+// winners cross the switch (traverse); or the same result by a shortcut
+// without the whole router's request records (evalPort for the VCs of
+// one input port, evalApart for VCs on distinct ports). With combined allocation a head flit may win its VC and the
 // switch in the same cycle (a VA+SA stage); with separate allocation it
 // holds the VC it won and enters switch allocation in the next cycle.
 //
