@@ -368,7 +368,7 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	for _, x := range n.wh.take(creditNI, t) {
 		i := int(uint32(x) / maxVCs)
 		ni := &n.nis[i]
-		ni.credit[x%maxVCs]++
+		ni.credit[uint32(x)%maxVCs]++
 		if ni.pending {
 			n.activateNI(i, ni, t)
 		}

@@ -111,10 +111,16 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 	if f.dst < 0 {
 		return false
 	}
-	won := q.vaMask == 0 && n.grantHead(r, rt, q, f, i, t)
+	won := false
+	if q.vaMask == 0 {
+		if !n.grantHead(r, rt, q, f, i, t) {
+			return true // no free VC: nothing moves
+		}
+		won = true
+	}
 	// A VC won this cycle waits for the next with separate allocation.
 	moved := won
-	if q.vaMask != 0 && !(won && n.separate) {
+	if !(won && n.separate) {
 		moved = n.crossSole(r, rt, q, i, t) || moved
 	}
 	if moved {
