@@ -276,7 +276,10 @@ func (c *trainCommand) Run(ctx context.Context, args []string, env *Env) error {
 		"lr":            strconv.FormatFloat(c.lr, 'g', -1, 64),
 		"seed":          strconv.FormatUint(c.seed, 10),
 		"total_seconds": strconv.FormatFloat(time.Since(start).Seconds(), 'f', 0, 64),
-		"command":       "nmsim train " + shellJoin(args),
+		// The times count only the epochs this command trained: a run
+		// done in pieces (--resume) records its last piece's.
+		"epochs_run": strconv.Itoa(job.EpochsRun),
+		"command":    "nmsim train " + shellJoin(args),
 	} {
 		if _, set := m.Provenance[k]; !set {
 			m.Provenance[k] = v

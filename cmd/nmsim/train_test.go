@@ -146,8 +146,9 @@ func TestTrainHelp(t *testing.T) {
 }
 
 // TestTrainResume: --checkpoint writes the state, --resume of the
-// finished run gives the same weights, and a resume with another --lr is
-// refused naming it (package train tests stopping in the middle).
+// finished run gives the same weights and records that it trained no
+// epoch, and a resume with another --lr is refused naming it (package
+// train tests stopping in the middle).
 func TestTrainResume(t *testing.T) {
 	datatest.Dir(t, "mnist", "train")
 	tmp := t.TempDir()
@@ -165,6 +166,9 @@ func TestTrainResume(t *testing.T) {
 			t.Fatal(err)
 		}
 		weights[i] = m.Layers[0].Weights
+		if got, want := m.Provenance["epochs_run"], []string{"2", "0"}[i]; got != want {
+			t.Errorf("train %v: provenance epochs_run %q, want %q", extra, got, want)
+		}
 	}
 	if !slices.Equal(weights[0], weights[1]) {
 		t.Error("the resumed run's weights differ")

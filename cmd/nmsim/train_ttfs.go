@@ -170,7 +170,10 @@ func (c *ttfsMethod) run(ctx context.Context, job *trainJob) (*model.Model, any,
 		return nil, nil, err
 	}
 	trainTime := time.Since(start)
-	perEpoch := trainTime.Seconds() / float64(max(job.EpochsRun, 1))
+	perEpoch := 0.0 // none trained: a resumed checkpoint had them all
+	if job.EpochsRun > 0 {
+		perEpoch = trainTime.Seconds() / float64(job.EpochsRun)
+	}
 	fmt.Fprintf(job.Stdout, "trained %d epochs in %s (%.1f s per epoch with %d workers)\n", job.EpochsRun, trainTime.Round(time.Second), perEpoch, job.workers)
 
 	m, err := tn.Model(job.datasetName + "-ttfs")
