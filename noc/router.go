@@ -61,9 +61,10 @@ type flit struct {
 // input VCs (allocVCs), then switch allocation (allocSwitch), and the
 // winners cross the switch (traverse); or the same result by a shortcut
 // without the whole router's request records (evalPort for the VCs of
-// one input port, evalApart for VCs on distinct ports). With combined allocation a head flit may win its VC and the
-// switch in the same cycle (a VA+SA stage); with separate allocation it
-// holds the VC it won and enters switch allocation in the next cycle.
+// one input port, evalApart for VCs on distinct ports). With combined
+// allocation a head flit may win its VC and the switch in the same cycle
+// (a VA+SA stage); with separate allocation it holds the VC it won and
+// enters switch allocation in the next cycle.
 //
 // Only input VCs whose front flit is ready are looked at: a VC's bit in
 // router.rdy is set by a wake-up at the cycle its front flit becomes
