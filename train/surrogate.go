@@ -605,10 +605,42 @@ func (m surrogateMeta) UnmarshalJSON(b []byte) error {
 // below). It reports each drop's standard error, that of a paired
 // difference of two accuracies on the same n samples, √(b + c − (b −
 // c)²/n)/n, with b the samples that only the net as it is classifies right
-// and c those that only the binarized one does.
+// and c those that only the binarized one does. With no candidate left it
+// does nothing (no probe, no validation pass).
 func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, epoch int, probe *surrogateProbe) error {
+	if s.Report.Layers == nil {
+		for i := range s.Net.Layers {
+			if s.Net.Layers[i].HasWeights() {
+				s.Report.Layers = append(s.Report.Layers, LayerEstimate{Layer: i, Weights: len(s.Latent[i])})
+			}
+		}
+	}
+	var candidates []int // indices into s.Report.Layers
+	firstKept := false   // the first weight layer, left out with a probe
+	for k, e := range s.Report.Layers {
+		if s.Net.Layers[e.Layer].Binary {
+			continue
+		}
+		if k == 0 && probe != nil {
+			// A probe lets the ghost batch norm adapt to a binary first
+			// layer, whose sums follow each image's brightness, in a way
+			// the running statistics that the model folds do not: MNIST's
+			// conv1 passed at −0.80 points and the model ended at 88 %.
+			firstKept = true
+			continue
+		}
+		candidates = append(candidates, k)
+	}
+	if len(candidates) == 0 {
+		return nil // nothing left to decide: no probe, no validation pass
+	}
 	if probe != nil {
 		probe.save()
+		if s.Config.Log != nil && firstKept {
+			i := s.Report.Layers[0].Layer
+			s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): the first weight layer stays full precision with a probe",
+				epoch, i+1, s.Net.Layers[i].Kind, len(s.Latent[i])))
+		}
 	}
 	// measure classifies val with layer (−1: none) binarized.
 	measure := func(layer int) ([]bool, error) {
@@ -633,30 +665,8 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 	}
 	n := float64(val.Len())
 	s.Report.FullPrecisionAccuracy = float64(countTrue(full)) / n
-	if s.Report.Layers == nil {
-		for i := range s.Net.Layers {
-			if s.Net.Layers[i].HasWeights() {
-				s.Report.Layers = append(s.Report.Layers, LayerEstimate{Layer: i, Weights: len(s.Latent[i])})
-			}
-		}
-	}
-	var estimated []int // indices into s.Report.Layers
-	for k := range s.Report.Layers {
+	for _, k := range candidates {
 		i := s.Report.Layers[k].Layer
-		if s.Net.Layers[i].Binary {
-			continue
-		}
-		if k == 0 && probe != nil {
-			// A probe lets the ghost batch norm adapt to a binary first
-			// layer, whose sums follow each image's brightness, in a way
-			// the running statistics that the model folds do not: MNIST's
-			// conv1 passed at −0.80 points and the model ended at 88 %.
-			if s.Config.Log != nil {
-				s.Config.Log(fmt.Sprintf("estimator after epoch %d: layer %d (%s, %d weights): the first weight layer stays full precision with a probe",
-					epoch, i+1, s.Net.Layers[i].Kind, len(s.Latent[i])))
-			}
-			continue
-		}
 		bin, err := measure(i)
 		if err != nil {
 			return err
@@ -674,7 +684,6 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 			StdErr:      math.Sqrt(max(0, onlyFull+onlyBin-(onlyFull-onlyBin)*(onlyFull-onlyBin)/n)) / n,
 			WeightError: s.binarizeError(i)}
 		s.Report.Layers[k] = e
-		estimated = append(estimated, k)
 	}
 	if probe != nil {
 		probe.restore()
@@ -683,7 +692,7 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 	// layers binarized now may cost at most the tolerance by the sum of
 	// their drops, taken largest layer first (most storage saved). The
 	// others are measured again, with those binary, after the next epoch.
-	byWeights := slices.Clone(estimated)
+	byWeights := slices.Clone(candidates)
 	slices.SortStableFunc(byWeights, func(a, b int) int { return s.Report.Layers[b].Weights - s.Report.Layers[a].Weights })
 	budget := s.Config.BinarizeTolerance
 	for _, k := range byWeights {
@@ -697,7 +706,7 @@ func (s *SurrogateNet) estimate(ctx context.Context, val *dataset.Set, workers, 
 	if s.Config.Log == nil {
 		return nil
 	}
-	for _, k := range estimated {
+	for _, k := range candidates {
 		e := s.Report.Layers[k]
 		decision := "full precision"
 		switch {
