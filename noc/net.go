@@ -467,9 +467,18 @@ func (n *Net) route(r, dst int) int {
 	return int(p1 | p2&(uint8(b2u(p1 == portLocal))*0xff))
 }
 
-// torusStep is the shorter way round a ring of k for the step d, −k < d
-// < k, as delta takes it.
-func torusStep(d, k int) int {
+// hops is topo.hops from precomputed coordinates.
+func (n *Net) hops(src, dst int) int {
+	return abs(n.delta(int(n.nodeX[src]), int(n.nodeX[dst]), n.g.w)) + abs(n.delta(int(n.nodeY[src]), int(n.nodeY[dst]), n.g.h))
+}
+
+// delta is step(a, b, k, torus) for 0 ≤ a, b < k, without divisions:
+// on a torus the shorter way round.
+func (n *Net) delta(a, b, k int) int {
+	d := b - a
+	if !n.g.torus {
+		return d
+	}
 	if d < 0 {
 		d += k
 	}
@@ -477,19 +486,6 @@ func torusStep(d, k int) int {
 		d -= k
 	}
 	return d
-}
-
-// hops is topo.hops from precomputed coordinates.
-func (n *Net) hops(src, dst int) int {
-	return abs(n.delta(int(n.nodeX[src]), int(n.nodeX[dst]), n.g.w)) + abs(n.delta(int(n.nodeY[src]), int(n.nodeY[dst]), n.g.h))
-}
-
-// delta is step(a, b, k, torus) for 0 ≤ a, b < k.
-func (n *Net) delta(a, b, k int) int {
-	if !n.g.torus {
-		return b - a
-	}
-	return torusStep(b-a, k)
 }
 
 // classMask is the VCs packet id may take on output port p of router r:
