@@ -11,7 +11,8 @@ import (
 // led every other class, by at least Margin, at the end of Steps
 // consecutive timesteps. The scores compared are the output layer's
 // membranes in units of its largest weight magnitude (how many of the
-// strongest single input spikes it takes to overturn the lead), or its
+// strongest single input spikes it takes to overturn the lead; shifted
+// with the layer's sums, model.Layer.SumShift), or its
 // spike counts for a model read out by spikes. The class is the leader's;
 // cycles and energy count up to the stop. Steps 0 turns it off; a
 // first-spike model stops at its first output spike instead.
@@ -47,9 +48,11 @@ func (w *Worker) SetEarlyExit(e EarlyExit) error {
 	unit := int64(1)
 	if !m.SpikeReadout() {
 		unit = 0
-		for _, v := range m.Layers[len(m.Layers)-1].Weights {
+		last := &m.Layers[len(m.Layers)-1]
+		for _, v := range last.Weights {
 			unit = max(unit, int64(v), -int64(v))
 		}
+		unit <<= uint(last.SumShift)
 	}
 	w.exit = exitRule{margin: int64(math.Ceil(e.Margin * float64(unit))), steps: e.Steps}
 	return nil

@@ -73,3 +73,40 @@ func TestEarlyExit(t *testing.T) {
 		t.Error("a negative margin is accepted")
 	}
 }
+
+// TestEarlyExitSumShift: the margin is in units of the output layer's
+// largest weight as it reaches the membrane, so a model whose sums are
+// shifted, with its thresholds and biases scaled to match, stops where
+// the unshifted one does.
+func TestEarlyExitSumShift(t *testing.T) {
+	rng, m, c := smallChip(t, 3, 4)
+	s := shifted(m, []int{2, 9, 4, 7}, nil)
+	cs, err := New(c.Config(), s, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, ws := c.NewWorker(), cs.NewWorker()
+	stopped := 0
+	for n := 0; n < 3; n++ {
+		x := testmodel.Sample(rng, m)
+		for _, e := range []EarlyExit{{1, 2}, {3, 1}, {8, 2}} {
+			if err := w.SetEarlyExit(e); err != nil {
+				t.Fatal(err)
+			}
+			if err := ws.SetEarlyExit(e); err != nil {
+				t.Fatal(err)
+			}
+			a, b := w.Infer(x, 0, 12, model.Hooks{}), ws.Infer(x, 0, 12, model.Hooks{})
+			if a.Decision != b.Decision || a.Class != b.Class || a.Cycles != b.Cycles {
+				t.Fatalf("sample %d, %+v: stopped after %d steps (class %d, %d cycles) with shifted sums, %d (%d, %d) without",
+					n, e, b.Decision, b.Class, b.Cycles, a.Decision, a.Class, a.Cycles)
+			}
+			if a.Decision > 0 {
+				stopped++
+			}
+		}
+	}
+	if stopped == 0 {
+		t.Fatal("no rule stopped a sample early: the test checks nothing")
+	}
+}

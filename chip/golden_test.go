@@ -245,3 +245,128 @@ func TestEventDrivenNeuronsChangeOnlyTheCharge(t *testing.T) {
 		t.Fatal("event-driven updates skipped no neuron: the test compares nothing")
 	}
 }
+
+// shifted returns m with every weight layer's SumShift set to shifts[i]
+// for weight layer i and its thresholds and biases in the finer unit:
+// scaled by 2^k, plus, with rng, a random fraction of the coarse unit (so
+// that they are not multiples of 2^k).
+func shifted(m *model.Model, shifts []int, rng *rand.Rand) *model.Model {
+	s := *m
+	s.Layers = append([]model.Layer(nil), m.Layers...)
+	wi := 0
+	for i := range s.Layers {
+		l := &s.Layers[i]
+		if !l.HasWeights() {
+			continue
+		}
+		k := shifts[wi]
+		wi++
+		l.SumShift = k
+		frac := func() int64 {
+			if rng == nil {
+				return 0
+			}
+			return rng.Int64N(1<<k) - 1<<k/2
+		}
+		th := make([]int64, len(l.Threshold))
+		for j, x := range l.Threshold {
+			th[j] = max(1, x<<k+frac())
+		}
+		l.Threshold = th
+		if l.Bias != nil {
+			b := make([]int64, len(l.Bias))
+			for j, x := range l.Bias {
+				b[j] = x<<k + frac()
+			}
+			l.Bias = b
+		}
+	}
+	return &s
+}
+
+// TestGoldenEquivalenceSumShift: a model whose layers add their weighted
+// sums shifted (model.Layer.SumShift), with thresholds and biases that
+// are not multiples of the shift, gives the reference SNN's spikes layer
+// by layer and its output potentials, on chips with row and column splits
+// and with both neuron units. The first layer reads a constant input, so
+// its reused currents are shifted once only.
+func TestGoldenEquivalenceSumShift(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	for trial := 0; trial < 3; trial++ {
+		base := testmodel.Random(rng, testmodel.Small)
+		for i := range base.Layers {
+			if l := &base.Layers[i]; l.HasWeights() {
+				l.Bias = make([]int64, l.Outputs())
+				for j := range l.Bias {
+					l.Bias[j] = rng.Int64N(5) - 2
+				}
+			}
+		}
+		m := shifted(base, []int{3, 8, 5, model.MaxSumShift}, rng)
+		if err := m.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		for _, tweak := range []func(*arch.Config){
+			func(*arch.Config) {},
+			func(c *arch.Config) {
+				c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4
+				c.Tile.Crossbars = 2
+				c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8
+			},
+			func(c *arch.Config) { c.Neuron.Update = "all" },
+		} {
+			cfg := arch.Default()
+			tweak(cfg)
+			c, err := New(cfg, m, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := golden(t, c, m, testmodel.Sample(rng, m), 12)
+			for _, l := range res.Layers[:len(res.Layers)-1] {
+				if l.Neuron.Spikes == 0 {
+					t.Fatalf("trial %d: layer %s never fired: the test compares nothing (spikes %v)", trial, l.Name, layerSpikes(res))
+				}
+			}
+		}
+	}
+}
+
+// TestSumShiftScalesTheMembrane: shifting every layer's sums by k and
+// scaling its thresholds and biases by 2^k gives the same spikes and
+// output potentials 2^k times larger, with read noise too (whose currents
+// are drawn, kept noiseless for reuse, and shifted with the noise).
+func TestSumShiftScalesTheMembrane(t *testing.T) {
+	rng := rand.New(rand.NewPCG(19, 20))
+	a := testmodel.Random(rng, testmodel.Small)
+	const k = 6
+	b := shifted(a, []int{k, k, k, k}, nil)
+	cfg := arch.Default()
+	cfg.Device.ReadNoiseSigma = 0.05
+	x := testmodel.Sample(rng, a)
+	var spikes [2]trace
+	var res [2]Result
+	for i, m := range []*model.Model{a, b} {
+		c, err := New(cfg, m, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !c.layers[0].noisy {
+			t.Fatal("the chip has no read noise")
+		}
+		spikes[i] = trace{}
+		res[i] = c.NewWorker().Infer(x, 5, 12, model.Hooks{Spikes: spikes[i].hook})
+	}
+	for key, s := range spikes[0] {
+		if d := bitvec.Diff(s, spikes[1][key]); d != 0 {
+			t.Fatalf("layer %d timestep %d: %d spikes differ", key[0], key[1], d)
+		}
+	}
+	for j, v := range res[0].Potentials {
+		if res[1].Potentials[j] != v<<k {
+			t.Fatalf("output %d: potential %d with the shift, %d without", j, res[1].Potentials[j], v)
+		}
+	}
+	if total := layerSpikes(res[0]); total[1] == 0 || total[2] == 0 {
+		t.Fatalf("spikes %v: the binary layers never fired", total)
+	}
+}

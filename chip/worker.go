@@ -253,9 +253,11 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 		// The same noiseless currents; only the read noise is new.
 		copy(ss.acc, ss.quiet)
 		w.addReadNoise(s, ss)
+		shiftSums(ss.acc, s.layer.SumShift)
 		copyRecord(rec, &ss.lastRec)
 	default:
 		w.compute(layerIdx)
+		shiftSums(ss.acc, s.layer.SumShift)
 		copy(ss.prevIn, ss.in)
 		ss.memo = true
 		clear(rec.tileCycles)
@@ -307,6 +309,20 @@ func (w *Worker) step(layerIdx, t int, h model.Hooks) {
 				}
 			}
 		}
+	}
+}
+
+// shiftSums shifts a layer's currents, its column sums (with their read
+// noise), left by the layer's SumShift into the units of its membrane:
+// in hardware, wiring between the shift-and-add units and the neuron's
+// adder, so nothing is charged for it. A shift of 0 leaves them as they
+// are. Positions without input stay zero, as StepEvents needs.
+func shiftSums(acc []int64, k int) {
+	if k == 0 {
+		return
+	}
+	for i := range acc {
+		acc[i] <<= uint(k)
 	}
 }
 

@@ -240,6 +240,21 @@ func TestInspectAndMapShowTheModel(t *testing.T) {
 			t.Errorf("inspect output lacks %q:\n%s", s, out)
 		}
 	}
+	if strings.Contains(out, "<<") {
+		t.Errorf("inspect shows a sum shift in a model without one:\n%s", out)
+	}
+	m, err := model.Load(filepath.Join(dir, "model.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Layers[2].SumShift = 8
+	shifted := filepath.Join(dir, "shifted.bin")
+	if err := model.Save(shifted, m); err != nil {
+		t.Fatal(err)
+	}
+	if out, _, err = runCLI("inspect", shifted); err != nil || !strings.Contains(out, "sum << 8") {
+		t.Errorf("inspect of a model with a sum shift: %v\n%s", err, out)
+	}
 	out, _, err = runCLI("map", presetPath, filepath.Join(dir, "model.bin"))
 	if err != nil {
 		t.Fatal(err)

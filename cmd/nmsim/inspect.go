@@ -26,6 +26,9 @@ Verifies the file's checksum and structure (a NIR graph is imported as
 'nmsim import' would with its defaults) and prints the network: input
 shape and coding, per layer the operation, shapes, weight bits, the range
 of its integer thresholds, and how the model was made (provenance).
+Thresholds are in units of the membrane: of the weighted sum, or of 2^-k
+of it for a layer whose neurons add the sum shifted left k bits (shown as
+"sum << k" among its neurons' features).
 `
 
 func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error {
@@ -87,6 +90,9 @@ func (c *inspectCommand) Run(ctx context.Context, args []string, env *Env) error
 			}
 			if l.Bias != nil {
 				neuron += ", bias"
+			}
+			if l.SumShift > 0 {
+				neuron += fmt.Sprintf(", sum << %d", l.SumShift)
 			}
 		}
 		rows = append(rows, []string{l.Name, string(l.Op), l.In.String(), l.Out.String(), geom, bits, neuron, th})

@@ -51,7 +51,8 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // extendedModel is testModel using every optional feature: frame coding,
-// biases, leaks and a spiking output layer read out by spike counts.
+// biases, leaks, sum shifts and a spiking output layer read out by spike
+// counts.
 func extendedModel() *Model {
 	m := testModel()
 	m.Input.Coding = CodingFrames
@@ -61,6 +62,8 @@ func extendedModel() *Model {
 	m.Layers[0].Bias = []int64{-5, 0, 7, MaxBias}
 	m.Layers[0].Leak = LeakOne
 	m.Layers[3].Leak = 41
+	m.Layers[2].SumShift = 8
+	m.Layers[4].SumShift = MaxSumShift
 	last := &m.Layers[len(m.Layers)-1]
 	last.Spiking, last.Reset = true, ResetZero
 	last.Threshold = make([]int64, last.Outputs())
@@ -77,7 +80,7 @@ func TestRoundTripExtensions(t *testing.T) {
 	// The new graph fields and the bias tensor are written only when used,
 	// so a model without them encodes exactly as before they existed.
 	plain := string(mustEncode(t, testModel()))
-	for _, key := range []string{"readout", "leak", ".bias", "frames", "max_count"} {
+	for _, key := range []string{"readout", "leak", ".bias", "frames", "max_count", "sum_shift"} {
 		if strings.Contains(plain, key) {
 			t.Errorf("a model without extensions mentions %q", key)
 		}
@@ -444,4 +447,34 @@ func rawEncode(t *testing.T, m *Model) []byte {
 		t.Fatal(err)
 	}
 	return safetensorsFile(t, string(graph), tensors, nil)
+}
+
+// TestUnknownLayerKey: the graph is decoded strictly, so a reader that does
+// not know a layer key refuses the file, naming the key, rather than run
+// different numbers. This is what keeps format_version at 1 when an
+// optional field such as sum_shift is added: an nmsim from before it
+// refuses a model that uses it (as this reader refuses the misspelt key).
+func TestUnknownLayerKey(t *testing.T) {
+	m := extendedModel()
+	var tensors []rawTensor
+	for i := range m.Layers {
+		for _, ts := range layerTensors(&m.Layers[i]) {
+			tensors = append(tensors, rawTensor{ts.name, ts.dtype, ts.shape, ts.data})
+		}
+	}
+	graph, err := json.Marshal(toGraph(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(safetensorsFile(t, string(graph), tensors, nil)); err != nil {
+		t.Fatal(err)
+	}
+	renamed := strings.Replace(string(graph), `"sum_shift":8`, `"sum_shift_new":8`, 1)
+	if renamed == string(graph) {
+		t.Fatal("the graph has no sum_shift of 8")
+	}
+	_, err = Decode(safetensorsFile(t, renamed, tensors, nil))
+	if err == nil || !strings.Contains(err.Error(), `unknown field "sum_shift_new"`) {
+		t.Fatalf("got %v, want the unknown key named", err)
+	}
 }

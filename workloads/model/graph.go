@@ -47,6 +47,7 @@ type layerJSON struct {
 	Spiking    bool   `json:"spiking"`
 	Reset      Reset  `json:"reset,omitempty"`
 	FireOnce   bool   `json:"fire_once,omitempty"`
+	SumShift   int    `json:"sum_shift,omitempty"`
 }
 
 func weightName(layer string) string    { return layer + ".weight" }
@@ -69,7 +70,7 @@ func toGraph(m *Model) graphJSON {
 		g.Layers = append(g.Layers, layerJSON{
 			Name: l.Name, Op: l.Op, In: shapeSlice(l.In), Out: shapeSlice(l.Out),
 			Kernel: l.Kernel, Stride: l.Stride, Pad: l.Pad, WeightBits: l.WeightBits,
-			Leak: l.Leak, Spiking: l.Spiking, Reset: l.Reset, FireOnce: l.FireOnce,
+			Leak: l.Leak, Spiking: l.Spiking, Reset: l.Reset, FireOnce: l.FireOnce, SumShift: l.SumShift,
 		})
 	}
 	return g
@@ -168,7 +169,7 @@ func parseGraph(s string) (*Model, error) {
 		*l = Layer{
 			Name: lj.Name, Op: lj.Op, Kernel: lj.Kernel, Stride: lj.Stride, Pad: lj.Pad,
 			WeightBits: lj.WeightBits, Leak: lj.Leak, Spiking: lj.Spiking, Reset: lj.Reset,
-			FireOnce: lj.FireOnce,
+			FireOnce: lj.FireOnce, SumShift: lj.SumShift,
 		}
 		if l.In, err = toShape(lj.In); err != nil {
 			return nil, fmt.Errorf("layer %d in: %w", i, err)

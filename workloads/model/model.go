@@ -7,22 +7,25 @@
 // bit for bit: inputs are small unsigned integers (spikes are 0/1, pixels
 // 0..255, pooled spike counts 0..k², binned event counts), weights are
 // signed integers (WeightBits = 1 means ±1), membrane potentials are int64
-// and thresholds and biases are integers in the same units as the weighted
-// input sum. Any real-valued scale (α per channel, quantisation steps, the
+// and thresholds and biases are integers in the units of the membrane: the
+// units of the weighted input sum, or 2^-SumShift of them for a layer with
+// a SumShift. Any real-valued scale (α per channel, quantisation steps, the
 // 1/k² of average pooling) is folded into the threshold by the trainer or
 // the importer.
 //
 // One timestep of a weighted layer, for each of its neurons, in this order:
 //
 //	v = v - sign(v)*((|v|*Leak + LeakOne/2) >> 12)  // leak, rounded half away from zero
-//	v = v + current + bias                          // current: the integer weighted input sum
+//	v = v + current<<SumShift + bias                // current: the integer weighted input sum
 //	if spiking && v >= threshold { spike; v = v - threshold (or 0) }
 //
 // The leak removes v·Leak/LeakOne rounded to the nearest integer (halves
 // away from zero), so it never pushes v past zero and, unlike truncation,
 // does not bias the membrane upwards. With Leak = 0 (every converted or
 // BSNN model) the first line does nothing and the neuron is the plain
-// integrate-and-fire neuron.
+// integrate-and-fire neuron. With SumShift = 0 (every model but the
+// multi-timestep surrogate models with binary layers) the sum is added as
+// it is.
 package model
 
 import (
@@ -164,9 +167,20 @@ type Layer struct {
 	Weights []int8
 
 	// Bias holds one integer per output channel (per neuron for dense
-	// layers), in units of the integer weighted sum, added to every neuron's
-	// membrane at every timestep whatever the input. Nil means no bias.
+	// layers), in units of the membrane (see SumShift), added to every
+	// neuron's membrane at every timestep whatever the input. Nil means no
+	// bias.
 	Bias []int64
+	// SumShift is k in 0..MaxSumShift: the neuron adds its integer weighted
+	// sum shifted left by k bits (times 2^k) to the membrane, so that
+	// Threshold and Bias are in units of 2^-k of one unit of the sum (one
+	// ±1 synapse of a binary layer). It gives a binary layer, whose
+	// threshold is otherwise a few synapses, a fine enough unit for its
+	// threshold and bias to stay exact over many timesteps; in hardware
+	// it is wiring between the column sums and the neuron's adder (the
+	// membrane register is k bits wider), no operation. 0 for a plain
+	// neuron.
+	SumShift int
 	// Leak is the fraction of the membrane that decays each timestep, in
 	// units of 1/LeakOne (0..LeakOne): v loses v·Leak/LeakOne rounded half
 	// away from zero, before the timestep's input is added (see the
@@ -186,13 +200,14 @@ type Layer struct {
 	// apply.
 	FireOnce bool
 	// Threshold holds one positive threshold per output channel (per
-	// neuron for dense layers), in units of the integer weighted sum.
+	// neuron for dense layers), in units of the membrane (see SumShift).
 	// Nil when Spiking is false. A neuron fires when v >= its threshold.
 	Threshold []int64
 
 	// Scale is the real value of one unit of this layer's integer weighted
-	// sum, per output channel (α times the quantisation steps); kept for
-	// inspection and export, never used by the integer semantics.
+	// sum, per output channel (α times the quantisation steps); one unit of
+	// the membrane is worth Scale·2^-SumShift. Kept for inspection and
+	// export, never used by the integer semantics.
 	Scale []float64
 }
 

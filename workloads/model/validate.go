@@ -32,6 +32,17 @@ const (
 	// longest TTFS window; run time grows linearly with it, so a hostile
 	// value such as 2^40 must be refused rather than run.
 	MaxTimesteps = 1 << 16
+	// MaxSumShift bounds Layer.SumShift: a membrane unit of 2^-16 of a
+	// synapse is far finer than any trainer's threshold needs (the
+	// surrogate trainer uses 2^-8), and the bound keeps the shifted sums
+	// small (MaxShiftedSum).
+	MaxSumShift = 16
+	// MaxShiftedSum bounds the largest weighted sum (fan-in × largest
+	// weight × largest input) of a layer with a SumShift, once shifted, so
+	// that an output layer integrating MaxTimesteps of them (and of biases)
+	// stays within an int64 membrane: 2^16 · (2^46 + 2^40) < 2^63. A layer
+	// without a shift adds its sum as it is and is not bounded here.
+	MaxShiftedSum = 1 << 46
 )
 
 // Validate checks every structural invariant of the model: shapes chain from
@@ -115,6 +126,9 @@ func (m *Model) validate() error {
 		if err := l.validate(i == len(m.Layers)-1, m.OutputSpikes()); err != nil {
 			return fmt.Errorf("layer %q: %w", l.Name, err)
 		}
+		if l.SumShift > 0 && !shiftedSumFits(l, maxInput(m, i)) {
+			return fmt.Errorf("layer %q: sum shift %d: its largest weighted sum (%d fan-in × %d-bit weights × inputs up to %d), shifted, exceeds %d", l.Name, l.SumShift, l.FanIn(), l.WeightBits, maxInput(m, i), int64(MaxShiftedSum))
+		}
 		prev = l.Out
 	}
 	last := &m.Layers[len(m.Layers)-1]
@@ -177,6 +191,25 @@ func mulCap(factors ...int) (int, bool) {
 		p *= f
 	}
 	return p, true
+}
+
+// shiftedSumFits reports whether a weighted layer's largest weighted sum,
+// its fan-in times its largest weight times maxIn, shifted left by its
+// SumShift, is at most MaxShiftedSum. The layer must be valid on its own.
+func shiftedSumFits(l *Layer, maxIn int) bool {
+	maxWeight := int64(1) // ±1
+	if l.WeightBits > 1 {
+		maxWeight = 1<<(l.WeightBits-1) - 1
+	}
+	limit := int64(MaxShiftedSum) >> l.SumShift
+	p := int64(1)
+	for _, f := range [...]int64{int64(l.FanIn()), maxWeight, int64(maxIn)} {
+		if f > limit/p {
+			return false
+		}
+		p *= f
+	}
+	return true
 }
 
 // tensorSizes returns the layer's outputs and fan-in, checked so that
@@ -281,6 +314,8 @@ func (l *Layer) validateSumPool(last bool) error {
 		return errors.New("sumpool has biases")
 	case l.Leak != 0:
 		return fmt.Errorf("sumpool has leak %d, want 0", l.Leak)
+	case l.SumShift != 0:
+		return fmt.Errorf("sumpool has sum shift %d, want 0", l.SumShift)
 	case l.Reset != "" && l.Reset != ResetSubtract && l.Reset != ResetZero:
 		return fmt.Errorf("reset %q unknown", l.Reset)
 	case l.FireOnce:
@@ -331,6 +366,9 @@ func (l *Layer) validateNeurons(last, spikeReadout bool) error {
 	}
 	if l.Leak < 0 || l.Leak > LeakOne {
 		return fmt.Errorf("leak %d, want 0..%d", l.Leak, LeakOne)
+	}
+	if l.SumShift < 0 || l.SumShift > MaxSumShift {
+		return fmt.Errorf("sum shift %d, want 0..%d", l.SumShift, MaxSumShift)
 	}
 	if len(l.Scale) != 0 {
 		if len(l.Scale) != outputs {

@@ -13,6 +13,19 @@ func TestValidateGood(t *testing.T) {
 	if err := extendedModel().Validate(); err != nil {
 		t.Fatal(err)
 	}
+	// The largest shift that keeps that sum within MaxShiftedSum:
+	// 2^35 · 2^11 = 2^46 (the sum is just under 2^35).
+	m := testModel()
+	m.Input = Input{Shape: Shape{1, 64, 64}, Coding: CodingConstant, Bits: 16}
+	m.Layers = []Layer{{Name: "fc", Op: OpDense, In: m.Input.Shape, Out: Shape{3, 1, 1}, WeightBits: 8,
+		Weights: make([]int8, 3*4096), SumShift: 11}}
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	m.Layers[0].SumShift = 12
+	if err := m.Validate(); err == nil {
+		t.Fatal("a shifted sum of 2^47 passes")
+	}
 }
 
 // TestValidate breaks one invariant per case and checks the message.
@@ -99,6 +112,16 @@ func TestValidate(t *testing.T) {
 		{"pool leak", func(m *Model) { m.Layers[1].Leak = 1 }, "sumpool has leak 1"},
 		{"leak negative", func(m *Model) { m.Layers[2].Leak = -1 }, "leak -1, want 0..4096"},
 		{"leak above one", func(m *Model) { m.Layers[4].Leak = LeakOne + 1 }, `layer "fc2": leak 4097, want 0..4096`},
+		{"sum shift negative", func(m *Model) { m.Layers[2].SumShift = -1 }, `layer "conv2": sum shift -1, want 0..16`},
+		{"sum shift above bound", func(m *Model) { m.Layers[4].SumShift = MaxSumShift + 1 }, `layer "fc2": sum shift 17, want 0..16`},
+		{"pool sum shift", func(m *Model) { m.Layers[1].SumShift = 1 }, `layer "pool1": sumpool has sum shift 1, want 0`},
+		{"shifted sum overflow", func(m *Model) {
+			// 4096 inputs of 16 bits through 8-bit weights: a sum of
+			// up to 2^35, 2^51 once shifted by 16.
+			m.Input = Input{Shape: Shape{1, 64, 64}, Coding: CodingConstant, Bits: 16}
+			m.Layers = []Layer{{Name: "fc", Op: OpDense, In: m.Input.Shape, Out: Shape{3, 1, 1}, WeightBits: 8,
+				Weights: make([]int8, 3*4096), SumShift: MaxSumShift}}
+		}, `layer "fc": sum shift 16: its largest weighted sum (4096 fan-in × 8-bit weights × inputs up to 65535), shifted, exceeds 70368744177664`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := testModel()

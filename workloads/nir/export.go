@@ -25,6 +25,9 @@ const ExportVersion = "0.2.0"
 //     on the integer grid v > θ − ½ is exactly nmsim's v ≥ θ;
 //   - a leak L becomes τ = −dt/ln(1 − L/4096) with r = 1/α (α = L/4096), so
 //     that α·r = 1 leaves the integer weights as they are;
+//   - a layer whose sums are shifted left k bits (SumShift) multiplies r
+//     by 2^k and writes its biases divided by 2^k (exact in float64), so
+//     that the membrane gains 2^k·(weighted sum) + bias as nmsim's does;
 //   - a sum pool is a SumPool2d.
 //
 // What NIR cannot hold (layer names, weight widths, input coding,
@@ -55,7 +58,7 @@ func Export(m *model.Model, dt float64) (*Graph, error) {
 	e.add(in, "Input", map[string]Array{"shape": Ints([]int{len(dims)}, dims...)})
 	for i := range m.Layers {
 		l := &m.Layers[i]
-		ml := metaLayer{Layer: l.Name, WeightBits: l.WeightBits, Reset: l.Reset, Scale: l.Scale, FireOnce: l.FireOnce}
+		ml := metaLayer{Layer: l.Name, WeightBits: l.WeightBits, Reset: l.Reset, Scale: l.Scale, FireOnce: l.FireOnce, SumShift: l.SumShift}
 		switch l.Op {
 		case model.OpSumPool:
 			ml.Node = e.unique(l.Name)
@@ -152,10 +155,11 @@ func (e *exporter) weights(l *model.Layer) []float64 {
 	return w
 }
 
+// bias returns the biases in units of the weighted sum (see neurons' r).
 func (e *exporter) bias(l *model.Layer) []float64 {
 	b := make([]float64, l.Outputs())
 	for i, x := range l.Bias {
-		b[i] = float64(x)
+		b[i] = math.Ldexp(float64(x), -l.SumShift)
 	}
 	return b
 }
@@ -175,9 +179,10 @@ func (e *exporter) neurons(l *model.Layer, dims []int) {
 	const1 := func(x float64) Array { return expand(func(int) float64 { return x }) }
 	p := map[string]Array{}
 	var typ string
+	gain := math.Ldexp(1, l.SumShift) // the membrane's units per unit of the sum
 	if l.Leak == 0 {
 		typ = "I"
-		p["r"] = const1(1)
+		p["r"] = const1(gain)
 	} else {
 		alpha := float64(l.Leak) / model.LeakOne
 		tau := e.dt / 64 // α = 1 − e^−64 is 1 in float64
@@ -186,7 +191,7 @@ func (e *exporter) neurons(l *model.Layer, dims []int) {
 		}
 		typ = "LI"
 		p["tau"] = const1(tau)
-		p["r"] = const1(1 / alpha)
+		p["r"] = const1(gain / alpha)
 		p["v_leak"] = const1(0)
 	}
 	if l.Spiking {

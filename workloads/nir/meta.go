@@ -45,6 +45,9 @@ type metaLayer struct {
 	Out        []int       `json:"out,omitempty"`     // dense layers whose output is not a vector
 	Scale      []float64   `json:"scale,omitempty"`
 	FireOnce   bool        `json:"fire_once,omitempty"`
+	// SumShift is the layer's model.Layer.SumShift, which the neuron's r
+	// holds as the factor 2^SumShift.
+	SumShift int `json:"sum_shift,omitempty"`
 }
 
 func parseMeta(s string) (*meta, error) {

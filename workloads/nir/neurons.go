@@ -188,6 +188,17 @@ func (b *builder) finish(c *pending, th []float64, alpha float64) error {
 		}
 		return true
 	}
+	if ml != nil && ml.SumShift > 0 {
+		// nmsim wrote the shift as the factor 2^k in r, which the weights
+		// now hold: take it out again (a power of two: exactly), so that
+		// they come back as nmsim's integers, while the biases and
+		// thresholds, divided by the weights' step below, stay in the
+		// membrane's units (2^-k of the sum's).
+		l.SumShift = ml.SumShift
+		for i := range c.w {
+			c.w[i] = math.Ldexp(c.w[i], -ml.SumShift)
+		}
+	}
 	q := quantize(c.w, outs, bits, b.o.Binarize || b.o.WeightBits == 1, !spiking, exact, align)
 	l.Weights, l.WeightBits = q.w, q.bits
 	r := LayerReport{Layer: l.Name, Op: l.Op, Nodes: c.nodes, WeightBits: q.bits, Method: q.method, WeightError: q.err}

@@ -251,8 +251,9 @@ func denseScatter(l *model.Layer, in []int32, st *layerState) {
 	}
 }
 
-// update is one neuron's membrane after a timestep's leak, current a and
-// bias b, before any firing: the model package's neuron equation.
+// update is one neuron's membrane after a timestep's leak, current a
+// (shifted by the layer's SumShift) and bias b, before any firing: the
+// model package's neuron equation.
 func update(l *model.Layer, v, a, b int64) int64 {
 	if l.Leak != 0 {
 		// v·Leak/LeakOne rounded half away from zero.
@@ -262,7 +263,7 @@ func update(l *model.Layer, v, a, b int64) int64 {
 			v += (-v*int64(l.Leak) + model.LeakOne/2) >> model.LeakShift
 		}
 	}
-	return v + a + b
+	return v + a<<uint(l.SumShift) + b
 }
 
 // bias returns the bias of neuron j, whose output channel (or dense neuron)
