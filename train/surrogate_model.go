@@ -27,11 +27,39 @@ const maxThreshold = 1 << 36
 // θ = max(1, round(1/A)) and bias B = θ − ⌈(1 − b)/A⌉, so that at the first
 // timestep Z + B ≥ θ exactly when A·Z + b ≥ 1: at T = 1 the integer model
 // fires exactly when the real-valued net with the quantised weights does.
-// Over several timesteps the rounding of θ and B (at most half a unit
-// each, against a θ of typically 10–1000 units) can shift a spike.
+// Over several timesteps the rounding of θ and B can shift a spike: of at
+// most half a unit and one and a half units per timestep, against a θ of
+// typically 100–1000 units in a multi-bit layer but only 3–6 in a binary
+// one, whose unit is a whole ±1 synapse. So in a model of more than one
+// timestep a binary layer's neurons add their sum shifted left k =
+// binaryShift bits (model.Layer.SumShift) and θ and B are in units of
+// 2^-k synapse: θ = max(1, round(2^k/A)) and B = θ − D, where D is
+// 2^k·(1 − b)/A rounded and kept within (2^k·(r − 1), 2^k·r] for
+// r = ⌈(1 − b)/A⌉, so that the first timestep stays exact (2^k·Z + B ≥ θ
+// exactly when Z ≥ r) while θ is off by at most half a unit and B by at
+// most one and a half, 2^-k of what they were. (At T = 1 both are exact,
+// so the models of one timestep keep k = 0 and their bytes.)
 // The output layer, read by potential, uses one step d for all its rows
-// and the bias round(bias/(d·u)), so its argmax is the real one's.
+// and the bias round(2^k·bias/(d·u)) (k as above if it is binary), so its
+// argmax is the real one's.
 func (s *SurrogateNet) Model(name string) (*model.Model, error) {
+	shift := 0
+	if s.Config.Timesteps > 1 {
+		shift = binaryShift
+	}
+	return s.model(name, shift)
+}
+
+// binaryShift is the SumShift of a binary layer in a model of more than
+// one timestep: with 2^8 units to a synapse, a binary layer's threshold
+// of 1/A synapses (at least 1; 3–6 in N-MNIST's conv2) becomes 256·(1/A)
+// units, so rounding moves it by at most 0.2 % and the per-timestep drift
+// B by at most 1.5/256 synapse, under one synapse over 170 timesteps;
+// more bits would gain nothing measurable and widen the membrane.
+const binaryShift = 8
+
+// model is Model with binary layers' sums shifted left by shift bits.
+func (s *SurrogateNet) model(name string, shift int) (*model.Model, error) {
 	cfg := s.Config
 	last := len(s.Net.Layers) - 1
 	m := &model.Model{
@@ -61,7 +89,7 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 		ml.WeightBits = cfg.WeightBits
 		var binaryAlpha func(o int) float64
 		if l.Binary {
-			ml.WeightBits = 1
+			ml.WeightBits, ml.SumShift = 1, shift
 			binary = append(binary, ml.Name)
 			// The effective weights are ±α: one α for the output layer,
 			// one per row elsewhere.
@@ -75,13 +103,14 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 		var steps []float64
 		ml.Weights, steps = quantiseWeights(s.Latent[i], fan, binaryAlpha, i == last, cfg.WeightBits)
 		ml.Scale = make([]float64, outs)
+		fine := math.Ldexp(1, ml.SumShift) // membrane units per unit of the sum
 		if i == last {
 			ml.Bias = make([]int64, outs)
 			for o := range steps {
 				ml.Scale[o] = steps[o] * unit
-				ml.Bias[o] = int64(math.Round(float64(s.Bias[o]) / ml.Scale[o]))
+				ml.Bias[o] = int64(math.Round(fine * float64(s.Bias[o]) / ml.Scale[o]))
 				if ml.Bias[o] > model.MaxBias || ml.Bias[o] < -model.MaxBias {
-					return nil, fmt.Errorf("surrogate model: output bias %g units overflows", float64(s.Bias[o])/ml.Scale[o])
+					return nil, fmt.Errorf("surrogate model: output bias %g units overflows", fine*float64(s.Bias[o])/ml.Scale[o])
 				}
 			}
 			m.Layers = append(m.Layers, ml)
@@ -100,13 +129,17 @@ func (s *SurrogateNet) Model(name string) (*model.Model, error) {
 					ml.Weights[o*fan+j] = -ml.Weights[o*fan+j]
 				}
 			}
-			th := math.Round(1 / a)
+			th := math.Round(fine / a)
 			if !(th <= maxThreshold) { // also catches a = 0 (+Inf)
 				th = maxThreshold
 			}
 			th = max(1, th)
+			// The first timestep fires when Z ≥ r; θ − B within
+			// (fine·(r−1), fine·r] keeps that, the nearest to the
+			// real fine·(1 − b)/a (r itself when fine is 1).
 			r := math.Ceil((1 - b) / a)
-			bias := th - r
+			d := math.Min(math.Max(math.Round(fine*(1-b)/a), fine*(r-1)+1), fine*r)
+			bias := th - d
 			if !(bias >= -model.MaxBias && bias <= model.MaxBias) {
 				// The channel never (or always) fires whatever its input;
 				// the bias saturates.

@@ -185,7 +185,10 @@ func TestSurrogateLearnsFrames(t *testing.T) {
 // same spikes. At T = 1 the only differences come from quantising the
 // full-precision layers' weights to 8 bits (the folded θ and bias are exact
 // there); over more timesteps the rounding of θ and bias to integers adds
-// a few.
+// a few, far fewer with the binary layers' sums shifted (binaryShift)
+// than in units of one synapse: the same net exported without the shift
+// must differ from the real-valued one on more neuron-steps and agree
+// with its class on no more samples.
 func TestSurrogateFolding(t *testing.T) {
 	data := mnist(t, "train", 400)
 	for _, T := range []int{1, 4} {
@@ -194,51 +197,84 @@ func TestSurrogateFolding(t *testing.T) {
 		if got := m.Provenance["binary_layers"]; got != "conv1 conv3 conv5 dense7 dense8" {
 			t.Fatalf("T=%d: binary layers %q, want all (tolerance 1)", T, got)
 		}
-		isp := s.integerParams(m)
-		fsp := s.params(false)
-		pi := newSPass(&s.Net, T, 4, false)
-		pf := newSPass(&s.Net, T, 4, false)
-		r := snn.NewRunner(m)
-		var spikes, diffFloat, agree int
-		for i := 0; i < data.Len(); i++ {
-			pi.load(data, []int{i}, isp)
-			pi.forward(isp, 1)
-			pf.load(data, []int{i}, fsp)
-			pf.forward(fsp, 1)
-			res := r.Run(data.Image(i), T, model.Hooks{Spikes: func(l, step int, v bitvec.Vec) {
-				size := m.Layers[l].Out.Size()
-				for j := 0; j < size; j++ {
-					want := v.Get(j)
-					if got := pi.act[l+1][step*size+j] == 1; got != want {
-						t.Fatalf("T=%d sample %d layer %d step %d neuron %d: trainer (integer) %v, SNN %v", T, i, l, step, j, got, want)
-					}
-					if got := pf.act[l+1][step*size+j] == 1; got != want {
-						diffFloat++
-					}
-					spikes++
-				}
-			}})
-			logits := pi.act[len(s.Net.Layers)][:10]
-			for c, v := range res.Potentials {
-				if float32(v) != logits[c] {
-					t.Fatalf("T=%d sample %d: output %d potential %d, trainer %v", T, i, c, v, logits[c])
-				}
-			}
-			best := 0
-			for c, v := range pf.act[len(s.Net.Layers)][:10] {
-				if v > pf.act[len(s.Net.Layers)][best] {
-					best = c
-				}
-			}
-			if best == res.Class {
-				agree++
+		want := 0
+		if T > 1 {
+			want = binaryShift
+		}
+		for _, l := range m.Layers {
+			if l.HasWeights() && l.SumShift != want {
+				t.Fatalf("T=%d: layer %s has sum shift %d, want %d", T, l.Name, l.SumShift, want)
 			}
 		}
-		t.Logf("T=%d: real-valued net differs on %d of %d neuron-steps; same class on %d of %d samples", T, diffFloat, spikes, agree, data.Len())
-		if limit := spikes / 50; diffFloat > limit {
-			t.Errorf("T=%d: real-valued net differs from the integer model on %d of %d neuron-steps, want <= %d", T, diffFloat, spikes, limit)
+		diffFloat, steps, agree := foldingCompare(t, s, m, data)
+		t.Logf("T=%d: real-valued net differs on %d of %d neuron-steps; same class on %d of %d samples", T, diffFloat, steps, agree, data.Len())
+		if limit := steps / 50; diffFloat > limit {
+			t.Errorf("T=%d: real-valued net differs from the integer model on %d of %d neuron-steps, want <= %d", T, diffFloat, steps, limit)
+		}
+		if T == 1 {
+			continue
+		}
+		m0, err := s.model("t", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff0, _, agree0 := foldingCompare(t, s, m0, data)
+		t.Logf("T=%d, sums not shifted: real-valued net differs on %d neuron-steps; same class on %d samples", T, diff0, agree0)
+		if diffFloat >= diff0 || agree < agree0 {
+			t.Errorf("T=%d: with the sum shift the integer model differs from the real-valued net on %d neuron-steps and agrees on %d classes, without it on %d and %d",
+				T, diffFloat, agree, diff0, agree0)
 		}
 	}
+}
+
+// foldingCompare runs every sample of data through the reference SNN of m,
+// fails unless the trainer's forward pass with m's integers (integerParams)
+// gives its spikes and output potentials exactly, and counts the
+// neuron-steps on which the real-valued net's spikes differ and the
+// samples on which its class is the SNN's.
+func foldingCompare(t *testing.T, s *SurrogateNet, m *model.Model, data *dataset.Set) (diffFloat, steps, agree int) {
+	t.Helper()
+	T := m.Timesteps
+	isp := s.integerParams(m)
+	fsp := s.params(false)
+	pi := newSPass(&s.Net, T, 4, false)
+	pf := newSPass(&s.Net, T, 4, false)
+	r := snn.NewRunner(m)
+	for i := 0; i < data.Len(); i++ {
+		pi.load(data, []int{i}, isp)
+		pi.forward(isp, 1)
+		pf.load(data, []int{i}, fsp)
+		pf.forward(fsp, 1)
+		res := r.Run(data.Image(i), T, model.Hooks{Spikes: func(l, step int, v bitvec.Vec) {
+			size := m.Layers[l].Out.Size()
+			for j := 0; j < size; j++ {
+				want := v.Get(j)
+				if got := pi.act[l+1][step*size+j] == 1; got != want {
+					t.Fatalf("T=%d sample %d layer %d step %d neuron %d: trainer (integer) %v, SNN %v", T, i, l, step, j, got, want)
+				}
+				if got := pf.act[l+1][step*size+j] == 1; got != want {
+					diffFloat++
+				}
+				steps++
+			}
+		}})
+		logits := pi.act[len(s.Net.Layers)][:10]
+		for c, v := range res.Potentials {
+			if float32(v) != logits[c] {
+				t.Fatalf("T=%d sample %d: output %d potential %d, trainer %v", T, i, c, v, logits[c])
+			}
+		}
+		best := 0
+		for c, v := range pf.act[len(s.Net.Layers)][:10] {
+			if v > pf.act[len(s.Net.Layers)][best] {
+				best = c
+			}
+		}
+		if best == res.Class {
+			agree++
+		}
+	}
+	return diffFloat, steps, agree
 }
 
 // TestSurrogateDeterministic trains with 1, 2 and 3 workers (augmentation,
@@ -327,12 +363,13 @@ func TestSurrogateConfigErrors(t *testing.T) {
 
 // integerParams returns forward parameters that make a spass compute the
 // integer model m exactly (every value an integer below 2^24 held in a
-// float32): integer weights and inputs, u = Z + bias, thresholds θ, and
-// the output summed over timesteps plus T times its bias.
+// float32): integer weights and inputs, u = 2^k·Z + bias for a layer's
+// SumShift k, thresholds θ, and the output summed over timesteps (times
+// 2^k) plus T times its bias.
 func (s *SurrogateNet) integerParams(m *model.Model) *sparams {
 	L := len(s.Net.Layers)
 	sp := &sparams{w: make([][]float32, L), scale: make([][]float32, L), shift: make([][]float32, L), thr: make([][]float32, L),
-		lastScale: 1, unit: 1, frames: m.Input.Coding == model.CodingFrames, sumPool: true}
+		lastScale: float32(math.Ldexp(1, m.Layers[L-1].SumShift)), unit: 1, frames: m.Input.Coding == model.CodingFrames, sumPool: true}
 	for i := range m.Layers {
 		ml := &m.Layers[i]
 		if !ml.HasWeights() {
@@ -354,7 +391,7 @@ func (s *SurrogateNet) integerParams(m *model.Model) *sparams {
 		n := ml.Outputs()
 		sp.scale[i], sp.shift[i], sp.thr[i] = make([]float32, n), make([]float32, n), make([]float32, n)
 		for o := 0; o < n; o++ {
-			sp.scale[i][o] = 1
+			sp.scale[i][o] = float32(math.Ldexp(1, ml.SumShift))
 			sp.shift[i][o] = float32(ml.Bias[o])
 			sp.thr[i][o] = float32(ml.Threshold[o])
 		}
