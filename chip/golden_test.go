@@ -53,13 +53,7 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 		m := testmodel.Random(rng, opts)
 		for _, tweak := range []func(*arch.Config){
 			func(*arch.Config) {},
-			// Small arrays force row and column splits across tiles, so
-			// partial sums cross the network.
-			func(c *arch.Config) {
-				c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4
-				c.Tile.Crossbars = 2
-				c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8
-			},
+			splitArrays,
 			// Uneven row splits (100 + 44 rows) give blocks of different
 			// word counts.
 			func(c *arch.Config) { c.Crossbar.Rows = 100 },
@@ -92,6 +86,14 @@ func TestGoldenEquivalenceIdealChip(t *testing.T) {
 			}
 		}
 	}
+}
+
+// splitArrays makes the arrays small, which forces row and column splits
+// across tiles, so partial sums cross the network.
+func splitArrays(c *arch.Config) {
+	c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4
+	c.Tile.Crossbars = 2
+	c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8
 }
 
 // smallChip builds a random testmodel.Small net on the default chip from
@@ -308,11 +310,7 @@ func TestGoldenEquivalenceSumShift(t *testing.T) {
 		}
 		for _, tweak := range []func(*arch.Config){
 			func(*arch.Config) {},
-			func(c *arch.Config) {
-				c.Crossbar.Rows, c.Crossbar.Cols, c.Crossbar.RowsPerRead, c.Crossbar.ColsPerADC = 16, 32, 8, 4
-				c.Tile.Crossbars = 2
-				c.Chip.MeshWidth, c.Chip.MeshHeight = 8, 8
-			},
+			splitArrays,
 			func(c *arch.Config) { c.Neuron.Update = "all" },
 		} {
 			cfg := arch.Default()
