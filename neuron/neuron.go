@@ -9,6 +9,7 @@ package neuron
 
 import (
 	"math/bits"
+	"slices"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
 )
@@ -160,6 +161,12 @@ func (n *IF) stepPlain(v, current []int64, spikes, posInput bitvec.Vec) (fired, 
 		}
 		return fired, 0
 	}
+	if n.Bias != nil && n.Threshold != nil && !n.ResetToZero && (posInput == nil || !slices.Contains(n.Bias, 0)) {
+		for lo := 0; lo < P; lo += stepTile {
+			fired += fireTileBiased(v, current, n.Threshold, n.Bias, spikes, lo, min(lo+stepTile, P), P)
+		}
+		return fired, 0
+	}
 	for lo := 0; lo < P; lo += stepTile {
 		hi := min(lo+stepTile, P)
 		for ch := 0; ch < C; ch++ {
@@ -195,6 +202,45 @@ func (n *IF) stepPlain(v, current []int64, spikes, posInput bitvec.Vec) (fired, 
 		}
 	}
 	return fired, residual
+}
+
+// fireTileBiased updates the positions lo to hi of every channel of a
+// layer with thresholds thr and biases bias, reset by subtraction, and
+// returns how many fired.
+// With a bias every neuron is updated and which of them fire is a coin
+// toss to a branch predictor, so the update (fireRun) has no branch on
+// the membrane (BenchmarkStepBias: a fifth firing).
+func fireTileBiased(v, current, thr, bias []int64, spikes bitvec.Vec, lo, hi, P int) (fired int) {
+	C, n := len(thr), hi-lo
+	cur := current[lo*C : hi*C]
+	for ch, th := range thr {
+		base := ch*P + lo
+		word := fireRun(v[base:base+n], cur[ch:], C, th, bias[ch])
+		fired += bits.OnesCount64(word)
+		w, s := base>>6, uint(base)&63
+		spikes[w] |= word << s
+		if int(s)+n > 64 {
+			spikes[w+1] |= word >> (64 - s)
+		}
+	}
+	return fired
+}
+
+// fireRun adds to each membrane mem[i] cur[i·stride] and the bias b, and
+// returns the fired ones as bits (bit i for mem[i]; at most 64): a fired
+// membrane loses its threshold th (reset by subtraction). Not inlined, so that its loop keeps its values in registers.
+//
+//go:noinline
+func fireRun(mem, cur []int64, stride int, th, b int64) (fired uint64) {
+	j := 0
+	for i, m := range mem {
+		m += cur[j] + b
+		j += stride
+		f := (th - 1 - m) >> 63 // −1 if m ≥ th, else 0
+		fired |= uint64(f&1) << (uint(i) & 63)
+		mem[i] = m - th&f
+	}
+	return fired
 }
 
 // stepTile is the number of positions stepPlain updates channel by
