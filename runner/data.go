@@ -52,25 +52,29 @@ func CheckDataset(m *model.Model, name string, allow bool) (warning string, err 
 func LoadTestSet(name, dir string, samples, T int, m *model.Model) (*dataset.Set, error) {
 	var set *dataset.Set
 	var err error
+	total := -1 // the split's samples, where the set holds only the first
 	switch path, file := strings.CutPrefix(name, FilePrefix); {
 	case file:
 		set, err = dataset.LoadNPZ(path, m.Input.Shape, m.Input.Coding == model.CodingFrames, 1<<m.Input.Bits-1)
 	case name == "nmnist":
 		set, err = loadNMNIST(dir, samples, T, m)
 	case name == "mnist" || name == "fashion-mnist" || name == "caltech-fm":
-		set, err = dataset.Load(name, dir, "test")
+		set, total, err = dataset.LoadFirst(name, dir, "test", samples)
 	default:
 		err = fmt.Errorf("unknown data set %q (known: mnist, fashion-mnist, caltech-fm, nmnist, or %sPATH for a .npz file of your own)", name, FilePrefix)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if samples > set.Len() {
+	if total < 0 {
+		total = set.Len()
+	}
+	if samples > total {
 		hint := "; data/README.md says how to get the full data sets"
 		if strings.HasPrefix(name, FilePrefix) {
 			hint = ""
 		}
-		return nil, fmt.Errorf("%d samples asked for, but the %s test split has only %d%s", samples, name, set.Len(), hint)
+		return nil, fmt.Errorf("%d samples asked for, but the %s test split has only %d%s", samples, name, total, hint)
 	}
 	if samples > 0 {
 		set = set.Slice(samples)

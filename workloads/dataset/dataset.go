@@ -136,29 +136,49 @@ func fromIDX(name string, img, lab *IDX) (*Set, error) {
 // "fashion-mnist" or "caltech-fm") from dir, laid out as the package
 // documentation says.
 func Load(name, dir, split string) (*Set, error) {
+	s, _, err := LoadFirst(name, dir, split, 0)
+	return s, err
+}
+
+// LoadFirst is Load for the first n samples (all when n ≤ 0 or n is at
+// least the split's count), and returns the split's count too. Of a
+// compressed IDX file it decompresses only what those samples need (the
+// whole MNIST test set is 7.8 MB, about 0.04 s of a run's CPU time).
+func LoadFirst(name, dir, split string, n int) (set *Set, total int, err error) {
 	if name == "nmnist" {
-		return nil, errors.New("dataset: nmnist holds event streams, not images: LoadNMNIST reads it")
+		return nil, 0, errors.New("dataset: nmnist holds event streams, not images: LoadNMNIST reads it")
 	}
 	if _, ok := known[name]; !ok {
-		return nil, fmt.Errorf("dataset: unknown data set %q (known: %s)", name, knownNames())
+		return nil, 0, fmt.Errorf("dataset: unknown data set %q (known: %s)", name, knownNames())
 	}
 	if name == "caltech-fm" {
-		return LoadCaltech(dir, split)
+		set, err := LoadCaltech(dir, split)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n > 0 {
+			return set.Slice(n), set.Len(), nil
+		}
+		return set, set.Len(), nil
 	}
 	prefix, err := splitName(name, split, "train", "t10k")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	base := filepath.Join(dir, name, prefix)
-	img, err := readIDXFile(base + "-images-idx3-ubyte")
+	img, err := readIDXFile(base+"-images-idx3-ubyte", n)
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", name, err)
+		return nil, 0, fmt.Errorf("dataset %s: %w", name, err)
 	}
-	lab, err := readIDXFile(base + "-labels-idx1-ubyte")
+	lab, err := readIDXFile(base+"-labels-idx1-ubyte", n)
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", name, err)
+		return nil, 0, fmt.Errorf("dataset %s: %w", name, err)
 	}
-	return fromIDX(name, img, lab)
+	set, err = fromIDX(name, img, lab)
+	if err != nil {
+		return nil, 0, err
+	}
+	return set, img.Dims[0], nil
 }
 
 // splitName is data set name's own name (train or test) for split "train"
@@ -173,8 +193,9 @@ func splitName(name, split, train, test string) (string, error) {
 	return "", fmt.Errorf("dataset %s: unknown split %q (want train or test)", name, split)
 }
 
-// readIDXFile reads path.gz, or path when there is no compressed copy.
-func readIDXFile(path string) (*IDX, error) {
+// readIDXFile reads the first n items (all if n ≤ 0) of path.gz, or of
+// path when there is no compressed copy.
+func readIDXFile(path string, n int) (*IDX, error) {
 	f, err := os.Open(path + ".gz")
 	if os.IsNotExist(err) {
 		f, err = os.Open(path)
@@ -186,7 +207,7 @@ func readIDXFile(path string) (*IDX, error) {
 		return nil, err
 	}
 	defer f.Close()
-	idx, err := ReadIDX(f)
+	idx, err := ReadIDXFirst(f, n)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}

@@ -43,6 +43,34 @@ func TestReadIDX(t *testing.T) {
 	}
 }
 
+// TestReadIDXFirst holds a partial read to the whole file's first items:
+// the header's dimensions, the first n items' bytes, and reading stops
+// there (bytes after them, even a broken gzip trailer, are not looked at),
+// while a file that ends within them is still an error. n ≤ 0 or past the
+// count is a whole read, with its checks.
+func TestReadIDXFirst(t *testing.T) {
+	raw := idxFile(MagicImages, []uint32{3, 1, 2}, []byte{1, 2, 3, 4, 5, 6})
+	broken := gz(raw)
+	broken[len(broken)-5] ^= 1 // CRC-32 in the trailer
+	for name, b := range map[string][]byte{"raw": raw, "gzip": gz(raw), "bad crc after the items": broken} {
+		f, err := ReadIDXFirst(bytes.NewReader(b), 2)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if f.Dims[0] != 3 || !bytes.Equal(f.Data, []byte{1, 2, 3, 4}) {
+			t.Fatalf("%s: dims %v, data %v; want [3 1 2] and the first two items", name, f.Dims, f.Data)
+		}
+	}
+	if _, err := ReadIDXFirst(bytes.NewReader(raw[:len(raw)-3]), 2); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("a file ending within the items read: got %v, want truncated", err)
+	}
+	for _, n := range []int{0, 3, 9} {
+		if _, err := ReadIDXFirst(bytes.NewReader(broken), n); err == nil || !strings.Contains(err.Error(), "checksum") {
+			t.Fatalf("n = %d, a whole read: got %v, want the gzip checksum error", n, err)
+		}
+	}
+}
+
 func TestReadIDXErrors(t *testing.T) {
 	good := idxFile(MagicLabels, []uint32{3}, []byte{0, 1, 2})
 	corruptGzip := gz(good)
@@ -130,6 +158,33 @@ func TestLoadErrors(t *testing.T) {
 	os.WriteFile(bad, idxFile(MagicLabels, []uint32{1}, []byte{3}), 0o644)
 	if s, err := Load("mnist", dir, "test"); err != nil || s.Labels[0] != 3 || s.Image(0)[0] != 5 {
 		t.Errorf("raw files: %v", err)
+	}
+}
+
+// TestLoadFirst: the first n samples of a split are Load's first n, with
+// the split's count; n ≤ 0 or past the count is the whole split.
+func TestLoadFirst(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "fashion-mnist"), 0o755)
+	base := filepath.Join(dir, "fashion-mnist", "t10k-")
+	os.WriteFile(base+"images-idx3-ubyte.gz", gz(idxFile(MagicImages, []uint32{4, 1, 2}, []byte{1, 2, 3, 4, 5, 6, 7, 8})), 0o644)
+	os.WriteFile(base+"labels-idx1-ubyte.gz", gz(idxFile(MagicLabels, []uint32{4}, []byte{9, 8, 7, 6})), 0o644)
+	all, err := Load("fashion-mnist", dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{-1, 0, 1, 3, 4, 5} {
+		s, total, err := LoadFirst("fashion-mnist", dir, "test", n)
+		if err != nil {
+			t.Fatalf("n = %d: %v", n, err)
+		}
+		want := all.Slice(n)
+		if n <= 0 {
+			want = all
+		}
+		if total != 4 || !bytes.Equal(s.Images, want.Images) || !bytes.Equal(s.Labels, want.Labels) || s.Shape != all.Shape {
+			t.Fatalf("n = %d: total %d, %d samples; want 4 and %d", n, total, s.Len(), want.Len())
+		}
 	}
 }
 

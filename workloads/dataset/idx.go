@@ -26,7 +26,8 @@ type IDX struct {
 	// Dims are the dimensions from the header: [N, H, W] for images, [N]
 	// for labels.
 	Dims []int
-	// Data holds the product of Dims bytes in row-major order.
+	// Data holds the product of Dims bytes in row-major order (the first
+	// items only, from ReadIDXFirst).
 	Data []uint8
 }
 
@@ -34,7 +35,14 @@ type IDX struct {
 // apart by the gzip magic bytes). The payload must be exactly as long as the
 // header says; memory grows with the bytes actually read, never with the
 // header's claim alone.
-func ReadIDX(r io.Reader) (*IDX, error) {
+func ReadIDX(r io.Reader) (*IDX, error) { return ReadIDXFirst(r, 0) }
+
+// ReadIDXFirst is ReadIDX for the first n items only (all of them when n
+// ≤ 0 or n is at least the header's count): Dims are still the header's,
+// Data holds the items read. It stops reading after them, so it checks
+// the header and those bytes, not the rest of the file (a gzip stream's
+// checksum, at its end, included).
+func ReadIDXFirst(r io.Reader, n int) (*IDX, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -76,15 +84,23 @@ func ReadIDX(r io.Reader) (*IDX, error) {
 		f.Dims[i] = d
 		size *= d
 	}
+	want, whole := size, n <= 0 || n >= f.Dims[0]
+	if !whole {
+		want = size / f.Dims[0] * n
+	}
 	// Read one byte more than expected to detect trailing data.
-	buf := bytes.NewBuffer(make([]byte, 0, min(size+1, 1<<20)))
-	if _, err := buf.ReadFrom(io.LimitReader(src, int64(size)+1)); err != nil {
-		return nil, fmt.Errorf("idx: reading %d-byte payload: %w", size, err)
+	limit := int64(want)
+	if whole {
+		limit++
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, min(int(limit), 1<<20)))
+	if _, err := buf.ReadFrom(io.LimitReader(src, limit)); err != nil {
+		return nil, fmt.Errorf("idx: reading %d-byte payload: %w", want, err)
 	}
 	switch {
-	case buf.Len() < size:
+	case buf.Len() < want:
 		return nil, fmt.Errorf("idx: truncated: header %v promises %d payload bytes, file has %d", f.Dims, size, buf.Len())
-	case buf.Len() > size:
+	case buf.Len() > want:
 		return nil, fmt.Errorf("idx: data after the %d-byte payload that header %v describes", size, f.Dims)
 	}
 	f.Data = buf.Bytes()
