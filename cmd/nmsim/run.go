@@ -192,9 +192,19 @@ func (c *runCommand) Run(ctx context.Context, args []string, env *Env) error {
 		}
 		exit = c.exitRule
 	}
-	build := func(seed uint64) (*chip.Chip, error) { return chip.Build(cfg, nl, m, seed) }
-	if _, err := build(c.seed); err != nil {
+	// The chip is built before the data are read, so that a model the
+	// chip cannot hold fails first; the run's instance 0 (seed c.seed)
+	// then takes that chip instead of building it again.
+	built, err := chip.Build(cfg, nl, m, c.seed)
+	if err != nil {
 		return fmt.Errorf("%s on %s: %w", pos[1], pos[0], err)
+	}
+	build := func(seed uint64) (*chip.Chip, error) {
+		if ch := built; ch != nil && seed == c.seed {
+			built = nil
+			return ch, nil
+		}
+		return chip.Build(cfg, nl, m, seed)
 	}
 	T := c.timesteps
 	if T == 0 {
