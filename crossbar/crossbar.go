@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
 	"github.com/nmsim/nmsim/internal/bitvec"
@@ -183,11 +184,27 @@ func Program(p Params, d Device, rng *rand.Rand, rows, outputs, weightBits int, 
 	for i := range a.cols {
 		a.cols[i] = a.bits[i*a.words : (i+1)*a.words : (i+1)*a.words]
 	}
+	outside := func(v int8, o, r int) error {
+		return fmt.Errorf("crossbar: weight %d at output %d row %d is outside the %d-bit range", v, o, r, weightBits)
+	}
 	for o := 0; o < outputs; o++ {
+		if weightBits == 1 {
+			// A ±1 weight sets its row's bit in the w⁺ or the w⁻ column,
+			// chosen by its sign bit rather than by a branch.
+			pm := [2]bitvec.Vec{a.cols[2*o], a.cols[2*o+1]}
+			for r := 0; r < rows; r++ {
+				v := w(o, r)
+				if v != 1 && v != -1 {
+					return nil, outside(v, o, r)
+				}
+				pm[uint8(v)>>7][r>>6] |= 1 << (r & 63)
+			}
+			continue
+		}
 		for r := 0; r < rows; r++ {
 			v := w(o, r)
-			if v > limit || v < -limit || (weightBits == 1 && v == 0) {
-				return nil, fmt.Errorf("crossbar: weight %d at output %d row %d is outside the %d-bit range", v, o, r, weightBits)
+			if v > limit || v < -limit {
+				return nil, outside(v, o, r)
 			}
 			sign := 0
 			if v < 0 {
@@ -251,35 +268,35 @@ func (a *Array) applyDevice(d Device, rng *rand.Rand, draws bool) {
 	}
 }
 
-// laneWeights tabulates lanes from the w⁺ columns' bits.
+// laneWeights tabulates lanes from the w⁺ columns' set bits.
 func (a *Array) laneWeights() []uint64 {
 	lanes := make([]uint64, a.rows*LaneWords)
 	for o := 0; o < a.outputs; o++ {
-		for r := 0; r < a.rows; r++ {
-			if a.cols[2*o].Get(r) {
-				lanes[r*LaneWords+o/8] |= 1 << (8 * (o % 8))
+		for wi, x := range a.cols[2*o] {
+			for ; x != 0; x &= x - 1 {
+				lanes[(wi<<6|bits.TrailingZeros64(x))*LaneWords+o/8] |= 1 << (8 * (o % 8))
 			}
 		}
 	}
 	return lanes
 }
 
-// effectiveWeights tabulates rowWeights from the columns' bits.
+// effectiveWeights tabulates rowWeights from the columns' bits, visiting
+// the set bits only.
 func (a *Array) effectiveWeights() []int8 {
 	w := make([]int8, a.rows*a.outputs)
-	for r := 0; r < a.rows; r++ {
-		for o := 0; o < a.outputs; o++ {
-			var sum int
-			for b := 0; b < a.slices; b++ {
-				col := (o*a.slices + b) * 2
-				if a.cols[col].Get(r) {
-					sum += 1 << b
-				}
-				if a.cols[col+1].Get(r) {
-					sum -= 1 << b
+	for o := 0; o < a.outputs; o++ {
+		for b := 0; b < a.slices; b++ {
+			col := (o*a.slices + b) * 2
+			for sign, c := range a.cols[col : col+2] {
+				// Partial sums stay within ±(2^(b+1) − 1) ≤ 127.
+				d := int8(1<<b) * int8(1-2*sign)
+				for wi, x := range c {
+					for ; x != 0; x &= x - 1 {
+						w[(wi<<6|bits.TrailingZeros64(x))*a.outputs+o] += d
+					}
 				}
 			}
-			w[r*a.outputs+o] = int8(sum)
 		}
 	}
 	return w
