@@ -271,11 +271,9 @@ func unpackBinary(data []byte, outputs, fanIn int) ([]int8, error) {
 	row := packedLen(fanIn)
 	w := make([]int8, outputs*fanIn)
 	for o := range outputs {
-		for i := range fanIn {
-			w[o*fanIn+i] = -1
-			if data[o*row+i/8]>>(i%8)&1 == 1 {
-				w[o*fanIn+i] = 1
-			}
+		packed, out := data[o*row:(o+1)*row], w[o*fanIn:(o+1)*fanIn]
+		for i := range out {
+			out[i] = int8(packed[i>>3]>>(i&7)&1)*2 - 1 // a bit, not a branch: the signs are a coin toss
 		}
 		if pad := fanIn % 8; pad != 0 && data[o*row+row-1]>>pad != 0 {
 			return nil, fmt.Errorf("row %d has padding bits set", o)
