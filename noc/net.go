@@ -382,13 +382,19 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		for ; m != 0; m &= m - 1 {
 			r := w<<6 | bits.TrailingZeros64(m)
 			rt := &n.rt[r]
-			if rt.rdy == 0 {
+			rdy := rt.rdy
+			if rdy == 0 {
 				continue
 			}
 			n.s.RouterCycles++
 			// A sole ready VC (the usual case at low load and inside a
-			// chip run) without a call in between.
-			if rt.rdy&(rt.rdy-1) != 0 || n.allocatorsOnly || !n.evalSole(r, rt, bits.TrailingZeros64(rt.rdy), t) {
+			// chip run), or ready VCs of one input port (a stream),
+			// without a call in between.
+			if rdy&(rdy-1) == 0 {
+				if n.allocatorsOnly || !n.evalSole(r, rt, bits.TrailingZeros64(rdy), t) {
+					n.evalRouter(r, rt, t)
+				}
+			} else if b := bits.TrailingZeros64(rdy) &^ 7; rdy>>b >= 1<<maxVCs || n.allocatorsOnly || !n.evalStream(r, rt, b, t) {
 				n.evalRouter(r, rt, t)
 			}
 		}

@@ -131,6 +131,42 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 	return true
 }
 
+// evalStream is evalRouter for a router whose ready input VCs are all on
+// input port b/maxVCs and all hold their output VCs for unicast packets
+// (it reports false, having changed nothing, otherwise): a stream of
+// packets from one NI or link in alternate VCs, past VC allocation. No
+// head waits for a VC, so there is nothing to allocate but the switch:
+// the VCs with a credit request it, and the one the port's arbiter picks
+// wins its port, as in evalPort, without its records.
+func (n *Net) evalStream(r int, rt *router, b int, t sim.Cycle) bool {
+	m := uint(rt.rdy >> b)
+	ins := n.in[r*vcSlots+b : r*vcSlots+b+maxVCs]
+	var cand uint
+	for k := m; k != 0; k &= k - 1 {
+		vc := bits.TrailingZeros(k) & 7
+		q := &ins[vc]
+		e := q.vaMask
+		if e&(e-1) != 0 || e == 0 {
+			return false // a multicast flit, or a head that waits for a VC
+		}
+		p := bits.TrailingZeros8(e) & 7
+		cand |= uint(b2u(rt.credit[p*maxVCs+int(q.outVC[p])] > 0)) << vc
+	}
+	if cand == 0 {
+		return true // all wait for credits: nothing moves
+	}
+	ip := b >> 3
+	vc := rotPick(cand, int(rt.saIn[ip&7]), n.v)
+	q := &ins[vc&7]
+	p := bits.TrailingZeros8(q.vaMask) & 7
+	rt.saOut[p] = uint8(inc(ip, numPorts))
+	rt.saIn[ip&7] = uint8(inc(vc, n.v))
+	n.traverse(r, rt, q, ip, vc, 1<<p, t)
+	n.lastProgress = t
+	n.next.addIf(r, b2u(rt.rdy != 0))
+	return true
+}
+
 // evalApart is evalRouter for a router whose ready input VCs (ins) hold
 // unicast packets at their fronts, no two on one input port or bound for
 // one output port (onePerPort and apart say so). Then no arbiter has a

@@ -195,7 +195,7 @@ func TestNIQueueBound(t *testing.T) {
 
 // TestShortcutsMatchAllocators: the evaluation shortcuts (evalSole for a
 // sole ready VC, evalApart for VCs on distinct ports, evalPort for the VCs
-// of one input port) must give exactly what the separable allocators give
+// of one input port, evalStream for those when all hold their VCs) must give exactly what the separable allocators give
 // (allocVCs, allocSwitch). With the allocatorsOnly hook every evaluation
 // takes the allocators; synthetic traffic (unicast, 1 and 4 flits, both
 // allocation modes, torus, 1 VC) and a chip-like round (every tile sends
