@@ -207,3 +207,15 @@ func TestVCAllocatorSkipsBusyVCs(t *testing.T) {
 		t.Fatalf("head got VC %d, want the free VC 1", ins[portXMinus*maxVCs].outVC[portXPlus])
 	}
 }
+
+// push writes f, sent in cycle t, into VC vc of input port ip of router
+// r, as an NI or a neighbour's traversal would.
+func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
+	i := ip*maxVCs + vc
+	if q := &n.in[r*vcSlots+i]; n.put(q, &f) {
+		n.front(r, i, q, f.arrive)
+	}
+	if n.bufObs != nil {
+		n.buffered(r, t)
+	}
+}

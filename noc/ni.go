@@ -174,13 +174,24 @@ func (n *Net) evalNI(i int, ni *nic, t sim.Cycle) {
 		return
 	}
 	ni.credit[ni.vc]--
-	f := flit{arrive: t + 1, pkt: ni.cur, dst: ni.dst, head: ni.next == 0, tail: ni.next == ni.flits-1}
-	n.push(i, portLocal, ni.vc, f, t)
+	// The write into the router's local input VC, in place.
+	j := portLocal*maxVCs + ni.vc
+	q := &n.in[i*vcSlots+j]
+	tail := ni.next == ni.flits-1
+	*n.back(q) = flit{arrive: t + 1, pkt: ni.cur, dst: ni.dst, head: ni.next == 0, tail: tail}
+	q.n++
+	n.inFlight++
+	if q.n == 1 {
+		n.front(i, j, q, t+1)
+	}
+	if n.bufObs != nil {
+		n.buffered(i, t)
+	}
 	n.s.Flits++
 	ni.sentAt = t + 1
 	n.lastProgress = t
 	ni.next++
-	if f.tail {
+	if tail {
 		ni.cur = -1
 		n.queued--
 	}

@@ -412,25 +412,18 @@ func (n *Net) traverse(r int, rt *router, q *inVC, ip, vc int, ports uint8, t si
 	n.wh.at(int(n.credKind[ip&7]), t+n.credLat[ip&7], n.credTo[r*numPorts+ip]+int32(vc))
 }
 
-// push writes f, sent in cycle t, into VC vc of input port ip of router
-// r: an NI's flit (traverse writes the flits that come over links itself).
-func (n *Net) push(r, ip, vc int, f flit, t sim.Cycle) {
-	i := ip*maxVCs + vc
-	if q := &n.in[r*vcSlots+i]; n.put(q, &f) {
-		n.front(r, i, q, f.arrive)
-	}
-	if n.bufObs != nil {
-		n.buffered(r, t)
-	}
-}
-
 // put writes f at the back of input VC q's ring and reports whether it
 // is the front flit (the VC was empty). Small enough to be inlined.
 func (n *Net) put(q *inVC, f *flit) bool {
-	n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)] = *f
+	*n.back(q) = *f
 	q.n++
 	n.inFlight++
 	return q.n == 1
+}
+
+// back is the slot behind the flits input VC q holds.
+func (n *Net) back(q *inVC) *flit {
+	return &n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)]
 }
 
 // front files the flit that arrives at cycle at at the front of the empty
