@@ -119,15 +119,17 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 		}
 		won = true
 	}
-	// A VC won this cycle waits for the next with separate allocation.
-	moved := won
-	if !(won && n.separate) {
-		moved = n.crossSole(r, rt, q, i, t) || moved
+	// A VC won this cycle waits for the next with separate allocation;
+	// then crossSole's work, without a call.
+	if p := bits.TrailingZeros8(q.vaMask) & 7; !(won && n.separate) && rt.credit[p*maxVCs+int(q.outVC[p])] > 0 {
+		ip, vc := i/maxVCs, i%maxVCs
+		rt.grantSwitch(ip, vc, p, n.v)
+		n.traverse(r, rt, q, ip, vc, 1<<p, t)
+	} else if !won {
+		return true // a full downstream buffer waits for a credit
 	}
-	if moved {
-		n.lastProgress = t
-		n.next.addIf(r, b2u(rt.rdy != 0))
-	}
+	n.lastProgress = t
+	n.next.addIf(r, b2u(rt.rdy != 0))
 	return true
 }
 
@@ -159,8 +161,7 @@ func (n *Net) evalStream(r int, rt *router, b int, t sim.Cycle) bool {
 	vc := rotPick(cand, int(rt.saIn[ip&7]), n.v)
 	q := &ins[vc&7]
 	p := bits.TrailingZeros8(q.vaMask) & 7
-	rt.saOut[p] = uint8(inc(ip, numPorts))
-	rt.saIn[ip&7] = uint8(inc(vc, n.v))
+	rt.grantSwitch(ip, vc, p, n.v)
 	n.traverse(r, rt, q, ip, vc, 1<<p, t)
 	n.lastProgress = t
 	n.next.addIf(r, b2u(rt.rdy != 0))
@@ -298,10 +299,16 @@ func (n *Net) crossSole(r int, rt *router, q *inVC, i int, t sim.Cycle) bool {
 		return false // a full downstream buffer waits for a credit
 	}
 	ip, vc := i/maxVCs, i%maxVCs
-	rt.saOut[p] = uint8(inc(ip, numPorts))
-	rt.saIn[ip&7] = uint8(inc(vc, n.v))
+	rt.grantSwitch(ip, vc, p, n.v)
 	n.traverse(r, rt, q, ip, vc, 1<<p, t)
 	return true
+}
+
+// grantSwitch moves the round-robin pointers of router rt past VC vc of
+// input port ip, which won output port p (of v VCs a port).
+func (rt *router) grantSwitch(ip, vc, p, v int) {
+	rt.saOut[p&7] = uint8(inc(ip, numPorts))
+	rt.saIn[ip&7] = uint8(inc(vc, v))
 }
 
 // onePerPort reports whether the set of input VCs vcs has at most one VC
