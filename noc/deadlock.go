@@ -45,6 +45,7 @@ func (n *Net) deadlock(t sim.Cycle) {
 	}
 	n.err = fmt.Errorf("%s", b.String())
 	n.wh.clear()
+	n.dropCredits()
 	n.next.clear()
 	n.nextN = n.nextN[:0]
 }

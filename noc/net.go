@@ -35,6 +35,13 @@ type Net struct {
 	credTo   []int32
 	credKind [8]uint8
 	credLat  [8]sim.Cycle
+	// Where every credit arrives in the next cycle (links of one cycle,
+	// no credit delay), credits skip the wheel (traverse): credNext holds
+	// those for routers and NIs (by kind − creditRouter) due in cycle
+	// credAt, the last cycle for which a credit was filed.
+	credNear bool
+	credAt   sim.Cycle
+	credNext [2][]int32
 	// Routing tables: dim1[c·k1 + c′] is the output port of the step
 	// from coordinate c to c′ in the dimension routed first (portLocal if
 	// they are equal), dim2 the same in the other; at[r] places router r
@@ -139,6 +146,7 @@ func NewNet(cfg *arch.Config) *Net {
 		n.credKind[p], n.credLat[p] = creditRouter, n.creditLat
 	}
 	n.credKind[portLocal], n.credLat[portLocal] = creditNI, 1+n.creditDelay
+	n.credNear = n.creditLat == 1 && n.creditDelay == 0
 	if n.v < 1 || n.v > 8 || n.d < 1 || n.d > 64 || n.g.torus && n.v < 2 {
 		panic(fmt.Sprintf("noc: %d VCs × %d flits on a %s: validate the config first", n.v, n.d, cfg.Chip.Topology))
 	}
@@ -217,6 +225,7 @@ func (n *Net) Reset() {
 		}
 	}
 	n.wh.clear()
+	n.dropCredits()
 	n.cur.clear()
 	n.next.clear()
 	n.activeN = n.activeN[:0]
@@ -353,7 +362,14 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	}
 	// A credit matters only to a router with flits ready, an NI with
 	// packets to inject.
-	for _, x := range n.wh.take(creditRouter, t) {
+	var credR, credN []int32
+	if !n.credNear {
+		credR, credN = n.wh.take(creditRouter, t), n.wh.take(creditNI, t)
+	} else if n.credAt == t {
+		credR, credN = n.credNext[0], n.credNext[1]
+		n.credNext[0], n.credNext[1] = credR[:0], credN[:0]
+	}
+	for _, x := range credR {
 		r := int(uint32(x) >> 6)
 		rt := &n.rt[r]
 		rt.credit[x&63]++
@@ -365,7 +381,7 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 		}
 		n.nextN = n.nextN[:0]
 	}
-	for _, x := range n.wh.take(creditNI, t) {
+	for _, x := range credN {
 		i := int(uint32(x) / maxVCs)
 		ni := &n.nis[i]
 		ni.credit[uint32(x)%maxVCs]++
@@ -407,11 +423,12 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	}
 	n.activeN = n.activeN[:0]
 	busy := n.inFlight > 0 || n.queued > 0
-	if busy && (n.wh.pending == 0 && n.next.sum == 0 && len(n.nextN) == 0 || t > n.lastProgress+n.watchdog) {
+	soon := n.next.sum != 0 || len(n.nextN) > 0 || n.credAt == t+1
+	if busy && (n.wh.pending == 0 && !soon || t > n.lastProgress+n.watchdog) {
 		n.deadlock(t)
 		return 0, false
 	}
-	if n.next.sum != 0 || len(n.nextN) > 0 {
+	if soon {
 		return t + 1, true
 	}
 	if n.wh.pending > 0 {

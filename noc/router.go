@@ -414,9 +414,25 @@ func (n *Net) traverse(r int, rt *router, q *inVC, ip, vc int, ports uint8, t si
 		}
 	}
 	// The credit goes upstream, to a router or (from the local port) the
-	// NI: chosen by tables, not a branch (which input port a flit leaves
-	// from is a coin toss).
-	n.wh.at(int(n.credKind[ip&7]), t+n.credLat[ip&7], n.credTo[r*numPorts+ip]+int32(vc))
+	// NI, by tables.
+	x, k := n.credTo[r*numPorts+ip]+int32(vc), int(n.credKind[ip&7])
+	if !n.credNear {
+		n.wh.at(k, t+n.credLat[ip&7], x)
+		return
+	}
+	// Due next cycle. An upstream router before this one has been
+	// evaluated in this cycle (routers go in order) and is not evaluated
+	// again before then: it takes the credit now, and is looked at next
+	// cycle if it has flits ready, as the credit's arrival would have it.
+	n.credAt = t + 1
+	if up := int(uint32(x) >> 6); k == creditRouter && up < r {
+		u := &n.rt[up]
+		u.credit[x&63]++
+		n.next.addIf(up, b2u(u.rdy != 0))
+	} else {
+		l := &n.credNext[(k-creditRouter)&1]
+		*l = append(*l, x)
+	}
 }
 
 // put writes f at the back of input VC q's ring and reports whether it

@@ -195,13 +195,31 @@ func TestNIQueueBound(t *testing.T) {
 
 // TestShortcutsMatchAllocators: the evaluation shortcuts (evalSole for a
 // sole ready VC, evalApart for VCs on distinct ports, evalPort for the VCs
-// of one input port, evalStream for those when all hold their VCs) must give exactly what the separable allocators give
-// (allocVCs, allocSwitch). With the allocatorsOnly hook every evaluation
-// takes the allocators; synthetic traffic (unicast, 1 and 4 flits, both
-// allocation modes, torus, 1 VC) and a chip-like round (every tile sends
-// streams of packets with done handlers, and tree multicasts) must give
-// the same results and statistics to the last bit either way.
+// of one input port, evalStream for those when all hold their VCs) must
+// give exactly what the separable allocators give (allocVCs,
+// allocSwitch). With the allocatorsOnly hook every evaluation takes the
+// allocators.
 func TestShortcutsMatchAllocators(t *testing.T) {
+	sameEitherWay(t, func(n *Net) { n.allocatorsOnly = true })
+}
+
+// TestCreditsSkipWheel: credits due in the next cycle skip the wheel,
+// and those for a router already evaluated in the cycle are taken at
+// once (traverse); both must give what the wheel gives.
+func TestCreditsSkipWheel(t *testing.T) {
+	if !NewNet(netConfig(2, 2, "mesh", nil)).credNear {
+		t.Fatal("a network of one-cycle links without credit delay files its credits on the wheel")
+	}
+	sameEitherWay(t, func(n *Net) { n.credNear = false })
+}
+
+// sameEitherWay runs synthetic traffic (unicast, 1 and 4 flits, both
+// allocation modes, torus, 1 VC) and a chip-like round (every tile sends
+// streams of packets with done handlers, and tree multicasts) on networks
+// as NewNet makes them and as set changes them, and checks that the
+// results and statistics agree to the last bit.
+func sameEitherWay(t *testing.T, set func(*Net)) {
+	t.Helper()
 	for _, c := range []struct {
 		name string
 		cfg  *arch.Config
@@ -221,13 +239,15 @@ func TestShortcutsMatchAllocators(t *testing.T) {
 		var st [2]Stats
 		for k := range 2 {
 			n := NewNet(c.cfg)
-			n.allocatorsOnly = k == 1
+			if k == 1 {
+				set(n)
+			}
 			if res[k], st[k], err = run(n, c.tr, zl); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
 		}
 		if !reflect.DeepEqual(res[0], res[1]) || !reflect.DeepEqual(st[0], st[1]) {
-			t.Errorf("%s: shortcuts %+v %+v, allocators %+v %+v", c.name, res[0], st[0], res[1], st[1])
+			t.Errorf("%s: %+v %+v, changed %+v %+v", c.name, res[0], st[0], res[1], st[1])
 		}
 	}
 	for _, mode := range [][2]string{{"source", "combined"}, {"tree", "combined"}, {"tree", "separate"}} {
@@ -235,7 +255,9 @@ func TestShortcutsMatchAllocators(t *testing.T) {
 		var st [2]Stats
 		for k := range 2 {
 			n := NewNet(netConfig(4, 4, "mesh", func(c *arch.NoC) { c.Multicast, c.Allocation = mode[0], mode[1] }))
-			n.allocatorsOnly = k == 1
+			if k == 1 {
+				set(n)
+			}
 			var e sim.Engine
 			a := &arrivals{}
 			for src := range 16 {
@@ -250,7 +272,7 @@ func TestShortcutsMatchAllocators(t *testing.T) {
 			got[k], st[k] = a.at, n.TakeStats()
 		}
 		if !reflect.DeepEqual(got[0], got[1]) || !reflect.DeepEqual(st[0], st[1]) {
-			t.Errorf("%s/%s: arrivals or statistics differ between shortcuts and allocators", mode[0], mode[1])
+			t.Errorf("%s/%s: arrivals or statistics differ", mode[0], mode[1])
 		}
 	}
 }

@@ -116,6 +116,13 @@ func (s *routerSet) clear() {
 	s.sum = 0
 }
 
+// dropCredits drops the credits filed for the next cycle outside the
+// wheel (Net.credNext).
+func (n *Net) dropCredits() {
+	n.credNext[0], n.credNext[1] = n.credNext[0][:0], n.credNext[1][:0]
+	n.credAt = 0
+}
+
 type ticker struct{ n *Net }
 
 func (t *ticker) Handle(e sim.Event) { t.n.tick(e.At) }
