@@ -101,19 +101,24 @@ func (n *Net) evalRouter(r int, rt *router, t sim.Cycle) {
 }
 
 // evalSole is evalRouter for a router whose only ready input VC is i,
-// when the packet at its front is a unicast one (it reports false, having
-// changed nothing, for a tree multicast): the usual case at low load and
-// inside a chip run, where a router holds one flit when it is evaluated.
-// The allocators' sole-requester paths, without the request records that
-// arbitration among several needs; the result is the same.
+// when the flit at its front is a unicast one or holds the VC of one
+// output port (it reports false, having changed nothing, for a tree
+// multicast's head or a flit bound for several ports): the usual case at
+// low load and inside a chip run, where a router holds one flit when it
+// is evaluated. The allocators' sole-requester paths, without the request
+// records that arbitration among several needs; the result is the same
+// (switch allocation treats a flit with one port alike whatever its
+// packet).
 func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 	q := &n.in[r*vcSlots+i]
-	f := &n.buf[int(q.off)+int(q.head)]
-	if f.dst < 0 {
-		return false
-	}
 	won := false
-	if q.vaMask == 0 {
+	if e := q.vaMask; e&(e-1) != 0 {
+		return false
+	} else if e == 0 {
+		f := &n.buf[int(q.off)+int(q.head)]
+		if f.dst < 0 {
+			return false
+		}
 		if !n.grantHead(r, rt, q, f, i, t) {
 			return true // no free VC: nothing moves
 		}
