@@ -56,12 +56,13 @@ type flit struct {
 }
 
 // evalRouter runs one cycle of router r (rt), which has ready input VCs
-// (the cycle loop evaluates a sole ready VC itself, by evalSole): route
+// (the cycle loop evaluates a sole ready VC itself, by evalSole, and the
+// VCs of one input port, by evalStream, where they can): route
 // computation and VC allocation for the packets at the front of their
 // input VCs (allocVCs), then switch allocation (allocSwitch), and the
 // winners cross the switch (traverse); or the same result by a shortcut
-// without the whole router's request records (evalPort for the VCs of
-// one input port, evalApart for VCs on distinct ports). With combined
+// without the whole router's request records (evalApart for VCs on
+// distinct ports). With combined
 // allocation a head flit may win its VC and the switch in the same cycle
 // (a VA+SA stage); with separate allocation it holds the VC it won and
 // enters switch allocation in the next cycle.
@@ -77,8 +78,6 @@ func (n *Net) evalRouter(r int, rt *router, t sim.Cycle) {
 	var moved, done bool
 	if n.allocatorsOnly {
 		// A test compares the shortcuts with the allocators.
-	} else if b := bits.TrailingZeros64(rt.rdy) &^ 7; rt.rdy>>b < 1<<maxVCs {
-		moved, done = n.evalPort(r, rt, ins, b>>3, t)
 	} else if onePerPort(rt.rdy) && n.apart(r, ins, rt.rdy) {
 		moved, done = n.evalApart(r, rt, ins, t), true
 	}
@@ -139,35 +138,56 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 }
 
 // evalStream is evalRouter for a router whose ready input VCs are all on
-// input port b/maxVCs and all hold their output VCs for unicast packets
-// (it reports false, having changed nothing, otherwise): a stream of
-// packets from one NI or link in alternate VCs, past VC allocation. No
-// head waits for a VC, so there is nothing to allocate but the switch:
-// the VCs with a credit request it, and the one the port's arbiter picks
-// wins its port, as in evalPort, without its records.
+// input port b/maxVCs, hold unicast packets at their fronts or VCs of one
+// output port, and of which at most one is a head waiting for its VC (it
+// reports false, having changed nothing, otherwise): a stream of packets
+// from one NI or link in alternate VCs. A head alone in asking for VCs
+// gets the first free one of its class at or after its pointer
+// (grantHead); then the VCs with a credit request the switch (with
+// separate allocation not the one that has just won its VC), and the one
+// the port's arbiter picks wins its port (allocSwitch's first case),
+// without the whole router's request records.
 func (n *Net) evalStream(r int, rt *router, b int, t sim.Cycle) bool {
 	m := uint(rt.rdy >> b)
 	ins := n.in[r*vcSlots+b : r*vcSlots+b+maxVCs]
 	var cand uint
+	head := -1
 	for k := m; k != 0; k &= k - 1 {
 		vc := bits.TrailingZeros(k) & 7
 		q := &ins[vc]
 		e := q.vaMask
+		if e == 0 && head < 0 {
+			head = vc
+			continue
+		}
 		if e&(e-1) != 0 || e == 0 {
-			return false // a multicast flit, or a head that waits for a VC
+			return false // a flit bound for several ports, or a second head
 		}
 		p := bits.TrailingZeros8(e) & 7
 		cand |= uint(b2u(rt.credit[p*maxVCs+int(q.outVC[p])] > 0)) << vc
 	}
-	if cand == 0 {
-		return true // all wait for credits: nothing moves
+	won := false
+	if head >= 0 {
+		q := &ins[head&7]
+		f := &n.buf[int(q.off)+int(q.head)]
+		if f.dst < 0 {
+			return false // a tree multicast's head
+		}
+		if won = n.grantHead(r, rt, q, f, b+head, t); won && !n.separate {
+			p := bits.TrailingZeros8(q.vaMask) & 7
+			cand |= uint(b2u(rt.credit[p*maxVCs+int(q.outVC[p])] > 0)) << head
+		}
 	}
-	ip := b >> 3
-	vc := rotPick(cand, int(rt.saIn[ip&7]), n.v)
-	q := &ins[vc&7]
-	p := bits.TrailingZeros8(q.vaMask) & 7
-	rt.grantSwitch(ip, vc, p, n.v)
-	n.traverse(r, rt, q, ip, vc, 1<<p, t)
+	if cand != 0 {
+		ip := b >> 3
+		vc := rotPick(cand, int(rt.saIn[ip&7]), n.v)
+		q := &ins[vc&7]
+		p := bits.TrailingZeros8(q.vaMask) & 7
+		rt.grantSwitch(ip, vc, p, n.v)
+		n.traverse(r, rt, q, ip, vc, 1<<p, t)
+	} else if !won {
+		return true // all wait for credits or VCs: nothing moves
+	}
 	n.lastProgress = t
 	n.next.addIf(r, b2u(rt.rdy != 0))
 	return true
@@ -202,83 +222,6 @@ func (n *Net) evalApart(r int, rt *router, ins []inVC, t sim.Cycle) (moved bool)
 	}
 	return moved || won != 0
 }
-
-// evalPort is evalRouter for a router whose ready input VCs are all on
-// input port ip, when the heads among them that wait for a VC are unicast
-// ones (it reports done false, having changed nothing but routes, for a
-// tree multicast head): inside a chip run the usual case after a sole
-// ready VC, a stream of packets from one NI or link in alternate VCs.
-// VC allocation as allocVCs has it (each output VC asked for goes to the
-// head its arbiter picks, in the order the output VCs were first asked
-// for), then switch allocation among the VCs of one input port, where the
-// VC the port's arbiter picks wins every port it asks for (allocSwitch's
-// first case), without the request records of a whole router.
-func (n *Net) evalPort(r int, rt *router, ins []inVC, ip int, t sim.Cycle) (moved, done bool) {
-	b := ip * maxVCs
-	var cand uint8           // VCs that request the switch
-	var ports [maxVCs]uint8  // the ports each asks for
-	var hv, ho [maxVCs]uint8 // heads that found a free VC: their VC and the output VC they ask for
-	nh := 0
-	for m := uint8(rt.rdy >> b); m != 0; m &= m - 1 {
-		vc := bits.TrailingZeros8(m) & 7
-		q := &ins[b+vc]
-		if q.vaMask != 0 {
-			e := wants(rt, q)
-			cand |= uint8(b2u(e != 0)) << vc
-			ports[vc] = e
-			continue
-		}
-		f := &n.buf[int(q.off)+int(q.head)]
-		if f.dst < 0 {
-			return false, false
-		}
-		p, free := n.freeVCs(r, rt, q, f)
-		if free != 0 {
-			hv[nh&7], ho[nh&7] = uint8(vc), uint8(p*maxVCs+rotPick(uint(free), int(q.vaPtr), n.v))
-			nh++
-		}
-	}
-	for k := range nh {
-		o := int(ho[k&7])
-		if o == noVC {
-			continue // granted to an earlier head
-		}
-		best := k
-		for j := k + 1; j < nh; j++ {
-			if int(ho[j&7]) == o {
-				ho[j&7] = noVC
-				ptr := int(rt.vaOutPtr[o])
-				if wrap(b+int(hv[j&7])-ptr, vcSlots) < wrap(b+int(hv[best&7])-ptr, vcSlots) {
-					best = j
-				}
-			}
-		}
-		vc := int(hv[best&7]) & 7
-		q := &ins[b+vc]
-		n.grantVC(r, rt, q, b+vc, o, t)
-		moved = true
-		if !n.separate {
-			// The winner requests the switch in the same cycle.
-			e := wants(rt, q)
-			cand |= uint8(b2u(e != 0)) << vc
-			ports[vc] = e
-		}
-	}
-	if cand == 0 {
-		return moved, true
-	}
-	vc := rotPick(uint(cand), int(rt.saIn[ip&7]), n.v)
-	e := ports[vc&7]
-	for m := e; m != 0; m &= m - 1 {
-		rt.saOut[bits.TrailingZeros8(m)&7] = uint8(inc(ip, numPorts))
-	}
-	rt.saIn[ip&7] = uint8(inc(vc, n.v))
-	n.traverse(r, rt, &ins[b+vc], ip, vc, e, t)
-	return true, true
-}
-
-// noVC marks a head's request as served in evalPort.
-const noVC = 0xff
 
 // grantHead gives the unicast head f at the front of input VC i (q) of
 // router r (rt), alone in asking for its output port, the first free VC of

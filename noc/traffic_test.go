@@ -194,8 +194,8 @@ func TestNIQueueBound(t *testing.T) {
 }
 
 // TestShortcutsMatchAllocators: the evaluation shortcuts (evalSole for a
-// sole ready VC, evalApart for VCs on distinct ports, evalPort for the VCs
-// of one input port, evalStream for those when all hold their VCs) must
+// sole ready VC, evalApart for VCs on distinct ports, evalStream for the
+// VCs of one input port) must
 // give exactly what the separable allocators give (allocVCs,
 // allocSwitch). With the allocatorsOnly hook every evaluation takes the
 // allocators.
