@@ -228,11 +228,28 @@ func (n *Net) evalApart(r int, rt *router, ins []inVC, t sim.Cycle) (moved bool)
 // its class there at or after its pointer, if there is one, in cycle t,
 // and reports whether it did.
 func (n *Net) grantHead(r int, rt *router, q *inVC, f *flit, i int, t sim.Cycle) bool {
-	p, free := n.freeVCs(r, rt, q, f)
+	// freeVCs and grantVC written out: on this path (every head in a
+	// chip run) their calls cost more than their work.
+	if q.outMask == 0 {
+		q.outMask = 1 << n.route(r, int(f.dst))
+	}
+	p := bits.TrailingZeros8(q.outMask) & 7
+	free := n.vMask &^ rt.ovBusy[p]
+	if n.g.torus {
+		free &= n.classMask(r, p, f.pkt)
+	}
 	if free == 0 {
 		return false
 	}
-	n.grantVC(r, rt, q, i, p*maxVCs+rotPick(uint(free), int(q.vaPtr), n.v), t)
+	vc := rotPick(uint(free), int(q.vaPtr), n.v)
+	rt.ovBusy[p] |= 1 << vc
+	q.outVC[p] = uint8(vc)
+	q.vaMask, q.held = q.outMask, q.outMask
+	q.vaPtr = uint8(inc(vc, n.v))
+	rt.vaOutPtr[p*maxVCs+vc] = uint8(inc(i, vcSlots))
+	if n.gobs != nil {
+		n.gobs.Granted(f.pkt, r, t)
+	}
 	return true
 }
 
