@@ -177,7 +177,6 @@ func NewNet(cfg *arch.Config) *Net {
 		}
 	}
 	n.rt = make([]router, nodes)
-	n.sets = [2]routerSet{newRouterSet(nodes), newRouterSet(nodes)}
 	n.cur, n.next = &n.sets[0], &n.sets[1]
 	n.in = make([]inVC, nodes*vcSlots)
 	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
@@ -392,7 +391,7 @@ func (n *Net) cycle(t sim.Cycle) (sim.Cycle, bool) {
 	n.nextAt = t + 1
 	// The routers in router order; evaluating one adds only to n.next.
 	for sm := n.cur.sum; sm != 0; sm &= sm - 1 {
-		w := bits.TrailingZeros64(sm)
+		w := bits.TrailingZeros64(sm) & 63
 		m := n.cur.words[w]
 		n.cur.words[w] = 0
 		for ; m != 0; m &= m - 1 {

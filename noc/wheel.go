@@ -81,13 +81,10 @@ func (w *wheel) clear() {
 // routerSet is a set of routers, a bit each, with a summary bit per word
 // of 64 routers (a network has at most 64×64), so that it is walked in
 // router order at a cost that follows its members, not the network's size.
+// The words are an array, not a slice: no length to load or check.
 type routerSet struct {
-	words []uint64
+	words [64]uint64
 	sum   uint64 // bit w: words[w] has a member; 0: the set is empty
-}
-
-func newRouterSet(routers int) routerSet {
-	return routerSet{words: make([]uint64, (routers+63)/64)}
 }
 
 func (s *routerSet) add(r int) { s.addIf(r, 1) }
@@ -96,9 +93,9 @@ func (s *routerSet) add(r int) { s.addIf(r, 1) }
 // router is in the set already, or is to be added, is a coin toss under
 // load.
 func (s *routerSet) addIf(r int, c uint64) {
-	w, k := r>>6, uint(r&63)
+	w, k := uint(r>>6)&63, uint(r&63)
 	s.words[w] |= c << k
-	s.sum |= c << (uint(w) & 63)
+	s.sum |= c << w
 }
 
 // b2u is 1 for true and 0 for false (the compiler makes it a SETcc, not a
@@ -112,7 +109,7 @@ func b2u(c bool) uint64 {
 }
 
 func (s *routerSet) clear() {
-	clear(s.words)
+	clear(s.words[:])
 	s.sum = 0
 }
 
