@@ -126,7 +126,7 @@ func (n *Net) evalSole(r int, rt *router, i int, t sim.Cycle) bool {
 	// A VC won this cycle waits for the next with separate allocation;
 	// then crossSole's work, without a call.
 	if p := bits.TrailingZeros8(q.vaMask) & 7; !(won && n.separate) && rt.credit[p*maxVCs+int(q.outVC[p])] > 0 {
-		ip, vc := i/maxVCs, i%maxVCs
+		ip, vc := int(uint(i)/maxVCs), int(uint(i)%maxVCs)
 		rt.grantSwitch(ip, vc, p, n.v)
 		n.traverse(r, rt, q, ip, vc, 1<<p, t)
 	} else if !won {
@@ -263,7 +263,7 @@ func (n *Net) crossSole(r int, rt *router, q *inVC, i int, t sim.Cycle) bool {
 	if rt.credit[p*maxVCs+int(q.outVC[p])] <= 0 {
 		return false // a full downstream buffer waits for a credit
 	}
-	ip, vc := i/maxVCs, i%maxVCs
+	ip, vc := int(uint(i)/maxVCs), int(uint(i)%maxVCs)
 	rt.grantSwitch(ip, vc, p, n.v)
 	n.traverse(r, rt, q, ip, vc, 1<<p, t)
 	return true
