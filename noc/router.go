@@ -385,19 +385,13 @@ func (n *Net) traverse(r int, rt *router, q *inVC, ip, vc int, ports uint8, t si
 		n.wh.at(k, t+n.credLat[ip&7], x)
 		return
 	}
-	// Due next cycle. An upstream router before this one has been
-	// evaluated in this cycle (routers go in order) and is not evaluated
-	// again before then: it takes the credit now, and is looked at next
-	// cycle if it has flits ready, as the credit's arrival would have it.
+	// Due next cycle: on a list, not the wheel. (A router before this
+	// one in the cycle's order could take it at once, but whether it is
+	// before is a coin toss for the branch predictor: 4.8 against 4.4 %
+	// mispredicted branches at 8×8 and 0.2, 2 % more CPU time.)
 	n.credAt = t + 1
-	if up := int(uint32(x) >> 6); k == creditRouter && up < r {
-		u := &n.rt[up]
-		u.credit[x&63]++
-		n.next.addIf(up, b2u(u.rdy != 0))
-	} else {
-		l := &n.credNext[(k-creditRouter)&1]
-		*l = append(*l, x)
-	}
+	l := &n.credNext[(k-creditRouter)&1]
+	*l = append(*l, x)
 }
 
 // put writes f at the back of input VC q's ring and reports whether it

@@ -203,9 +203,9 @@ func TestShortcutsMatchAllocators(t *testing.T) {
 	sameEitherWay(t, func(n *Net) { n.allocatorsOnly = true })
 }
 
-// TestCreditsSkipWheel: credits due in the next cycle skip the wheel,
-// and those for a router already evaluated in the cycle are taken at
-// once (traverse); both must give what the wheel gives.
+// TestCreditsSkipWheel: credits due in the next cycle skip the wheel
+// (traverse files them on two lists); that must give what the wheel
+// gives.
 func TestCreditsSkipWheel(t *testing.T) {
 	if !NewNet(netConfig(2, 2, "mesh", nil)).credNear {
 		t.Fatal("a network of one-cycle links without credit delay files its credits on the wheel")
