@@ -49,6 +49,7 @@ type Net struct {
 	dim1, dim2        []uint8
 	at                []place
 	v, d              int       // VCs per port, flits per VC
+	ringMask          int       // a VC's ring has d slots rounded up to a power of two, so that positions wrap by this mask
 	vMask             uint8     // 1<<v − 1
 	allocDelay, stLat sim.Cycle // arrival → allocation; allocation → next router, without the link
 	link              sim.Cycle
@@ -179,7 +180,12 @@ func NewNet(cfg *arch.Config) *Net {
 	n.rt = make([]router, nodes)
 	n.cur, n.next = &n.sets[0], &n.sets[1]
 	n.in = make([]inVC, nodes*vcSlots)
-	n.buf = make([]flit, nodes*numPorts*n.v*n.d)
+	ring := 1
+	for ring < n.d {
+		ring <<= 1
+	}
+	n.ringMask = ring - 1
+	n.buf = make([]flit, nodes*numPorts*n.v*ring)
 	n.nis = make([]nic, nodes)
 	for i := range n.vaBest {
 		n.vaBest[i] = -1
@@ -208,7 +214,7 @@ func (n *Net) Reset() {
 		for p := range numPorts {
 			for vc := range n.v {
 				rt.credit[p*maxVCs+vc] = int16(n.d)
-				n.in[r*vcSlots+p*maxVCs+vc] = inVC{off: int32(((r*numPorts+p)*n.v + vc) * n.d)}
+				n.in[r*vcSlots+p*maxVCs+vc] = inVC{off: int32(((r*numPorts+p)*n.v + vc) * (n.ringMask + 1))}
 			}
 		}
 		// The NI is a sink that never refuses a flit: the ejection

@@ -351,7 +351,7 @@ func (n *Net) traverse(r int, rt *router, q *inVC, ip, vc int, ports uint8, t si
 		return
 	}
 	// Pop.
-	q.head = uint8(inc(int(q.head), n.d))
+	q.head = uint8((int(q.head) + 1) & n.ringMask)
 	q.n--
 	n.inFlight--
 	if n.bufObs != nil {
@@ -405,7 +405,7 @@ func (n *Net) put(q *inVC, f *flit) bool {
 
 // back is the slot behind the flits input VC q holds.
 func (n *Net) back(q *inVC) *flit {
-	return &n.buf[int(q.off)+mod1(int(q.head)+int(q.n), n.d)]
+	return &n.buf[int(q.off)+(int(q.head)+int(q.n))&n.ringMask]
 }
 
 // front files the flit that arrives at cycle at at the front of the empty

@@ -33,6 +33,7 @@ noc=(
 	"--size 8x8 --rate 0.2 --measure 3000 --pipeline 1"
 	"--size 8x8 --rate 0.2 --measure 3000 --pipeline 5 --set noc.link_latency_cycles=2"
 	"--size 8x8 --rate 0.2 --measure 3000 --set noc.vc_depth=2 --set noc.credit_delay_cycles=1"
+	"--size 8x8 --rate 0.25 --measure 3000 --set noc.vc_depth=5 --packet-flits 3"
 	"--size 8x8 --rate 0.6 --measure 2000 --set noc.ni_queue_packets=4"
 	"--size 8x8 --rate 0.6 --measure 2000 --set noc.ni_queue_packets=2 --set noc.allocation=separate --packet-flits 3"
 	"--size 4x4 --topology torus --vcs 4 --rate 0.3 --packet-flits 3 --measure 5000"
