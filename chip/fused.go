@@ -429,7 +429,8 @@ func chargePosition(s *hwLayer, ss *layerState, pos int) {
 	}
 	// A fire-once layer charges block by block: a block whose neurons
 	// have all fired is not read.
-	for bi, b := range s.lm.Blocks {
+	for bi := range s.lm.Blocks {
+		b := &s.lm.Blocks[bi] // not a copy: this loop runs every timestep
 		r := wr.blockSplit[bi]
 		reads := ls.splitReads[r]
 		if reads == 0 || allDone(ss.done, pos, s.lm.Positions, b.OutLo, b.OutHi) {
